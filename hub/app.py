@@ -1,0 +1,46 @@
+"""The Flask application factory: one Runtime, Celery, and one blueprint per area."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hub.celery_app import init_celery
+from hub.config import Settings
+from hub.runtime import Runtime
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config["HUB_SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["hub"] = Runtime(settings)
+    init_celery(app)
+
+    from hub import i18n
+    from hub.api import api_bp
+    from hub.callbacks import callbacks_bp
+    from hub.web import feeds_bp, web_bp
+
+    i18n.init_app(app)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(callbacks_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(web_bp)
+
+    # Register the tasks with this app's Celery instance.
+    import hub.dispatch.tasks  # noqa: F401
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["hub"]
+    return rt

@@ -1,0 +1,164 @@
+"""Provider callbacks: Twilio status callbacks and the LINE webhook. Unsigned requests change nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, current_app, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
+from hub.runtime import Runtime
+
+log = logging.getLogger(__name__)
+callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
+
+# Later features (surveys, acknowledgements) register here to receive LINE postback events.
+PostbackHandler = Callable[[Session, Any], bool]
+postback_handlers: list[PostbackHandler] = []
+
+_SMS_FINAL = {"delivered": DeliveryState.DELIVERED, "undelivered": DeliveryState.FAILED,
+              "failed": DeliveryState.FAILED}
+_CALL_FINAL = {"completed": DeliveryState.DELIVERED, "busy": DeliveryState.FAILED,
+               "no-answer": DeliveryState.FAILED, "failed": DeliveryState.FAILED,
+               "canceled": DeliveryState.FAILED}
+
+
+def _runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["hub"]
+    return rt
+
+
+def _twilio_token(rt: Runtime) -> str:
+    if rt.settings.uses_sandbox("sms"):
+        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
+
+        return SANDBOX_TWILIO_AUTH_TOKEN
+    return rt.settings.twilio_auth_token
+
+
+def _verify_twilio(rt: Runtime) -> None:
+    # Validate against the URL we handed to Twilio (public_url), not the one a proxy rewrote.
+    url = rt.settings.public_url.rstrip("/") + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not RequestValidator(_twilio_token(rt)).validate(url, request.form.to_dict(), signature):
+        log.warning("rejected Twilio callback with a bad signature: %s", request.path)
+        abort(403)
+
+
+def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_code: str | None,
+                 provider_status: str) -> None:
+    rt = _runtime()
+    with rt.session() as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None or (row.provider_id and row.provider_id != sid):
+            log.warning("status callback for unknown delivery %s / %s", delivery_id, sid)
+            return
+        values: dict[str, Any] = {"provider_id": sid, "provider_status": provider_status, "updated_at": utcnow()}
+        if final is None:
+            # "sent"/"ringing" etc. only confirm acceptance; never downgrade a final state.
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING)
+                .values(state=DeliveryState.SENT, sent_at=utcnow())
+            )
+            return
+        values["state"] = final
+        if final == DeliveryState.DELIVERED:
+            values["delivered_at"] = utcnow()
+        else:
+            values["error_code"] = error_code
+            values["error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id,
+                   Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]))
+            .values(**values)
+        )
+
+
+def _delivery_id() -> int:
+    try:
+        return int(request.args["d"])
+    except (KeyError, ValueError):
+        abort(400)
+
+
+@callbacks_bp.post("/twilio/status")
+def twilio_message_status() -> tuple[str, int]:
+    _verify_twilio(_runtime())
+    status = request.form.get("MessageStatus", "")
+    _apply_final(_delivery_id(), request.form.get("MessageSid", ""), _SMS_FINAL.get(status),
+                 request.form.get("ErrorCode"), status)
+    return "", 204
+
+
+@callbacks_bp.post("/twilio/call-status")
+def twilio_call_status() -> tuple[str, int]:
+    _verify_twilio(_runtime())
+    status = request.form.get("CallStatus", "")
+    _apply_final(_delivery_id(), request.form.get("CallSid", ""), _CALL_FINAL.get(status),
+                 request.form.get("ErrorCode"), status)
+    for hook in call_status_hooks:
+        hook(_delivery_id(), status, request.form.to_dict())
+    return "", 204
+
+
+call_status_hooks: list[Callable[[int, str, dict[str, str]], None]] = []
+
+
+def _line_secret(rt: Runtime) -> str:
+    if rt.settings.uses_sandbox("line"):
+        from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET
+
+        return SANDBOX_LINE_CHANNEL_SECRET
+    return rt.settings.line_channel_secret
+
+
+@callbacks_bp.post("/line/webhook")
+def line_webhook() -> tuple[str, int]:
+    from linebot.v3 import WebhookParser
+    from linebot.v3.exceptions import InvalidSignatureError
+
+    rt = _runtime()
+    body = request.get_data(as_text=True)
+    try:
+        events = WebhookParser(_line_secret(rt)).parse(body, request.headers.get("X-Line-Signature", ""))
+    except InvalidSignatureError:
+        log.warning("rejected LINE webhook with a bad signature")
+        abort(403)
+    with rt.session() as session:
+        for event in events:
+            _handle_line_event(session, event)
+    return "", 200
+
+
+def _handle_line_event(session: Session, event: Any) -> None:
+    kind = getattr(event, "type", "")
+    user_id = getattr(getattr(event, "source", None), "user_id", None)
+    if kind == "follow" and user_id:
+        contact = session.scalar(select(Contact).where(Contact.line_user_id == user_id))
+        if contact is None:
+            contact = Contact(kind=ContactKind.RESIDENT, name="", line_user_id=user_id)
+            session.add(contact)
+            session.flush()
+        contact.active = True
+        session.add(Consent(contact=contact, channel="line", source="line:follow"))
+        audit(session, "line", "consent.given", contact, channel="line")
+    elif kind == "unfollow" and user_id:
+        contact = session.scalar(select(Contact).where(Contact.line_user_id == user_id))
+        if contact is not None:
+            for consent in contact.consents:
+                if consent.channel == "line" and consent.revoked_at is None:
+                    consent.revoked_at = utcnow()
+            audit(session, "line", "consent.revoked", contact, channel="line")
+    elif kind == "postback":
+        if not any(handler(session, event) for handler in postback_handlers):
+            log.info("unhandled LINE postback from %s", user_id)

@@ -1,0 +1,62 @@
+"""Celery wired to the Flask app: every task runs inside the app context.
+
+Messages carry ids only; the database is the truth (REFERENCE §4). Late acknowledgement plus the
+sweeper means a killed worker's batches are picked up again without a second copy going out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from hub.config import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_always_eager": settings.tasks_eager,
+        "task_eager_propagates": True,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": "hub",
+        "beat_schedule": {
+            "sweep-deliveries": {
+                "task": "hub.dispatch.sweep",
+                "schedule": float(settings.sweep_interval_seconds),
+            },
+        },
+    }
+    if settings.broker_url.startswith("filesystem://"):
+        folder = settings.broker_folder
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        config["broker_transport_options"] = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    elif settings.broker_url.startswith(("redis://", "rediss://")):
+        # Redelivery of an unacked task after a crash is the sweeper's job, much sooner than this.
+        config["broker_transport_options"] = {"visibility_timeout": 3600}
+    return config
+
+
+def init_celery(app: Flask) -> Celery:
+    class AppContextTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    settings: Settings = app.config["HUB_SETTINGS"]
+    celery = Celery(app.name, task_cls=AppContextTask)
+    celery.conf.update(celery_config(settings))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

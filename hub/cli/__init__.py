@@ -1,0 +1,34 @@
+"""The ``hub`` command. Subcommands are thin: they call hub.compose / hub.contacts / hub.dispatch."""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand modules)
+from hub.cli.db import db_cli
+from hub.cli.messages import export_cli, send_cmd, status_cmd
+from hub.cli.people import contacts_cli
+from hub.cli.serve import demo_cmd, seed_cmd, web_cmd, worker_cmd
+
+
+@click.group()
+def main() -> None:
+    """防災・行政 一斉配信ハブ / broadcast hub for municipalities."""
+
+
+main.add_command(db_cli)
+main.add_command(send_cmd)
+main.add_command(status_cmd)
+main.add_command(export_cli)
+main.add_command(contacts_cli)
+main.add_command(web_cmd)
+main.add_command(worker_cmd)
+main.add_command(seed_cmd)
+main.add_command(demo_cmd)
+
+try:
+    from hub.sandbox.cli import sandbox_cli
+
+    main.add_command(sandbox_cli)
+except ImportError:  # pragma: no cover - the sandbox ships with the hub
+    pass

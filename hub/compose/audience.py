@@ -1,0 +1,68 @@
+"""Turn an audience spec (``all``, ``category:防災``, ``area:0321500`` …) into a contact query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+
+from hub.models import Area, Category, Contact, ContactKind, Department
+from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
+
+AUDIENCE_HELP = (
+    "all | residents | staff | category:CODE | area:CODE | department:CODE_OR_NAME | list:ID | csv:FILE"
+)
+
+
+class AudienceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: str
+    value: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> Audience:
+        spec = spec.strip()
+        kind, _, value = spec.partition(":")
+        if kind in {"all", "residents", "staff"} and not value:
+            return cls(kind)
+        if kind in {"category", "area", "department", "list"} and value:
+            return cls(kind, value)
+        raise AudienceError(f"宛先の指定が正しくありません: {spec!r}（使えるもの: {AUDIENCE_HELP}）")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}" if self.value else self.kind
+
+
+def contact_ids_query(audience: Audience) -> Select[tuple[int]]:
+    """Active contacts in the audience (ids only, so planning streams without loading objects)."""
+    q = select(Contact.id).where(Contact.active.is_(True))
+    match audience.kind:
+        case "all":
+            pass
+        case "residents":
+            q = q.where(Contact.kind == ContactKind.RESIDENT)
+        case "staff":
+            q = q.where(Contact.kind == ContactKind.STAFF)
+        case "category":
+            q = q.join(contact_categories, contact_categories.c.contact_id == Contact.id).join(
+                Category, Category.id == contact_categories.c.category_id
+            ).where((Category.code == audience.value) | (Category.name == audience.value))
+        case "area":
+            q = q.join(contact_areas, contact_areas.c.contact_id == Contact.id).join(
+                Area, Area.id == contact_areas.c.area_id
+            ).where((Area.code == audience.value) | (Area.name == audience.value))
+        case "department":
+            q = q.join(Department, Department.id == Contact.department_id).where(
+                (Department.code == audience.value) | (Department.name == audience.value)
+            )
+        case "list":
+            q = q.join(recipient_list_members, recipient_list_members.c.contact_id == Contact.id).where(
+                recipient_list_members.c.list_id == int(audience.value)
+            )
+        case _:
+            raise AudienceError(f"unknown audience kind {audience.kind}")
+    return q.distinct()

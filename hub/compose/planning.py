@@ -1,0 +1,106 @@
+"""Plan every delivery row of a message in bulk: one row per address and channel, batch numbers fixed.
+
+Batches are decided here, once, and stored on the rows; a task later only says "send batch N of
+channel C of message M", so a redelivered or swept task always finds the same rows (and LINE's
+retry key, derived from the batch, stays the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, exists, insert, select
+from sqlalchemy.orm import Session
+
+from channels.base import Capability, Channel, skip_message
+from hub.compose.audience import Audience, contact_ids_query
+from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, utcnow
+from hub.runtime import Runtime
+
+INSERT_CHUNK = 5000
+NOT_BATCHED = -1  # skipped rows never go to a worker
+
+
+def broadcast_address(channel: str, message: Message) -> str:
+    return f"{channel}:{message.category_code or 'all'}"
+
+
+def plan_deliveries(session: Session, runtime: Runtime, message: Message) -> dict[str, int]:
+    """Insert the message's delivery rows; returns rows planned per channel. Caller commits."""
+    counts: dict[str, int] = {}
+    for name in message.channels:
+        channel = runtime.channel(name)
+        rows = _broadcast_rows(message, channel) if channel.capabilities & Capability.BROADCAST else (
+            _personal_rows(session, message, channel)
+        )
+        counts[name] = 0
+        for chunk in _chunks(rows, INSERT_CHUNK):
+            session.execute(insert(Delivery), chunk)
+            counts[name] += len(chunk)
+    message.planned_at = utcnow()
+    return counts
+
+
+def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
+    row = _row(message, channel.name, None, broadcast_address(channel.name, message), "ja", 0)
+    # A drill never posts to a real public account; our own feed keeps exercises in a separate feed.
+    if message.mode != Mode.ACTUAL and channel.name != "rss" and not channel.config.sandbox:
+        row.update(state=DeliveryState.SKIPPED, reason="exercise_only", error=skip_message("exercise_only"),
+                   batch_no=NOT_BATCHED)
+    yield row
+
+
+def _personal_rows(session: Session, message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
+    assert channel.address_field, f"{channel.name} has no address field"
+    address_col = getattr(Contact, channel.address_field)
+    audience_ids = contact_ids_query(Audience.parse(message.audience))
+    if message.mode != Mode.ACTUAL:
+        audience_ids = audience_ids.where(Contact.exercise_participant.is_(True))
+    # Residents need a live consent for this channel; staff are reached as part of their work.
+    consented = exists().where(
+        and_(Consent.contact_id == Contact.id, Consent.channel == channel.name, Consent.revoked_at.is_(None))
+    )
+    query = (
+        select(Contact.id, address_col, Contact.language, Contact.kind, consented)
+        .where(Contact.id.in_(audience_ids.scalar_subquery()), address_col.is_not(None), address_col != "")
+        .order_by(Contact.language, Contact.id)
+    )
+    seen: set[str] = set()
+    sendable = 0
+    for contact_id, address, language, kind, has_consent in session.execute(query).all():
+        if address in seen:  # two contacts sharing one phone or mailbox get one copy
+            continue
+        seen.add(address)
+        reason = None
+        if kind == ContactKind.RESIDENT and not has_consent:
+            reason = "no_consent"
+        else:
+            reason = channel.check_address(address)
+        if reason:
+            row = _row(message, channel.name, contact_id, address, language, NOT_BATCHED)
+            row.update(state=DeliveryState.SKIPPED, reason=reason, error=skip_message(reason))
+        else:
+            row = _row(message, channel.name, contact_id, address, language, sendable // channel.batch_size)
+            sendable += 1
+        yield row
+
+
+def _row(message: Message, channel: str, contact_id: int | None, address: str, language: str,
+         batch_no: int) -> dict[str, Any]:
+    return {
+        "message_id": message.id, "channel": channel, "contact_id": contact_id, "address": address,
+        "language": language or "ja", "batch_no": batch_no, "state": DeliveryState.PENDING,
+        "reason": None, "error": None, "attempts": 0, "updated_at": utcnow(),
+    }
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

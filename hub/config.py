@@ -1,0 +1,147 @@
+"""Typed settings read from ``HUB_*`` environment variables.
+
+Every provider credential is optional: a channel whose credentials are absent runs against the
+local sandbox, and every output says so.  A production deployment refuses to start on the sandbox
+unless ``HUB_ALLOW_SANDBOX=true`` — the lesson of test messages that went live after an
+equipment change is that "which world am I talking to" must never be ambiguous.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+SECRET = {"secret": True}
+DEFAULT_SANDBOX_URL = "http://127.0.0.1:8025"
+DEFAULT_SANDBOX_SMTP_PORT = 8026
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message tells the operator what to change."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: str = "var"
+    database_url: str = ""
+    broker_url: str = ""
+    redis_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = field(default="dev-only-change-me", metadata=SECRET)
+    tasks_eager: bool = False
+    allow_sandbox: bool = False
+
+    sandbox_url: str = DEFAULT_SANDBOX_URL
+    sandbox_smtp_port: int = DEFAULT_SANDBOX_SMTP_PORT
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", metadata=SECRET)
+    twilio_base_url: str = ""
+    line_channel_access_token: str = field(default="", metadata=SECRET)
+    line_channel_secret: str = field(default="", metadata=SECRET)
+    line_base_url: str = ""
+    x_consumer_key: str = ""
+    x_consumer_secret: str = field(default="", metadata=SECRET)
+    x_access_token: str = ""
+    x_access_token_secret: str = field(default="", metadata=SECRET)
+    x_base_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = field(default="", metadata=SECRET)
+    smtp_starttls: bool = False
+
+    provider_timeout: float = 10.0
+    batch_size: int = 200
+    max_attempts: int = 5
+    # Sends per second per (channel, sender), shared by all workers through Redis when available.
+    rate_sms: float = 50.0
+    rate_voice: float = 10.0
+    rate_email: float = 100.0
+    rate_line: float = 20.0
+    rate_x: float = 1.0
+    stale_after_seconds: int = 120
+    sweep_interval_seconds: int = 30
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"HUB_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.type, raw)
+        values.update(overrides)
+        return cls(**values).resolved()
+
+    def resolved(self) -> Settings:
+        data_dir = Path(self.data_dir)
+        changes: dict[str, Any] = {}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{(data_dir / 'hub.db').resolve()}"
+        if not self.broker_url:
+            changes["broker_url"] = "filesystem://"
+        return dataclasses.replace(self, **changes) if changes else self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def broker_folder(self) -> Path:
+        return Path(self.data_dir).resolve() / "broker"
+
+    def uses_sandbox(self, channel: str) -> bool:
+        """True when ``channel`` has no live credentials and talks to the local sandbox."""
+        live = {
+            "sms": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
+            "voice": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
+            "line": bool(self.line_channel_access_token and not self.line_base_url),
+            "x": bool(self.x_consumer_key and self.x_access_token and not self.x_base_url),
+            "email": bool(self.smtp_host),
+            "rss": True,
+        }
+        return not live.get(channel, False)
+
+    def check_startup(self, channels: list[str]) -> None:
+        sandboxed = [c for c in channels if self.uses_sandbox(c)]
+        if self.is_production and sandboxed and not self.allow_sandbox:
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)でサンドボックスを使うチャネルがあります: "
+                + ", ".join(sandboxed)
+                + "。認証情報を設定するか、意図的であれば HUB_ALLOW_SANDBOX=true を設定してください。"
+            )
+
+    def rate_for(self, channel: str) -> float:
+        return float(getattr(self, f"rate_{channel}", 10.0))
+
+    def masked(self) -> dict[str, Any]:
+        """Settings for display: secrets shown only as set / not set."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                value = "********" if value else ""
+            out[f.name] = value
+        return out
+
+
+def _coerce(type_name: Any, raw: str) -> Any:
+    name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    if name == "bool":
+        return _bool(raw)
+    if name == "int":
+        return int(raw)
+    if name == "float":
+        return float(raw)
+    return raw

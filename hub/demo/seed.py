@@ -1,0 +1,100 @@
+"""A demo municipality: departments with their own senders, categories, areas, residents and staff.
+
+Deterministic (seeded random) so demos and tests see the same people every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from hub.models import Area, Category, Consent, Contact, ContactKind, Department, Operator, Role, utcnow
+from hub.models.contacts import contact_areas, contact_categories
+
+DEPARTMENTS = [
+    ("bousai", "防災危機管理課", "+815011110001", "bousai@city.example.jp"),
+    ("kenko", "健康推進課", "+815011110002", "kenko@city.example.jp"),
+    ("zei", "税務課", "+815011110003", "zei@city.example.jp"),
+    ("kosodate", "子育て支援課", "+815011110004", "kosodate@city.example.jp"),
+]
+CATEGORIES = [("bousai", "防災"), ("kenko", "健康"), ("zei", "税"), ("kosodate", "子育て")]
+# Real JMA municipality codes (奥州市 appears in JMA's own VXSE53 samples) so triggers can be replayed.
+AREAS = [("0321500", "奥州市", "municipality"), ("0320500", "花巻市", "municipality"),
+         ("0321300", "北上市", "municipality"), ("0344200", "岩手県奥州市（警報区域）", "warning")]
+LANGUAGES = ["ja"] * 17 + ["en", "zh", "vi"]
+DEMO_TOKEN = "demo-token"  # noqa: S105 - printed by `make demo`; demo databases only
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class SeedReport:
+    residents: int
+    staff: int
+
+
+def _line_id(rng: random.Random) -> str:
+    return "U" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
+
+
+def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: int = 7) -> SeedReport:
+    """Create the demo municipality unless it exists. The caller commits."""
+    if session.scalar(select(func.count()).select_from(Department)):
+        return SeedReport(0, 0)
+    rng = random.Random(seed)
+    depts = [Department(code=c, name=n, sms_sender=s, voice_sender=s, email_sender=e, email_sender_name=f"○○市 {n}")
+             for c, n, s, e in DEPARTMENTS]
+    session.add_all(depts)
+    session.add_all(Category(code=c, name=n) for c, n in CATEGORIES)
+    session.add_all(Area(code=c, name=n, family=f) for c, n, f in AREAS)
+    session.add_all([
+        Operator(username="admin", display_name="防災管理者", role=Role.ADMIN, department=depts[0],
+                 api_token_hash=token_hash(DEMO_TOKEN)),
+        Operator(username="bousai1", display_name="防災 太郎", role=Role.SENDER, department=depts[0]),
+        Operator(username="bousai2", display_name="防災 花子", role=Role.APPROVER, department=depts[0]),
+    ])
+    session.flush()
+    categories = {c.code: c.id for c in session.scalars(select(Category))}
+    areas = [a.id for a in session.scalars(select(Area).where(Area.family == "municipality"))]
+    now = utcnow()
+
+    contacts, consents, cat_links, area_links = [], [], [], []
+    for i in range(residents + staff):
+        is_staff = i >= residents
+        cid = i + 1
+        has_phone = rng.random() < 0.9
+        landline = rng.random() < 0.05
+        contacts.append({
+            "id": cid,
+            "external_id": f"{'S' if is_staff else 'R'}{i:06d}",
+            "kind": ContactKind.STAFF if is_staff else ContactKind.RESIDENT,
+            "name": f"{'職員' if is_staff else '住民'}{i:04d}",
+            "language": "ja" if is_staff else rng.choice(LANGUAGES),
+            "department_id": depts[i % len(depts)].id if is_staff else None,
+            "phone": (None if not has_phone else f"+813{50000000 + cid}" if landline
+                      else f"+81{rng.choice('789')}0{10000000 + cid}"),
+            "email": f"user{cid:05d}@mail.example.jp" if rng.random() < 0.7 else None,
+            "line_user_id": _line_id(rng) if rng.random() < 0.6 else None,
+            "exercise_participant": is_staff or rng.random() < 0.1,
+            "active": True,
+            "created_at": now,
+        })
+        if not is_staff:
+            for channel in ("sms", "voice", "email", "line"):
+                if rng.random() < 0.95:
+                    consents.append({"contact_id": cid, "channel": channel, "given_at": now,
+                                     "source": "demo:registration"})
+            cat_links += [{"contact_id": cid, "category_id": categories[c]}
+                          for c in ("bousai", *rng.sample(["kenko", "zei", "kosodate"], k=rng.randint(0, 2)))]
+            area_links.append({"contact_id": cid, "area_id": rng.choice(areas)})
+    session.execute(insert(Contact), contacts)
+    session.execute(insert(Consent), consents)
+    session.execute(insert(contact_categories), cat_links)
+    session.execute(insert(contact_areas), area_links)
+    return SeedReport(residents, staff)

@@ -1,0 +1,64 @@
+"""Building a channel Batch from claimed rows and the message's stored bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.base import Batch, Recipient, Rendered
+from hub.models import Contact, Department, Message, MessageBody, Mode
+
+_SENDER_FIELD = {"sms": "sms_sender", "voice": "voice_sender", "email": "email_sender"}
+DEFAULT_SENDERS = {"sms": "+815000000000", "voice": "+815000000000", "email": "bousai@city.example.jp"}
+
+
+def batch_key(message_id: int, channel: str, batch_no: int) -> str:
+    return f"hub:{message_id}:{channel}:{batch_no}"
+
+
+def sender_for(message: Message, channel: str) -> str | None:
+    field = _SENDER_FIELD.get(channel)
+    dept: Department | None = message.department
+    if field and dept is not None and getattr(dept, field):
+        return str(getattr(dept, field))
+    return DEFAULT_SENDERS.get(channel)
+
+
+def contents_for(session: Session, message_id: int, channel: str) -> dict[str, Rendered]:
+    bodies = session.scalars(
+        select(MessageBody).where(MessageBody.message_id == message_id, MessageBody.channel == channel)
+    )
+    contents = {b.language: Rendered(subject=b.subject, text=b.text, html=b.html) for b in bodies}
+    if "ja" not in contents:
+        raise LookupError(f"message {message_id} has no stored body for {channel}")
+    return contents
+
+
+def build_batch(session: Session, message: Message, channel: str, batch_no: int,
+                recipients: Sequence[Recipient], attempt: int) -> Batch:
+    dept = message.department
+    contents = contents_for(session, message.id, channel)
+    if dept is not None and dept.email_sender_name and channel == "email":
+        ja = contents["ja"]
+        contents["ja"] = Rendered(subject=ja.subject, text=ja.text, html=ja.html,
+                                  meta={**ja.meta, "sender_name": dept.email_sender_name})
+    return Batch(
+        message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents,
+        sender=sender_for(message, channel), mode=message.mode,
+        idempotency_key=batch_key(message.id, channel, batch_no), attempt=attempt,
+    )
+
+
+def non_exercise_contacts(session: Session, message: Message, contact_ids: Sequence[int | None]) -> set[int]:
+    """Second check, right before sending: an exercise may only reach drill participants."""
+    if message.mode == Mode.ACTUAL:
+        return set()
+    ids = [c for c in contact_ids if c is not None]
+    if not ids:
+        return set()
+    allowed = set(session.scalars(
+        select(Contact.id).where(Contact.id.in_(ids), Contact.exercise_participant.is_(True))
+    ))
+    return set(ids) - allowed

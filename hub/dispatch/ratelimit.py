@@ -1,0 +1,84 @@
+"""Sends-per-second limits per (channel, sender), so big sends are spread instead of rejected.
+
+With Redis the bucket is shared by every worker on every machine; without it (the embedded
+default) each process keeps its own bucket, which is documented as approximate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import redis
+
+# Token bucket in one atomic step: refill by elapsed time, then take n or report the wait.
+_LUA_TAKE = """
+local key = KEYS[1]
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local state = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate)
+local wait = 0
+if tokens >= n then
+  tokens = tokens - n
+else
+  wait = (n - tokens) / rate
+  tokens = tokens - n
+end
+redis.call('HSET', key, 'tokens', tokens, 'ts', now)
+redis.call('EXPIRE', key, 3600)
+return tostring(wait)
+"""
+
+
+class RateLimiter(Protocol):
+    def acquire(self, channel: str, sender: str | None, n: int, rate: float) -> float:
+        """Block until ``n`` sends are allowed; return the seconds waited."""
+
+
+class LocalRateLimiter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def acquire(self, channel: str, sender: str | None, n: int, rate: float) -> float:
+        if rate <= 0:
+            return 0.0
+        key = f"{channel}:{sender or '-'}"
+        burst = max(rate, float(n))
+        with self._lock:
+            now = time.monotonic()
+            tokens, ts = self._buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - ts) * rate) - n
+            self._buckets[key] = (tokens, now)
+        wait = -tokens / rate if tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+class RedisRateLimiter:
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._take = self._redis.register_script(_LUA_TAKE)
+
+    def acquire(self, channel: str, sender: str | None, n: int, rate: float) -> float:
+        if rate <= 0:
+            return 0.0
+        key = f"hub:rate:{channel}:{sender or '-'}"
+        burst = max(rate, float(n))
+        # Redis TIME keeps every machine on one clock for the bucket.
+        seconds, micros = self._redis.time()
+        wait = float(self._take(keys=[key], args=[rate, burst, n, seconds + micros / 1e6]))
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+def make_limiter(redis_url: str | None) -> RateLimiter:
+    return RedisRateLimiter(redis_url) if redis_url else LocalRateLimiter()

@@ -1,0 +1,14 @@
+"""All models, importable from one place so Alembic sees the whole schema."""
+
+from hub.models.audit import AuditLog, audit
+from hub.models.base import Base, utcnow
+from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
+from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState
+from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template
+from hub.models.org import Area, Category, Department, Operator, Role
+
+__all__ = [
+    "TERMINAL_STATES", "Area", "AuditLog", "Base", "Category", "Consent", "Contact", "ContactKind",
+    "Delivery", "DeliveryState", "Department", "Message", "MessageBody", "MessageState", "Mode",
+    "MsgType", "Operator", "RecipientList", "Role", "Template", "audit", "utcnow",
+]

@@ -1,0 +1,60 @@
+"""One row per message × address × channel: the source of truth for who got what."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models.base import Base, BigId, UtcDateTime, utcnow
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker; the provider may or may not have it
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider confirmed it reached the handset / inbox / feed
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the outcome is ambiguous: reconciled, never blindly resent
+    SKIPPED = "skipped"  # deliberately not sent; ``reason`` says why
+
+
+TERMINAL_STATES = frozenset(
+    {DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.UNKNOWN,
+     DeliveryState.SKIPPED}
+)
+# "sent" is terminal for the sender (nothing more to do) even though a callback may still upgrade it.
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # One copy per address and channel even when two contacts share a phone or mailbox.
+        UniqueConstraint("message_id", "channel", "address"),
+        Index("ix_deliveries_batch", "message_id", "channel", "batch_no"),
+        Index("ix_deliveries_message_state", "message_id", "state"),
+        Index("ix_deliveries_state_claimed", "state", "claimed_at"),
+        Index("ix_deliveries_provider_id", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    batch_no: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,97 @@
+"""Messages (modelled on CAP 1.2: status, msgType, references) and their rendered bodies."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.models.base import Base, UtcDateTime, utcnow
+from hub.models.org import Department, Operator
+
+
+class Mode(enum.StrEnum):
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    TEST = "test"
+
+
+class MsgType(enum.StrEnum):
+    ALERT = "alert"
+    UPDATE = "update"
+    CANCEL = "cancel"
+
+
+class MessageState(enum.StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"  # delivery rows planned, batches enqueued
+    DONE = "done"  # every delivery row terminal
+    WITHDRAWN = "withdrawn"  # cancelled before it went out
+
+
+class Template(Base):
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category_code: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    channel_bodies: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Prepared before they are needed: Hawaii 2018 took 38 minutes to correct for lack of one.
+    correction_body: Mapped[str] = mapped_column(Text, default="")
+    cancellation_body: Mapped[str] = mapped_column(Text, default="")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    overrides: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audience: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(16), default=Mode.ACTUAL)
+    msg_type: Mapped[str] = mapped_column(String(16), default=MsgType.ALERT)
+    category_code: Mapped[str | None] = mapped_column(String(32))
+    references_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    state: Mapped[str] = mapped_column(String(24), default=MessageState.QUEUED)
+    source: Mapped[str] = mapped_column(String(100), default="manual")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    planned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    department: Mapped[Department | None] = relationship()
+    created_by: Mapped[Operator | None] = relationship(foreign_keys=[created_by_id])
+    approved_by: Mapped[Operator | None] = relationship(foreign_keys=[approved_by_id])
+    references: Mapped[Message | None] = relationship(remote_side=[id])
+    bodies: Mapped[list[MessageBody]] = relationship(back_populates="message", cascade="all, delete-orphan")
+
+
+class MessageBody(Base):
+    """What a channel actually sends for a message in one language: kept as proof of what was said."""
+
+    __tablename__ = "message_bodies"
+    __table_args__ = (UniqueConstraint("message_id", "channel", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+
+    message: Mapped[Message] = relationship(back_populates="bodies")

@@ -1,0 +1,79 @@
+"""Per-process wiring: settings, database sessions, channel instances and the rate limiter.
+
+One Runtime lives in the Flask app (``app.extensions["hub"]``) and therefore in every Celery
+worker process too; channel adapters are built once and reused so SDK connections stay warm.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import Channel, ChannelContext
+from hub.config import Settings
+from hub.db import session_factory
+from hub.dispatch.ratelimit import RateLimiter, make_limiter
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sessions: sessionmaker[Session] = session_factory(settings.database_url)
+        self._channels: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+        self._limiter: RateLimiter | None = None
+
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = make_limiter(self.redis_url)
+        return self._limiter
+
+    @property
+    def redis_url(self) -> str | None:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        if self.settings.broker_url.startswith(("redis://", "rediss://")):
+            return self.settings.broker_url
+        return None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def channel(self, name: str) -> Channel:
+        with self._lock:
+            channel = self._channels.get(name)
+            if channel is None:
+                channel = self._channels[name] = self._build_channel(name)
+            return channel
+
+    def _build_channel(self, name: str) -> Channel:
+        from channels import registry
+
+        rate = self.settings.rate_for(name)
+        limiter = self.limiter
+
+        def throttle(sender: str | None, n: int) -> None:
+            limiter.acquire(name, sender, n, rate)
+
+        context = ChannelContext(
+            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout
+        )
+        return registry.build(name, self.settings, context)
+
+    def available_channels(self) -> list[str]:
+        from channels import registry
+
+        return sorted(registry.available())

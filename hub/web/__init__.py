@@ -1,0 +1,6 @@
+"""Browser-facing pages: the composer, message status, and the public feeds."""
+
+from hub.web.feeds import feeds_bp
+from hub.web.pages import web_bp
+
+__all__ = ["feeds_bp", "web_bp"]

@@ -1,0 +1,100 @@
+"""Shared fixtures: the database (SQLite always, PostgreSQL when reachable), the sandbox, the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from hub.app import create_app
+from hub.config import Settings
+from hub.db import dispose_engines, get_engine
+from hub.migrate import upgrade
+from hub.runtime import Runtime
+from hub.sandbox import Sandbox, SandboxClient
+from tests.support.live import LiveServer, free_port
+from tests.support.services import drop_pg_schema, new_pg_schema_url, postgres_reachable, require
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(callback_delay=0.0) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox_client(sandbox: Sandbox) -> SandboxClient:
+    client = SandboxClient(sandbox.http_url)
+    client.clear()
+    return client
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require("PostgreSQL", postgres_reachable())
+    url = new_pg_schema_url()
+    upgrade(url)
+    yield url
+    dispose_engines()
+    drop_pg_schema(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test using this runs twice: on the embedded default and on the real PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    _empty(url)
+    yield url
+
+
+def _empty(url: str) -> None:
+    from hub.models import Base
+
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def live_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: Sandbox, live_port: int, tmp_path: object) -> Settings:
+    return Settings(
+        database_url=database_url, tasks_eager=True, data_dir=str(tmp_path),
+        public_url=f"http://127.0.0.1:{live_port}", sandbox_url=sandbox.http_url,
+        sandbox_smtp_port=sandbox.smtp_port, provider_timeout=3.0,
+        rate_sms=0, rate_voice=0, rate_email=0, rate_line=0, rate_x=0,
+    ).resolved()
+
+
+@pytest.fixture
+def app(settings: Settings, sandbox: Sandbox, sandbox_client: SandboxClient, live_port: int) -> Iterator[Flask]:
+    flask_app = create_app(settings)
+    server = LiveServer(flask_app, live_port).start()
+    sandbox_client.set_line_webhook_url(f"{server.url}/callbacks/line/webhook")
+    with flask_app.app_context():
+        yield flask_app
+    server.stop()
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["hub"]
+    return rt

@@ -1,0 +1,75 @@
+"""Finding the real PostgreSQL and Redis on this machine; in CI (CI=true) their absence is a failure."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import pytest
+
+PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_reachable() -> bool:
+    if not _port_open("127.0.0.1", 5432):
+        return False
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def redis_reachable() -> bool:
+    if not _port_open("127.0.0.1", 6379):
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def require(service: str, available: bool) -> None:
+    """Skip without the service on a developer machine; fail loudly in CI."""
+    if available:
+        return
+    message = f"{service} is not reachable on 127.0.0.1"
+    if in_ci():
+        pytest.fail(f"{message} — CI=true requires it (see README, Development)", pytrace=False)
+    pytest.skip(message)
+
+
+def new_pg_schema_url() -> str:
+    """A fresh schema in the test database, so runs never see each other's rows."""
+    import psycopg
+
+    schema = f"hubtest_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_pg_schema(url: str) -> None:
+    import psycopg
+
+    schema = url.rsplit("%3D", 1)[-1]
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
