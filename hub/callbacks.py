@@ -124,7 +124,7 @@ def _line_secret(rt: Runtime) -> str:
 
 @callbacks_bp.post("/line/webhook")
 def line_webhook() -> tuple[str, int]:
-    from linebot.v3 import WebhookParser
+    from linebot.v3.webhook import WebhookParser
     from linebot.v3.exceptions import InvalidSignatureError
 
     rt = _runtime()

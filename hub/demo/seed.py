@@ -67,11 +67,10 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     contacts, consents, cat_links, area_links = [], [], [], []
     for i in range(residents + staff):
         is_staff = i >= residents
-        cid = i + 1
+        cid = i  # index into ``contacts``; real ids come back from the insert
         has_phone = rng.random() < 0.9
         landline = rng.random() < 0.05
         contacts.append({
-            "id": cid,
             "external_id": f"{'S' if is_staff else 'R'}{i:06d}",
             "kind": ContactKind.STAFF if is_staff else ContactKind.RESIDENT,
             "name": f"{'職員' if is_staff else '住民'}{i:04d}",
@@ -93,8 +92,13 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
             cat_links += [{"contact_id": cid, "category_id": categories[c]}
                           for c in ("bousai", *rng.sample(["kenko", "zei", "kosodate"], k=rng.randint(0, 2)))]
             area_links.append({"contact_id": cid, "area_id": rng.choice(areas)})
-    session.execute(insert(Contact), contacts)
-    session.execute(insert(Consent), consents)
-    session.execute(insert(contact_categories), cat_links)
-    session.execute(insert(contact_areas), area_links)
+    if not contacts:
+        return SeedReport(residents, staff)
+    # Let the database assign ids (explicit ids would leave PostgreSQL's sequence behind).
+    ids = list(session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contacts))
+    for link in (*consents, *cat_links, *area_links):
+        link["contact_id"] = ids[link["contact_id"]]
+    for table, values in ((Consent, consents), (contact_categories, cat_links), (contact_areas, area_links)):
+        if values:  # an empty executemany would insert one row of defaults
+            session.execute(insert(table), values)
     return SeedReport(residents, staff)

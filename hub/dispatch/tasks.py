@@ -60,7 +60,7 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
                 | (Delivery.next_attempt_at.is_(None)
                    & (Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds)))
             )
-        groups = sorted(set(session.execute(q.distinct()).tuples()))
+        groups = sorted({(c, b) for c, b in session.execute(q.distinct())})
         if only_stale and groups:
             # Re-stamp so the next sweep does not enqueue the same backlog again while it waits.
             session.execute(

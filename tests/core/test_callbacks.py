@@ -1,0 +1,96 @@
+"""Signed callbacks only: a forged Twilio status or LINE event is refused and changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from hub.models import Consent, Contact, Delivery
+from hub.runtime import Runtime
+from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
+from tests.support.hubtools import rows, send, wait_for
+
+
+def _sent_sms_row(runtime: Runtime, sandbox_client: SandboxClient) -> Delivery:
+    with runtime.session() as session:
+        session.add(Contact(kind="staff", name="職員", phone="+819099990000"))
+    message_id = send(runtime, channels=["sms"])
+    return rows(runtime, message_id, "sms")[0]
+
+
+def test_forged_twilio_status_is_rejected_and_changes_nothing(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    row = _sent_sms_row(runtime, sandbox_client)
+    wait_for(lambda: rows(runtime, row.message_id, "sms")[0].state == "delivered")
+    before = rows(runtime, row.message_id, "sms")[0]
+    form = {"MessageSid": row.provider_id or "", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    response = app.test_client().post(f"/callbacks/twilio/status?d={row.id}", data=form,
+                                      headers={"X-Twilio-Signature": "forged"})
+    assert response.status_code == 403
+    after = rows(runtime, row.message_id, "sms")[0]
+    assert (after.state, after.error_code, after.updated_at) == (before.state, before.error_code, before.updated_at)
+
+
+def test_signed_twilio_failure_is_recorded(app: Flask, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    row = _sent_sms_row(runtime, sandbox_client)
+    wait_for(lambda: rows(runtime, row.message_id, "sms")[0].state == "delivered")
+    with runtime.session() as session:  # as if the carrier's verdict were still outstanding
+        session.query(Delivery).filter_by(id=row.id).update({"state": "sent"})
+    url = f"{runtime.settings.public_url}/callbacks/twilio/status?d={row.id}"
+    form = {"MessageSid": row.provider_id or "", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    signature = RequestValidator(SANDBOX_TWILIO_AUTH_TOKEN).compute_signature(url, form)
+    response = app.test_client().post(f"/callbacks/twilio/status?d={row.id}", data=form,
+                                      headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 204
+    after = rows(runtime, row.message_id, "sms")[0]
+    assert (after.state, after.error_code) == ("failed", "30003")
+
+
+def _line_post(app: Flask, events: list[dict[str, object]], secret: str) -> int:
+    body = json.dumps({"destination": "Uxxxxxxxx", "events": events})
+    signature = base64.b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()).decode()
+    return app.test_client().post("/callbacks/line/webhook", data=body, content_type="application/json",
+                                  headers={"X-Line-Signature": signature}).status_code
+
+
+def _event(kind: str, user: str) -> dict[str, object]:
+    extra: dict[str, object] = {"follow": {"isUnblocked": False}} if kind == "follow" else {}
+    return {**extra, "type": kind, "mode": "active", "timestamp": 1700000000000, "webhookEventId": f"01H{kind}{user[-6:]}",
+            "deliveryContext": {"isRedelivery": False}, "replyToken": "0f3779fba3b349968c5d07db31eab56f",
+            "source": {"type": "user", "userId": user}}
+
+
+def test_line_follow_and_unfollow_record_consent(app: Flask, runtime: Runtime) -> None:
+    user = "U" + "a" * 32
+    assert _line_post(app, [_event("follow", user)], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    with runtime.session() as session:
+        contact = session.query(Contact).filter_by(line_user_id=user).one()
+        assert [(c.channel, c.revoked_at) for c in contact.consents] == [("line", None)]
+    assert _line_post(app, [_event("unfollow", user)], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    with runtime.session() as session:
+        consent = session.query(Consent).one()
+        assert consent.revoked_at is not None
+
+
+def test_forged_line_webhook_is_rejected(app: Flask, runtime: Runtime) -> None:
+    assert _line_post(app, [_event("follow", "U" + "b" * 32)], "not-the-secret") == 403
+    with runtime.session() as session:
+        assert session.query(Contact).count() == 0
+
+
+def test_sandbox_emits_signed_line_events_the_hub_accepts(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    user = "U" + "c" * 32
+    sandbox_client.emit_line_event(_event("follow", user))
+
+    def registered() -> bool:
+        with runtime.session() as session:
+            return session.query(Contact).filter_by(line_user_id=user).count() == 1
+    wait_for(registered, timeout=5)

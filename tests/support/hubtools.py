@@ -1,0 +1,51 @@
+"""Small helpers tests share: send a message the way the front doors do, wait for outcomes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.compose.messages import Composition, create_message
+from hub.compose.status import channel_counts
+from hub.dispatch.tasks import release
+from hub.models import Delivery
+from hub.runtime import Runtime
+
+ALL_CHANNELS = ["sms", "voice", "email", "line", "x", "rss"]
+
+
+def send(runtime: Runtime, **fields: Any) -> int:
+    fields.setdefault("title", "避難情報")
+    fields.setdefault("body", "○○地区に避難指示を発令しました。")
+    fields.setdefault("channels", ALL_CHANNELS)
+    fields.setdefault("audience", "all")
+    with runtime.session() as session:
+        message = create_message(session, runtime, Composition(**fields), actor="test")
+        message_id, state = message.id, message.state
+    release(message_id, state)
+    return message_id
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def counts(runtime: Runtime, message_id: int) -> dict[str, dict[str, int]]:
+    with runtime.session() as session:
+        return channel_counts(session, message_id)
+
+
+def rows(runtime: Runtime, message_id: int, channel: str | None = None) -> list[Delivery]:
+    with runtime.session() as session:
+        q = select(Delivery).where(Delivery.message_id == message_id)
+        if channel:
+            q = q.where(Delivery.channel == channel)
+        return list(session.scalars(q.order_by(Delivery.id)))

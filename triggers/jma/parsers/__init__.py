@@ -1,0 +1,1 @@
+"""One module per report family; each exposes ``parse(root, head) -> Event``."""
