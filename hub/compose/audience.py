@@ -6,12 +6,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, select
 
-from hub.models import Area, Category, Contact, ContactKind, Department
+from hub.models import Area, Category, Contact, ContactKind, Delivery, Department
 from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
 
 AUDIENCE_HELP = (
     "all | residents | staff | category:CODE | area:CODE | department:CODE_OR_NAME | list:ID | csv:FILE"
+    " | message:ID (whoever received that message)"
 )
+
+
+# A follow-up goes to everyone who may have the original, including outcomes we cannot confirm.
+RECEIVED_STATES = ("sent", "delivered", "unknown", "sending")
 
 
 class AudienceError(ValueError):
@@ -29,7 +34,7 @@ class Audience:
         kind, _, value = spec.partition(":")
         if kind in {"all", "residents", "staff"} and not value:
             return cls(kind)
-        if kind in {"category", "area", "department", "list"} and value:
+        if kind in {"category", "area", "department", "list", "message"} and value:
             return cls(kind, value)
         raise AudienceError(f"宛先の指定が正しくありません: {spec!r}（使えるもの: {AUDIENCE_HELP}）")
 
@@ -62,6 +67,10 @@ def contact_ids_query(audience: Audience) -> Select[tuple[int]]:
         case "list":
             q = q.join(recipient_list_members, recipient_list_members.c.contact_id == Contact.id).where(
                 recipient_list_members.c.list_id == int(audience.value)
+            )
+        case "message":
+            q = q.join(Delivery, Delivery.contact_id == Contact.id).where(
+                Delivery.message_id == int(audience.value), Delivery.state.in_(RECEIVED_STATES)
             )
         case _:
             raise AudienceError(f"unknown audience kind {audience.kind}")

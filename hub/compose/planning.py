@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, skip_message
-from hub.compose.audience import Audience, contact_ids_query
+from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, utcnow
 from hub.runtime import Runtime
 
@@ -51,10 +51,27 @@ def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, An
     yield row
 
 
+def _follow_up_rows(session: Session, message: Message, channel: Channel,
+                    original_id: int) -> Iterator[dict[str, Any]]:
+    """A cancellation or correction reaches exactly the addresses the original reached on this channel."""
+    query = (
+        select(Delivery.contact_id, Delivery.address, Delivery.language)
+        .where(Delivery.message_id == original_id, Delivery.channel == channel.name,
+               Delivery.state.in_(RECEIVED_STATES))
+        .order_by(Delivery.language, Delivery.id)
+    )
+    for n, (contact_id, address, language) in enumerate(session.execute(query).all()):
+        yield _row(message, channel.name, contact_id, address, language, n // channel.batch_size)
+
+
 def _personal_rows(session: Session, message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
     assert channel.address_field, f"{channel.name} has no address field"
+    audience = Audience.parse(message.audience)
+    if audience.kind == "message":
+        yield from _follow_up_rows(session, message, channel, int(audience.value))
+        return
     address_col = getattr(Contact, channel.address_field)
-    audience_ids = contact_ids_query(Audience.parse(message.audience))
+    audience_ids = contact_ids_query(audience)
     if message.mode != Mode.ACTUAL:
         audience_ids = audience_ids.where(Contact.exercise_participant.is_(True))
     # Residents need a live consent for this channel; staff are reached as part of their work.
