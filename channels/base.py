@@ -131,6 +131,10 @@ class ChannelContext:
 ProgressCallback = Callable[[list[DeliveryResult]], None]
 
 
+class StopDelivery(Exception):  # noqa: N818 - a signal, not an error of the adapter
+    """Raised by a progress callback to abandon the batch at once (e.g. the rows were taken over)."""
+
+
 class Channel(ABC):
     name: ClassVar[str]
     label: ClassVar[str]  # Japanese display name
@@ -193,6 +197,8 @@ class Channel(ABC):
             try:
                 for result in _iterate(self._send(inner)):
                     report(result)
+            except StopDelivery:
+                raise
             except DeliveryError as exc:
                 for r in sendable:
                     if r.delivery_id not in results:

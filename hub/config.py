@@ -18,6 +18,7 @@ from typing import Any
 SECRET = {"secret": True}
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8025"
 DEFAULT_SANDBOX_SMTP_PORT = 8026
+JMA_FEED_BASE = "https://www.data.jma.go.jp/developer/xml/feed/"
 
 
 class ConfigError(RuntimeError):
@@ -70,7 +71,20 @@ class Settings:
     rate_line: float = 20.0
     rate_x: float = 1.0
     stale_after_seconds: int = 120
+    # A worker renews its lease every third of this; rows of a worker silent this long are reconciled.
+    lease_seconds: float = 30.0
     sweep_interval_seconds: int = 30
+
+    # JMA 防災情報XML triggers (docs/triggers.md). Off by default: tests and demos never poll JMA.
+    jma_enabled: bool = False
+    jma_feeds: str = ",".join(
+        f"{JMA_FEED_BASE}{feed}.xml" for feed in ("regular", "extra", "eqvol", "other")
+    )
+    jma_poll_seconds: int = 60
+    jma_exercise_policy: str = "exercise"  # 訓練 telegrams: "exercise" (drill participants only) | "ignore"
+    jma_silence_alarm_minutes: int = 10
+    jma_alarm_audience: str = "department:bousai"
+    jma_alarm_channels: str = "email,line"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.base import Channel, ChannelContext
 from hub.config import Settings
 from hub.db import session_factory
+from hub.dispatch.leases import Lease
 from hub.dispatch.ratelimit import RateLimiter, make_limiter
 
 
@@ -25,6 +26,7 @@ class Runtime:
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self._limiter: RateLimiter | None = None
+        self.lease = Lease(self.sessions, settings.lease_seconds)
 
     @property
     def limiter(self) -> RateLimiter:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.models import Delivery, DeliveryState, utcnow
+from hub.models import Delivery, DeliveryState, WorkerLease, utcnow
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class ClaimedRow:
     attempts: int
 
 
-def claim_batch(session: Session, message_id: int, channel: str, batch_no: int) -> list[ClaimedRow]:
+def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
+                worker_id: str) -> list[ClaimedRow]:
     """Move the batch's due ``pending`` rows to ``sending``; rows another worker holds are skipped."""
     now = utcnow()
     due = (
@@ -41,7 +42,8 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int) 
     rows = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.PENDING)
-        .values(state=DeliveryState.SENDING, claimed_at=now, updated_at=now, attempts=Delivery.attempts + 1)
+        .values(state=DeliveryState.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now,
+                attempts=Delivery.attempts + 1)
         .returning(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts)
     ).all()
     return [ClaimedRow(*row) for row in rows]
@@ -50,16 +52,19 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int) 
 StaleGroups = dict[tuple[int, str, int], list[int]]
 
 
-def claim_stale_sending(session: Session, older_than: timedelta, limit: int = 5000) -> StaleGroups:
-    """Rows left in ``sending`` by a dead worker: re-stamp them so only one sweeper reconciles them.
+def claim_stale_sending(session: Session, older_than: timedelta, worker_id: str,
+                        limit: int = 5000) -> StaleGroups:
+    """Rows left in ``sending`` by a dead worker: take them over so only one sweeper reconciles them.
 
     Returns the row ids taken, grouped by (message_id, channel, batch_no).
     """
     now = utcnow()
     cutoff: datetime = now - older_than
+    alive = select(WorkerLease.worker_id).where(WorkerLease.expires_at > now)
     stale = (
         select(Delivery.id)
-        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < cutoff)
+        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < cutoff,
+               Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(alive))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -70,7 +75,7 @@ def claim_stale_sending(session: Session, older_than: timedelta, limit: int = 50
     rows = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.SENDING)
-        .values(claimed_at=now, updated_at=now)
+        .values(claimed_at=now, claimed_by=worker_id, updated_at=now)
         .returning(Delivery.id, Delivery.message_id, Delivery.channel, Delivery.batch_no)
     ).all()
     for row_id, message_id, channel, batch_no in rows:

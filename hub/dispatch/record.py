@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryResult, Outcome
+from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.retry import backoff_seconds, should_give_up
 from hub.models import Delivery, DeliveryState, utcnow
 
@@ -25,7 +26,8 @@ _STATE_FOR = {
 # "sent") must not be overwritten.
 _UPDATE = (
     update(Delivery.__table__)
-    .where(Delivery.__table__.c.id == bindparam("row_id"), Delivery.__table__.c.state == DeliveryState.SENDING)
+    .where(Delivery.__table__.c.id == bindparam("row_id"), Delivery.__table__.c.state == DeliveryState.SENDING,
+           Delivery.__table__.c.claimed_by == bindparam("owner"))
     .values(
         state=bindparam("new_state"),
         provider_id=bindparam("new_provider_id"),
@@ -46,6 +48,7 @@ class Recorder:
 
     attempts: dict[int, int]  # row id -> attempts so far (including this one)
     max_attempts: int
+    owner: str  # worker id that claimed the rows
     retry_in: float | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -58,6 +61,7 @@ class Recorder:
             state, next_at, error = self._state(r, now)
             params.append({
                 "row_id": r.delivery_id,
+                "owner": self.owner,
                 "new_state": state,
                 "new_provider_id": r.provider_id,
                 "new_error": error,
@@ -69,7 +73,15 @@ class Recorder:
                 "new_updated_at": now,
             })
             self.counts[state] = self.counts.get(state, 0) + 1
-        session.connection().execute(_UPDATE, params)
+        result = session.connection().execute(_UPDATE, params)
+        if 0 <= result.rowcount < len(params):
+            # Either a status callback settled the row first (harmless), or the sweeper took the
+            # rows over because our lease lapsed: then we must stop sending at once.
+            lost = session.execute(select(func.count()).select_from(Delivery).where(
+                Delivery.id.in_([p["row_id"] for p in params]),
+                Delivery.state == DeliveryState.SENDING, Delivery.claimed_by != self.owner)).scalar_one()
+            if lost:
+                raise OwnershipLost(f"{lost} rows were taken over by the sweeper")
 
     def _state(self, r: DeliveryResult, now: Any) -> tuple[str, Any, str | None]:
         if r.outcome in (Outcome.RETRY, Outcome.NOT_SENT):

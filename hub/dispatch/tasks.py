@@ -14,6 +14,7 @@ from hub.compose.messages import messages_due
 from hub.compose.planning import plan_deliveries
 from hub.dispatch.batches import build_batch, non_exercise_contacts
 from hub.dispatch.claim import claim_batch, claim_stale_sending
+from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.record import Recorder
 from hub.models import Delivery, DeliveryState, Message, MessageState, utcnow
 from hub.runtime import Runtime
@@ -80,7 +81,8 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         message = session.get(Message, message_id)
         if message is None or message.state == MessageState.WITHDRAWN:
             return {}
-        rows = claim_batch(session, message_id, channel_name, batch_no)
+        owner = rt.lease.worker_id
+        rows = claim_batch(session, message_id, channel_name, batch_no, owner)
         if not rows:
             return {}
         blocked = non_exercise_contacts(session, message, [r.contact_id for r in rows])
@@ -88,25 +90,24 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         batch = build_batch(session, message, channel_name, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
                             attempt=max(r.attempts for r in rows))
-    recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts)
+    recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts,
+                        owner=owner)
 
     def flush(results: list[DeliveryResult]) -> None:
         with rt.session() as s:
             recorder.write(s, results)
-            # Heartbeat: a long, throttled batch must not look like a dead worker's to the sweeper.
-            s.execute(
-                update(Delivery)
-                .where(Delivery.message_id == message_id, Delivery.channel == channel_name,
-                       Delivery.batch_no == batch_no, Delivery.state == DeliveryState.SENDING)
-                .values(claimed_at=utcnow())
-            )
 
     if blocked:
         flush([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
                               error="訓練対象ではないため送信しません")
                for r in recipients if r.contact_id in blocked])
     if batch.recipients:
-        rt.channel(channel_name).deliver(batch, on_progress=flush)
+        try:
+            rt.channel(channel_name).deliver(batch, on_progress=flush)
+        except OwnershipLost:
+            log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
+                      channel_name, batch_no)
+            return recorder.counts
     if recorder.retry_in is not None:
         send_batch.apply_async((message_id, channel_name, batch_no), countdown=recorder.retry_in)
     finish_if_done(message_id)
@@ -134,7 +135,8 @@ def reconcile_stale() -> int:
     """Ask providers about rows a dead worker left in ``sending``; resend only what was not accepted."""
     rt = runtime()
     with rt.session() as session:
-        groups = claim_stale_sending(session, timedelta(seconds=rt.settings.stale_after_seconds))
+        owner = rt.lease.worker_id
+        groups = claim_stale_sending(session, timedelta(seconds=rt.settings.stale_after_seconds), owner)
     touched: set[int] = set()
     for (message_id, channel_name, batch_no), row_ids in groups.items():
         with rt.session() as session:
@@ -152,7 +154,8 @@ def reconcile_stale() -> int:
             batch = build_batch(session, message, channel_name, batch_no, recipients,
                                 attempt=max(r.attempts for r in rows))
         results = rt.channel(channel_name).reconcile(recipients, batch)
-        recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts)
+        recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts,
+                            owner=owner)
         with rt.session() as session:
             recorder.write(session, results)
         log.warning("reconciled %d stale rows of message %s/%s batch %s: %s", len(rows), message_id,

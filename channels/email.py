@@ -1,0 +1,290 @@
+"""E-mail over SMTP: one connection per batch, one message per recipient.
+
+Each message is multipart/alternative (plain text + HTML) in UTF-8. The Message-ID is derived
+from the delivery row, so if an ambiguous send is ever repeated the copies are recognisable as
+the same message (mail clients thread or collapse them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from channels.base import (
+    Batch,
+    Capability,
+    Channel,
+    ChannelConfig,
+    DeliveryResult,
+    Draft,
+    Outcome,
+    Recipient,
+    Rendered,
+    prefix_for,
+)
+from channels.errors import PermanentError, TransientError
+from channels.text import join_nonempty, with_prefix
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+
+SANDBOX_SENDER = "bousai@sandbox.bousai-hub.invalid"
+MAX_CHARS = 20_000  # nothing technical: past this an alert is no longer read
+
+# Japanese carriers issued addresses that break RFC 5322 (「..」 or 「.」 before @, e.g. old
+# docomo/au addresses) and they still receive mail, so the local part only has to be printable
+# ASCII without spaces or brackets.
+_LOCAL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_RE = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})+$")
+
+
+@dataclass(frozen=True)
+class EmailConfig(ChannelConfig):
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""
+    password: str = field(default="", metadata={"secret": True})
+    starttls: bool = False
+    default_sender: str = ""
+    message_id_domain: str = ""  # empty: the sender's domain
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmailConfig:
+        if settings.uses_sandbox("email"):
+            host = urlsplit(settings.sandbox_url).hostname or "127.0.0.1"
+            return cls(
+                sandbox=True, host=host, port=settings.sandbox_smtp_port, default_sender=SANDBOX_SENDER
+            )
+        return cls(
+            sandbox=False,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
+
+def valid_email(address: str) -> bool:
+    return len(address) <= 254 and EMAIL_RE.match(address) is not None
+
+
+def html_body(title: str, body: str, link: str | None, sender_name: str | None) -> str:
+    paragraphs = "".join(
+        f"<p>{'<br>'.join(html.escape(line) for line in block.splitlines())}</p>\n"
+        for block in re.split(r"\n\s*\n", body.strip())
+        if block.strip()
+    )
+    link_html = ""
+    if link and urlsplit(link).scheme in ("http", "https"):
+        href = html.escape(link, quote=True)
+        link_html = f'<p>詳しくはこちら: <a href="{href}">{html.escape(link)}</a></p>\n'
+    footer = f"<p>{html.escape(sender_name)}</p>\n" if sender_name else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="ja">\n<head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n"
+        f'<h1 style="font-size:1.2em">{html.escape(title)}</h1>\n{paragraphs}{link_html}{footer}'
+        "</body>\n</html>\n"
+    )
+
+
+class EmailChannel(Channel):
+    name = "email"
+    label = "メール"
+    capabilities = Capability.PERSONAL
+    config_class = EmailConfig
+    batch_size = 100
+    max_chars = MAX_CHARS
+    address_field = "email"
+    config: EmailConfig
+
+    def render(self, draft: Draft) -> Rendered:
+        prefix = prefix_for(draft)
+        subject = with_prefix(prefix, draft.title)
+        body = draft.override or draft.body
+        link_line = f"詳しくはこちら: {draft.link}" if draft.link else None
+        text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
+        errors = []
+        if len(text) > MAX_CHARS:
+            errors.append(f"メールは{MAX_CHARS}文字までです（現在{len(text)}文字）")
+        if "\n" in draft.title or "\r" in draft.title:
+            errors.append("件名に改行は使えません")
+        return Rendered(
+            subject=subject,
+            text=text,
+            html=html_body(subject, body, draft.link, draft.sender_name),
+            errors=tuple(errors),
+            units=1,
+            meta={"from_name": draft.sender_name} if draft.sender_name else {},
+        )
+
+    def check_address(self, address: str) -> str | None:
+        return None if valid_email(address) else "invalid_address"
+
+    def message_id(self, batch: Batch, recipient: Recipient, sender: str) -> str:
+        domain = self.config.message_id_domain or sender.rpartition("@")[2] or "bousai-hub.invalid"
+        return f"<bousai-hub.m{batch.message_id}.d{recipient.delivery_id}@{domain}>"
+
+    def build(self, batch: Batch, recipient: Recipient, sender: str) -> EmailMessage:
+        content = batch.content_for(recipient)
+        msg = EmailMessage()
+        # "sender_name" is what dispatch sets from the department's settings.
+        from_name = content.meta.get("from_name") or content.meta.get("sender_name")
+        local, _, domain = sender.partition("@")
+        msg["From"] = Address(display_name=from_name or "", username=local, domain=domain)
+        msg["To"] = recipient.address
+        msg["Subject"] = content.subject or content.text.splitlines()[0]
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = self.message_id(batch, recipient, sender)
+        # RFC 3834: out-of-office robots must not answer an alert sent to thousands.
+        msg["Auto-Submitted"] = "auto-generated"
+        # base64 keeps Japanese text intact through relays that lack 8BITMIME.
+        msg.set_content(content.text, charset="utf-8", cte="base64")
+        if content.html:
+            msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="base64")
+        return msg
+
+    def _connect(self) -> smtplib.SMTP:
+        from channels.clients import smtp_connection
+
+        try:
+            return smtp_connection(
+                self.config.host,
+                self.config.port,
+                username=self.config.username or None,
+                password=self.config.password or None,
+                starttls=self.config.starttls,
+                timeout=self.context.timeout,
+            )
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(
+                f"メールサーバーの認証に失敗しました（{exc.smtp_code}）。ユーザー名とパスワードを確認してください",
+                code=str(exc.smtp_code),
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientError(
+                f"メールサーバー {self.config.host}:{self.config.port} に接続できませんでした"
+                f"（未送信・再試行します）: {exc!r}"
+            ) from exc
+
+    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+        sender = batch.sender or self.config.default_sender
+        if not sender or not valid_email(sender):
+            raise PermanentError("メールの送信元アドレスが設定されていないか、形式が正しくありません")
+        conn: smtplib.SMTP | None = None
+        try:
+            for recipient in batch.recipients:
+                built = self.build(batch, recipient, sender)
+                # SMTP wants CRLF line ends; smtplib only fixes them for str, not bytes.
+                message = built.as_bytes(policy=built.policy.clone(linesep="\r\n"))
+                if conn is None:
+                    conn = self._connect()
+                self.context.throttle(batch.sender, 1)
+                result, usable = self._transaction(conn, sender, recipient, message)
+                yield result
+                if not usable:
+                    _close(conn)
+                    conn = None
+        finally:
+            if conn is not None:
+                _quit(conn)
+
+    def _transaction(
+        self, conn: smtplib.SMTP, sender: str, recipient: Recipient, message: bytes
+    ) -> tuple[DeliveryResult, bool]:
+        """One SMTP transaction; also says whether the connection can carry the next one."""
+        did = recipient.delivery_id
+        try:
+            conn.ehlo_or_helo_if_needed()
+            code, reply = conn.mail(sender)
+            if code != 250:
+                conn.rset()
+                return _refused(did, code, reply, "送信元"), True
+            code, reply = conn.rcpt(recipient.address)
+            if code not in (250, 251):
+                conn.rset()
+                return _refused(did, code, reply, "宛先"), True
+        except (smtplib.SMTPException, OSError) as exc:
+            # Nothing was handed over before DATA: every recipient not yet answered is retried.
+            raise TransientError(
+                f"メールサーバーとの接続が切れました（未送信・再試行します）: {exc!r}"
+            ) from exc
+        try:
+            # data() raises for a refused DATA command but only returns the verdict on the text.
+            code, reply = conn.data(message)
+        except smtplib.SMTPDataError as exc:
+            _reset(conn)
+            return _refused(did, exc.smtp_code, exc.smtp_error, "本文"), True
+        except (smtplib.SMTPException, OSError) as exc:
+            # The message went out but the server's verdict did not come back.
+            return DeliveryResult(
+                did,
+                Outcome.UNKNOWN,
+                error_code="timeout",
+                error=f"メール本文の送信後に応答がありませんでした（届いている可能性があります）: {exc!r}",
+            ), False
+        if code != 250:
+            _reset(conn)
+            return _refused(did, code, reply, "本文"), True
+        return DeliveryResult(did, Outcome.SENT, provider_id=self.message_id_of(message)), True
+
+    @staticmethod
+    def message_id_of(message: bytes) -> str | None:
+        match = re.search(rb"^Message-ID: (<[^>]+>)", message, re.MULTILINE | re.IGNORECASE)
+        return match.group(1).decode("ascii") if match else None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _refused(delivery_id: int, code: int, reply: bytes | str, stage: str) -> DeliveryResult:
+    detail = f"（SMTP {code} {_text(reply)}）"
+    if 400 <= code < 500:
+        return DeliveryResult(
+            delivery_id,
+            Outcome.RETRY,
+            error_code=str(code),
+            error=f"メールサーバーが一時的に{stage}を受け付けませんでした。再送します{detail}",
+        )
+    if stage == "宛先" and code in (550, 551, 553):
+        return DeliveryResult(
+            delivery_id,
+            Outcome.FAILED,
+            reason="mailbox_unavailable",
+            error_code=str(code),
+            error=f"宛先のメールボックスがありません{detail}",
+        )
+    return DeliveryResult(
+        delivery_id,
+        Outcome.FAILED,
+        error_code=str(code),
+        error=f"メールサーバーが{stage}を拒否しました{detail}",
+    )
+
+
+def _reset(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        conn.rset()
+
+
+def _close(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        conn.close()
+
+
+def _quit(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        _close(conn)

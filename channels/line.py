@@ -1,0 +1,225 @@
+"""LINE official account messages through the Messaging API (multicast).
+
+Recipients of a batch are grouped by the language of their content and sent in requests of up
+to 500 user ids. Every request carries an ``X-Line-Retry-Key`` derived from the batch, so a
+retried batch gets 409 for what LINE already accepted instead of a second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from channels.base import (
+    Batch,
+    Capability,
+    Channel,
+    ChannelConfig,
+    ChannelContext,
+    DeliveryResult,
+    Draft,
+    Outcome,
+    Recipient,
+    Rendered,
+    prefix_for,
+)
+from channels.errors import PermanentError, RateLimited, TransientError
+from channels.text import join_nonempty, with_prefix
+
+if TYPE_CHECKING:
+    from linebot.v3.messaging import MessagingApi
+
+    from hub.config import Settings
+
+MAX_CHARS = 5000
+MULTICAST_MAX = 500
+USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
+RETRY_KEY_NAMESPACE = uuid.UUID("6f1c2b0e-4f0a-5d5e-9a51-6c9e1b2d3a40")
+RATE_LIMIT_DEFAULT_WAIT = 10.0
+
+
+@dataclass(frozen=True)
+class LineConfig(ChannelConfig):
+    access_token: str = field(default="", metadata={"secret": True})
+    channel_secret: str = field(default="", metadata={"secret": True})  # for webhooks (ack, follow)
+    base_url: str | None = None  # None: the real api.line.me
+    notification_disabled: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LineConfig:
+        if settings.uses_sandbox("line"):
+            from hub.sandbox.constants import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET
+
+            return cls(
+                sandbox=True,
+                access_token=settings.line_channel_access_token or SANDBOX_LINE_ACCESS_TOKEN,
+                channel_secret=settings.line_channel_secret or SANDBOX_LINE_CHANNEL_SECRET,
+                base_url=settings.line_base_url or settings.sandbox_url,
+            )
+        return cls(
+            sandbox=False,
+            access_token=settings.line_channel_access_token,
+            channel_secret=settings.line_channel_secret,
+            base_url=None,
+        )
+
+
+def retry_key(idempotency_key: str, language: str, delivery_ids: Iterable[int]) -> str:
+    """The X-Line-Retry-Key of one request.
+
+    Besides the batch key and the language it covers the exact set of rows in the request:
+    if a retry ever regrouped the rows, a key reused for different rows would make LINE answer
+    409 for people who never got the message.
+    """
+    digest = hashlib.sha256(",".join(str(i) for i in sorted(delivery_ids)).encode()).hexdigest()[:16]
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{idempotency_key}|{language}|{digest}"))
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _retry_after(headers: Mapping[str, Any] | None) -> float:
+    value = _header(headers, "retry-after")
+    try:
+        return float(value) if value is not None else RATE_LIMIT_DEFAULT_WAIT
+    except ValueError:
+        return RATE_LIMIT_DEFAULT_WAIT
+
+
+def _api_message(body: Any) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    return text[:300]
+
+
+class LineChannel(Channel):
+    name = "line"
+    label = "LINE"
+    capabilities = Capability.PERSONAL | Capability.RECONCILE
+    config_class = LineConfig
+    batch_size = 2000  # split into requests of 500 inside the batch
+    max_chars = MAX_CHARS
+    address_field = "line_user_id"
+    config: LineConfig
+
+    def __init__(self, config: ChannelConfig, context: ChannelContext | None = None) -> None:
+        super().__init__(config, context)
+        self._api: MessagingApi | None = None
+
+    def api(self) -> MessagingApi:
+        if self._api is None:
+            from channels.clients import make_line_api
+
+            self._api = make_line_api(self.config.access_token, self.config.base_url, self.context.timeout)
+        return self._api
+
+    def render(self, draft: Draft) -> Rendered:
+        prefix = prefix_for(draft)
+        text = with_prefix(
+            prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
+        )
+        errors = []
+        if len(text) > MAX_CHARS:
+            errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text)}文字）")
+        return Rendered(subject=None, text=text, errors=tuple(errors), units=1)
+
+    def check_address(self, address: str) -> str | None:
+        return None if USER_ID_RE.match(address) else "invalid_address"
+
+    def requests_for(self, batch: Batch) -> list[tuple[str, list[Recipient]]]:
+        """(language, recipients) per request: grouped by content, at most 500, in a stable order."""
+        groups: dict[str, list[Recipient]] = {}
+        for recipient in sorted(batch.recipients, key=lambda r: r.delivery_id):
+            language = recipient.language if recipient.language in batch.contents else "ja"
+            groups.setdefault(language, []).append(recipient)
+        return [
+            (language, members[i : i + MULTICAST_MAX])
+            for language, members in sorted(groups.items())
+            for i in range(0, len(members), MULTICAST_MAX)
+        ]
+
+    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+        from linebot.v3.messaging import MulticastRequest, TextMessage
+        from linebot.v3.messaging.exceptions import ApiException
+
+        api = self.api()
+        base_key = batch.idempotency_key or f"message:{batch.message_id}:batch:{batch.batch_no}"
+        for language, members in self.requests_for(batch):
+            request = MulticastRequest(
+                to=[r.address for r in members],
+                messages=[TextMessage(text=batch.contents[language].text)],
+                notification_disabled=self.config.notification_disabled,
+            )
+            key = retry_key(base_key, language, (r.delivery_id for r in members))
+            self.context.throttle(batch.sender, 1)
+            try:
+                response = api.multicast_with_http_info(
+                    request, x_line_retry_key=key, _request_timeout=self.context.timeout
+                )
+            except ApiException as exc:
+                yield from self._api_error(exc, members)
+                continue
+            except Exception as exc:
+                if not _is_network_error(exc):
+                    raise
+                # A timeout could hide an accepted request, but the retry key makes a resend safe:
+                # LINE answers 409 if it had accepted it, so this is a retry, not an unknown.
+                raise TransientError(
+                    f"LINEに接続できないか応答がありませんでした。再送します: {exc!r}"
+                ) from exc
+            request_id = _header(response.headers, "x-line-request-id")
+            for r in members:
+                yield DeliveryResult(r.delivery_id, Outcome.SENT, provider_id=request_id)
+
+    def _api_error(self, exc: Any, members: Sequence[Recipient]) -> Iterable[DeliveryResult]:
+        status = int(exc.status or 0)
+        detail = f"（LINE {status}: {_api_message(exc.body)}）"
+        if status == 409:
+            # Our earlier try with this retry key was accepted: these people have the message.
+            accepted = _header(exc.headers, "x-line-accepted-request-id")
+            for r in members:
+                yield DeliveryResult(r.delivery_id, Outcome.SENT, provider_id=accepted)
+            return
+        if status == 429:
+            raise RateLimited(
+                "LINEの送信数の上限に達しました（月間の上限の場合は管理画面を確認してください）" + detail,
+                retry_after=_retry_after(exc.headers),
+                code="429",
+            )
+        if status == 401:
+            raise PermanentError("LINEのチャネルアクセストークンが無効です" + detail, code="401")
+        if status == 0 or status >= 500:
+            for r in members:
+                yield DeliveryResult(
+                    r.delivery_id,
+                    Outcome.RETRY,
+                    error_code=str(status),
+                    error="LINE側の一時的な障害です。再送します" + detail,
+                )
+            return
+        for r in members:
+            yield DeliveryResult(
+                r.delivery_id,
+                Outcome.FAILED,
+                error_code=str(status),
+                error="LINEが送信を受け付けませんでした" + detail,
+            )
+
+    def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
+        # Resending with the same retry key cannot make a second copy: LINE answers 409.
+        return [DeliveryResult(r.delivery_id, Outcome.NOT_SENT) for r in recipients]
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    import urllib3.exceptions
+
+    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)

@@ -1,0 +1,63 @@
+"""The production path: real Celery worker processes, Redis as broker, PostgreSQL, the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+
+from hub.app import create_app
+from hub.config import Settings
+from hub.runtime import Runtime
+from hub.sandbox import Sandbox, SandboxClient
+from tests.conftest import _empty
+from tests.support.live import LiveServer, free_port
+from tests.support.services import REDIS_URL, redis_reachable, require
+from tests.support.worker import WorkerProcess
+
+
+@pytest.fixture
+def stack_settings(postgres_url: str, sandbox: Sandbox, tmp_path: Path) -> Settings:
+    require("Redis", redis_reachable())
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    _empty(postgres_url)
+    return Settings(
+        database_url=postgres_url, broker_url=REDIS_URL, data_dir=str(tmp_path),
+        public_url=f"http://127.0.0.1:{free_port()}", sandbox_url=sandbox.http_url,
+        sandbox_smtp_port=sandbox.smtp_port, provider_timeout=5.0, stale_after_seconds=3, lease_seconds=3,
+        rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10,
+    ).resolved()
+
+
+@pytest.fixture
+def stack_app(stack_settings: Settings, sandbox_client: SandboxClient) -> Iterator[Flask]:
+    app = create_app(stack_settings)
+    port = int(stack_settings.public_url.rsplit(":", 1)[1])
+    server = LiveServer(app, port).start()
+    sandbox_client.set_line_webhook_url(f"{server.url}/callbacks/line/webhook")
+    with app.app_context():
+        yield app
+    server.stop()
+
+
+@pytest.fixture
+def stack_runtime(stack_app: Flask) -> Runtime:
+    rt: Runtime = stack_app.extensions["hub"]
+    return rt
+
+
+@pytest.fixture
+def worker_factory(stack_settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    class Factory(WorkerProcess):
+        def __init__(self, concurrency: int = 2) -> None:
+            super().__init__(stack_settings, tmp_path / f"worker{len(started)}.log", concurrency)
+            started.append(self)
+
+    yield Factory
+    for worker in started:
+        worker.stop()
