@@ -15,6 +15,7 @@ from hub.runtime import Runtime
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    settings.check_startup(["sms", "voice", "email", "line", "x"])
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config["HUB_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key

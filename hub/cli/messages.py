@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -83,8 +85,11 @@ def _wait(rt: Runtime, message_id: int, timeout: float, show_progress: bool) -> 
     deadline = time.monotonic() + timeout
     with rt.session() as session:
         total = sum(sum(c.values()) for c in channel_counts(session, message_id).values())
-    with click.progressbar(length=max(total, 1), label="配信中", file=sys.stderr if show_progress else None,
-                           show_eta=False) as bar:
+    # With --json, stdout carries exactly one JSON object: the bar goes nowhere.
+    with contextlib.ExitStack() as stack:
+        stream = sys.stderr if show_progress else stack.enter_context(open(os.devnull, "w"))
+        bar = stack.enter_context(click.progressbar(length=max(total, 1), label="配信中", file=stream,
+                                                    show_eta=False))
         done_before = 0
         while time.monotonic() < deadline:
             with rt.session() as session:

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import click
 
 from hub.cli.context import HubContext, pass_hub
@@ -61,16 +64,16 @@ def seed_cmd(hub: HubContext, residents: int, staff: int) -> None:
 
 
 @click.command("demo")
-@click.option("--port", default=8000, show_default=True)
 @click.option("--residents", default=1000, show_default=True)
 @pass_hub
-def demo_cmd(hub: HubContext, port: int, residents: int) -> None:
+def demo_cmd(hub: HubContext, residents: int) -> None:
     """デモ一式（DB・サンドボックス・ワーカー・Web）を起動 / run the whole hub on the embedded default."""
     from werkzeug.serving import make_server
 
     from hub.sandbox import Sandbox
 
     settings = hub.runtime.settings
+    port = urlsplit(settings.public_url).port or 8000
     upgrade(settings.database_url)
     with hub.runtime.session() as session:
         seed_demo(session, residents=residents, staff=50)
@@ -90,7 +93,7 @@ def demo_cmd(hub: HubContext, port: int, residents: int) -> None:
     click.echo(" Ctrl-C で停止 / stop with Ctrl-C")
     click.echo("=" * 64, nl=True)
     sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -99,3 +102,7 @@ def demo_cmd(hub: HubContext, port: int, residents: int) -> None:
         worker.terminate()
         worker.wait(timeout=30)
         sandbox.stop()
+
+
+def _raise_interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
