@@ -24,8 +24,15 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+def _host_port(url: str, default: int) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default
+
+
 def postgres_reachable() -> bool:
-    if not _port_open("127.0.0.1", 5432):
+    if not _port_open(*_host_port(PG_URL, 5432)):
         return False
     import psycopg
 
@@ -37,7 +44,7 @@ def postgres_reachable() -> bool:
 
 
 def redis_reachable() -> bool:
-    if not _port_open("127.0.0.1", 6379):
+    if not _port_open(*_host_port(REDIS_URL, 6379)):
         return False
     import redis
 
@@ -51,7 +58,7 @@ def require(service: str, available: bool) -> None:
     """Skip without the service on a developer machine; fail loudly in CI."""
     if available:
         return
-    message = f"{service} is not reachable on 127.0.0.1"
+    message = f"{service} is not reachable ({PG_URL if service == 'PostgreSQL' else REDIS_URL})"
     if in_ci():
         pytest.fail(f"{message} — CI=true requires it (see README, Development)", pytrace=False)
     pytest.skip(message)

@@ -1,0 +1,58 @@
+"""The `hub` command as an officer uses it: send, status, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from click.testing import CliRunner
+from flask import Flask
+
+from hub.cli import main
+from hub.cli.context import HubContext
+from hub.demo.seed import seed_demo
+from hub.runtime import Runtime
+
+
+def _invoke(app: Flask, *args: str) -> tuple[int, str, bytes]:
+    hub = HubContext()
+    hub._app = app
+    result = CliRunner().invoke(main, list(args), obj=hub)
+    return result.exit_code, result.output if result.exit_code else result.stdout, result.stdout_bytes
+
+
+def test_send_wait_json_prints_counts_per_channel(app: Flask, runtime: Runtime) -> None:
+    with runtime.session() as session:
+        seed_demo(session, residents=50, staff=5)
+    code, out, _ = _invoke(app, "send", "--title", "健診のお知らせ", "--body", "明日は健診日です。", "--channels",
+                           "sms,email,line", "--audience", "category:kenko", "--wait", "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert set(result["channels"]) == {"sms", "email", "line"}
+    sms = result["channels"]["sms"]
+    assert sms["pending"] == 0 and sms["sent"] + sms["delivered"] > 0
+    assert result["sandbox"] == ["sms", "email", "line"]
+
+    code, out, _ = _invoke(app, "status", str(result["message_id"]))
+    assert code == 0 and "sms" in out and "健診のお知らせ" in out
+
+
+def test_send_refuses_text_a_channel_cannot_carry(app: Flask, runtime: Runtime) -> None:
+    code, out, _ = _invoke(app, "send", "--title", "長文", "--body", "あ" * 700, "--channels", "sms",
+                           "--audience", "all")
+    assert code != 0 and "660" in out
+
+
+def test_export_is_excel_friendly_csv_with_one_row_per_delivery(app: Flask, runtime: Runtime) -> None:
+    with runtime.session() as session:
+        seed_demo(session, residents=20, staff=0)
+    code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms,email",
+                           "--audience", "all", "--json")
+    message_id = json.loads(out)["message_id"]
+    code, _, raw = _invoke(app, "export", "deliveries", str(message_id))
+    assert code == 0 and raw.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    total = sum(sum(c.values()) for c in json.loads(_invoke(app, "status", str(message_id), "--json")[1])[
+        "channels"].values())
+    assert len(rows) == total and {"address", "state", "reason", "provider_id"} <= set(rows[0])
