@@ -1,0 +1,41 @@
+"""The provider sandbox: local servers that speak Twilio, LINE, X and SMTP, plus an inbox.
+
+The hub never talks to real providers in development, tests or demos.  The official SDKs are
+pointed at these servers (see ``channels/clients.py``), so the code under test is the code that
+runs in production; only the far end is different.  See docs/sandbox.md.
+"""
+
+from hub.sandbox.client import SandboxClient, SandboxError
+from hub.sandbox.constants import (
+    DEFAULT_HTTP_PORT,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_URL,
+    SANDBOX_LINE_ACCESS_TOKEN,
+    SANDBOX_LINE_BOT_USER_ID,
+    SANDBOX_LINE_CHANNEL_SECRET,
+    SANDBOX_TWILIO_ACCOUNT_SID,
+    SANDBOX_TWILIO_AUTH_TOKEN,
+    SANDBOX_X_ACCESS_TOKEN,
+    SANDBOX_X_ACCESS_TOKEN_SECRET,
+    SANDBOX_X_CONSUMER_KEY,
+    SANDBOX_X_CONSUMER_SECRET,
+)
+from hub.sandbox.sandbox import Sandbox
+
+__all__ = [
+    "DEFAULT_HTTP_PORT",
+    "DEFAULT_SMTP_PORT",
+    "DEFAULT_URL",
+    "SANDBOX_LINE_ACCESS_TOKEN",
+    "SANDBOX_LINE_BOT_USER_ID",
+    "SANDBOX_LINE_CHANNEL_SECRET",
+    "SANDBOX_TWILIO_ACCOUNT_SID",
+    "SANDBOX_TWILIO_AUTH_TOKEN",
+    "SANDBOX_X_ACCESS_TOKEN",
+    "SANDBOX_X_ACCESS_TOKEN_SECRET",
+    "SANDBOX_X_CONSUMER_KEY",
+    "SANDBOX_X_CONSUMER_SECRET",
+    "Sandbox",
+    "SandboxClient",
+    "SandboxError",
+]

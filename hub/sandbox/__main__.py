@@ -1,0 +1,3 @@
+from hub.sandbox.cli import main
+
+main()

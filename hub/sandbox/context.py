@@ -1,0 +1,34 @@
+"""State shared by the provider emulators of one sandbox."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from hub.sandbox.callbacks import CallbackDispatcher
+from hub.sandbox.faults import FaultBook
+from hub.sandbox.inbox import Inbox, Stats
+
+
+@dataclass
+class SandboxContext:
+    twilio_auth_token: str
+    line_channel_secret: str
+    line_access_token: str
+    line_webhook_url: str | None
+    callback_delay: float
+    inbox: Inbox = field(default_factory=Inbox)
+    stats: Stats = field(default_factory=Stats)
+    faults: FaultBook = field(default_factory=FaultBook)
+    dispatcher: CallbackDispatcher | None = None
+    # Set by Sandbox.stop(); long "timeout" faults wait on it so shutdown is not held up.
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.dispatcher is None:
+            self.dispatcher = CallbackDispatcher(self.stats)
+
+    @property
+    def jobs(self) -> CallbackDispatcher:
+        assert self.dispatcher is not None
+        return self.dispatcher

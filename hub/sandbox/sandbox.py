@@ -1,0 +1,181 @@
+"""``Sandbox``: every provider emulator on one HTTP port, plus the SMTP server.
+
+Twilio (``/2010-04-01/...``), LINE (``/v2/bot/...``), X (``/2/...``) and the sandbox's own
+pages (``/sandbox/...``) have disjoint paths, so one port serves all of them and the hub needs
+a single base URL per environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from hub.sandbox.callbacks import CallbackDispatcher
+from hub.sandbox.constants import (
+    SANDBOX_LINE_ACCESS_TOKEN,
+    SANDBOX_LINE_CHANNEL_SECRET,
+    SANDBOX_TWILIO_AUTH_TOKEN,
+)
+from hub.sandbox.context import SandboxContext
+from hub.sandbox.inbox import Stats
+from hub.sandbox.line_api import LineApi
+from hub.sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
+from hub.sandbox.smtp import SandboxSMTP
+from hub.sandbox.twilio_calls import TwilioCalls
+from hub.sandbox.twilio_messages import TwilioMessages
+from hub.sandbox.web import SandboxWeb
+from hub.sandbox.x_api import XApi
+
+
+class Sandbox:
+    """All emulators plus SMTP.  ``http_port=0`` / ``smtp_port=0`` pick free ports (tests);
+    ``callback_delay`` is the pause before each provider-to-hub status step; ``faults`` are
+    ``(channel, kind, count)`` injected before start.  Use as a context manager or start()/stop().
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        smtp_port: int = 0,
+        twilio_auth_token: str = SANDBOX_TWILIO_AUTH_TOKEN,
+        line_channel_secret: str = SANDBOX_LINE_CHANNEL_SECRET,
+        line_webhook_url: str | None = None,
+        callback_delay: float = 0.0,
+        *,
+        line_access_token: str = SANDBOX_LINE_ACCESS_TOKEN,
+        faults: Iterable[tuple[str, str, int]] = (),
+        callback_workers: int = 4,
+    ) -> None:
+        self.host = host
+        self._http_port = http_port
+        self._smtp_port = smtp_port
+        stats = Stats()
+        self.ctx = SandboxContext(
+            twilio_auth_token=twilio_auth_token,
+            line_channel_secret=line_channel_secret,
+            line_access_token=line_access_token,
+            line_webhook_url=line_webhook_url,
+            callback_delay=callback_delay,
+            stats=stats,
+            dispatcher=CallbackDispatcher(stats, workers=callback_workers),
+        )
+        for channel, kind, count in faults:
+            self.ctx.faults.inject(channel, kind, count)
+        self.messages = TwilioMessages(self.ctx)
+        self.calls = TwilioCalls(self.ctx)
+        self.line = LineApi(self.ctx)
+        self.x = XApi(self.ctx)
+        self.web = SandboxWeb(self.ctx, self.clear, self._info)
+        self.router = Router()
+        for part in (self.messages, self.calls, self.line, self.x, self.web):
+            part.register(self.router)
+        self._http: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._smtp: SandboxSMTP | None = None
+        self._observers: list[Callable[[Request, Response], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        self.ctx.stopping.clear()
+        self._http = SandboxHTTPServer((self.host, self._http_port), self.handle, self.ctx.stopping)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="sandbox-http", daemon=True
+        )
+        self._thread.start()
+        self._smtp = SandboxSMTP(self.ctx, self.host, self._smtp_port)
+        self._smtp.start()
+        self.ctx.jobs.start()
+        return self
+
+    def stop(self) -> None:
+        self.ctx.stopping.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.close_connections()
+            self._http.server_close()
+            self._http = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
+        self.ctx.jobs.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def http_port(self) -> int:
+        if self._http is None:
+            raise RuntimeError("the sandbox is not running")
+        return int(self._http.server_address[1])
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def smtp_port(self) -> int:
+        if self._smtp is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._smtp.port
+
+    def _info(self) -> dict[str, Any]:
+        return {"http_url": self.http_url, "smtp_host": self.host, "smtp_port": self.smtp_port}
+
+    # -- in-process conveniences (the same operations SandboxClient does over HTTP) ------------
+
+    def inbox(self, channel: str | None = None, to: str | None = None) -> list[dict[str, Any]]:
+        return [item.to_dict() for item in self.ctx.inbox.query(channel, to)]
+
+    def inject_fault(
+        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None
+    ) -> None:
+        self.ctx.faults.inject(channel, kind, count, match, delay)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every scheduled status callback has been sent (or ``timeout``)."""
+        return self.ctx.jobs.wait_idle(timeout)
+
+    def clear(self) -> None:
+        """Inbox, stats, faults, LINE retry keys, provider records and pending callbacks."""
+        self.ctx.jobs.clear()
+        self.ctx.inbox.clear()
+        self.ctx.stats.clear()
+        self.ctx.faults.clear()
+        for part in (self.messages, self.calls, self.line, self.x):
+            part.clear()
+
+    # -- HTTP entry point --------------------------------------------------------------------
+
+    def add_observer(self, observer: Callable[[Request, Response], None]) -> None:
+        """Call ``observer(request, response)`` after every HTTP answer (contract tests record them)."""
+        self._observers.append(observer)
+
+    def handle(self, request: Request) -> Response:
+        handler, params, route, path_exists = self.router.resolve(request.method, request.path)
+        if handler is None:
+            if path_exists:
+                message = f"{request.method} is not allowed on {request.path}"
+                response = json_response(405, {"message": message})
+            else:
+                self.ctx.stats.incr("unknown_path")
+                response = json_response(404, {"message": f"the sandbox does not emulate {request.path}"})
+        else:
+            request.params, request.route = params, route
+            response = handler(request)
+        for observer in self._observers:
+            observer(request, response)
+        return response

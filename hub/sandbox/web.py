@@ -1,0 +1,168 @@
+"""The sandbox's own endpoints under ``/sandbox/``: the inbox page, JSON inbox, faults, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from hub.sandbox.constants import CHANNELS
+from hub.sandbox.context import SandboxContext
+from hub.sandbox.inbox import InboxItem
+from hub.sandbox.server import Request, Response, Router, html_response, json_response
+
+CHANNEL_LABELS = {"sms": "SMS", "voice": "音声電話", "email": "メール", "line": "LINE", "x": "X"}
+DRILL_MARK = "【訓練】"
+PAGE_LIMIT = 200
+JST = timezone(timedelta(hours=9), "JST")
+
+_STYLE = """
+body{font-family:"Hiragino Sans","Noto Sans JP",Meiryo,sans-serif;margin:0;background:#f4f5f7;color:#1d1d1f}
+header{background:#5b2a86;color:#fff;padding:12px 20px}
+header h1{margin:0;font-size:1.3em}
+.banner{background:#ffe08a;color:#3d2c00;font-weight:bold;padding:10px 20px;border-bottom:3px solid #c79a00}
+nav{padding:10px 20px;display:flex;gap:8px;flex-wrap:wrap;align-items:center}
+nav a{padding:4px 12px;border-radius:14px;background:#fff;border:1px solid #ccc;color:#333;
+  text-decoration:none}
+nav a.on{background:#5b2a86;color:#fff;border-color:#5b2a86}
+main{padding:0 20px 20px}
+.item{background:#fff;border-left:6px solid #8a8f98;border-radius:6px;margin:10px 0;padding:10px 14px}
+.item.drill{border-left-color:#e07b00;
+  background:repeating-linear-gradient(135deg,#fff8ec,#fff8ec 14px,#fff 14px,#fff 28px)}
+.meta{font-size:.85em;color:#555;display:flex;gap:14px;flex-wrap:wrap}
+.ch{font-weight:bold;color:#5b2a86}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.8em;font-weight:bold}
+.badge.drill{background:#e07b00;color:#fff}
+.badge.deleted{background:#b00020;color:#fff}
+.subject{font-weight:bold;margin-top:6px}
+.text{white-space:pre-wrap;margin-top:6px;line-height:1.6}
+.deleted .text{text-decoration:line-through;color:#777}
+.empty{padding:30px;text-align:center;color:#666}
+"""
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _jst(iso: str) -> str:
+    # Staff read times in Japan time; the JSON keeps the UTC ISO value.
+    return datetime.fromisoformat(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+def _query(channel: str | None) -> str:
+    return "?" + urlencode({"channel": channel}) if channel else ""
+
+
+def render_page(items: list[InboxItem], channel: str | None, to: str | None, total: int) -> str:
+    links = [("すべて", None)] + [(CHANNEL_LABELS[c], c) for c in CHANNELS]
+    nav = "".join(
+        f'<a class="{"on" if c == channel else ""}" href="/sandbox/{_query(c)}">{escape(label)}</a>'
+        for label, c in links
+    )
+    cards = [_card(item) for item in reversed(items)]
+    body = "".join(cards) or '<p class="empty">まだ何も届いていません。</p>'
+    shown = f"{len(items)} 件を表示（全 {total} 件、新しい順）"
+    filter_note = f"宛先: {escape(to)} ／ " if to else ""
+    return f"""<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>サンドボックス受信箱</title><style>{_STYLE}</style></head>
+<body><header><h1>サンドボックス受信箱 — 配信ハブ</h1></header>
+<div class="banner" role="alert">サンドボックス（実際には送信されていません）。
+ここに表示される内容は、住民や職員には一切届いていません。</div>
+<nav>{nav}<span class="meta">{filter_note}{shown}</span></nav>
+<main>{body}</main></body></html>"""
+
+
+def _card(item: InboxItem) -> str:
+    drill = item.text.startswith(DRILL_MARK) or (item.subject or "").startswith(DRILL_MARK)
+    deleted = bool(item.meta.get("deleted"))
+    classes = "item" + (" drill" if drill else "") + (" deleted" if deleted else "")
+    badges = ('<span class="badge drill">訓練</span>' if drill else "") + (
+        '<span class="badge deleted">削除済み</span>' if deleted else ""
+    )
+    subject = f'<div class="subject">件名: {escape(item.subject)}</div>' if item.subject else ""
+    label = escape(CHANNEL_LABELS.get(item.channel, item.channel))
+    return (
+        f'<div class="{classes}"><div class="meta"><span class="ch">{label}'
+        f"</span>{badges}<span>宛先: {escape(item.to)}</span><span>送信元: {escape(item.from_)}</span>"
+        f"<span>受信: {escape(_jst(item.received_at))}</span>"
+        f"<span>ID: {escape(item.provider_id)}</span></div>"
+        f'{subject}<div class="text">{escape(item.text)}</div></div>'
+    )
+
+
+class SandboxWeb:
+    def __init__(
+        self, ctx: SandboxContext, reset: Callable[[], None], info: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.ctx = ctx
+        self._reset = reset
+        self._info = info
+
+    def register(self, router: Router) -> None:
+        router.add("GET", "/sandbox", self.page)
+        router.add("GET", "/sandbox/", self.page)
+        router.add("GET", "/sandbox/health", self.health)
+        router.add("GET", "/sandbox/inbox", self.inbox)
+        router.add("DELETE", "/sandbox/inbox", self.clear)
+        router.add("GET", "/sandbox/faults", self.list_faults)
+        router.add("POST", "/sandbox/faults", self.add_fault)
+        router.add("DELETE", "/sandbox/faults", self.clear_faults)
+        router.add("GET", "/sandbox/stats", self.stats)
+
+    def _filters(self, request: Request) -> tuple[str | None, str | None]:
+        return request.arg("channel") or None, request.arg("to") or None
+
+    def page(self, request: Request) -> Response:
+        channel, to = self._filters(request)
+        limit = _int(request.arg("limit"), PAGE_LIMIT)
+        items = self.ctx.inbox.query(channel, to, limit)
+        total = len(self.ctx.inbox.query(channel, to)) if to else self.ctx.inbox.count(channel)
+        return html_response(200, render_page(items, channel, to, total))
+
+    def health(self, request: Request) -> Response:
+        return json_response(200, {"ok": True, **self._info()})
+
+    def inbox(self, request: Request) -> Response:
+        channel, to = self._filters(request)
+        if channel is not None and channel not in CHANNELS:
+            return json_response(400, {"message": f"unknown channel {channel!r}"})
+        items = self.ctx.inbox.query(channel, to, _int(request.arg("limit"), None))
+        return json_response(200, {"items": [item.to_dict() for item in items], "count": len(items)})
+
+    def clear(self, request: Request) -> Response:
+        self._reset()
+        return json_response(200, {"cleared": True})
+
+    def list_faults(self, request: Request) -> Response:
+        return json_response(200, {"faults": self.ctx.faults.list()})
+
+    def add_fault(self, request: Request) -> Response:
+        try:
+            spec = request.json() or {}
+            fault = self.ctx.faults.inject(
+                str(spec.get("channel", "")),
+                str(spec.get("kind", "")),
+                int(spec.get("count", 1)),
+                spec.get("match"),
+                None if spec.get("delay") is None else float(spec["delay"]),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            return json_response(400, {"message": str(exc)})
+        return json_response(201, fault.to_dict())
+
+    def clear_faults(self, request: Request) -> Response:
+        self.ctx.faults.clear()
+        return json_response(200, {"cleared": True})
+
+    def stats(self, request: Request) -> Response:
+        counts: dict[str, int] = self.ctx.stats.snapshot()
+        counts["callbacks.pending"] = self.ctx.jobs.pending()
+        return json_response(200, counts)
