@@ -54,34 +54,28 @@ def _verify_twilio(rt: Runtime) -> None:
 
 def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_code: str | None,
                  provider_status: str) -> None:
+    """One guarded UPDATE: callbacks arrive two per SMS, so this is the hottest path in a big send."""
     rt = _runtime()
-    with rt.session() as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None or (row.provider_id and row.provider_id != sid):
-            log.warning("status callback for unknown delivery %s / %s", delivery_id, sid)
-            return
-        values: dict[str, Any] = {"provider_id": sid, "provider_status": provider_status, "updated_at": utcnow()}
-        if final is None:
-            # "sent"/"ringing" etc. only confirm acceptance; never downgrade a final state.
-            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING)
-                .values(state=DeliveryState.SENT, sent_at=utcnow())
-            )
-            return
+    now = utcnow()
+    ours = (Delivery.id == delivery_id) & (Delivery.provider_id.is_(None) | (Delivery.provider_id == sid))
+    values: dict[str, Any] = {"provider_id": sid, "provider_status": provider_status, "updated_at": now}
+    if final is None:
+        # "sent"/"ringing" etc. only confirm acceptance; never downgrade a final state.
+        stmt = update(Delivery).where(ours, Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT]))
+        values.update(state=DeliveryState.SENT, sent_at=now)
+    else:
+        stmt = update(Delivery).where(
+            ours, Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]))
         values["state"] = final
         if final == DeliveryState.DELIVERED:
-            values["delivered_at"] = utcnow()
+            values["delivered_at"] = now
         else:
             values["error_code"] = error_code
             values["error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id,
-                   Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]))
-            .values(**values)
-        )
+    with rt.session() as session:
+        if session.execute(stmt.values(**values)).rowcount == 0:
+            log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id, sid,
+                     provider_status)
 
 
 def _delivery_id() -> int:
