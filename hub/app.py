@@ -39,6 +39,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     import hub.dispatch.tasks  # noqa: F401
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Twilio SDK logs every request and its headers at INFO: eleven lines per SMS.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
 
 
