@@ -1,5 +1,25 @@
-"""REST API under /api/v1 (token auth)."""
+"""REST API under /api/v1 (token auth). One module per area; importing them registers their routes."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from hub.api import auth, contacts, messages, openapi  # noqa: E402
+from hub.api.common import ApiError, handle_api_error, handle_http_error  # noqa: E402
+
+api_bp.register_error_handler(ApiError, handle_api_error)
+
+
+@api_bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    # Routing errors (404/405) never reach a blueprint handler; answer in JSON for API paths only.
+    if request.path.startswith(api_bp.url_prefix or "/api/v1"):
+        return handle_http_error(exc)
+    return exc
+
+
+__all__ = ["api_bp", "auth", "contacts", "messages", "openapi"]

@@ -9,7 +9,7 @@ for a second person: retracting a wrong alert must never be slower than sending 
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.compose.audience import RECEIVED_STATES
@@ -21,8 +21,8 @@ from hub.runtime import Runtime
 def carried_channels(session: Session, message_id: int) -> list[str]:
     """Channels on which at least one copy of the message may have gone out."""
     return sorted(session.scalars(
-        select(distinct(Delivery.channel)).where(Delivery.message_id == message_id,
-                                                 Delivery.state.in_(RECEIVED_STATES))
+        select(Delivery.channel).distinct().where(Delivery.message_id == message_id,
+                                                  Delivery.state.in_(RECEIVED_STATES))
     ))
 
 

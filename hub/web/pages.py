@@ -1,13 +1,315 @@
-"""Operator pages (composer, status). Thin: they call hub.compose and read the database."""
+"""Operator pages (dashboard, composer, status) and the public message page. Thin: they call the API layer.
+
+Login: the operator's username plus their API token; the operator id is kept in the signed Flask
+session. Every POST carries the session's CSRF token, and the composer's live preview calls
+/api/v1 with the same session and an ``X-CSRF-Token`` header.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from hub.api.auth import APPROVER_ROLES, SENDER_ROLES, Principal, csrf_ok, csrf_token, principal_by_id
+from hub.api.auth import principal_for_token as token_login
+from hub.api.common import ApiError, runtime
+from hub.api.composing import (
+    CHANNEL_LABELS,
+    CHANNELS,
+    JST,
+    MSG_TYPE_LABELS,
+    describe_audience,
+    preview_payload,
+    read_composition,
+)
+from hub.api.messages import approve_as, create_from, get_message, message_detail, summary
+from hub.dispatch.tasks import release
+from hub.i18n import SUPPORTED
+from hub.i18n import gettext as _
+from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType
 
 web_bp = Blueprint("web", __name__)
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+PUBLIC_STATES = (MessageState.QUEUED, MessageState.DONE)
+
+
+@web_bp.record_once
+def _cookie_defaults(state: BlueprintSetupState) -> None:
+    # The session cookie is what lets the composer send: never across sites, never over plain HTTP
+    # when the hub is published on HTTPS.
+    config = state.app.config
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    settings = config.get("HUB_SETTINGS")
+    if settings is not None and settings.public_url.startswith("https://"):
+        config["SESSION_COOKIE_SECURE"] = True
+
+
+@web_bp.app_template_filter("jst")
+def jst(value: datetime | str | None) -> str:
+    if not value:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:  # SQLite drops the offset; stored times are UTC
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+@web_bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    def lang_url(code: str) -> str:
+        args = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+        return url_for(request.endpoint or "web.dashboard", **args)
+
+    return {"csrf_token": csrf_token, "lang_url": lang_url, "operator": g.get("operator"),
+            "CHANNEL_LABELS": CHANNEL_LABELS, "MSG_TYPE_LABELS": MSG_TYPE_LABELS}
+
+
+@web_bp.before_request
+def _check_csrf() -> None:
+    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
+        abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
+
+
+@web_bp.after_request
+def _remember_language(response: Any) -> Any:
+    chosen = request.args.get("lang")
+    if chosen in SUPPORTED:
+        response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def login_required(view: View) -> View:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        operator_id = session.get("operator_id")
+        principal = principal_by_id(operator_id) if isinstance(operator_id, int) else None
+        if principal is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        g.operator = principal
+        return view(*args, **kwargs)
+
+    return cast(View, wrapped)
+
+
+def _operator() -> Principal:
+    principal: Principal = g.operator
+    return principal
 
 
 @web_bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
+
+
+@web_bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = request.args.get("next") or url_for("web.dashboard")
+    if urlsplit(target).netloc or not target.startswith("/"):
+        target = url_for("web.dashboard")  # never bounce a login to another site
+    if request.method == "GET":
+        return render_template("login.html", next=target)
+    principal = token_login(request.form.get("token", "").strip(), request.form.get("username", "").strip())
+    if principal is None:
+        flash(_("ユーザー名かトークンが正しくありません"), "error")
+        return render_template("login.html", next=target, username=request.form.get("username", "")), 401
+    session.clear()
+    session["operator_id"] = principal.id
+    csrf_token()
+    return redirect(target)
+
+
+@web_bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@web_bp.get("/")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    with runtime().session() as s:
+        recent = s.scalars(select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(20))
+        messages = [summary(s, m) for m in recent]
+        # However old: a message waiting for a second person must not scroll out of sight.
+        waiting = [(m.id, m.title) for m in s.scalars(
+            select(Message).where(Message.state == MessageState.AWAITING_APPROVAL).order_by(Message.id))]
+    return render_template("dashboard.html", messages=messages, waiting=waiting)
+
+
+def _choices() -> dict[str, Any]:
+    with runtime().session() as s:
+        return {
+            "categories": [(c.code, c.name) for c in s.scalars(select(Category).order_by(Category.code))],
+            "areas": [(a.code, a.name) for a in s.scalars(select(Area).order_by(Area.code))],
+            "departments": [(d.code, d.name)
+                            for d in s.scalars(select(Department).order_by(Department.code))],
+            "channels": [c for c in CHANNELS if c in runtime().available_channels()],
+        }
+
+
+def _form_data() -> dict[str, Any]:
+    form = request.form
+    return {
+        "title": form.get("title", ""), "body": form.get("body", ""), "channels": form.getlist("channels"),
+        "audience": form.get("audience", ""), "mode": form.get("mode", ""),
+        "msg_type": form.get("msg_type") or MsgType.ALERT, "category": form.get("category") or None,
+        "department": form.get("department") or None, "references": form.get("references") or None,
+        "scheduled_at": form.get("scheduled_at") or None, "update_label": form.get("update_label") or "",
+        "overrides": {ch: form.get(f"override_{ch}", "") for ch in CHANNELS if form.get(f"override_{ch}")},
+    }
+
+
+def _prefill(ref_id: int | None, kind: str) -> dict[str, Any]:
+    """A correction or cancellation starts from the original's title and mode."""
+    data: dict[str, Any] = {"channels": [], "overrides": {}, "msg_type": MsgType.ALERT}
+    if not ref_id:
+        return data
+    with runtime().session() as s:
+        original = s.get(Message, ref_id)
+        if original is None:
+            abort(404)
+        # Channels and audience are the original's: hub.compose.corrections decides them.
+        data.update(references=original.id, mode=original.mode,
+                    msg_type=MsgType.CANCEL if kind == "cancel" else MsgType.UPDATE,
+                    title=original.title, body="" if kind == "cancel" else original.body)
+    return data
+
+
+@web_bp.get("/compose")
+@login_required
+def compose() -> ResponseReturnValue:
+    if _operator().role not in SENDER_ROLES:
+        abort(403)
+    kind = request.args.get("type", "")
+    data = _prefill(request.args.get("ref", type=int), kind)
+    return render_template("compose.html", data=data, problems={}, **_choices())
+
+
+@web_bp.post("/compose")
+@login_required
+def compose_post() -> ResponseReturnValue:
+    principal = _operator()
+    if principal.role not in SENDER_ROLES:
+        abort(403)
+    data, step = _form_data(), request.form.get("step", "confirm")
+    rt = runtime()
+    try:
+        with rt.session() as s:
+            comp, problems = read_composition(s, data, principal)
+            preview = preview_payload(s, rt, comp, problems)
+    except ApiError as exc:
+        preview = {"problems": {"*": [exc.message]}}
+    if step == "edit" or preview["problems"]:
+        status = 422 if preview["problems"] and step != "edit" else 200
+        return render_template("compose.html", data=data, problems=preview["problems"], **_choices()), status
+    # A follow-up takes the original's mode whatever the form said: word and guard by that one.
+    data["mode"] = preview["mode"]
+    withdraw_only = bool(preview["follow_up"] and preview["follow_up"]["withdraw_only"])
+    if step == "send":
+        if data["mode"] == Mode.ACTUAL and not withdraw_only and request.form.get("confirm_actual") != "yes":
+            flash(_("実配信であることの確認にチェックしてください"), "error")
+        else:
+            try:
+                message_id, state, created = create_from(data, principal)
+            except ApiError as exc:
+                return render_template("compose.html", data=data, problems=exc.extra.get("problems")
+                                       or {"*": [exc.message]}, **_choices()), exc.status
+            release(message_id, state)
+            if not created:
+                flash(_("まだ誰にも届いていなかったため、元のメッセージを取り下げました"), "ok")
+            return redirect(url_for("web.message_page", message_id=message_id))
+    names = _("、").join(_(CHANNEL_LABELS.get(ch, ch)) for ch in preview["channels"])
+    return render_template("confirm.html", data=data, preview=preview, channel_names=names,
+                           withdraw_only=withdraw_only)
+
+
+@web_bp.get("/messages/<int:message_id>")
+@login_required
+def message_page(message_id: int) -> ResponseReturnValue:
+    with runtime().session() as s:
+        try:
+            detail = message_detail(s, get_message(s, message_id))
+        except ApiError:
+            abort(404)
+        message = s.get(Message, message_id)
+        assert message is not None
+        creator_id = message.created_by_id
+        audience_words = describe_audience(s, message.audience)
+        original = message.references.title if message.references else None
+        followers = {m.id: (m.title, m.msg_type) for m in s.scalars(
+            select(Message).where(Message.id.in_(detail["referenced_by"])))}
+    principal = _operator()
+    can_approve = principal.role in APPROVER_ROLES and principal.id != creator_id
+    return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
+                           followers=followers, can_approve=can_approve,
+                           is_creator=principal.id == creator_id)
+
+
+@web_bp.post("/messages/<int:message_id>/approve")
+@login_required
+def approve_page(message_id: int) -> ResponseReturnValue:
+    try:
+        state = approve_as(message_id, _operator())
+    except ApiError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.message_page", message_id=message_id))
+    release(message_id, state)
+    flash(_("承認しました。配信を開始します"), "ok")
+    return redirect(url_for("web.message_page", message_id=message_id))
+
+
+@web_bp.get("/m/<int:message_id>")
+def public_message(message_id: int) -> ResponseReturnValue:
+    """What the link in an SMS or post opens: no login, the full text, exercises unmistakable."""
+    with runtime().session() as s:
+        message = s.get(Message, message_id)
+        if message is None or message.state not in PUBLIC_STATES:
+            abort(404)
+        followers = list(s.scalars(select(Message).where(
+            Message.references_id == message.id, Message.state.in_(PUBLIC_STATES)).order_by(Message.id)))
+        page = {
+            "id": message.id, "title": message.title, "body": message.body, "mode": message.mode,
+            "msg_type": message.msg_type, "created_at": message.created_at,
+            "department": message.department.name if message.department else "",
+            "original": (message.references.id, message.references.title) if message.references else None,
+            "followers": [(f.id, f.title, f.msg_type) for f in followers],
+        }
+    response = current_app.make_response(render_template("public_message.html", p=page))
+    response.headers["Cache-Control"] = "public, max-age=30"
+    return response
+
+
+@web_bp.errorhandler(404)
+def _not_found(exc: Exception) -> ResponseReturnValue:
+    return render_template("error.html", status=404, message=_("ページが見つかりません")), 404
+
+
+@web_bp.errorhandler(403)
+def _forbidden(exc: Exception) -> ResponseReturnValue:
+    return render_template("error.html", status=403, message=_("この操作を行う権限がありません")), 403
+
+
+@web_bp.errorhandler(400)
+def _bad_request(exc: Any) -> ResponseReturnValue:
+    return render_template("error.html", status=400, message=getattr(exc, "description", "")), 400

@@ -20,7 +20,8 @@ class LiveServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def start(self) -> LiveServer:
         self._thread.start()

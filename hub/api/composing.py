@@ -1,0 +1,287 @@
+"""From what a front door received (API JSON or the composer form) to a checked Composition and a preview.
+
+Shared by the API and the web composer so both apply the same rules: the department a sender may
+use, cancellations and corrections that go exactly where the original went (hub.compose.corrections),
+and the audience counted the way planning will count it (an exercise reaches drill participants only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from channels.base import Capability, Rendered
+from hub.api.auth import Principal
+from hub.api.common import N_, ApiError, translate_problems
+from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query
+from hub.compose.corrections import carried_channels, default_cancel_body
+from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
+from hub.i18n import gettext as _
+from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
+from hub.runtime import Runtime
+
+JST = ZoneInfo("Asia/Tokyo")
+CHANNELS = ("sms", "voice", "email", "line", "x", "rss")
+CHANNEL_LABELS = {"sms": N_("SMS"), "voice": N_("音声電話"), "email": N_("メール"), "line": N_("LINE"),
+                  "x": N_("X（旧Twitter）"), "rss": N_("ホームページ・フィード")}
+MSG_TYPE_LABELS = {MsgType.ALERT: N_("通常"), MsgType.UPDATE: N_("訂正・続報"), MsgType.CANCEL: N_("取消")}
+
+FOLLOW_UP = "follow-up"  # Composition.source of cancellations and corrections (hub.compose.corrections)
+
+
+class InvalidInput(ApiError):
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__(422, "invalid_message", _("入力内容に問題があります"), problems=problems)
+
+
+def compose_failed(problems: dict[str, list[str]]) -> ApiError:
+    return ApiError(422, "compose_error", _("このままでは送信できません。チャネルごとの問題を直してください"),
+                    problems=translate_problems(problems))
+
+
+def _text(data: Mapping[str, Any], key: str, problems: dict[str, list[str]]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.setdefault(key, []).append(_("文字列で指定してください"))
+        return ""
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str,
+            problems: dict[str, list[str]]) -> str:
+    value = data.get(key) or default
+    if value not in allowed:
+        problems.setdefault(key, []).append(_("次のいずれかを指定してください: {values}").format(
+            values=", ".join(allowed)))
+        return default
+    return str(value)
+
+
+def parse_datetime(raw: str) -> datetime:
+    """ISO 8601; a time without an offset is Japan time (a browser's datetime-local has none)."""
+    value = datetime.fromisoformat(raw)
+    return value if value.tzinfo else value.replace(tzinfo=JST)
+
+
+def composition_from(session: Session, data: Mapping[str, Any], principal: Principal) -> Composition:
+    """A Composition from untrusted input; raises InvalidInput listing every problem at once."""
+    comp, problems = read_composition(session, data, principal)
+    if problems:
+        raise InvalidInput(problems)
+    return comp
+
+
+def read_composition(session: Session, data: Mapping[str, Any],
+                     principal: Principal) -> tuple[Composition, dict[str, list[str]]]:
+    """The Composition and the problems found; the live preview renders even an unfinished one."""
+    problems: dict[str, list[str]] = {}
+    channels = data.get("channels") or []
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        problems.setdefault("channels", []).append(_("チャネル名の配列で指定してください"))
+        channels = []
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
+        problems.setdefault("overrides", []).append(_("チャネル名と本文の組で指定してください"))
+        overrides = {}
+    overrides = {k: v for k, v in overrides.items() if v.strip()}
+    comp = Composition(
+        title=_text(data, "title", problems).strip(),
+        body=_text(data, "body", problems).strip(),
+        channels=list(dict.fromkeys(channels)),
+        audience=_text(data, "audience", problems).strip() or "all",
+        mode=_choice(data, "mode", tuple(Mode), Mode.ACTUAL, problems),
+        msg_type=_choice(data, "msg_type", tuple(MsgType), MsgType.ALERT, problems),
+        overrides=overrides,
+        update_label=_text(data, "update_label", problems).strip() or "訂正",
+    )
+    if not data.get("mode"):
+        # No default on purpose: actual vs exercise is always a conscious choice.
+        problems["mode"] = [_("実配信か訓練かを選んでください")]
+    comp.category_code = _category(session, data.get("category"), problems)
+    comp.department_id = _department(session, data.get("department"), principal, problems)
+    comp.references_id = _references(session, data.get("references"), comp.msg_type, problems)
+    scheduled = data.get("scheduled_at")
+    if scheduled:
+        try:
+            comp.scheduled_at = parse_datetime(str(scheduled))
+        except ValueError:
+            problems.setdefault("scheduled_at", []).append(_("日時は ISO 8601 形式で指定してください"))
+    try:
+        Audience.parse(comp.audience)
+    except AudienceError:
+        problems.setdefault("audience", []).append(_("宛先の指定が正しくありません"))
+    if comp.msg_type != MsgType.ALERT and comp.references_id:
+        _as_follow_up(session, comp, principal, problems)
+    return comp, problems
+
+
+def is_follow_up(comp: Composition) -> bool:
+    return comp.source == FOLLOW_UP
+
+
+def _as_follow_up(session: Session, comp: Composition, principal: Principal,
+                  problems: dict[str, list[str]]) -> None:
+    """A cancellation or correction goes where the original went: its channels, recipients and mode.
+
+    What the officer chose for those is replaced, so the preview shows what hub.compose.corrections
+    will really send.
+    """
+    original = session.get(Message, comp.references_id)
+    assert original is not None
+    if not principal.is_admin and original.department_id not in (None, principal.department_id):
+        raise ApiError(403, "forbidden", _("他の部署のメッセージは取消・訂正できません"))
+    comp.mode, comp.source = original.mode, FOLLOW_UP
+    comp.channels = carried_channels(session, original.id)
+    comp.audience = f"message:{original.id}"
+    comp.category_code, comp.department_id = original.category_code, original.department_id
+    comp.scheduled_at, comp.overrides = None, {}
+    comp.title = comp.title or original.title
+    for key in ("mode", "channels", "audience", "category", "department", "overrides", "scheduled_at"):
+        problems.pop(key, None)
+    if comp.msg_type == MsgType.CANCEL and not comp.body:
+        comp.body = default_cancel_body(original)
+    elif comp.msg_type == MsgType.UPDATE and not comp.body:
+        problems["body"] = [_("訂正の本文を入力してください")]
+
+
+def _category(session: Session, raw: Any, problems: dict[str, list[str]]) -> str | None:
+    if not raw:
+        return None
+    found = session.scalar(select(Category).where(or_(Category.code == str(raw), Category.name == str(raw))))
+    if found is None:
+        problems.setdefault("category", []).append(_("分類「{value}」は登録されていません").format(value=raw))
+        return None
+    return found.code
+
+
+def _department(session: Session, raw: Any, principal: Principal,
+                problems: dict[str, list[str]]) -> int | None:
+    if not raw:
+        return principal.department_id
+    key = str(raw)
+    dept = session.scalar(select(Department).where(or_(Department.code == key, Department.name == key)))
+    if dept is None:
+        problems.setdefault("department", []).append(
+            _("部署「{value}」は登録されていません").format(value=raw))
+        return None
+    # Each department sends under its own identity: a sender may not borrow another's.
+    if not principal.is_admin and dept.id != principal.department_id:
+        raise ApiError(403, "forbidden", _("他の部署の名義では送信できません"))
+    return dept.id
+
+
+def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, list[str]]) -> int | None:
+    if raw in (None, ""):
+        if msg_type != MsgType.ALERT:
+            problems.setdefault("references", []).append(_("取消・訂正には元のメッセージの番号が必要です"))
+        return None
+    try:
+        ref_id = int(raw)
+    except (TypeError, ValueError):
+        ref_id = 0
+    if ref_id <= 0 or session.get(Message, ref_id) is None:
+        problems.setdefault("references", []).append(
+            _("参照するメッセージ {value} はありません").format(value=raw))
+        return None
+    return ref_id
+
+
+def audience_query_for(comp: Composition) -> Any:
+    query = contact_ids_query(Audience.parse(comp.audience))
+    if comp.mode != Mode.ACTUAL:
+        query = query.where(Contact.exercise_participant.is_(True))
+    return query
+
+
+def audience_size(session: Session, comp: Composition) -> int:
+    return int(session.scalar(select(func.count()).select_from(audience_query_for(comp).subquery())) or 0)
+
+
+def reachable(session: Session, rt: Runtime, comp: Composition, channel: str) -> int:
+    """Upper bound of recipients on one channel (consent and number type are checked at planning)."""
+    ch = rt.channel(channel)
+    if ch.capabilities & Capability.BROADCAST or not ch.address_field:
+        return 1
+    if is_follow_up(comp):
+        return int(session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.message_id == comp.references_id, Delivery.channel == channel,
+            Delivery.state.in_(RECEIVED_STATES))) or 0)
+    column = getattr(Contact, ch.address_field)
+    ids = audience_query_for(comp).subquery()
+    query = select(func.count()).select_from(Contact).where(
+        Contact.id.in_(select(ids.c.id)), column.is_not(None), column != "")
+    return int(session.scalar(query) or 0)
+
+
+def describe_audience(session: Session, spec: str) -> str:
+    """The audience in words, for the confirmation step and the status page."""
+    try:
+        audience = Audience.parse(spec)
+    except AudienceError:
+        return spec
+    name = audience.value
+    model: Any = {"category": Category, "area": Area, "department": Department}.get(audience.kind)
+    if model is not None:
+        row = session.scalar(select(model).where(or_(model.code == name, model.name == name)))
+        name = row.name if row is not None else name
+    words = {
+        "all": _("登録者全員"), "residents": _("住民全員"), "staff": _("職員全員"),
+        "category": _("分類「{name}」の登録者"), "area": _("地域「{name}」の登録者"),
+        "department": _("部署「{name}」の職員"), "list": _("宛先リスト {name}"),
+        "message": _("メッセージ #{name} を受け取った可能性のある人"),
+    }
+    return words.get(audience.kind, spec).format(name=name)
+
+
+def rendered_json(r: Rendered) -> dict[str, Any]:
+    meta = {k: v for k, v in r.meta.items() if isinstance(v, str | int | float | bool) and k != "twiml"}
+    return {"subject": r.subject, "text": r.text, "units": r.units, "warnings": [_(w) for w in r.warnings],
+            "errors": [_(e) for e in r.errors], "meta": meta}
+
+
+def _placeholder_id(session: Session) -> int:
+    # The real link is /m/<id>; an id of the right length keeps the preview's counts honest.
+    return int(session.scalar(select(func.max(Message.id))) or 0) + 1
+
+
+def preview_payload(session: Session, rt: Runtime, comp: Composition,
+                    problems: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    problems = dict(problems or {})
+    rendered: dict[str, Rendered] = {}
+    try:
+        rendered = preview(rt, comp, _placeholder_id(session))
+    except ComposeError as exc:
+        problems.update(exc.problems)
+    follow_up = is_follow_up(comp)
+    if not comp.channels and not follow_up:
+        problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
+    if not comp.title and not comp.body:
+        problems.setdefault("*", []).append("件名か本文を入力してください")
+    size = 0 if "audience" in problems else audience_size(session, comp)
+    channels: dict[str, Any] = {}
+    for name, r in rendered.items():
+        item = rendered_json(r)
+        item["recipients"] = 0 if "audience" in problems else reachable(session, rt, comp, name)
+        item["units_total"] = r.units * item["recipients"]
+        channels[name] = item
+        if r.errors:
+            problems[name] = list(r.errors)
+    return {
+        "mode": comp.mode,
+        "msg_type": comp.msg_type,
+        "needs_approval": needs_second_person(comp),
+        "audience": {"spec": comp.audience, "label": describe_audience(session, comp.audience), "size": size},
+        "channels": channels,
+        # A follow-up to something nobody received yet only withdraws the original.
+        "follow_up": ({"original": comp.references_id, "withdraw_only": not comp.channels}
+                      if follow_up else None),
+        "problems": translate_problems(problems),
+        "ok": not problems,
+    }

@@ -1,0 +1,40 @@
+"""Contact import: a CSV as multipart ``file`` or as a raw ``text/csv`` body; every bad row is reported."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+
+from hub.api import api_bp
+from hub.api.auth import SENDER_ROLES, require_role
+from hub.api.common import N_, ApiError, runtime
+from hub.contacts.importer import import_contacts
+from hub.i18n import gettext as _
+
+RAW_CSV_TYPES = frozenset({"text/csv", "text/plain", "application/csv", "application/octet-stream"})
+
+
+def _upload() -> tuple[bytes, str]:
+    upload = request.files.get("file")
+    if upload is not None:
+        return upload.read(), f"api:{upload.filename or 'upload.csv'}"
+    if request.mimetype in RAW_CSV_TYPES:
+        return request.get_data(), "api:body"
+    raise ApiError(415, "unsupported_media_type",
+                   _("CSVを multipart の file 欄か、Content-Type: text/csv の本文で送ってください"))
+
+
+@api_bp.post("/contacts/import")
+def import_contacts_endpoint() -> ResponseReturnValue:
+    principal = require_role(SENDER_ROLES, N_("連絡先の取り込み"))
+    data, source = _upload()
+    if not data.strip():
+        raise ApiError(400, "empty_file", _("CSVが空です"))
+    list_name = request.args.get("list") or None
+    with runtime().session() as s:
+        try:
+            report = import_contacts(s, data, source=source, actor=principal.username, list_name=list_name)
+        except ValueError as exc:  # undecidable encoding: nothing was imported
+            raise ApiError(422, "unreadable_csv", _(str(exc))) from exc
+        body = {**report.as_dict(), "list_id": report.list_id}
+    return jsonify(body)

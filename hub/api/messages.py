@@ -1,0 +1,217 @@
+"""Messages: create (then release after commit), preview, list, status, delivery rows, CSV, approve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, jsonify, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.api import api_bp
+from hub.api.auth import APPROVER_ROLES, SENDER_ROLES, Principal, current_principal, require_role
+from hub.api.common import N_, ApiError, json_body, paging, runtime
+from hub.api.composing import (
+    compose_failed,
+    composition_from,
+    is_follow_up,
+    preview_payload,
+    read_composition,
+)
+from hub.compose.audience import AudienceError
+from hub.compose.corrections import follow_up
+from hub.compose.messages import ApprovalError, ComposeError, approve, create_message
+from hub.compose.status import export_deliveries_csv, message_summary
+from hub.dispatch.tasks import release
+from hub.i18n import gettext as _
+from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator
+
+DELIVERY_STATES = tuple(DeliveryState)
+
+
+def _iso(value: datetime | None) -> str | None:
+    # SQLite hands back naive datetimes for timestamptz columns; every stored time is UTC.
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def summary(session: Session, message: Message) -> dict[str, Any]:
+    """``message_summary`` with an RFC 3339 ``created_at`` on every database."""
+    return {**message_summary(session, message), "created_at": _iso(message.created_at)}
+
+
+def get_message(session: Session, message_id: int) -> Message:
+    message = session.get(Message, message_id)
+    if message is None:
+        raise ApiError(404, "not_found", _("メッセージ {id} はありません").format(id=message_id))
+    return message
+
+
+def message_detail(session: Session, message: Message) -> dict[str, Any]:
+    """The summary plus what a status page needs: who, to whom, and the cancel/correction chain."""
+    referenced_by = session.scalars(
+        select(Message.id).where(Message.references_id == message.id).order_by(Message.id))
+    bodies = session.scalars(
+        select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel))
+    return {
+        **summary(session, message),
+        "body": message.body,
+        "audience": message.audience,
+        "category": message.category_code,
+        "department": message.department.code if message.department else None,
+        "created_by": message.created_by.username if message.created_by else None,
+        "approved_by": message.approved_by.username if message.approved_by else None,
+        "scheduled_at": _iso(message.scheduled_at),
+        "referenced_by": list(referenced_by),
+        "bodies": [{"channel": b.channel, "language": b.language, "subject": b.subject, "text": b.text}
+                   for b in bodies],
+    }
+
+
+def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, bool]:
+    """Store a message for ``principal``; returns (id, state, created). The caller releases it.
+
+    A cancellation or correction goes through hub.compose.corrections; when nothing of the
+    original had gone out, withdrawing it is the whole job and the original's id comes back with
+    ``created`` False.
+    """
+    rt = runtime()
+    with rt.session() as s:
+        comp = composition_from(s, data, principal)
+        operator = s.get(Operator, principal.id)
+        try:
+            if is_follow_up(comp) and comp.references_id is not None:
+                kind = "cancel" if comp.msg_type == MsgType.CANCEL else "correction"
+                message = follow_up(s, rt, comp.references_id, kind=kind, body=comp.body, title=comp.title,
+                                    actor=principal.username, created_by=operator,
+                                    update_label=comp.update_label)
+            else:
+                message = create_message(s, rt, comp, created_by=operator, actor=principal.username)
+        except ComposeError as exc:
+            raise compose_failed(exc.problems) from exc
+        except AudienceError as exc:
+            raise compose_failed({"audience": [str(exc)]}) from exc
+        return message.id, str(message.state), message.id != comp.references_id
+
+
+def approve_as(message_id: int, principal: Principal) -> str:
+    """Second-person approval; returns the new state. The caller releases it."""
+    if principal.role not in APPROVER_ROLES:
+        raise ApiError(403, "forbidden", _("承認する権限がありません（承認者または管理者のみ）"))
+    with runtime().session() as s:
+        message = get_message(s, message_id)
+        if principal.role != "admin" and message.department_id not in (None, principal.department_id):
+            raise ApiError(403, "forbidden", _("他の部署のメッセージは承認できません"))
+        operator = s.get(Operator, principal.id)
+        if operator is None:
+            raise ApiError(401, "unauthorized", _("操作者が見つかりません。もう一度ログインしてください"))
+        try:
+            approve(s, message, operator)
+        except ApprovalError as exc:
+            raise ApiError(409, "approval_conflict", _(str(exc))) from exc
+        return str(message.state)
+
+
+@api_bp.post("/messages")
+def create_message_endpoint() -> ResponseReturnValue:
+    principal = require_role(SENDER_ROLES, N_("メッセージの作成"))
+    message_id, state, created = create_from(json_body(), principal)
+    # Only now is the row committed: a worker told about it will find it.
+    release(message_id, state)
+    with runtime().session() as s:
+        response = jsonify(summary(s, get_message(s, message_id)))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("api.get_message_endpoint", message_id=message_id)
+    return response
+
+
+@api_bp.post("/messages/preview")
+def preview_endpoint() -> ResponseReturnValue:
+    principal = current_principal()
+    rt = runtime()
+    with rt.session() as s:
+        comp, problems = read_composition(s, json_body(), principal)
+        return jsonify(preview_payload(s, rt, comp, problems))
+
+
+@api_bp.get("/messages")
+def list_messages() -> ResponseReturnValue:
+    page, per_page = paging()
+    with runtime().session() as s:
+        total = s.scalar(select(func.count()).select_from(Message)) or 0
+        rows = s.scalars(select(Message).order_by(Message.created_at.desc(), Message.id.desc())
+                         .offset((page - 1) * per_page).limit(per_page))
+        items = [summary(s, m) for m in rows]
+    return jsonify(items=items, page=page, per_page=per_page, total=total)
+
+
+@api_bp.get("/messages/<int:message_id>")
+def get_message_endpoint(message_id: int) -> ResponseReturnValue:
+    with runtime().session() as s:
+        return jsonify(message_detail(s, get_message(s, message_id)))
+
+
+def _delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id, "channel": d.channel, "contact_id": d.contact_id, "address": d.address,
+        "language": d.language, "state": d.state, "reason": d.reason, "provider_id": d.provider_id,
+        "provider_status": d.provider_status, "attempts": d.attempts, "error_code": d.error_code,
+        "error": d.error, "sent_at": _iso(d.sent_at), "delivered_at": _iso(d.delivered_at),
+        "updated_at": _iso(d.updated_at),
+    }
+
+
+@api_bp.get("/messages/<int:message_id>/deliveries")
+def list_deliveries(message_id: int) -> ResponseReturnValue:
+    page, per_page = paging()
+    channel = request.args.get("channel") or None
+    state = request.args.get("state") or None
+    if state is not None and state not in DELIVERY_STATES:
+        raise ApiError(400, "invalid_parameter", _("state は次のいずれかです: {values}").format(
+            values=", ".join(DELIVERY_STATES)))
+    with runtime().session() as s:
+        get_message(s, message_id)
+        where = [Delivery.message_id == message_id]
+        if channel:
+            where.append(Delivery.channel == channel)
+        if state:
+            where.append(Delivery.state == state)
+        total = s.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0
+        rows = s.scalars(select(Delivery).where(*where).order_by(Delivery.id)
+                         .offset((page - 1) * per_page).limit(per_page))
+        items = [_delivery_json(d) for d in rows]
+    return jsonify(items=items, page=page, per_page=per_page, total=total)
+
+
+@api_bp.get("/messages/<int:message_id>/deliveries.csv")
+def export_deliveries(message_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    with rt.session() as s:
+        get_message(s, message_id)
+
+    def generate() -> Iterator[bytes]:
+        with rt.session() as s:
+            for chunk in export_deliveries_csv(s, message_id):
+                yield chunk.encode("utf-8")
+
+    return Response(
+        stream_with_context(generate()), mimetype="text/csv",
+        headers={"Content-Type": "text/csv; charset=utf-8",
+                 "Content-Disposition": f'attachment; filename="deliveries-{message_id}.csv"'},
+    )
+
+
+@api_bp.post("/messages/<int:message_id>/approve")
+def approve_endpoint(message_id: int) -> ResponseReturnValue:
+    state = approve_as(message_id, current_principal())
+    release(message_id, state)
+    with runtime().session() as s:
+        return jsonify(summary(s, get_message(s, message_id)))
+
+
+# Pages read this too: keep the helpers importable without the routes' request context.
+__all__ = ["approve_as", "create_from", "get_message", "message_detail", "summary"]

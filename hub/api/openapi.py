@@ -1,0 +1,239 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+
+Kept next to the routes and checked by tests/api/test_openapi.py: every route registered on
+api_bp must appear here, and real responses must validate against these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+
+from hub.api import api_bp
+from hub.models import DeliveryState, MessageState, Mode, MsgType
+
+CHANNEL_NAMES = ["sms", "voice", "email", "line", "x", "rss"]
+
+
+def values(enum_class: Any) -> list[str]:
+    return [member.value for member in enum_class]
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(type_name: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [type_name, "null"], **extra}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    required = list(properties) if required is None else required
+    return {"type": "object", "properties": properties, "required": required, **extra}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": json_content(schema)}
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "Bad request", 401: "Missing or unknown token", 403: "Role or department not allowed",
+            404: "No such message", 409: "Conflict (e.g. the creator tried to approve)",
+            415: "Unsupported body type", 422: "Cannot be sent as written; per-channel problems"}
+    return {str(s): reply(text[s], ref("Error")) for s in statuses}
+
+
+def page_of(item: str) -> dict[str, Any]:
+    return obj({"items": {"type": "array", "items": ref(item)}, "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1}, "total": {"type": "integer", "minimum": 0}})
+
+
+def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": INTEGER}
+PAGING = [
+    query("page", {"type": "integer", "minimum": 1, "default": 1}, "1-based page"),
+    query("per_page", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
+]
+COUNTS = obj({k: {"type": "integer", "minimum": 0}
+              for k in ("sent", "delivered", "failed", "skipped", "unknown", "pending")})
+STRINGS = {"type": "array", "items": STRING}
+
+MESSAGE_FIELDS: dict[str, Any] = {
+    "title": {"type": "string", "maxLength": 200},
+    "body": STRING,
+    "channels": {"type": "array", "items": {"enum": CHANNEL_NAMES}, "minItems": 1},
+    "audience": {"type": "string", "description": "all | residents | staff | category:CODE | area:CODE | "
+                 "department:CODE | list:ID", "default": "all"},
+    "mode": {"enum": values(Mode), "description": "required: actual vs exercise is never defaulted"},
+    "msg_type": {"enum": values(MsgType), "default": "alert"},
+    "category": nullable("string"),
+    "overrides": {"type": "object", "additionalProperties": STRING,
+                  "description": "per-channel text replacing title+body"},
+    "scheduled_at": nullable("string", description="ISO 8601; without an offset it is Japan time"),
+    "department": nullable("string", description="code or name; defaults to the operator's"),
+    "references": nullable("integer", description="the message corrected or cancelled. With msg_type "
+                           "cancel/update the follow-up goes to the original's recipients on its channels, "
+                           "in its mode; channels, audience and mode given here are ignored"),
+    "update_label": {"type": "string", "description": "訂正 (default) or 続報, for msg_type update"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj({"error": obj({"code": STRING, "message": STRING,
+                                "problems": {"type": "object", "additionalProperties": STRINGS}},
+                               required=["code", "message"])}),
+    "ChannelCounts": COUNTS,
+    "MessageSummary": obj({
+        "message_id": INTEGER,
+        "title": STRING,
+        "mode": {"enum": values(Mode)},
+        "msg_type": {"enum": values(MsgType)},
+        "state": {"enum": values(MessageState)},
+        "references": nullable("integer"),
+        "created_at": nullable("string", format="date-time"),
+        "channels": {"type": "object", "additionalProperties": ref("ChannelCounts")},
+    }),
+    "MessageDetail": {"allOf": [ref("MessageSummary"), obj({
+        "body": STRING,
+        "audience": STRING,
+        "category": nullable("string"),
+        "department": nullable("string"),
+        "created_by": nullable("string"),
+        "approved_by": nullable("string"),
+        "scheduled_at": nullable("string", format="date-time"),
+        "referenced_by": {"type": "array", "items": INTEGER},
+        "bodies": {"type": "array", "items": obj({"channel": STRING, "language": STRING,
+                                                  "subject": nullable("string"), "text": STRING})},
+    })]},
+    "MessageInput": obj(MESSAGE_FIELDS, required=["channels", "mode"]),
+    "MessageDraft": obj(MESSAGE_FIELDS, required=[],
+                        description="as MessageInput, but anything may be missing: problems are reported"),
+    "RenderedChannel": obj({
+        "subject": nullable("string"), "text": STRING, "units": INTEGER,
+        "warnings": STRINGS, "errors": STRINGS, "meta": {"type": "object"},
+        "recipients": {"type": "integer", "description": "upper bound; consent is checked at planning"},
+        "units_total": {"type": "integer", "description": "billing units (SMS segments, calls, posts)"},
+    }),
+    "Preview": obj({
+        "mode": {"enum": values(Mode)}, "msg_type": {"enum": values(MsgType)},
+        "needs_approval": {"type": "boolean"},
+        "audience": obj({"spec": STRING, "label": STRING,
+                         "size": {"type": "integer", "minimum": 0}}),
+        "channels": {"type": "object", "additionalProperties": ref("RenderedChannel")},
+        "follow_up": {"oneOf": [{"type": "null"},
+                                obj({"original": INTEGER, "withdraw_only": {"type": "boolean"}})]},
+        "problems": {"type": "object", "additionalProperties": STRINGS},
+        "ok": {"type": "boolean"},
+    }),
+    "MessagePage": page_of("MessageSummary"),
+    "Delivery": obj({
+        "id": INTEGER, "channel": STRING, "contact_id": nullable("integer"),
+        "address": STRING, "language": STRING, "state": {"enum": values(DeliveryState)},
+        "reason": nullable("string"), "provider_id": nullable("string"),
+        "provider_status": nullable("string"), "attempts": INTEGER, "error_code": nullable("string"),
+        "error": nullable("string"), "sent_at": nullable("string", format="date-time"),
+        "delivered_at": nullable("string", format="date-time"),
+        "updated_at": nullable("string", format="date-time"),
+    }),
+    "DeliveryPage": page_of("Delivery"),
+    "ImportReport": obj({
+        "created": INTEGER, "updated": INTEGER,
+        "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
+        "list_id": nullable("integer"),
+    }),
+}
+
+PATHS: dict[str, Any] = {
+    "/messages": {
+        "get": {"operationId": "listMessages", "summary": "Messages, newest first", "parameters": PAGING,
+                "responses": {"200": reply("One page", ref("MessagePage")), **errors(400, 401)}},
+        "post": {"operationId": "createMessage", "summary": "Compose once, deliver to every chosen channel",
+                 "requestBody": {"required": True, "content": json_content(ref("MessageInput"))},
+                 "responses": {"201": reply("Stored; queued, scheduled or awaiting approval",
+                                            ref("MessageSummary")),
+                               "200": reply("Follow-up to a message nothing of which had gone out: the "
+                                            "original was withdrawn (its summary)", ref("MessageSummary")),
+                               **errors(400, 401, 403, 422)}},
+    },
+    "/messages/preview": {
+        "post": {"operationId": "previewMessage", "summary": "Render every channel without saving",
+                 "requestBody": {"required": True, "content": json_content(ref("MessageDraft"))},
+                 "responses": {"200": reply("Per-channel rendering and problems", ref("Preview")),
+                               **errors(400, 401, 403)}},
+    },
+    "/messages/{message_id}": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "getMessage", "summary": "Summary with per-channel counts",
+                "responses": {"200": reply("The message", ref("MessageDetail")), **errors(401, 404)}},
+    },
+    "/messages/{message_id}/deliveries": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "listDeliveries", "summary": "Delivery rows (proof of who got what)",
+                "parameters": [*PAGING, query("channel", STRING, "only this channel"),
+                               query("state", {"enum": values(DeliveryState)}, "only rows in this state")],
+                "responses": {"200": reply("One page", ref("DeliveryPage")), **errors(400, 401, 404)}},
+    },
+    "/messages/{message_id}/deliveries.csv": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "exportDeliveries", "summary": "Every delivery row as CSV (UTF-8 with BOM)",
+                "responses": {"200": {"description": "CSV attachment",
+                                      "content": {"text/csv": {}}},
+                              **errors(401, 404)}},
+    },
+    "/messages/{message_id}/approve": {
+        "parameters": [MESSAGE_ID],
+        "post": {"operationId": "approveMessage", "summary": "Second-person approval (not the creator)",
+                 "responses": {"200": reply("Approved and released", ref("MessageSummary")),
+                               **errors(401, 403, 404, 409)}},
+    },
+    "/contacts/import": {
+        "post": {"operationId": "importContacts", "summary": "Import residents/staff from CSV",
+                 "parameters": [query("list", STRING, "also keep the rows as a named list")],
+                 "requestBody": {"required": True, "content": {
+                     "multipart/form-data": {"schema": obj({"file": {"type": "string",
+                                                                     "contentMediaType": "text/csv"}})},
+                     "text/csv": {"schema": STRING}}},
+                 "responses": {"200": reply("Rows created/updated and errors by line", ref("ImportReport")),
+                               **errors(400, 401, 403, 415, 422)}},
+    },
+    "/openapi.json": {
+        "get": {"operationId": "openapiDocument", "summary": "This document", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}}},
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Bousai hub API", "version": "1",
+        "description": "Compose once, deliver to SMS, voice, e-mail, LINE, X and the city's feeds. "
+        "Authenticate with `Authorization: Bearer <token>`. "
+        "Errors are `{\"error\": {\"code\", \"message\"}}`, in Japanese unless `Accept-Language: en`.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "an operator's API token; only its SHA-256 is stored",
+        }},
+        "schemas": SCHEMAS,
+    },
+}
+
+
+@api_bp.get("/openapi.json")
+def openapi_document() -> ResponseReturnValue:
+    return jsonify(SPEC)

@@ -1,0 +1,62 @@
+"""Seeding and request helpers shared by tests/api and tests/web."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from hub.demo.seed import DEMO_TOKEN, seed_demo, token_hash
+from hub.models import Operator, Role
+
+# admin (ADMIN) and bousai2 (APPROVER) can approve; bousai1 only sends; viewer only reads.
+TOKENS = {"admin": DEMO_TOKEN, "bousai1": "sender-token", "bousai2": "approver-token",
+          "viewer": "viewer-token"}
+
+
+def seed(app: Flask, residents: int = 12, staff: int = 3) -> None:
+    with app.extensions["hub"].session() as s:
+        seed_demo(s, residents=residents, staff=staff)
+        s.flush()
+        if s.scalar(select(Operator).where(Operator.username == "viewer")) is None:
+            s.add(Operator(username="viewer", display_name="閲覧 専用", role=Role.VIEWER))
+        for name, token in TOKENS.items():
+            operator = s.scalar(select(Operator).where(Operator.username == name))
+            assert operator is not None
+            operator.api_token_hash = token_hash(token)
+
+
+def bearer(who: str = "admin", **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[who]}", **headers}
+
+
+def message(**fields: Any) -> dict[str, Any]:
+    """A valid message body; a kenko (health) notice needs no second person."""
+    return {"title": "健診のお知らせ", "body": "明日は健診日です。保険証をお持ちください。",
+            "channels": ["sms", "email", "rss"], "audience": "residents", "mode": "actual",
+            "category": "kenko", **fields}
+
+
+def create(client: FlaskClient, who: str = "admin", **fields: Any) -> TestResponse:
+    return client.post("/api/v1/messages", json=message(**fields), headers=bearer(who))
+
+
+def login(client: FlaskClient, who: str) -> TestResponse:
+    client.get("/login")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+    return client.post("/login", data={"username": who, "token": TOKENS[who], "csrf_token": csrf})
+
+
+def csrf(client: FlaskClient) -> str:
+    with client.session_transaction() as sess:
+        return str(sess["csrf"])
+
+
+def body(response: TestResponse) -> Any:
+    """The JSON body, asserting there is one (keeps the tests free of Optional checks)."""
+    assert response.is_json, response.get_data(as_text=True)[:500]
+    return response.json
