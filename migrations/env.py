@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, TypeDecorator
 
 from hub.config import Settings
 from hub.db import make_engine
@@ -12,10 +14,18 @@ from hub.models import Base
 target_metadata = Base.metadata
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # Our UTC TypeDecorator is a plain timestamptz in the schema: keep migrations free of hub imports.
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
         compare_type=True,
     )
