@@ -131,7 +131,7 @@ class ChannelContext:
 ProgressCallback = Callable[[list[DeliveryResult]], None]
 
 
-class StopDelivery(Exception):  # noqa: N818 - a signal, not an error of the adapter
+class StopDelivery(Exception):
     """Raised by a progress callback to abandon the batch at once (e.g. the rows were taken over)."""
 
 

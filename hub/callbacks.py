@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from hub.db import rowcount
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
 from hub.runtime import Runtime
 
@@ -73,7 +74,7 @@ def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_
             values["error_code"] = error_code
             values["error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
     with rt.session() as session:
-        if session.execute(stmt.values(**values)).rowcount == 0:
+        if rowcount(session.execute(stmt.values(**values))) == 0:
             log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id, sid,
                      provider_status)
 
@@ -118,8 +119,8 @@ def _line_secret(rt: Runtime) -> str:
 
 @callbacks_bp.post("/line/webhook")
 def line_webhook() -> tuple[str, int]:
-    from linebot.v3.webhook import WebhookParser
     from linebot.v3.exceptions import InvalidSignatureError
+    from linebot.v3.webhook import WebhookParser
 
     rt = _runtime()
     body = request.get_data(as_text=True)
@@ -153,6 +154,5 @@ def _handle_line_event(session: Session, event: Any) -> None:
                 if consent.channel == "line" and consent.revoked_at is None:
                     consent.revoked_at = utcnow()
             audit(session, "line", "consent.revoked", contact, channel="line")
-    elif kind == "postback":
-        if not any(handler(session, event) for handler in postback_handlers):
-            log.info("unhandled LINE postback from %s", user_id)
+    elif kind == "postback" and not any(handler(session, event) for handler in postback_handlers):
+        log.info("unhandled LINE postback from %s", user_id)

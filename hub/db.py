@@ -68,3 +68,8 @@ def session_scope(url: str) -> Iterator[Session]:
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE/DELETE (typed Result objects do not declare it)."""
+    return int(getattr(result, "rowcount", 0) or 0)

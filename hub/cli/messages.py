@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -103,7 +104,8 @@ def _wait(rt: Runtime, message_id: int, timeout: float, show_progress: bool) -> 
             if total_now and is_finished(counts):
                 return
             time.sleep(0.5)
-    raise click.ClickException(f"{timeout:.0f}秒以内に配信が終わりませんでした（hub status {message_id} で確認できます）")
+    raise click.ClickException(
+        f"{timeout:.0f}秒以内に配信が終わりませんでした（hub status {message_id} で確認できます）")
 
 
 def _print_status(rt: Runtime, message_id: int, as_json: bool, sandboxed: list[str]) -> None:
@@ -150,7 +152,7 @@ def export_deliveries(hub: HubContext, message_id: int, output: Path | None) -> 
     with hub.runtime.session() as session:
         chunks = export_deliveries_csv(session, message_id)
         if output is None:
-            out = click.get_binary_stream("stdout")
+            out: BinaryIO = sys.stdout.buffer
             for chunk in chunks:
                 out.write(chunk.encode("utf-8"))
         else:

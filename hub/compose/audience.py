@@ -42,7 +42,7 @@ class Audience:
         return f"{self.kind}:{self.value}" if self.value else self.kind
 
 
-def contact_ids_query(audience: Audience) -> Select[tuple[int]]:
+def contact_ids_query(audience: Audience) -> Select[int]:
     """Active contacts in the audience (ids only, so planning streams without loading objects)."""
     q = select(Contact.id).where(Contact.active.is_(True))
     match audience.kind:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import Draft, Rendered
 from hub.compose.audience import Audience
+from hub.db import rowcount
 from hub.models import (
     Delivery,
     DeliveryState,
@@ -133,8 +134,8 @@ def withdraw(session: Session, message: Message, actor: str, reason: str) -> int
     )
     if message.state in {MessageState.AWAITING_APPROVAL, MessageState.SCHEDULED}:
         message.state = MessageState.WITHDRAWN
-    audit(session, actor, "message.withdraw", message, reason=reason, rows=result.rowcount)
-    return int(result.rowcount or 0)
+    audit(session, actor, "message.withdraw", message, reason=reason, rows=rowcount(result))
+    return rowcount(result)
 
 
 def messages_due(session: Session) -> list[int]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
 
+T = TypeVar("T")
 CONSENT_CHANNELS = ("sms", "voice", "email", "line")
 _YES = {"1", "yes", "y", "true", "はい", "○", "〇"}
 
@@ -155,7 +158,7 @@ def _split(value: str | None) -> list[str]:
     return [p.strip() for p in (value or "").replace("|", ";").replace("、", ";").split(";") if p.strip()]
 
 
-def _lookup(table: dict[str, object], key: str, what: str) -> object:
+def _lookup(table: Mapping[str, T], key: str, what: str) -> T:
     if key not in table:
         raise ValueError(f"{what}「{key}」は登録されていません")
     return table[key]
@@ -167,7 +170,8 @@ def _consent_channels(value: str) -> list[str]:
         return list(CONSENT_CHANNELS)
     bad = [p for p in parts if p not in CONSENT_CHANNELS]
     if bad:
-        raise ValueError(f"consent の値が正しくありません: {', '.join(bad)}（{', '.join(CONSENT_CHANNELS)} または all）")
+        allowed = ", ".join(CONSENT_CHANNELS)
+        raise ValueError(f"consent の値が正しくありません: {', '.join(bad)}（{allowed} または all）")
     return parts
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ CATEGORIES = [("bousai", "防災"), ("kenko", "健康"), ("zei", "税"), ("kosod
 AREAS = [("0321500", "奥州市", "municipality"), ("0320500", "花巻市", "municipality"),
          ("0321300", "北上市", "municipality"), ("0344200", "岩手県奥州市（警報区域）", "warning")]
 LANGUAGES = ["ja"] * 17 + ["en", "zh", "vi"]
-DEMO_TOKEN = "demo-token"  # noqa: S105 - printed by `make demo`; demo databases only
+DEMO_TOKEN = "demo-token"
 
 
 def token_hash(token: str) -> str:
@@ -64,7 +65,10 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     areas = [a.id for a in session.scalars(select(Area).where(Area.family == "municipality"))]
     now = utcnow()
 
-    contacts, consents, cat_links, area_links = [], [], [], []
+    contacts: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
+    cat_links: list[dict[str, Any]] = []
+    area_links: list[dict[str, Any]] = []
     for i in range(residents + staff):
         is_staff = i >= residents
         cid = i  # index into ``contacts``; real ids come back from the insert

@@ -24,10 +24,11 @@ _STATE_FOR = {
 
 # Guarded by the current state: a status callback that raced ahead (delivered before we wrote
 # "sent") must not be overwritten.
+_TABLE = Delivery.__table__
 _UPDATE = (
-    update(Delivery.__table__)
-    .where(Delivery.__table__.c.id == bindparam("row_id"), Delivery.__table__.c.state == DeliveryState.SENDING,
-           Delivery.__table__.c.claimed_by == bindparam("owner"))
+    update(_TABLE)  # type: ignore[arg-type]
+    .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.state == DeliveryState.SENDING,
+           _TABLE.c.claimed_by == bindparam("owner"))
     .values(
         state=bindparam("new_state"),
         provider_id=bindparam("new_provider_id"),
