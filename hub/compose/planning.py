@@ -36,7 +36,8 @@ def plan_deliveries(session: Session, runtime: Runtime, message: Message) -> dic
         )
         counts[name] = 0
         for chunk in _chunks(rows, INSERT_CHUNK):
-            session.execute(insert(Delivery), chunk)
+            # Core, not ORM: the ORM splits rows whose None columns differ into separate statements.
+            session.execute(insert(Delivery.__table__), chunk)
             counts[name] += len(chunk)
     message.planned_at = utcnow()
     return counts

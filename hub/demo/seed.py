@@ -99,10 +99,15 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     if not contacts:
         return SeedReport(residents, staff)
     # Let the database assign ids (explicit ids would leave PostgreSQL's sequence behind).
-    ids = list(session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contacts))
+    # Ids are mapped back by external_id (the demo database is fresh): a bulk INSERT … RETURNING goes
+    # quadratic in SQLAlchemy 2.1's ORM path.
+    session.execute(insert(Contact.__table__), contacts)
+    by_external = dict(session.execute(select(Contact.external_id, Contact.id)).tuples().all())
+    ids = [by_external[c["external_id"]] for c in contacts]
     for link in (*consents, *cat_links, *area_links):
         link["contact_id"] = ids[link["contact_id"]]
-    for table, values in ((Consent, consents), (contact_categories, cat_links), (contact_areas, area_links)):
+    for table, values in ((Consent.__table__, consents), (contact_categories, cat_links),
+                          (contact_areas, area_links)):
         if values:  # an empty executemany would insert one row of defaults
             session.execute(insert(table), values)
     return SeedReport(residents, staff)
