@@ -102,7 +102,7 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     # Ids are mapped back by external_id (the demo database is fresh): a bulk INSERT … RETURNING goes
     # quadratic in SQLAlchemy 2.1's ORM path.
     session.execute(insert(Contact.__table__), contacts)
-    by_external = dict(session.execute(select(Contact.external_id, Contact.id)).tuples().all())
+    by_external = {ext: cid for ext, cid in session.execute(select(Contact.external_id, Contact.id))}
     ids = [by_external[c["external_id"]] for c in contacts]
     for link in (*consents, *cat_links, *area_links):
         link["contact_id"] = ids[link["contact_id"]]
