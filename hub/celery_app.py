@@ -30,16 +30,24 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "hub.dispatch.sweep",
                 "schedule": float(settings.sweep_interval_seconds),
             },
+            "relay-tick": {"task": "hub.relay.tick", "schedule": float(settings.relay_tick_seconds)},
         },
+        # Workers must know the trigger tasks (and install their pre-send check) wherever beat runs.
+        "imports": ("triggers.jma.tasks",),
     }
+    if settings.jma_enabled:
+        config["beat_schedule"]["jma-poll"] = {"task": "hub.triggers.jma.poll",
+                                               "schedule": float(settings.jma_poll_seconds)}
     if settings.broker_url.startswith("filesystem://"):
         folder = settings.broker_folder
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         config["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            # Without this kombu writes its broadcast exchange files into the current directory.
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     elif settings.broker_url.startswith(("redis://", "rediss://")):
@@ -49,7 +57,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def init_celery(app: Flask) -> Celery:
-    class AppContextTask(Task):  # type: ignore[misc]
+    class AppContextTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)

@@ -86,6 +86,12 @@ class Settings:
     jma_alarm_audience: str = "department:bousai"
     jma_alarm_channels: str = "email,line"
 
+    # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
+    # stays valid, and whose sender numbers / addresses call-outs use.
+    relay_tick_seconds: int = 10
+    relay_link_max_age_hours: int = 72
+    relay_department: str = "bousai"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         environ = os.environ if environ is None else environ

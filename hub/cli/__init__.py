@@ -9,7 +9,9 @@ from hub.cli.db import db_cli
 from hub.cli.followups import cancel_cmd, correct_cmd
 from hub.cli.messages import export_cli, send_cmd, status_cmd
 from hub.cli.people import contacts_cli
+from hub.cli.relay import callout_cli, staff_cli
 from hub.cli.serve import demo_cmd, seed_cmd, web_cmd, worker_cmd
+from hub.cli.triggers import jma_cli, rules_cli, templates_cli
 
 
 @click.group()
@@ -28,6 +30,11 @@ main.add_command(web_cmd)
 main.add_command(worker_cmd)
 main.add_command(seed_cmd)
 main.add_command(demo_cmd)
+main.add_command(rules_cli)
+main.add_command(jma_cli)
+main.add_command(templates_cli)
+main.add_command(callout_cli)
+main.add_command(staff_cli)
 
 try:
     from hub.sandbox.cli import sandbox_cli

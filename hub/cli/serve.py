@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-
 from typing import Any
 from urllib.parse import urlsplit
 

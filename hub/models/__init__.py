@@ -6,6 +6,7 @@ from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template
 from hub.models.org import Area, Category, Department, Operator, Role
+from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
 from hub.models.triggers import TriggerRule  # noqa: F401  (loads every trigger table for Alembic)
 
 __all__ = [
