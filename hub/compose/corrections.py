@@ -26,6 +26,13 @@ def carried_channels(session: Session, message_id: int) -> list[str]:
     ))
 
 
+def withdrawn_channels(session: Session, message_id: int) -> list[str]:
+    return list(session.scalars(
+        select(Delivery.channel).distinct().where(Delivery.message_id == message_id,
+                                                  Delivery.reason == "withdrawn")
+    ))
+
+
 def default_cancel_body(original: Message) -> str:
     return f"先ほどお送りした「{original.title}」は誤りのため取り消します。"
 
@@ -41,8 +48,10 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         raise ValueError(kind)
     if kind == "correction" and not (body or "").strip():
         raise ComposeError({"*": ["訂正の本文を入力してください"]})
-    withdraw(session, original, actor, reason="取消" if kind == "cancel" else "訂正")
+    withdrawn = withdraw(session, original, actor, reason="取消" if kind == "cancel" else "訂正")
     channels = carried_channels(session, original.id)
+    if kind == "correction" and withdrawn:
+        channels = sorted(set(channels) | set(withdrawn_channels(session, original.id)))
     if not channels:
         # Nothing reached anybody: withdrawing the queue was the whole correction.
         return original

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, skip_message
 from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
-from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, utcnow
+from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
 from hub.runtime import Runtime
 
 INSERT_CHUNK = 5000
@@ -55,10 +55,14 @@ def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, An
 def _follow_up_rows(session: Session, message: Message, channel: Channel,
                     original_id: int) -> Iterator[dict[str, Any]]:
     """A cancellation or correction reaches exactly the addresses the original reached on this channel."""
+    reached = Delivery.state.in_(RECEIVED_STATES)
+    if message.msg_type == MsgType.UPDATE:
+        # A correction also goes to those whose copy of the original was withdrawn before it went
+        # out: they must get the corrected information, not nothing.
+        reached = reached | ((Delivery.state == DeliveryState.SKIPPED) & (Delivery.reason == "withdrawn"))
     query = (
         select(Delivery.contact_id, Delivery.address, Delivery.language)
-        .where(Delivery.message_id == original_id, Delivery.channel == channel.name,
-               Delivery.state.in_(RECEIVED_STATES))
+        .where(Delivery.message_id == original_id, Delivery.channel == channel.name, reached)
         .order_by(Delivery.language, Delivery.id)
     )
     for n, (contact_id, address, language) in enumerate(session.execute(query).all()):

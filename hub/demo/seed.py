@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, Operator, Role, utcnow
 from hub.models.contacts import contact_areas, contact_categories
+from hub.templating import load_templates
 
 DEPARTMENTS = [
     ("bousai", "防災危機管理課", "+815011110001", "bousai@city.example.jp"),
@@ -61,6 +62,7 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
         Operator(username="bousai2", display_name="防災 花子", role=Role.APPROVER, department=depts[0]),
     ])
     session.flush()
+    load_templates(session)  # the prepared JMA templates rules refer to
     categories = {c.code: c.id for c in session.scalars(select(Category))}
     areas = [a.id for a in session.scalars(select(Area).where(Area.family == "municipality"))]
     now = utcnow()

@@ -58,3 +58,24 @@ def test_exercise_correction_keeps_the_exercise_marker_first(
     assert texts and all(t.startswith("【訓練】【訂正】") for t in texts)
     assert {r.address for r in rows(runtime, correction)} == {
         r.address for r in rows(runtime, original) if r.state in ("sent", "delivered")}
+
+
+def test_correction_reaches_those_whose_original_was_still_queued(
+    runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    from hub.models import Contact
+
+    phones = [f"+8190{20000000 + i}" for i in range(4)]
+    with runtime.session() as session:
+        session.add_all(Contact(kind="staff", name=f"職員{i}", phone=p) for i, p in enumerate(phones))
+    sandbox_client.inject_fault("sms", "500", count=0)  # the provider is down: everything waits
+    original = send(runtime, channels=["sms"], body="避難所は○○中学校です。")
+    assert {r.state for r in rows(runtime, original)} == {"pending"}
+    sandbox_client.clear_faults()
+
+    _cancel(runtime, original, kind="correction", body="避難所は○○小学校です。")
+
+    assert {(r.state, r.reason) for r in rows(runtime, original)} == {("skipped", "withdrawn")}
+    inbox = sandbox_client.inbox("sms")
+    assert sorted(i["to"] for i in inbox) == sorted(phones), "each gets the corrected text, once"
+    assert all("小学校" in i["text"] and "中学校" not in i["text"] for i in inbox)
