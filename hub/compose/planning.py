@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import ColumnElement, and_, exists, insert, select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, skip_message
 from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
+from hub.models.base import table_of
 from hub.runtime import Runtime
 
 INSERT_CHUNK = 5000
@@ -37,7 +38,7 @@ def plan_deliveries(session: Session, runtime: Runtime, message: Message) -> dic
         counts[name] = 0
         for chunk in _chunks(rows, INSERT_CHUNK):
             # Core, not ORM: the ORM splits rows whose None columns differ into separate statements.
-            session.execute(insert(Delivery.__table__), chunk)
+            session.execute(insert(table_of(Delivery)), chunk)
             counts[name] += len(chunk)
     message.planned_at = utcnow()
     return counts
@@ -55,7 +56,7 @@ def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, An
 def _follow_up_rows(session: Session, message: Message, channel: Channel,
                     original_id: int) -> Iterator[dict[str, Any]]:
     """A cancellation or correction reaches exactly the addresses the original reached on this channel."""
-    reached = Delivery.state.in_(RECEIVED_STATES)
+    reached: ColumnElement[bool] = Delivery.state.in_(RECEIVED_STATES)
     if message.msg_type == MsgType.UPDATE:
         # A correction also goes to those whose copy of the original was withdrawn before it went
         # out: they must get the corrected information, not nothing.

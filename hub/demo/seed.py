@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, Operator, Role, utcnow
+from hub.models.base import table_of
 from hub.models.contacts import contact_areas, contact_categories
 from hub.templating import load_templates
 
@@ -103,12 +104,12 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     # Let the database assign ids (explicit ids would leave PostgreSQL's sequence behind).
     # Ids are mapped back by external_id (the demo database is fresh): a bulk INSERT … RETURNING goes
     # quadratic in SQLAlchemy 2.1's ORM path.
-    session.execute(insert(Contact.__table__), contacts)
+    session.execute(insert(table_of(Contact)), contacts)
     by_external = {ext: cid for ext, cid in session.execute(select(Contact.external_id, Contact.id))}
     ids = [by_external[c["external_id"]] for c in contacts]
     for link in (*consents, *cat_links, *area_links):
         link["contact_id"] = ids[link["contact_id"]]
-    for table, values in ((Consent.__table__, consents), (contact_categories, cat_links),
+    for table, values in ((table_of(Consent), consents), (contact_categories, cat_links),
                           (contact_areas, area_links)):
         if values:  # an empty executemany would insert one row of defaults
             session.execute(insert(table), values)

@@ -13,6 +13,7 @@ from channels.base import DeliveryResult, Outcome
 from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.retry import backoff_seconds, should_give_up
 from hub.models import Delivery, DeliveryState, utcnow
+from hub.models.base import table_of
 
 _STATE_FOR = {
     Outcome.SENT: DeliveryState.SENT,
@@ -24,9 +25,9 @@ _STATE_FOR = {
 
 # Guarded by the current state: a status callback that raced ahead (delivered before we wrote
 # "sent") must not be overwritten.
-_TABLE = Delivery.__table__
+_TABLE = table_of(Delivery)
 _UPDATE = (
-    update(_TABLE)  # type: ignore[arg-type]
+    update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.state == DeliveryState.SENDING,
            _TABLE.c.claimed_by == bindparam("owner"))
     .values(
