@@ -7,6 +7,7 @@ ambiguous send.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -190,6 +191,7 @@ def twilio_failure(recipient: Recipient, exc: TwilioRestException, number_reason
     )
 
 
+@functools.lru_cache(maxsize=65536)  # planning, deliver() and _send() each look at every number
 def parse_phone(address: str) -> phonenumbers.PhoneNumber | None:
     """A valid number, or None. National Japanese notation (090-…) is accepted as well as E.164."""
     try:
@@ -199,6 +201,7 @@ def parse_phone(address: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
+@functools.lru_cache(maxsize=65536)
 def e164(address: str) -> str:
     parsed = parse_phone(address)
     if parsed is None:
