@@ -7,8 +7,8 @@ deliveries (the step right before any provider is called): it reads the status o
 telegram again and withdraws the message if its mode does not fit — so a bug between the two
 points, or a message edited by hand, cannot turn a drill into a live alert.
 
-The check is a SQLAlchemy ``before_flush`` listener, installed when this module is imported
-(the engine and the Celery task module import it), so ``hub.dispatch`` needs no knowledge of
+The check is registered with ``hub.compose.planning.register_pre_send_check`` when this module is
+imported (loading the trigger registry imports it), so ``hub.dispatch`` needs no knowledge of
 triggers.
 """
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
 
-from hub.models import Delivery, DeliveryState, Message, MessageState, Mode, audit, utcnow
+from hub.compose.planning import register_pre_send_check
+from hub.models import Message, Mode
 from hub.models.triggers import TriggerTelegram
 from triggers.base import Status
 
@@ -47,12 +47,6 @@ def ignore_reason(status: Status, policy: str) -> str:
     return "配信できない電文です"
 
 
-def _being_planned(message: Message) -> bool:
-    history = inspect(message).attrs.planned_at.history
-    added = list(history.added or ())
-    return bool(added) and added[0] is not None and not any(history.deleted or ())
-
-
 def expected_mode(session: Session, message: Message) -> str | None:
     """The only mode this trigger message may have, read again from the stored telegram."""
     info: dict[str, Any] = dict((message.meta or {}).get("trigger") or {})
@@ -66,29 +60,19 @@ def expected_mode(session: Session, message: Message) -> str | None:
     return mode_for(telegram.status, "exercise")
 
 
-def _check_planning(session: Session, _context: Any, _instances: Any) -> None:
-    for obj in list(session.dirty):
-        if not isinstance(obj, Message) or not (obj.source or "").startswith(SOURCE_PREFIX):
-            continue
-        if not _being_planned(obj):
-            continue
-        expected = expected_mode(session, obj)
-        if obj.mode == expected:
-            continue
-        log.error("blocked trigger message %s: mode %s, its telegram allows %s", obj.id, obj.mode, expected)
-        obj.state = MessageState.WITHDRAWN
-        session.execute(
-            update(Delivery)
-            .where(Delivery.message_id == obj.id, Delivery.state == DeliveryState.PENDING)
-            .values(state=DeliveryState.SKIPPED, reason="safety", updated_at=utcnow(),
-                    error="電文の種別（通常・訓練・試験）と配信モードが一致しないため送信を止めました")
-        )
-        audit(session, "safety", "message.blocked", obj, mode=obj.mode, allowed=expected)
+def check_trigger_message(session: Session, message: Message) -> str | None:
+    """Called by the dispatcher right before a message is planned: None lets it go."""
+    if not (message.source or "").startswith(SOURCE_PREFIX):
+        return None
+    expected = expected_mode(session, message)
+    if message.mode == expected:
+        return None
+    return (f"電文の種別（通常・訓練・試験）と配信モードが一致しないため送信を止めました"
+            f"（モード {message.mode}、電文が許すもの {expected or 'なし'}）")
 
 
 def install() -> None:
-    if not event.contains(Session, "before_flush", _check_planning):
-        event.listen(Session, "before_flush", _check_planning)
+    register_pre_send_check(check_trigger_message)
 
 
 install()

@@ -7,7 +7,7 @@ retry key, derived from the batch, stays the same).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, insert, select
@@ -18,6 +18,25 @@ from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
 from hub.models.base import table_of
 from hub.runtime import Runtime
+
+# Plugins (e.g. triggers) add checks that run right before a message is planned and sent; a
+# returned reason stops the message. Core code never needs to know which plugin objected.
+PreSendCheck = Callable[[Session, Message], str | None]
+pre_send_checks: list[PreSendCheck] = []
+
+
+def register_pre_send_check(check: PreSendCheck) -> None:
+    if check not in pre_send_checks:
+        pre_send_checks.append(check)
+
+
+def blocking_reason(session: Session, message: Message) -> str | None:
+    for check in pre_send_checks:
+        reason = check(session, message)
+        if reason:
+            return reason
+    return None
+
 
 INSERT_CHUNK = 5000
 NOT_BATCHED = -1  # skipped rows never go to a worker

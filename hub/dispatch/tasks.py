@@ -11,12 +11,12 @@ from sqlalchemy import exists, select, update
 
 from channels.base import DeliveryResult, Outcome, Recipient
 from hub.compose.messages import messages_due
-from hub.compose.planning import plan_deliveries
+from hub.compose.planning import blocking_reason, plan_deliveries
 from hub.dispatch.batches import build_batch, non_exercise_contacts
 from hub.dispatch.claim import claim_batch, claim_stale_sending
 from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.record import Recorder
-from hub.models import Delivery, DeliveryState, Message, MessageState, utcnow
+from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,12 @@ def plan_message(message_id: int) -> dict[str, int]:
             and message.scheduled_at <= utcnow()
         )
         if not due:
+            return {}
+        blocked = blocking_reason(session, message)
+        if blocked:
+            log.error("message %s stopped before sending: %s", message_id, blocked)
+            message.state = MessageState.WITHDRAWN
+            audit(session, "safety", "message.blocked", message, reason=blocked, mode=message.mode)
             return {}
         counts = plan_deliveries(session, rt, message)
         message.state = MessageState.QUEUED
