@@ -27,6 +27,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub import i18n
     from hub.api import api_bp
     from hub.callbacks import callbacks_bp
+    from hub.relay.web import relay_bp
     from hub.web import feeds_bp, web_bp
 
     i18n.init_app(app)
@@ -34,9 +35,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(relay_bp)
 
     # Register the tasks with this app's Celery instance.
     import hub.dispatch.tasks  # noqa: F401
+    from triggers import base as trigger_registry
+
+    trigger_registry.available()  # trigger plugins register their pre-send checks
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The Twilio SDK logs every request and its headers at INFO: eleven lines per SMS.

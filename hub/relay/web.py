@@ -1,0 +1,279 @@
+"""Relay front doors: the mobile answer page, Twilio's Gather and call-status posts, the live
+tally page and the JSON API (``/api/v1/callouts``). Thin: they call hub.relay's services.
+
+Provider posts are accepted only with a valid signature (X-Twilio-Signature here; the LINE
+webhook in hub.callbacks checks X-Line-Signature before our postback hook ever runs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from hub.api.common import ApiError, handle_api_error, json_body
+from hub.callbacks import postback_handlers
+from hub.models.relay import Callout, CalloutTarget, TargetState
+from hub.relay import surveys, tally, tasks
+from hub.relay.answers import answers_of, frame_of, record_answers, target_for_line_user, voice_answer
+from hub.relay.callouts import CalloutError, close_callout, describe, start_callout
+from hub.relay.engine import call_ended
+from hub.relay.links import LinkError, read_token
+from hub.relay.texts import exercise_prefix, parse_postback
+from hub.runtime import Runtime
+
+log = logging.getLogger(__name__)
+relay_bp = Blueprint("relay", __name__, template_folder="templates")
+relay_bp.register_error_handler(ApiError, handle_api_error)
+REFRESH_SECONDS = 15
+
+
+def _rt() -> Runtime:
+    rt: Runtime = current_app.extensions["hub"]
+    return rt
+
+
+@relay_bp.before_request
+def _authenticate_api() -> None:
+    if request.path.startswith("/api/"):
+        from hub.api.auth import authenticate
+
+        authenticate()
+
+
+# -- provider posts ----------------------------------------------------------------------------------
+
+def _verify_twilio(rt: Runtime) -> None:
+    if rt.settings.uses_sandbox("voice"):
+        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
+
+        token = SANDBOX_TWILIO_AUTH_TOKEN
+    else:
+        token = rt.settings.twilio_auth_token
+    # The URL we gave Twilio (public_url), not the one a reverse proxy handed to us.
+    url = rt.settings.public_url.rstrip("/") + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+        log.warning("rejected unsigned Twilio post to %s", request.path)
+        abort(403)
+
+
+@relay_bp.post("/relay/voice/gather/<int:attempt_id>")
+def voice_gather(attempt_id: int) -> ResponseReturnValue:
+    rt = _rt()
+    _verify_twilio(rt)
+    with rt.session() as s:
+        twiml = voice_answer(s, rt, attempt_id, request.form.get("Digits", ""), request.form.get("To", ""))
+    if twiml is None:
+        abort(404)
+    return Response(twiml, mimetype="text/xml")
+
+
+@relay_bp.post("/relay/voice/status/<int:attempt_id>")
+def voice_status(attempt_id: int) -> ResponseReturnValue:
+    rt = _rt()
+    _verify_twilio(rt)
+    with rt.session() as s:
+        dispatches = call_ended(s, attempt_id, request.form.get("CallStatus", ""))
+    tasks.enqueue(dispatches)
+    return "", 204
+
+
+def after_commit(session: Session, action: Callable[[], Any]) -> None:
+    """Run ``action`` once the session's transaction committed (never if it rolls back)."""
+    pending: list[Callable[[], Any]] = session.info.setdefault("relay_after_commit", [])
+    if not pending:
+        def run(_s: Session) -> None:
+            todo, pending[:] = list(pending), []
+            for fn in todo:
+                try:
+                    fn()
+                except Exception:  # what was committed stands; a follow-up must not fail the request
+                    log.exception("relay: after-commit action failed")
+
+        event.listen(session, "after_commit", run, once=True)
+        event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
+    pending.append(action)
+
+
+def handle_postback(session: Session, line_event: Any) -> bool:
+    """A button of a call-out pressed on LINE (the webhook's signature is already verified)."""
+    parsed = parse_postback(str(getattr(getattr(line_event, "postback", None), "data", "") or ""))
+    if parsed is None:
+        return False
+    callout_id, key, value = parsed
+    user_id = str(getattr(getattr(line_event, "source", None), "user_id", "") or "")
+    target = target_for_line_user(session, callout_id, user_id)
+    if target is None:
+        log.warning("relay postback for call-out %s from a LINE user who is not a target", callout_id)
+        return True
+    try:
+        record_answers(session, target, {key: value}, via="line", actor=f"line:{user_id}")
+    except surveys.SurveyError as exc:
+        log.warning("relay postback with an unusable answer: %s", exc)
+        return True
+    target_id = target.id
+    after_commit(session, lambda: tasks.line_followup.delay(target_id))
+    return True
+
+
+if handle_postback not in postback_handlers:
+    postback_handlers.append(handle_postback)
+
+
+# -- the answer page ---------------------------------------------------------------------------------
+
+@relay_bp.route("/relay/a/<token>", methods=["GET", "POST"])
+def answer_page(token: str) -> ResponseReturnValue:
+    rt = _rt()
+    try:
+        link = read_token(rt.settings, token)
+    except LinkError as exc:
+        return render_template("relay/answer_error.html", message=exc.message), 410 if exc.expired else 404
+    with rt.session() as s:
+        target = s.get(CalloutTarget, link.target_id)
+        if target is None or target.callout_id != link.callout_id:
+            return render_template("relay/answer_error.html", message="このリンクは正しくありません"), 404
+        frame = frame_of(s, target.callout, rt.settings.relay_department)
+        answers, errors, saved = answers_of(s, target.id), [], False
+        if request.method == "POST":
+            raw = {q["key"]: request.form.get(f"q_{q['key']}", "") for q in surveys.questions(frame.snapshot)}
+            raw = {k: v for k, v in raw.items()
+                   if v.strip() or (surveys.question(frame.snapshot, k) or {}).get("kind") == "text"}
+            try:
+                answers = record_answers(s, target, raw, via=f"page:{link.channel}"[:16],
+                                         actor=f"page:contact:{target.contact_id}")
+                saved = bool(answers)
+            except surveys.SurveyError as exc:
+                errors.append(str(exc))
+        page = render_template("relay/answer.html", frame=frame, prefix=exercise_prefix(frame.mode),
+                               questions=surveys.questions(frame.snapshot), answers=answers, errors=errors,
+                               saved=saved, name=target.contact.name, token=token)
+    return page, 422 if errors else 200
+
+
+# -- the live tally ----------------------------------------------------------------------------------
+
+def _operator_or_login() -> ResponseReturnValue | None:
+    from hub.api.auth import principal_by_id
+
+    operator_id = session.get("operator_id")
+    if isinstance(operator_id, int) and principal_by_id(operator_id) is not None:
+        return None
+    return redirect(url_for("web.login", next=request.path))
+
+
+@relay_bp.get("/relay/callouts/<int:callout_id>")
+def tally_page(callout_id: int) -> ResponseReturnValue:
+    if (login := _operator_or_login()) is not None:
+        return login
+    with _rt().session() as s:
+        data = tally.tally(s, callout_id)
+    if data is None:
+        abort(404)
+    return render_template("relay/tally.html", t=data, refresh=REFRESH_SECONDS, labels=tally.CHANNEL_LABELS,
+                           summary=tally.attempts_summary, prefix=exercise_prefix(data["callout"]["mode"]))
+
+
+@relay_bp.get("/relay/callouts/<int:callout_id>/export.csv")
+def tally_csv(callout_id: int) -> ResponseReturnValue:
+    if (login := _operator_or_login()) is not None:
+        return login
+    return _csv(callout_id)
+
+
+def _csv(callout_id: int) -> ResponseReturnValue:
+    with _rt().session() as s:
+        text = tally.export_csv(s, callout_id)
+    if text is None:
+        abort(404)
+    return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=callout-{callout_id}.csv"})
+
+
+# -- JSON API ----------------------------------------------------------------------------------------
+
+def _require_sender() -> str:
+    from hub.api.auth import SENDER_ROLES, require_role
+
+    return require_role(SENDER_ROLES, "呼び出しの開始・終了").username
+
+
+@relay_bp.get("/api/v1/callouts")
+def api_list() -> ResponseReturnValue:
+    with _rt().session() as s:
+        callouts = list(s.scalars(select(Callout).order_by(Callout.id.desc()).limit(100)))
+        answered = dict(s.execute(
+            select(CalloutTarget.callout_id, func.count()).where(CalloutTarget.state == TargetState.ANSWERED)
+            .group_by(CalloutTarget.callout_id)).all())
+        totals = dict(s.execute(select(CalloutTarget.callout_id, func.count())
+                                .group_by(CalloutTarget.callout_id)).all())
+        items = [{**describe(c), "total": totals.get(c.id, 0), "answered": answered.get(c.id, 0)}
+                 for c in callouts]
+    return jsonify({"items": items})
+
+
+@relay_bp.post("/api/v1/callouts")
+def api_start() -> ResponseReturnValue:
+    actor = _require_sender()
+    data = json_body()
+    rt = _rt()
+    try:
+        with rt.session() as s:
+            callout = start_callout(
+                s, rt, str(data.get("survey", "anpi")), data.get("departments") or [],
+                mode=str(data.get("mode", "actual")), steps=data.get("steps"),
+                interval=data.get("interval"), cycles=data.get("cycles"), source="api",
+                title=data.get("title"), deadline=data.get("deadline"), actor=f"api:{actor}")
+            s.flush()
+            callout_id = callout.id
+    except (CalloutError, surveys.SurveyError) as exc:
+        raise ApiError(400, "invalid_callout", str(exc)) from exc
+    tasks.release_callout(callout_id)
+    with rt.session() as s:
+        return jsonify(tally.tally(s, callout_id)), 201
+
+
+@relay_bp.get("/api/v1/callouts/<int:callout_id>")
+def api_tally(callout_id: int) -> ResponseReturnValue:
+    with _rt().session() as s:
+        data = tally.tally(s, callout_id)
+    if data is None:
+        raise ApiError(404, "not_found", f"呼び出し {callout_id} はありません")
+    return jsonify(data)
+
+
+@relay_bp.post("/api/v1/callouts/<int:callout_id>/close")
+def api_close(callout_id: int) -> ResponseReturnValue:
+    actor = _require_sender()
+    try:
+        with _rt().session() as s:
+            callout = close_callout(s, callout_id, actor=f"api:{actor}")
+            result = describe(callout)
+    except CalloutError as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    return jsonify(result)
+
+
+@relay_bp.get("/api/v1/callouts/<int:callout_id>/export.csv")
+def api_csv(callout_id: int) -> ResponseReturnValue:
+    return _csv(callout_id)

@@ -1,0 +1,70 @@
+"""A 500-staff exercise call-out with simulated people (LINE after a delay, phone only, e-mail only,
+never): it completes, the tally equals what the people answered, and the unreached list is
+exactly those who never answer."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import Flask
+
+from hub.relay import tally
+from hub.relay.clock import ManualClock
+from hub.runtime import Runtime
+from hub.sandbox import Sandbox, SandboxClient
+from hub.sandbox.staff import StaffSimulator, staff_for_callout
+from tests.relay.support import DEPARTMENTS, attempts, seed_staff, start, tick
+
+MIX = {"line": 40, "phone": 20, "email": 20, "never": 20}
+
+
+def test_500_staff_drill_tally_matches_the_simulated_answers(
+    app: Flask, runtime: Runtime, clock: ManualClock, sandbox: Sandbox, sandbox_client: SandboxClient
+) -> None:
+    seed_staff(runtime, 500, exercise=True)
+    outsiders = seed_staff(runtime, 8, exercise=False, start=500)  # not signed up for drills
+    callout_id = start(runtime, survey="anpi_sanshu", departments="all", mode="exercise", interval="5m",
+                       cycles=1)
+    with runtime.session() as s:
+        people = staff_for_callout(s, callout_id, seed=11, mix=MIX)
+    assert len(people) == 500
+    sim = StaffSimulator(sandbox.http_url, people, now=clock.now, inbox=sandbox.inbox)
+    for _ in range(20):  # LINE at 0, phone at 5, e-mail at 10 minutes; answers within 90 s
+        sim.step()
+        clock.advance(60)
+        tick(runtime)
+    sim.step()
+
+    with runtime.session() as s:
+        result = tally.tally(s, callout_id)
+    assert result is not None
+    assert result["callout"]["state"] == "done"
+    answering = [p for p in people if p.behaviour != "never"]
+    never = {p.name for p in people if p.behaviour == "never"}
+    assert result["total"] == 500 and result["answered"] == len(answering)
+    assert {p["name"] for p in result["unreached_list"]} == never
+    assert all([a["channel"] for a in p["attempts"]] == ["line", "voice", "email"]
+               for p in result["unreached_list"]), "the whole chain was tried"
+
+    for q in result["questions"]:
+        if q["kind"] == "choice":
+            expected = Counter(p.answers[q["key"]] for p in answering if q["key"] in p.answers)
+            assert {c["value"]: c["count"] for c in q["counts"] if c["count"]} == dict(expected), q["key"]
+    by_dept = {d["code"]: d for d in result["departments"]}
+    for code, _name in DEPARTMENTS:
+        members = [p for p in people if by_dept[code]["total"] and p.email and p.email.startswith("staff")
+                   and int(p.email[5:10]) % len(DEPARTMENTS) == [c for c, _ in DEPARTMENTS].index(code)]
+        assert by_dept[code]["answered"] == sum(p.behaviour != "never" for p in members), code
+        assert by_dept[code]["answers"].get("safety", {}) == dict(
+            Counter(p.answers["safety"] for p in members if p.behaviour != "never"))
+    etas = [int(p.answers["eta"]) for p in answering if "eta" in p.answers]
+    assert sum(b["count"] for b in result["eta_histogram"]) == len(etas)
+    assert result["eta_histogram"][0]["count"] == sum(1 for m in etas if m < 15)
+    assert result["arrivals"][-1]["count"] == len(etas)
+
+    via = Counter(p.behaviour for p in answering)
+    assert sim.actions["phone"] == via["phone"] and sim.actions["email"] == via["email"]
+    contacted = {item["to"] for item in sandbox_client.inbox("line")}
+    assert not contacted & {o.line for o in outsiders}, "an exercise reached a non-participant"
+    tried = Counter(a.channel for a in attempts(runtime, callout_id))
+    assert tried == {"line": 500, "voice": 500 - via["line"], "email": len(never) + via["email"]}
