@@ -1,21 +1,18 @@
 """SMS through Twilio Programmable Messaging.
 
-Also home of what the Twilio voice channel shares with SMS (config, error translation) and of
-:func:`may_have_reached_provider`, which every HTTP adapter uses to tell a safe retry from an
-ambiguous send.
+Also home of what the Twilio voice channel shares with SMS: config, error translation and
+reconciliation by listing what Twilio accepted.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import phonenumbers
-import requests
-import urllib3.exceptions
 from twilio.base.exceptions import TwilioRestException
 
 from channels.base import (
@@ -32,6 +29,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError
+from channels.net import NETWORK_ERRORS, network_result
 from channels.text import SMS_MAX_CHARS, join_nonempty, sms_info, with_prefix
 
 if TYPE_CHECKING:
@@ -86,54 +84,6 @@ class SmsConfig(TwilioConfig):
     @classmethod
     def from_settings(cls, settings: Settings) -> SmsConfig:
         return cls(**cls.twilio_kwargs(settings, "sms"))
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
-        todo.extend(a for a in e.args if isinstance(a, BaseException))
-
-
-def may_have_reached_provider(exc: BaseException) -> bool:
-    """False only when the request certainly never left: refused, unresolvable, connect timeout.
-
-    A read timeout or a connection reset after the request was written may hide an accepted
-    send, and a blind resend would be a second SMS to a resident.
-    """
-    never_sent = (
-        ConnectionRefusedError,
-        requests.ConnectTimeout,
-        urllib3.exceptions.NewConnectionError,
-        urllib3.exceptions.ConnectTimeoutError,
-    )
-    return not any(isinstance(e, never_sent) for e in _causes(exc))
-
-
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    OSError,
-)
-
-
-def network_result(recipient: Recipient, exc: BaseException, what: str) -> DeliveryResult:
-    """The result for a request that died on the network; raises when nothing was sent."""
-    if not may_have_reached_provider(exc):
-        raise TransientError(f"{what}に接続できませんでした（未送信・再試行します）: {type(exc).__name__}")
-    return DeliveryResult(
-        recipient.delivery_id,
-        Outcome.UNKNOWN,
-        error=f"{what}からの応答がありませんでした（送信済みの可能性があります。確認が必要です）: "
-        f"{type(exc).__name__}",
-        error_code="timeout",
-    )
 
 
 def twilio_failure(recipient: Recipient, exc: TwilioRestException, number_reason: str) -> DeliveryResult:
@@ -243,6 +193,32 @@ class TwilioChannel(Channel):
         return datetime.now(UTC) - timedelta(minutes=self.config.reconcile_lookback_minutes)
 
 
+    def _reconcile_by_listing(
+        self,
+        recipients: Sequence[Recipient],
+        what: str,
+        records_for: Callable[[Recipient], Iterable[Any]],
+        is_ours: Callable[[Recipient, Any], bool],
+    ) -> list[DeliveryResult]:
+        """Ask Twilio what it accepted for each recipient; each provider record can vouch for one row."""
+        claimed: set[str] = set()  # two rows for one number must not both claim one record
+        results = []
+        for recipient in recipients:
+            try:
+                records = list(records_for(recipient))
+            except (TwilioRestException, *NETWORK_ERRORS) as exc:
+                results.append(DeliveryResult(recipient.delivery_id, Outcome.UNKNOWN,
+                                              error=f"Twilioに{what}記録を確認できませんでした: {exc!r}"))
+                continue
+            match = next((r for r in records if str(r.sid) not in claimed and is_ours(recipient, r)), None)
+            if match is None:
+                results.append(DeliveryResult(recipient.delivery_id, Outcome.NOT_SENT))
+            else:
+                claimed.add(str(match.sid))
+                results.append(DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=match.sid))
+        return results
+
+
 class SmsChannel(TwilioChannel):
     name = "sms"
     label = "SMS"
@@ -313,27 +289,10 @@ class SmsChannel(TwilioChannel):
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A message to the same number, from the same sender, with the same body, since the lookback."""
-        sender = self.sender_for(batch)
-        since = self.lookback()
-        claimed: set[str] = set()  # two rows for one number must not both claim one message
-        results = []
-        for recipient in recipients:
-            to, body = e164(recipient.address), batch.content_for(recipient).text
-            try:
-                found = self.client().messages.list(to=to, from_=sender, date_sent_after=since, limit=200)
-            except (TwilioRestException, *NETWORK_ERRORS) as exc:
-                results.append(
-                    DeliveryResult(
-                        recipient.delivery_id,
-                        Outcome.UNKNOWN,
-                        error=f"Twilioに送信記録を確認できませんでした: {exc!r}",
-                    )
-                )
-                continue
-            match = next((m for m in found if m.to == to and m.body == body and m.sid not in claimed), None)
-            if match is None:
-                results.append(DeliveryResult(recipient.delivery_id, Outcome.NOT_SENT))
-            else:
-                claimed.add(str(match.sid))
-                results.append(DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=match.sid))
-        return results
+        sender, since = self.sender_for(batch), self.lookback()
+        return self._reconcile_by_listing(
+            recipients, "送信",
+            lambda r: self.client().messages.list(to=e164(r.address), from_=sender, date_sent_after=since,
+                                                  limit=200),
+            lambda r, m: m.to == e164(r.address) and m.body == batch.content_for(r).text,
+        )

@@ -25,12 +25,11 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import TransientError
+from channels.net import NETWORK_ERRORS, network_result
 from channels.sms import (
-    NETWORK_ERRORS,
     TwilioChannel,
     TwilioConfig,
     e164,
-    network_result,
     parse_phone,
     twilio_failure,
 )
@@ -191,36 +190,10 @@ class VoiceChannel(TwilioChannel):
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A call to the same number from the same sender within the (short) lookback."""
-        sender = self.sender_for(batch)
-        since = self.lookback()
-        claimed: set[str] = set()
-        results = []
-        for recipient in recipients:
-            to = e164(recipient.address)
-            try:
-                calls = self.client().calls.list(to=to, from_=sender, start_time_after=since, limit=50)
-            except (TwilioRestException, *NETWORK_ERRORS) as exc:
-                results.append(
-                    DeliveryResult(
-                        recipient.delivery_id,
-                        Outcome.UNKNOWN,
-                        error=f"Twilioに発信記録を確認できませんでした: {exc!r}",
-                    )
-                )
-                continue
-            match = next(
-                (
-                    c
-                    for c in calls
-                    if c.to == to
-                    and c.sid not in claimed
-                    and (c.date_created is None or c.date_created >= since)
-                ),
-                None,
-            )
-            if match is None:
-                results.append(DeliveryResult(recipient.delivery_id, Outcome.NOT_SENT))
-            else:
-                claimed.add(str(match.sid))
-                results.append(DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=match.sid))
-        return results
+        sender, since = self.sender_for(batch), self.lookback()
+        return self._reconcile_by_listing(
+            recipients, "発信",
+            lambda r: self.client().calls.list(to=e164(r.address), from_=sender, start_time_after=since,
+                                               limit=50),
+            lambda r, c: c.to == e164(r.address) and (c.date_created is None or c.date_created >= since),
+        )

@@ -25,7 +25,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError
-from channels.sms import NETWORK_ERRORS, network_result
+from channels.net import NETWORK_ERRORS, network_result
 from channels.text import X_MAX_WEIGHT, join_nonempty, shorten, with_prefix, x_weighted_length
 
 if TYPE_CHECKING:

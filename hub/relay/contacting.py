@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from channels.base import Batch, Channel, Outcome, Recipient, Rendered
-from channels.sms import may_have_reached_provider
+from channels.net import may_have_reached_provider
 from hub.dispatch.batches import DEFAULT_SENDERS
 from hub.models.relay import AttemptState
 from hub.relay import surveys

@@ -11,7 +11,8 @@ from twilio.base.exceptions import TwilioRestException
 
 from channels.base import Batch, Draft, Outcome, Recipient, Rendered
 from channels.errors import PermanentError, RateLimited
-from channels.sms import SmsChannel, SmsConfig, may_have_reached_provider, twilio_failure
+from channels.net import may_have_reached_provider
+from channels.sms import SmsChannel, SmsConfig, twilio_failure
 from hub.config import Settings
 from hub.sandbox import Sandbox
 
