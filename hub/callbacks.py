@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from hub.db import rowcount
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
+from hub.models.base import table_of
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,28 +54,35 @@ def _verify_twilio(rt: Runtime) -> None:
         abort(403)
 
 
+# Callbacks arrive two per SMS, so this is the hottest path of a big send: three prepared Core
+# statements (building ORM statements per request cost more than executing them).
+_T = table_of(Delivery)
+_OURS = (_T.c.id == bindparam("b_id")) & (_T.c.provider_id.is_(None) | (_T.c.provider_id == bindparam("b_sid")))
+_COMMON: dict[str, Any] = {"provider_id": bindparam("b_sid"), "provider_status": bindparam("b_status"),
+           "updated_at": bindparam("b_now")}
+# "sent"/"ringing" etc. only confirm acceptance: they never downgrade a final state.
+_ACCEPTED = update(_T).where(_OURS, _T.c.state.in_([DeliveryState.SENDING, DeliveryState.SENT])).values(
+    state=DeliveryState.SENT, sent_at=bindparam("b_now"), **_COMMON)
+_SETTLEABLE = [DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]
+_DELIVERED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
+    state=DeliveryState.DELIVERED, delivered_at=bindparam("b_now"), **_COMMON)
+_FAILED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
+    state=DeliveryState.FAILED, error_code=bindparam("b_code"), error=bindparam("b_error"), **_COMMON)
+
+
 def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_code: str | None,
                  provider_status: str) -> None:
-    """One guarded UPDATE: callbacks arrive two per SMS, so this is the hottest path in a big send."""
-    rt = _runtime()
-    now = utcnow()
-    ours = (Delivery.id == delivery_id) & (Delivery.provider_id.is_(None) | (Delivery.provider_id == sid))
-    values: dict[str, Any] = {"provider_id": sid, "provider_status": provider_status, "updated_at": now}
+    params: dict[str, Any] = {"b_id": delivery_id, "b_sid": sid, "b_status": provider_status, "b_now": utcnow()}
     if final is None:
-        # "sent"/"ringing" etc. only confirm acceptance; never downgrade a final state.
-        stmt = update(Delivery).where(ours, Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT]))
-        values.update(state=DeliveryState.SENT, sent_at=now)
+        stmt = _ACCEPTED
+    elif final == DeliveryState.DELIVERED:
+        stmt = _DELIVERED
     else:
-        stmt = update(Delivery).where(
-            ours, Delivery.state.in_([DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]))
-        values["state"] = final
-        if final == DeliveryState.DELIVERED:
-            values["delivered_at"] = now
-        else:
-            values["error_code"] = error_code
-            values["error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
-    with rt.session() as session:
-        if rowcount(session.execute(stmt.values(**values))) == 0:
+        stmt = _FAILED
+        params["b_code"] = error_code
+        params["b_error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
+    with _runtime().session() as session:
+        if rowcount(session.connection().execute(stmt, params)) == 0:
             log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id, sid,
                      provider_status)
 
