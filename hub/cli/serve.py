@@ -98,8 +98,14 @@ def demo_cmd(hub: HubContext, residents: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # Stop everything even if the worker is slow to finish: a demo must never linger.
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        server.server_close()
         sandbox.stop()
 
 
