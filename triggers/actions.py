@@ -10,6 +10,7 @@ prepared correction the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class RuleOutcome:
     mode: str | None = None
     state: str | None = None
     note: str = ""
+    callout_id: int | None = None  # a staff call-out the rule started with its alert
 
 
 @dataclass
@@ -145,7 +147,29 @@ def apply(ctx: Context, rule: TriggerRule, spec: RuleSpec, finding: Finding) -> 
                                               Message.planned_at.is_(None)).values(state=MessageState.WITHDRAWN))
         return RuleOutcome(rule.id, rule.name, "error", note=str(exc))
     state.announced, state.told, state.message_id, state.updated_at = True, told, message.id, utcnow()
-    return _record(ctx, rule, kind, message, variables)
+    outcome = _record(ctx, rule, kind, message, variables)
+    if kind == "alert" and rule.callout:
+        outcome = dataclasses.replace(outcome, callout_id=_start_callout(ctx, rule, message))
+    return outcome
+
+
+def _start_callout(ctx: Context, rule: TriggerRule, message: Message) -> int | None:
+    """The staff call-out a rule asks for, in the message's own mode (a 訓練 telegram makes a drill)."""
+    from hub.relay.callouts import CalloutError, start_callout
+
+    spec = rule.callout or {}
+    try:
+        callout = start_callout(
+            ctx.session, ctx.runtime, str(spec.get("survey")), spec.get("departments") or "all",
+            mode=message.mode, steps=spec.get("steps"), interval=spec.get("interval"), cycles=spec.get("cycles"),
+            source=f"{ctx.actor}:{rule.id}", title=message.title, actor=ctx.actor,
+        )
+    except CalloutError as exc:
+        # The residents' alert goes out regardless; the missing call-out is logged for the officer.
+        log.error("rule %s could not start its call-out: %s", rule.id, exc)
+        audit(ctx.session, ctx.actor, "trigger.callout_failed", rule, error=str(exc))
+        return None
+    return callout.id
 
 
 def _send(ctx: Context, rule: TriggerRule, kind: str, variables: dict[str, Any],

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.dispatch.tasks import release
 from hub.models import utcnow
 from hub.models.triggers import QuarantinedTelegram, TriggerIncident, TriggerRule, TriggerTelegram
+from hub.relay.tasks import release_callout
 from hub.runtime import Runtime
 from triggers import actions, safety
 from triggers.base import Envelope, Finding, InfoKind, RuleSpec, Source, SourceInputError, utc
@@ -81,6 +82,9 @@ def process(runtime: Runtime, source: Source, raw: bytes, *, item_key: str, hint
     if not dry_run:
         for message_id, state in releases:
             release(message_id, state)
+        for outcome in decision.rules:
+            if outcome.callout_id is not None:
+                release_callout(outcome.callout_id)
     return decision
 
 

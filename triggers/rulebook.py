@@ -36,7 +36,7 @@ from hub.runtime import Runtime
 from hub.templating import load_templates, shipped_codes
 from triggers.base import RuleError, load_source
 
-COMMON = frozenset({"name", "source", "when", "on", "template", "audience", "channels", "approval",
+COMMON = frozenset({"name", "source", "when", "on", "template", "audience", "channels", "approval", "callout",
                     "hold_minutes", "max_per_hour", "department", "enabled"})
 APPROVAL = {"auto": "auto", "自動": "auto", "required": "required", "needs approval": "required",
             "承認": "required", "承認が必要": "required"}
@@ -87,8 +87,27 @@ def _normalise(runtime: Runtime, name: str, data: Mapping[str, Any]) -> dict[str
         "on": sorted(source.rule_on(kind, on_list)), "template_code": template, "audience": audience,
         "channels": _channels(runtime, data.get("channels")), "approval": approval, "hold_minutes": hold,
         "max_per_hour": ceiling, "department_code": _optional(data.get("department")),
-        "enabled": bool(data.get("enabled", True)),
+        "enabled": bool(data.get("enabled", True)), "callout": _callout(data.get("callout")),
     }
+
+
+CALLOUT_KEYS = frozenset({"survey", "departments", "steps", "interval", "cycles"})
+
+
+def _callout(value: Any) -> dict[str, Any] | None:
+    """The staff call-out a rule starts with its alert (checked again, fully, when it fires)."""
+    if value in (None, False, ""):
+        return None
+    if not isinstance(value, Mapping):
+        raise RuleError("callout は survey・departments などの表で指定してください")
+    unknown = sorted(set(value) - CALLOUT_KEYS)
+    if unknown:
+        raise RuleError(f"callout に使えない項目があります: {', '.join(unknown)}（{', '.join(sorted(CALLOUT_KEYS))}）")
+    survey = str(value.get("survey") or "").strip()
+    if not survey:
+        raise RuleError("callout.survey（アンケートのコード: anpi, sanshu, anpi_sanshu など）が必要です")
+    return {"survey": survey, "departments": value.get("departments", "all"), "steps": value.get("steps"),
+            "interval": value.get("interval"), "cycles": value.get("cycles")}
 
 
 def _optional(value: Any) -> str | None:

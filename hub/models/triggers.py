@@ -44,6 +44,8 @@ class TriggerRule(Base):
     hold_minutes: Mapped[int] = mapped_column(Integer, default=0)
     max_per_hour: Mapped[int] = mapped_column(Integer, default=3)
     department_code: Mapped[str | None] = mapped_column(String(32))
+    # Optional staff call-out started with the alert: {"survey", "departments", "steps", "interval", "cycles"}.
+    callout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Removed rules stay: the ledger and old messages point at them as proof of why a send happened.
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('hold_minutes', sa.Integer(), nullable=False),
     sa.Column('max_per_hour', sa.Integer(), nullable=False),
     sa.Column('department_code', sa.String(length=32), nullable=True),
+    sa.Column('callout', sa.JSON(), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
