@@ -11,6 +11,7 @@ from sqlalchemy import text
 from hub.app import create_app
 from hub.config import Settings
 from hub.db import dispose_engines, get_engine
+from hub.dispatch.leases import release_all
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox, SandboxClient
@@ -44,6 +45,7 @@ def postgres_url() -> Iterator[str]:
     url = new_pg_schema_url()
     upgrade(url)
     yield url
+    release_all()
     dispose_engines()
     drop_pg_schema(url)
 

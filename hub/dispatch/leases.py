@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, update
@@ -28,6 +29,15 @@ class OwnershipLost(StopDelivery):
     """Our lease lapsed and the sweeper took the rows over: stop sending this batch at once."""
 
 
+_LIVE: weakref.WeakSet[Lease] = weakref.WeakSet()
+
+
+def release_all() -> None:
+    """Stop every renewer in this process (tests, before their database goes away)."""
+    for lease in list(_LIVE):
+        lease.release()
+
+
 class Lease:
     def __init__(self, sessions: sessionmaker[Session], ttl_seconds: float) -> None:
         self._sessions = sessions
@@ -36,6 +46,7 @@ class Lease:
         self._worker_id = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        _LIVE.add(self)
 
     @property
     def worker_id(self) -> str:
