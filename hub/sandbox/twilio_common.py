@@ -190,6 +190,7 @@ def page_args(query: dict[str, list[str]]) -> tuple[int, int, str | None] | Resp
 
 class _Record(Protocol):
     sid: str
+    account_sid: str
     to: str
     seq: int
 
@@ -226,6 +227,13 @@ class ResourceStore(Generic[R]):
 
     def get(self, sid: str) -> R | None:
         return self._by_sid.get(sid)
+
+    def fetch_response(self, request: Request) -> Response:
+        """``GET …/{Sid}.json``: the resource, or Twilio's 404 when it is not this account's."""
+        record = self.get(request.params["Sid"])
+        if record is None or record.account_sid != request.params["AccountSid"]:
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+        return json_response(200, record.resource())
 
     def clear(self) -> None:
         with self._lock:

@@ -219,9 +219,4 @@ class TwilioMessages:
     def fetch(self, request: Request) -> Response:
         self.ctx.stats.incr("twilio.messages.fetch")
         denied = check_auth(request, self.ctx.twilio_auth_token)
-        if denied is not None:
-            return denied
-        record = self.store.get(request.params["Sid"])
-        if record is None or record.account_sid != request.params["AccountSid"]:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-        return json_response(200, record.resource())
+        return denied if denied is not None else self.store.fetch_response(request)
