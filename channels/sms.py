@@ -7,7 +7,7 @@ reconciliation by listing what Twilio accepted.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -193,6 +193,23 @@ class TwilioChannel(Channel):
         return datetime.now(UTC) - timedelta(minutes=self.config.reconcile_lookback_minutes)
 
 
+    def _send_each(self, batch: Batch, number_reason: str, verb: str,
+                   create: Callable[[Recipient], Any]) -> Iterator[DeliveryResult]:
+        """One Twilio request per recipient, with the error policy SMS and calls share."""
+        for recipient in batch.recipients:
+            self.context.throttle(batch.sender, 1)
+            try:
+                resource = create(recipient)
+            except TwilioRestException as exc:
+                yield twilio_failure(recipient, exc, number_reason)
+                continue
+            except NETWORK_ERRORS as exc:
+                yield network_result(recipient, exc, "Twilio")
+                # A provider that did not answer in time will likely not answer the next one either:
+                # the rest of the batch is retried later rather than piling up timeouts.
+                raise TransientError(f"Twilioの応答が遅いため、残りの宛先は後で{verb}します") from exc
+            yield DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=resource.sid)
+
     def _reconcile_by_listing(
         self,
         recipients: Sequence[Recipient],
@@ -266,26 +283,11 @@ class SmsChannel(TwilioChannel):
         return None
 
     def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
-        sender = self.sender_for(batch)
-        client = self.client()
-        for recipient in batch.recipients:
-            self.context.throttle(batch.sender, 1)
-            try:
-                message = client.messages.create(
-                    to=e164(recipient.address),
-                    from_=sender,
-                    body=batch.content_for(recipient).text,
-                    status_callback=self.callback_url("status", recipient.delivery_id),
-                )
-            except TwilioRestException as exc:
-                yield twilio_failure(recipient, exc, "not_mobile")
-                continue
-            except NETWORK_ERRORS as exc:
-                yield network_result(recipient, exc, "Twilio")
-                # A provider that did not answer in time will likely not answer the next one either:
-                # the rest of the batch is retried later rather than piling up timeouts.
-                raise TransientError("Twilioの応答が遅いため、残りの宛先は後で再送します") from exc
-            yield DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=message.sid)
+        sender, client = self.sender_for(batch), self.client()
+        yield from self._send_each(batch, "not_mobile", "再送", lambda r: client.messages.create(
+            to=e164(r.address), from_=sender, body=batch.content_for(r).text,
+            status_callback=self.callback_url("status", r.delivery_id),
+        ))
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A message to the same number, from the same sender, with the same body, since the lookback."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels.base import (
@@ -19,19 +18,15 @@ from channels.base import (
     Capability,
     DeliveryResult,
     Draft,
-    Outcome,
     Recipient,
     Rendered,
     prefix_for,
 )
-from channels.errors import TransientError
-from channels.net import NETWORK_ERRORS, network_result
 from channels.sms import (
     TwilioChannel,
     TwilioConfig,
     e164,
     parse_phone,
-    twilio_failure,
 )
 from channels.text import URL_RE, join_nonempty, with_prefix
 
@@ -166,27 +161,18 @@ class VoiceChannel(TwilioChannel):
         return None if parse_phone(address) is not None else "invalid_address"
 
     def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
-        sender = self.sender_for(batch)
-        client = self.client()
-        for recipient in batch.recipients:
+        sender, client = self.sender_for(batch), self.client()
+
+        def call(recipient: Recipient) -> Any:
             content = batch.content_for(recipient)
             twiml = content.meta.get("twiml") or self.twiml(speech_for_text(content.text, batch.mode))
-            self.context.throttle(batch.sender, 1)
-            try:
-                call = client.calls.create(
-                    to=e164(recipient.address),
-                    from_=sender,
-                    twiml=twiml,
-                    status_callback=self.callback_url("call-status", recipient.delivery_id),
-                    status_callback_event=CALL_EVENTS,
-                )
-            except TwilioRestException as exc:
-                yield twilio_failure(recipient, exc, "invalid_address")
-                continue
-            except NETWORK_ERRORS as exc:
-                yield network_result(recipient, exc, "Twilio")
-                raise TransientError("Twilioの応答が遅いため、残りの宛先は後で発信します") from exc
-            yield DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=call.sid)
+            return client.calls.create(
+                to=e164(recipient.address), from_=sender, twiml=twiml,
+                status_callback=self.callback_url("call-status", recipient.delivery_id),
+                status_callback_event=CALL_EVENTS,
+            )
+
+        yield from self._send_each(batch, "invalid_address", "発信", call)
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A call to the same number from the same sender within the (short) lookback."""
