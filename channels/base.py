@@ -13,10 +13,10 @@ import enum
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, final
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Protocol, final
 
-from channels.errors import AmbiguousError, DeliveryError, PermanentError, RateLimited, TransientError
+from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,23 @@ class DeliveryResult:
     error_code: str | None = None
     reason: str | None = None  # machine-readable skip reason, e.g. "not_mobile"
     retry_after: float | None = None
+    # Whether a provider request carrying this row was made (an attempt is used only then).
+    # None: deliver() fills it in from the adapter's Requesting events.
+    attempted: bool | None = None
+
+
+@dataclass(frozen=True)
+class Requesting:
+    """Yielded by an adapter right before the provider request that carries these rows.
+
+    It is how ``deliver()`` knows which rows a request was really made for: a row that was never
+    in a request can always be retried cleanly, and only rows in flight can be in doubt.
+    """
+
+    delivery_ids: tuple[int, ...]
+
+
+SendEvent = DeliveryResult | Requesting
 
 
 @dataclass(frozen=True)
@@ -128,7 +145,9 @@ class ChannelContext:
     timeout: float = 10.0
 
 
-ProgressCallback = Callable[[list[DeliveryResult]], None]
+class ProgressCallback(Protocol):
+    def __call__(self, results: list[DeliveryResult], requesting: Sequence[int] = ()) -> None:
+        """Record ``results``; then, if ``requesting`` is given, that those rows are about to be requested."""
 
 
 class StopDelivery(Exception):
@@ -143,6 +162,13 @@ class Channel(ABC):
     batch_size: ClassVar[int] = 200
     max_chars: ClassVar[int | None] = None
     address_field: ClassVar[str | None] = None  # Contact attribute holding this channel's address
+    progress_every: ClassVar[int] = 25  # results per progress report, for channels that can reconcile
+
+    @classmethod
+    def records_each_request(cls) -> bool:
+        """Channels that cannot ask the provider afterwards have each request recorded before it is
+        made and each outcome as it comes, so a crash leaves at most one request's rows in doubt."""
+        return not cls.capabilities & Capability.RECONCILE
 
     def __init__(self, config: ChannelConfig, context: ChannelContext | None = None) -> None:
         self.config = config
@@ -157,9 +183,10 @@ class Channel(ABC):
         return None
 
     @abstractmethod
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         """Send the batch; yield results as they happen (a crash then loses as little as possible).
 
+        Yield :class:`Requesting` right before each provider request, with the rows it carries.
         Raise a :class:`DeliveryError` subclass for a failure that hits every recipient not yet
         answered for; per-recipient failures are yielded as results.
         """
@@ -179,40 +206,53 @@ class Channel(ABC):
         """Send ``batch`` and return exactly one result per recipient, in no particular order."""
         wanted = {r.delivery_id: r for r in batch.recipients}
         results: dict[int, DeliveryResult] = {}
-        pending_report: list[DeliveryResult] = []
+        requested: set[int] = set()
+        unreported: list[DeliveryResult] = []
+        each_request = self.records_each_request()
+
+        def flush(requesting: Sequence[int] = ()) -> None:
+            if on_progress is not None and (unreported or requesting):
+                on_progress(list(unreported), requesting)
+            unreported.clear()
 
         def report(result: DeliveryResult) -> None:
             if result.delivery_id not in wanted or result.delivery_id in results:
                 log.error("%s adapter reported an unexpected result %s", self.name, result)
                 return
+            if result.attempted is None:
+                result = replace(result, attempted=result.delivery_id in requested)
             results[result.delivery_id] = result
-            pending_report.append(result)
-            if on_progress is not None and len(pending_report) >= 25:
-                on_progress(list(pending_report))
-                pending_report.clear()
+            unreported.append(result)
+            if len(unreported) >= self.progress_every:
+                flush()
 
         sendable = [r for r in batch.recipients if not self._skip(r, report)]
         if sendable:
             inner = Batch(**{**batch.__dict__, "recipients": sendable})
             try:
-                for result in _iterate(self._send(inner)):
-                    report(result)
+                for event in _iterate(self._send(inner)):
+                    if isinstance(event, Requesting):
+                        ids = [i for i in event.delivery_ids if i in wanted and i not in results]
+                        requested.update(ids)
+                        if each_request:
+                            flush(ids)
+                        continue
+                    report(event)
             except StopDelivery:
                 raise
             except DeliveryError as exc:
                 for r in sendable:
                     if r.delivery_id not in results:
-                        report(_result_from_error(r.delivery_id, exc))
-            except Exception as exc:  # an adapter bug must not lose rows: the outcome is unknown
+                        report(_result_from_error(r.delivery_id, exc, r.delivery_id in requested))
+            except Exception as exc:  # an adapter bug must not lose rows
                 log.exception("%s adapter crashed", self.name)
                 for r in sendable:
                     if r.delivery_id not in results:
-                        report(DeliveryResult(r.delivery_id, Outcome.UNKNOWN, error=f"内部エラー: {exc!r}"))
+                        report(_crashed(r.delivery_id, r.delivery_id in requested, repr(exc)))
         for r in batch.recipients:
             if r.delivery_id not in results:
-                report(DeliveryResult(r.delivery_id, Outcome.UNKNOWN, error="アダプタが結果を返しませんでした"))
-        if on_progress is not None and pending_report:
-            on_progress(list(pending_report))
+                report(_crashed(r.delivery_id, r.delivery_id in requested, "アダプタが結果を返しませんでした"))
+        flush()
         return list(results.values())
 
     def _skip(self, recipient: Recipient, report: Callable[[DeliveryResult], None]) -> bool:
@@ -223,26 +263,39 @@ class Channel(ABC):
         return True
 
 
-def _iterate(results: Iterable[DeliveryResult]) -> Iterator[DeliveryResult]:
-    yield from results
+def _iterate(events: Iterable[SendEvent]) -> Iterator[SendEvent]:
+    yield from events
 
 
-def _result_from_error(delivery_id: int, exc: DeliveryError) -> DeliveryResult:
+def _crashed(delivery_id: int, requested: bool, what: str) -> DeliveryResult:
+    """Our own failure: unknown only if a request for the row was under way, else a clean retry."""
+    if requested:
+        return DeliveryResult(delivery_id, Outcome.UNKNOWN, attempted=True,
+                              error=f"送信処理が途中で止まりました（送信済みの可能性があります）: {what}")
+    return DeliveryResult(delivery_id, Outcome.RETRY, attempted=False,
+                          error=f"送信処理が止まったため未送信です: {what}")
+
+
+def result_from_error(delivery_id: int, exc: DeliveryError, requested: bool = True) -> DeliveryResult:
+    """The result for a row an error hit; ``requested`` says whether a request carrying it was made."""
+    return _result_from_error(delivery_id, exc, requested)
+
+
+def _result_from_error(delivery_id: int, exc: DeliveryError, requested: bool) -> DeliveryResult:
     if isinstance(exc, RateLimited):
         return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code,
-                              retry_after=exc.retry_after)
+                              retry_after=exc.retry_after, attempted=False)
+    if isinstance(exc, Unreachable):
+        return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code, attempted=False)
     if isinstance(exc, TransientError):
-        return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code)
+        return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code,
+                              attempted=requested)
     if isinstance(exc, PermanentError):
-        return DeliveryResult(delivery_id, Outcome.FAILED, error=exc.message, error_code=exc.code)
-    if isinstance(exc, AmbiguousError):
-        return DeliveryResult(delivery_id, Outcome.UNKNOWN, error=exc.message, error_code=exc.code)
-    return DeliveryResult(delivery_id, Outcome.UNKNOWN, error=exc.message, error_code=exc.code)
-
-
-def result_from_error(delivery_id: int, exc: DeliveryError) -> DeliveryResult:
-    """For adapters that handle per-recipient errors themselves."""
-    return _result_from_error(delivery_id, exc)
+        return DeliveryResult(delivery_id, Outcome.FAILED, error=exc.message, error_code=exc.code,
+                              attempted=requested)
+    if not requested:  # a request that was never made cannot be in doubt
+        return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code, attempted=False)
+    return DeliveryResult(delivery_id, Outcome.UNKNOWN, error=exc.message, error_code=exc.code, attempted=True)
 
 
 SKIP_MESSAGES = {

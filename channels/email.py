@@ -29,9 +29,11 @@ from channels.base import (
     Outcome,
     Recipient,
     Rendered,
+    Requesting,
+    SendEvent,
     prefix_for,
 )
-from channels.errors import PermanentError, TransientError
+from channels.errors import PermanentError, TransientError, Unreachable
 from channels.text import join_nonempty, with_prefix
 
 if TYPE_CHECKING:
@@ -172,12 +174,11 @@ class EmailChannel(Channel):
                 code=str(exc.smtp_code),
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise TransientError(
-                f"メールサーバー {self.config.host}:{self.config.port} に接続できませんでした"
-                f"（未送信・再試行します）: {exc!r}"
+            raise Unreachable(
+                f"メールサーバー {self.config.host}:{self.config.port} に接続できませんでした（未送信）: {exc!r}"
             ) from exc
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         sender = batch.sender or self.config.default_sender
         if not sender or not valid_email(sender):
             raise PermanentError("メールの送信元アドレスが設定されていないか、形式が正しくありません")
@@ -190,6 +191,7 @@ class EmailChannel(Channel):
                 if conn is None:
                     conn = self._connect()
                 self.context.throttle(batch.sender, 1)
+                yield Requesting((recipient.delivery_id,))
                 result, usable = self._transaction(conn, sender, recipient, message)
                 yield result
                 if not usable:
@@ -216,9 +218,7 @@ class EmailChannel(Channel):
                 return _refused(did, code, reply, "宛先"), True
         except (smtplib.SMTPException, OSError) as exc:
             # Nothing was handed over before DATA: every recipient not yet answered is retried.
-            raise TransientError(
-                f"メールサーバーとの接続が切れました（未送信・再試行します）: {exc!r}"
-            ) from exc
+            raise TransientError(f"メールサーバーとの接続が本文の送信前に切れました（未送信）: {exc!r}") from exc
         try:
             # data() raises for a refused DATA command but only returns the verdict on the text.
             code, reply = conn.data(message)
@@ -255,7 +255,7 @@ def _refused(delivery_id: int, code: int, reply: bytes | str, stage: str) -> Del
             delivery_id,
             Outcome.RETRY,
             error_code=str(code),
-            error=f"メールサーバーが一時的に{stage}を受け付けませんでした。再送します{detail}",
+            error=f"メールサーバーが一時的に{stage}を受け付けませんでした{detail}",
         )
     if stage == "宛先" and code in (550, 551, 553):
         return DeliveryResult(

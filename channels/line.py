@@ -1,13 +1,13 @@
 """LINE official account messages through the Messaging API (multicast).
 
-Recipients of a batch are grouped by the language of their content and sent in requests of up
-to 500 user ids. Every request carries an ``X-Line-Retry-Key`` derived from the batch, so a
-retried batch gets 409 for what LINE already accepted instead of a second copy.
+A batch holds at most 500 rows, so it is one multicast per language of its content. Every request
+carries an ``X-Line-Retry-Key`` derived from the batch and the language only: the rows of a batch
+and their languages never change, so a retry is exactly the same request with the same key, and
+LINE answers 409 for what it already accepted instead of sending a second copy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,9 +25,12 @@ from channels.base import (
     Outcome,
     Recipient,
     Rendered,
+    Requesting,
+    SendEvent,
     prefix_for,
 )
-from channels.errors import PermanentError, RateLimited, TransientError
+from channels.errors import PermanentError, RateLimited, TransientError, Unreachable
+from channels.net import may_have_reached_provider
 from channels.text import join_nonempty, with_prefix
 
 if TYPE_CHECKING:
@@ -68,15 +71,13 @@ class LineConfig(ChannelConfig):
         )
 
 
-def retry_key(idempotency_key: str, language: str, delivery_ids: Iterable[int]) -> str:
-    """The X-Line-Retry-Key of one request.
+def retry_key(idempotency_key: str, language: str) -> str:
+    """The X-Line-Retry-Key of one request: the batch and the language fix exactly which rows it carries.
 
-    Besides the batch key and the language it covers the exact set of rows in the request:
-    if a retry ever regrouped the rows, a key reused for different rows would make LINE answer
-    409 for people who never got the message.
+    Nothing else may go into it: a key that changed between tries (e.g. with the set of rows still
+    pending) would let LINE accept the retry as a new request and send a second copy.
     """
-    digest = hashlib.sha256(",".join(str(i) for i in sorted(delivery_ids)).encode()).hexdigest()[:16]
-    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{idempotency_key}|{language}|{digest}"))
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{idempotency_key}|{language}"))
 
 
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -106,7 +107,7 @@ class LineChannel(Channel):
     label = "LINE"
     capabilities = Capability.PERSONAL | Capability.RECONCILE
     config_class = LineConfig
-    batch_size = 2000  # split into requests of 500 inside the batch
+    batch_size = MULTICAST_MAX  # one request per language: a retry can never regroup rows
     max_chars = MAX_CHARS
     address_field = "line_user_id"
     config: LineConfig
@@ -136,18 +137,16 @@ class LineChannel(Channel):
         return None if USER_ID_RE.match(address) else "invalid_address"
 
     def requests_for(self, batch: Batch) -> list[tuple[str, list[Recipient]]]:
-        """(language, recipients) per request: grouped by content, at most 500, in a stable order."""
+        """(language, recipients) per request: one per language of content, in a stable order."""
+        if len(batch.recipients) > MULTICAST_MAX:
+            raise PermanentError(f"LINEのバッチは{MULTICAST_MAX}件までです（{len(batch.recipients)}件）")
         groups: dict[str, list[Recipient]] = {}
         for recipient in sorted(batch.recipients, key=lambda r: r.delivery_id):
             language = recipient.language if recipient.language in batch.contents else "ja"
             groups.setdefault(language, []).append(recipient)
-        return [
-            (language, members[i : i + MULTICAST_MAX])
-            for language, members in sorted(groups.items())
-            for i in range(0, len(members), MULTICAST_MAX)
-        ]
+        return sorted(groups.items())
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         from linebot.v3.messaging import MulticastRequest, TextMessage
         from linebot.v3.messaging.exceptions import ApiException
 
@@ -159,8 +158,9 @@ class LineChannel(Channel):
                 messages=[TextMessage(text=batch.contents[language].text)],
                 notification_disabled=self.config.notification_disabled,
             )
-            key = retry_key(base_key, language, (r.delivery_id for r in members))
+            key = retry_key(base_key, language)
             self.context.throttle(batch.sender, 1)
+            yield Requesting(tuple(r.delivery_id for r in members))
             try:
                 response = api.multicast_with_http_info(
                     request, x_line_retry_key=key, _request_timeout=self.context.timeout
@@ -171,11 +171,14 @@ class LineChannel(Channel):
             except Exception as exc:
                 if not _is_network_error(exc):
                     raise
-                # A timeout could hide an accepted request, but the retry key makes a resend safe:
-                # LINE answers 409 if it had accepted it, so this is a retry, not an unknown.
-                raise TransientError(
-                    f"LINEに接続できないか応答がありませんでした。再送します: {exc!r}"
-                ) from exc
+                if not may_have_reached_provider(exc):
+                    raise Unreachable(f"LINEに接続できませんでした（未送信）: {type(exc).__name__}") from exc
+                # A timeout could hide an accepted request, but the same retry key makes the retry
+                # safe (LINE answers 409 if it had accepted it): a retry, not an unknown.
+                for r in members:
+                    yield DeliveryResult(r.delivery_id, Outcome.RETRY, error_code="timeout",
+                                         error=f"LINEから応答がありませんでした: {type(exc).__name__}")
+                raise TransientError("LINEから応答がなかったため、この宛先はまだ送っていません") from exc
             request_id = _header(response.headers, "x-line-request-id")
             for r in members:
                 yield DeliveryResult(r.delivery_id, Outcome.SENT, provider_id=request_id)
@@ -203,7 +206,7 @@ class LineChannel(Channel):
                     r.delivery_id,
                     Outcome.RETRY,
                     error_code=str(status),
-                    error="LINE側の一時的な障害です。再送します" + detail,
+                    error="LINE側の一時的な障害です" + detail,
                 )
             return
         for r in members:

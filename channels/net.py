@@ -12,7 +12,7 @@ import requests
 import urllib3.exceptions
 
 from channels.base import DeliveryResult, Outcome, Recipient
-from channels.errors import TransientError
+from channels.errors import Unreachable
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -53,7 +53,7 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 def network_result(recipient: Recipient, exc: BaseException, what: str) -> DeliveryResult:
     """The result for a request that died on the network; raises when nothing was sent."""
     if not may_have_reached_provider(exc):
-        raise TransientError(f"{what}に接続できませんでした（未送信・再試行します）: {type(exc).__name__}")
+        raise Unreachable(f"{what}に接続できませんでした（未送信）: {type(exc).__name__}")
     return DeliveryResult(
         recipient.delivery_id,
         Outcome.UNKNOWN,

@@ -22,6 +22,8 @@ from channels.base import (
     Draft,
     Outcome,
     Rendered,
+    Requesting,
+    SendEvent,
     prefix_for,
 )
 from channels.feeds import tag_uri
@@ -81,7 +83,8 @@ class RssChannel(Channel):
     def entry_id(self, message_id: int) -> str:
         return tag_uri(self.config.authority, self.config.tag_year, message_id)
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         entry = self.entry_id(batch.message_id)
         for recipient in batch.recipients:
+            yield Requesting((recipient.delivery_id,))
             yield DeliveryResult(recipient.delivery_id, Outcome.DELIVERED, provider_id=entry)

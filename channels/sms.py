@@ -26,6 +26,8 @@ from channels.base import (
     Outcome,
     Recipient,
     Rendered,
+    Requesting,
+    SendEvent,
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError
@@ -95,13 +97,13 @@ def twilio_failure(recipient: Recipient, exc: TwilioRestException, number_reason
     detail = f"（Twilio {exc.status}/{code}: {exc.msg}）"
     if exc.status == 429 or code == TOO_MANY_REQUESTS:
         raise RateLimited(
-            "Twilioの送信速度の上限に達しました。しばらく待って再送します" + detail,
+            "Twilioの送信速度の上限に達しました" + detail,
             retry_after=RATE_LIMIT_DEFAULT_WAIT,
             code=str(code or 429),
         )
     if code == QUEUE_FULL:
         raise RateLimited(
-            "送信元番号の送信待ちが満杯です。時間をおいて再送します" + detail,
+            "送信元番号の送信待ちが満杯です" + detail,
             retry_after=QUEUE_FULL_WAIT,
             code=str(code),
         )
@@ -114,7 +116,7 @@ def twilio_failure(recipient: Recipient, exc: TwilioRestException, number_reason
         return DeliveryResult(
             recipient.delivery_id,
             Outcome.RETRY,
-            error="Twilio側の一時的な障害です。再送します" + detail,
+            error="Twilio側の一時的な障害です" + detail,
             error_code=str(code or exc.status),
         )
     if code == NOT_MOBILE:
@@ -193,11 +195,12 @@ class TwilioChannel(Channel):
         return datetime.now(UTC) - timedelta(minutes=self.config.reconcile_lookback_minutes)
 
 
-    def _send_each(self, batch: Batch, number_reason: str, verb: str,
-                   create: Callable[[Recipient], Any]) -> Iterator[DeliveryResult]:
+    def _send_each(self, batch: Batch, number_reason: str,
+                   create: Callable[[Recipient], Any]) -> Iterator[SendEvent]:
         """One Twilio request per recipient, with the error policy SMS and calls share."""
         for recipient in batch.recipients:
             self.context.throttle(batch.sender, 1)
+            yield Requesting((recipient.delivery_id,))
             try:
                 resource = create(recipient)
             except TwilioRestException as exc:
@@ -207,7 +210,7 @@ class TwilioChannel(Channel):
                 yield network_result(recipient, exc, "Twilio")
                 # A provider that did not answer in time will likely not answer the next one either:
                 # the rest of the batch is retried later rather than piling up timeouts.
-                raise TransientError(f"Twilioの応答が遅いため、残りの宛先は後で{verb}します") from exc
+                raise TransientError("Twilioから応答がなかったため、この宛先はまだ送っていません") from exc
             yield DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=resource.sid)
 
     def _reconcile_by_listing(
@@ -282,9 +285,9 @@ class SmsChannel(TwilioChannel):
             return "not_mobile"
         return None
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         sender, client = self.sender_for(batch), self.client()
-        yield from self._send_each(batch, "not_mobile", "再送", lambda r: client.messages.create(
+        yield from self._send_each(batch, "not_mobile", lambda r: client.messages.create(
             to=e164(r.address), from_=sender, body=batch.content_for(r).text,
             status_callback=self.callback_url("status", r.delivery_id),
         ))

@@ -20,6 +20,7 @@ from channels.base import (
     Draft,
     Recipient,
     Rendered,
+    SendEvent,
     prefix_for,
 )
 from channels.sms import (
@@ -160,7 +161,7 @@ class VoiceChannel(TwilioChannel):
     def check_address(self, address: str) -> str | None:
         return None if parse_phone(address) is not None else "invalid_address"
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         sender, client = self.sender_for(batch), self.client()
 
         def call(recipient: Recipient) -> Any:
@@ -172,7 +173,7 @@ class VoiceChannel(TwilioChannel):
                 status_callback_event=CALL_EVENTS,
             )
 
-        yield from self._send_each(batch, "invalid_address", "発信", call)
+        yield from self._send_each(batch, "invalid_address", call)
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A call to the same number from the same sender within the (short) lookback."""

@@ -22,6 +22,8 @@ from channels.base import (
     Draft,
     Outcome,
     Rendered,
+    Requesting,
+    SendEvent,
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError
@@ -167,12 +169,13 @@ class XChannel(Channel):
     def check_address(self, address: str) -> str | None:
         return None if ADDRESS_RE.match(address) else "invalid_address"
 
-    def _send(self, batch: Batch) -> Iterable[DeliveryResult]:
+    def _send(self, batch: Batch) -> Iterable[SendEvent]:
         import tweepy
 
         client = self.client()
         for recipient in batch.recipients:
             self.context.throttle(batch.sender, 1)
+            yield Requesting((recipient.delivery_id,))
             try:
                 response = client.create_tweet(text=batch.content_for(recipient).text, user_auth=True)
             except tweepy.HTTPException as exc:
@@ -188,7 +191,7 @@ class XChannel(Channel):
         detail = f"（X {status}: {' / '.join(map(str, exc.api_messages)) or exc}）"
         if status == 429:
             raise RateLimited(
-                "Xの投稿数の上限に達しました。上限が解除されたら再投稿します" + detail,
+                "Xの投稿数の上限に達しました" + detail,
                 retry_after=_retry_after(exc),
                 code="429",
             )
@@ -216,7 +219,7 @@ class XChannel(Channel):
                 delivery_id,
                 Outcome.RETRY,
                 error_code=str(status),
-                error="X側の一時的な障害です。再投稿します" + detail,
+                error="X側の一時的な障害です" + detail,
             )
         return DeliveryResult(
             delivery_id,

@@ -38,6 +38,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(relay_bp)
 
     # Register the tasks with this app's Celery instance.
+    import hub.dispatch.sweeper
     import hub.dispatch.tasks  # noqa: F401
     from triggers import base as trigger_registry
 

@@ -61,9 +61,11 @@ _OURS = (_T.c.id == bindparam("b_id")) & (_T.c.provider_id.is_(None) | (_T.c.pro
 _COMMON: dict[str, Any] = {"provider_id": bindparam("b_sid"), "provider_status": bindparam("b_status"),
            "updated_at": bindparam("b_now")}
 # "sent"/"ringing" etc. only confirm acceptance: they never downgrade a final state.
-_ACCEPTED = update(_T).where(_OURS, _T.c.state.in_([DeliveryState.SENDING, DeliveryState.SENT])).values(
+# A row being checked after a lost answer is settled by the provider's own word.
+_ACCEPTED = update(_T).where(_OURS, _T.c.state.in_([DeliveryState.SENDING, DeliveryState.CHECKING,
+                                                    DeliveryState.SENT])).values(
     state=DeliveryState.SENT, sent_at=bindparam("b_now"), **_COMMON)
-_SETTLEABLE = [DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]
+_SETTLEABLE = [DeliveryState.SENDING, DeliveryState.CHECKING, DeliveryState.SENT, DeliveryState.UNKNOWN]
 _DELIVERED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
     state=DeliveryState.DELIVERED, delivered_at=bindparam("b_now"), **_COMMON)
 _FAILED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(

@@ -1,7 +1,8 @@
 """Celery wired to the Flask app: every task runs inside the app context.
 
-Messages carry ids only; the database is the truth (REFERENCE §4). Late acknowledgement plus the
-sweeper means a killed worker's batches are picked up again without a second copy going out.
+Messages carry ids only; the database is the truth. Late acknowledgement plus the sweeper, which
+every worker runs on its own timer, means a killed worker's batches are picked up again without a
+second copy going out, whether or not the scheduler is alive.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_ready, worker_shutting_down
 from flask import Flask
 
 from hub.config import Settings
@@ -26,14 +28,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "hub",
         "beat_schedule": {
-            "sweep-deliveries": {
-                "task": "hub.dispatch.sweep",
-                "schedule": float(settings.sweep_interval_seconds),
-            },
             "relay-tick": {"task": "hub.relay.tick", "schedule": float(settings.relay_tick_seconds)},
         },
         # Workers must know the trigger tasks (and install their pre-send check) wherever beat runs.
-        "imports": ("triggers.jma.tasks",),
+        "imports": ("triggers.jma.tasks", "hub.dispatch.sweeper"),
     }
     if settings.jma_enabled:
         config["beat_schedule"]["jma-poll"] = {"task": "hub.triggers.jma.poll",
@@ -67,4 +65,21 @@ def init_celery(app: Flask) -> Celery:
     celery.conf.update(celery_config(settings))
     celery.set_default()
     app.extensions["celery"] = celery
+    _run_sweeper_in_workers(app, settings)
     return celery
+
+
+def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
+    from hub.dispatch.sweeper import SweepTimer
+
+    timer = SweepTimer(app, settings.sweep_interval_seconds)
+
+    def start(**_: Any) -> None:
+        timer.start()
+
+    def stop(**_: Any) -> None:
+        timer.stop()
+
+    # weak=False: the receivers are closures that nothing else keeps alive.
+    worker_ready.connect(start, weak=False)
+    worker_shutting_down.connect(stop, weak=False)

@@ -63,17 +63,25 @@ class Settings:
 
     provider_timeout: float = 10.0
     batch_size: int = 200
+    # Provider requests per recipient before giving up; rate-limit waits and requests that never
+    # left do not count, they are retried until retry_deadline_seconds after planning instead.
     max_attempts: int = 5
+    retry_deadline_seconds: int = 6 * 3600
+    # After a request whose answer was lost: how long to wait before asking the provider about it.
+    check_after_seconds: float = 30.0
     # Sends per second per (channel, sender), shared by all workers through Redis when available.
     rate_sms: float = 50.0
     rate_voice: float = 10.0
     rate_email: float = 100.0
     rate_line: float = 20.0
     rate_x: float = 1.0
+    # Pending rows whose task has not run this long after they were due are queued again
+    # (e.g. the broker lost its queue in a restart).
     stale_after_seconds: int = 120
     # A worker renews its lease every third of this; rows of a worker silent this long are reconciled.
     lease_seconds: float = 30.0
-    sweep_interval_seconds: int = 30
+    # Every worker runs the sweeper on this timer (one at a time), independent of the scheduler.
+    sweep_interval_seconds: float = 10.0
 
     # JMA 防災情報XML triggers (docs/triggers.md). Off by default: tests and demos never poll JMA.
     jma_enabled: bool = False

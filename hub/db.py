@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,16 @@ def get_engine(url: str) -> Engine:
     if engine is None:
         engine = _engines[url] = make_engine(url)
     return engine
+
+
+def _forget_parent_connections() -> None:
+    # A forked child (Celery prefork) must not use the sockets of its parent's pool: the parent's
+    # sweeper and lease renewer keep using them.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def dispose_engines() -> None:

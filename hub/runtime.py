@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import Channel, ChannelContext
+from channels.errors import Unreachable
 from hub.config import Settings
 from hub.db import session_factory
 from hub.dispatch.leases import Lease
@@ -68,7 +69,11 @@ class Runtime:
         limiter = self.limiter
 
         def throttle(sender: str | None, n: int) -> None:
-            limiter.acquire(name, sender, n, rate)
+            # Before any request is made: whatever goes wrong here leaves nothing in doubt.
+            try:
+                limiter.acquire(name, sender, n, rate)
+            except Exception as exc:
+                raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
         context = ChannelContext(
             public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout

@@ -16,7 +16,7 @@ AUDIENCE_HELP = (
 
 
 # A follow-up goes to everyone who may have the original, including outcomes we cannot confirm.
-RECEIVED_STATES = ("sent", "delivered", "unknown", "sending")
+RECEIVED_STATES = ("sent", "delivered", "unknown", "checking", "sending")
 
 
 class AudienceError(ValueError):

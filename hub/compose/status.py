@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from hub.models import Contact, Delivery, DeliveryState, Message
 
 COUNT_KEYS = ("sent", "delivered", "failed", "skipped", "unknown", "pending")
+BUSY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING)
 
 
 def channel_counts(session: Session, message_id: int) -> dict[str, dict[str, int]]:
     """``{"sms": {"sent": n, "delivered": n, "failed": n, "skipped": n, "unknown": n, "pending": n}}``.
 
-    ``pending`` includes rows being sent right now (``sending``): both mean "not finished yet".
+    ``pending`` includes rows being sent right now (``sending``) and rows whose outcome is being
+    checked with the provider (``checking``): all mean "not finished yet".
     """
     message = session.get(Message, message_id)
     out: dict[str, dict[str, int]] = {ch: dict.fromkeys(COUNT_KEYS, 0) for ch in (message.channels if message else [])}
@@ -28,7 +30,7 @@ def channel_counts(session: Session, message_id: int) -> dict[str, dict[str, int
         .group_by(Delivery.channel, Delivery.state)
     )
     for channel, state, n in rows:
-        key = "pending" if state in (DeliveryState.PENDING, DeliveryState.SENDING) else str(state)
+        key = "pending" if state in BUSY_STATES else str(state)
         out.setdefault(channel, dict.fromkeys(COUNT_KEYS, 0))[key] += n
     return out
 

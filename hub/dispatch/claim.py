@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import Delivery, DeliveryState, WorkerLease, utcnow
+
+CLAIMABLE = (DeliveryState.PENDING, DeliveryState.CHECKING)
 
 
 @dataclass(frozen=True)
@@ -17,53 +19,68 @@ class ClaimedRow:
     address: str
     language: str
     contact_id: int | None
-    attempts: int
+    attempts: int  # provider requests made for the row so far
+    checking: bool  # a request may have reached the provider: ask it before sending again
+
+
+def _batch_lock_taken(session: Session, message_id: int, channel: str, batch_no: int) -> bool:
+    """PostgreSQL: one claimer per batch at a time, so a batch (one LINE request) is never split.
+
+    SKIP LOCKED alone lets two claimers racing on one batch each take part of it; a retried
+    request must carry exactly the rows it carried before. SQLite serialises writers anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    low = zlib.crc32(f"{channel}:{batch_no}".encode()) - 2**31
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(message_id % 2**31, low))))
 
 
 def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
                 worker_id: str) -> list[ClaimedRow]:
-    """Move the batch's due ``pending`` rows to ``sending``; rows another worker holds are skipped."""
+    """Move the batch's due ``pending`` and ``checking`` rows to ``sending``.
+
+    Claiming uses no attempt: an attempt is counted only when a request carrying the row is made.
+    """
+    if not _batch_lock_taken(session, message_id, channel, batch_no):
+        return []
     now = utcnow()
     due = (
-        select(Delivery.id)
+        select(Delivery.id, Delivery.state)
         .where(
             Delivery.message_id == message_id,
             Delivery.channel == channel,
             Delivery.batch_no == batch_no,
-            Delivery.state == DeliveryState.PENDING,
+            Delivery.state.in_(CLAIMABLE),
             (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now),
         )
-        # PostgreSQL: rows locked by another worker are left to it; SQLite serialises writers anyway.
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(due))
-    if not ids:
+    before = {row_id: state for row_id, state in session.execute(due)}
+    if not before:
         return []
     rows = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.state == DeliveryState.PENDING)
+        .where(Delivery.id.in_(list(before)), Delivery.state.in_(CLAIMABLE))
         .values(state=DeliveryState.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now,
-                attempts=Delivery.attempts + 1)
+                requested_at=None)
         .returning(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts)
     ).all()
-    return [ClaimedRow(*row) for row in rows]
+    return [ClaimedRow(*row, checking=before[row[0]] == DeliveryState.CHECKING) for row in rows]
 
 
 StaleGroups = dict[tuple[int, str, int], list[int]]
 
 
-def claim_stale_sending(session: Session, older_than: timedelta, worker_id: str,
-                        limit: int = 5000) -> StaleGroups:
-    """Rows left in ``sending`` by a dead worker: take them over so only one sweeper reconciles them.
+def claim_stale_sending(session: Session, worker_id: str, limit: int = 5000) -> StaleGroups:
+    """Rows left in ``sending`` by a dead worker (its lease lapsed): take them over for reconciling.
 
     Returns the row ids taken, grouped by (message_id, channel, batch_no).
     """
     now = utcnow()
-    cutoff: datetime = now - older_than
     alive = select(WorkerLease.worker_id).where(WorkerLease.expires_at > now)
     stale = (
         select(Delivery.id)
-        .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < cutoff,
+        .where(Delivery.state == DeliveryState.SENDING,
                Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(alive))
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -2,15 +2,25 @@
 
 With Redis the bucket is shared by every worker on every machine; without it (the embedded
 default) each process keeps its own bucket, which is documented as approximate.
+
+When Redis is away, sending pauses: the limiter keeps trying for ``outage_wait`` seconds, then
+raises :class:`LimiterUnavailable`, which dispatch turns into a clean retry (nothing was sent).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Protocol
 
 import redis
+
+log = logging.getLogger(__name__)
+
+
+class LimiterUnavailable(Exception):
+    """The shared rate limiter cannot be reached: nothing may be sent until it can."""
 
 # Token bucket in one atomic step: refill by elapsed time, then take n or report the wait.
 _LUA_TAKE = """
@@ -63,18 +73,28 @@ class LocalRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url)
+    def __init__(self, url: str, outage_wait: float = 15.0) -> None:
+        self._redis = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
         self._take = self._redis.register_script(_LUA_TAKE)
+        self.outage_wait = outage_wait
 
     def acquire(self, channel: str, sender: str | None, n: int, rate: float) -> float:
         if rate <= 0:
             return 0.0
         key = f"hub:rate:{channel}:{sender or '-'}"
         burst = max(rate, float(n))
-        # Redis TIME keeps every machine on one clock for the bucket.
-        seconds, micros = self._redis.time()
-        wait = float(self._take(keys=[key], args=[rate, burst, n, seconds + micros / 1e6]))
+        started = time.monotonic()
+        while True:
+            try:
+                # Redis TIME keeps every machine on one clock for the bucket.
+                seconds, micros = self._redis.time()
+                wait = float(self._take(keys=[key], args=[rate, burst, n, seconds + micros / 1e6]))
+                break
+            except redis.RedisError as exc:
+                if time.monotonic() - started >= self.outage_wait:
+                    raise LimiterUnavailable(f"Redis ({type(exc).__name__})") from exc
+                log.warning("rate limiter: Redis unavailable (%s); sending paused", type(exc).__name__)
+                time.sleep(0.5)
         if wait > 0:
             time.sleep(wait)
         return wait

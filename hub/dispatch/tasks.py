@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import exists, select, update
 
-from channels.base import DeliveryResult, Outcome, Recipient
-from hub.compose.messages import messages_due
+from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
 from hub.compose.planning import blocking_reason, plan_deliveries
 from hub.dispatch.batches import build_batch, non_exercise_contacts
-from hub.dispatch.claim import claim_batch, claim_stale_sending
+from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.record import Recorder
+from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+BUSY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING)
 
 
 def runtime() -> Runtime:
@@ -54,35 +58,50 @@ def plan_message(message_id: int) -> dict[str, int]:
 
 
 def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
-    """Enqueue one task per batch that still has pending rows; returns how many were enqueued."""
+    """Enqueue one task per batch that still has rows to send or check; returns how many.
+
+    ``only_stale``: just the batches whose task should have run a while ago and evidently did not
+    (a broker restart loses its queue; the database still knows).
+    """
     rt = runtime()
     with rt.session() as session:
         q = select(Delivery.channel, Delivery.batch_no).where(
-            Delivery.message_id == message_id, Delivery.state == DeliveryState.PENDING
+            Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE)
         )
+        now = utcnow()
+        # Due rows are queued once more and re-stamped, then left alone for stale_after_seconds.
+        overdue = (Delivery.next_attempt_at < now) | (
+            Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds))
         if only_stale:
-            now = utcnow()
-            q = q.where(
-                (Delivery.next_attempt_at <= now)
-                | (Delivery.next_attempt_at.is_(None)
-                   & (Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds)))
-            )
+            q = q.where(overdue)
         groups = sorted({(c, b) for c, b in session.execute(q.distinct())})
         if only_stale and groups:
             # Re-stamp so the next sweep does not enqueue the same backlog again while it waits.
             session.execute(
                 update(Delivery)
-                .where(Delivery.message_id == message_id, Delivery.state == DeliveryState.PENDING)
-                .values(updated_at=utcnow())
+                .where(Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE), overdue)
+                .values(updated_at=now, next_attempt_at=None)
             )
     for channel, batch_no in groups:
         send_batch.delay(message_id, channel, batch_no)
     return len(groups)
 
 
+def retry_policy(rt: Runtime, message: Message) -> RetryPolicy:
+    started = message.planned_at or utcnow()
+    return RetryPolicy(max_attempts=rt.settings.max_attempts,
+                       deadline=started + timedelta(seconds=rt.settings.retry_deadline_seconds),
+                       check_after=rt.settings.check_after_seconds)
+
+
+def can_reconcile(channel: Channel) -> bool:
+    return bool(channel.capabilities & Capability.RECONCILE)
+
+
 @shared_task(name="hub.dispatch.send_batch")
 def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, int]:
     rt = runtime()
+    channel = rt.channel(channel_name)
     with rt.session() as session:
         message = session.get(Message, message_id)
         if message is None or message.state == MessageState.WITHDRAWN:
@@ -95,37 +114,56 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
         batch = build_batch(session, message, channel_name, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
-                            attempt=max(r.attempts for r in rows))
-    recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts,
-                        owner=owner)
+                            attempt=max(r.attempts for r in rows) + 1)
+        policy = retry_policy(rt, message)
+    recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
+                        can_reconcile=can_reconcile(channel))
 
-    def flush(results: list[DeliveryResult]) -> None:
+    def progress(results: list[DeliveryResult], requesting: Sequence[int] = ()) -> None:
         with rt.session() as s:
             recorder.write(s, results)
+            if requesting:
+                recorder.mark_requested(s, requesting)
 
-    if blocked:
-        flush([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
-                              error="訓練対象ではないため送信しません")
-               for r in recipients if r.contact_id in blocked])
-    if batch.recipients:
-        try:
-            rt.channel(channel_name).deliver(batch, on_progress=flush)
-        except OwnershipLost:
-            log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
-                      channel_name, batch_no)
-            return recorder.counts
+    checking = {r.id for r in rows if r.checking}
+    try:
+        if blocked:
+            progress([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
+                                     error="訓練対象ではないため送信しません")
+                      for r in recipients if r.contact_id in blocked])
+        if checking:
+            # Ask first about rows whose last answer was lost; send again only what never arrived.
+            in_doubt = [r for r in batch.recipients if r.delivery_id in checking]
+            found = channel.reconcile(in_doubt, batch)
+            progress([f for f in found if f.outcome != Outcome.NOT_SENT])
+            resend = {f.delivery_id for f in found if f.outcome == Outcome.NOT_SENT}
+            batch = replace(batch, recipients=[r for r in batch.recipients
+                                               if r.delivery_id not in checking or r.delivery_id in resend])
+        if batch.recipients:
+            channel.deliver(batch, on_progress=progress)
+    except OwnershipLost:
+        log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
+                  channel_name, batch_no)
+        return recorder.counts
     if recorder.retry_in is not None:
-        send_batch.apply_async((message_id, channel_name, batch_no), countdown=recorder.retry_in)
+        schedule_retry(message_id, channel_name, batch_no, recorder.retry_in)
     finish_if_done(message_id)
     return recorder.counts
+
+
+def schedule_retry(message_id: int, channel_name: str, batch_no: int, seconds: float) -> None:
+    try:
+        send_batch.apply_async((message_id, channel_name, batch_no), countdown=seconds)
+    except Exception:  # the broker is away: the rows wait in the database and the sweeper queues them
+        log.warning("could not queue the retry of batch %s/%s/%s; the sweeper will", message_id, channel_name,
+                    batch_no, exc_info=True)
 
 
 def finish_if_done(message_id: int) -> bool:
     rt = runtime()
     with rt.session() as session:
         busy = session.scalar(select(exists().where(
-            Delivery.message_id == message_id,
-            Delivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+            Delivery.message_id == message_id, Delivery.state.in_(BUSY_STATES),
         )))
         if busy:
             return False
@@ -135,59 +173,6 @@ def finish_if_done(message_id: int) -> bool:
             .values(state=MessageState.DONE)
         )
     return True
-
-
-def reconcile_stale() -> int:
-    """Ask providers about rows a dead worker left in ``sending``; resend only what was not accepted."""
-    rt = runtime()
-    with rt.session() as session:
-        owner = rt.lease.worker_id
-        groups = claim_stale_sending(session, timedelta(seconds=rt.settings.stale_after_seconds), owner)
-    touched: set[int] = set()
-    for (message_id, channel_name, batch_no), row_ids in groups.items():
-        with rt.session() as session:
-            message = session.get(Message, message_id)
-            if message is None:
-                continue
-            rows = session.execute(
-                select(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts,
-                       Delivery.claimed_at)
-                .where(Delivery.id.in_(row_ids), Delivery.state == DeliveryState.SENDING)
-            ).all()
-            recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
-            if not recipients:
-                continue
-            batch = build_batch(session, message, channel_name, batch_no, recipients,
-                                attempt=max(r.attempts for r in rows))
-        results = rt.channel(channel_name).reconcile(recipients, batch)
-        recorder = Recorder(attempts={r.id: r.attempts for r in rows}, max_attempts=rt.settings.max_attempts,
-                            owner=owner)
-        with rt.session() as session:
-            recorder.write(session, results)
-        log.warning("reconciled %d stale rows of message %s/%s batch %s: %s", len(rows), message_id,
-                    channel_name, batch_no, recorder.counts)
-        touched.add(message_id)
-    for message_id in touched:
-        enqueue_pending(message_id)
-    return sum(len(ids) for ids in groups.values())
-
-
-@shared_task(name="hub.dispatch.sweep")
-def sweep() -> dict[str, int]:
-    """Periodic safety net: due messages, rows of dead workers, retries whose task was lost."""
-    rt = runtime()
-    with rt.session() as session:
-        due = messages_due(session)
-        unfinished = list(session.scalars(
-            select(Message.id).where(Message.state == MessageState.QUEUED, Message.planned_at.is_not(None))
-        ))
-    for message_id in due:
-        plan_message.delay(message_id)
-    reconciled = reconcile_stale()
-    requeued = sum(enqueue_pending(m, only_stale=True) for m in unfinished)
-    for message_id in unfinished:
-        finish_if_done(message_id)
-    return {"planned": len(due), "reconciled": reconciled, "requeued_batches": requeued}
 
 
 def release(message_id: int, state: str) -> None:

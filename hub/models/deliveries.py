@@ -17,7 +17,10 @@ class DeliveryState(enum.StrEnum):
     SENT = "sent"  # the provider accepted it
     DELIVERED = "delivered"  # the provider confirmed it reached the handset / inbox / feed
     FAILED = "failed"
-    UNKNOWN = "unknown"  # the outcome is ambiguous: reconciled, never blindly resent
+    # A request may have reached the provider; the hub asks the provider (reconciles) at
+    # ``next_attempt_at`` and sends again only what it did not accept.
+    CHECKING = "checking"
+    UNKNOWN = "unknown"  # the outcome stays ambiguous and nobody can tell: reported, never blindly resent
     SKIPPED = "skipped"  # deliberately not sent; ``reason`` says why
 
 
@@ -57,6 +60,9 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The worker holding the row while it is "sending"; see hub/dispatch/leases.py.
     claimed_by: Mapped[str | None] = mapped_column(String(80))
+    # Stamped before each request on channels that cannot ask the provider afterwards (e-mail, X);
+    # cleared by a new claim. After a crash: NULL means provably never sent in that claim.
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

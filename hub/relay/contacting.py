@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from channels.base import Batch, Channel, Outcome, Recipient, Rendered
+from channels.errors import Unreachable
 from channels.net import may_have_reached_provider
 from hub.dispatch.batches import DEFAULT_SENDERS
 from hub.models.relay import AttemptState
@@ -109,6 +110,8 @@ def send_step(rt: Runtime, step: Step) -> StepResult:
         if step.channel in ("voice", "sms"):
             return _send_twilio(rt, channel, step)
         return _send_mail(rt, channel, step)
+    except Unreachable as exc:  # nothing left this machine (e.g. the rate limiter is away): next step
+        return StepResult(AttemptState.FAILED, error=exc.message)
     except Exception as exc:  # an unexpected adapter error must not stall the chain
         log.exception("relay step %s on %s crashed", step.attempt_id, step.channel)
         return StepResult(AttemptState.UNKNOWN, error=f"内部エラー: {exc!r}")

@@ -121,24 +121,41 @@ def test_email_timeout_after_data_is_unknown(sb: Sandbox, settings: Settings) ->
     assert results[2].outcome is Outcome.SENT and results[3].outcome is Outcome.SENT  # on a new connection
 
 
-def test_line_1200_recipients_take_three_multicasts_and_a_retry_is_409(
-    sb: Sandbox, settings: Settings
-) -> None:
+def test_line_batch_of_500_is_one_multicast_and_a_retry_is_409(sb: Sandbox, settings: Settings) -> None:
     ch = build("line", settings)
     assert isinstance(ch, LineChannel)
-    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 1201)]
+    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 501)]
     batch = make_batch(ch, DRAFT, people, key="msg42-batch1")
     results = by_id(ch.deliver(batch))
     assert {r.outcome for r in results.values()} == {Outcome.SENT}
-    assert sb.ctx.stats.snapshot()["line.multicast"] == 3
-    assert len(sb.inbox("line")) == 1200
-    assert [m["text"] for m in sb.inbox("line", user_id(777))] == [batch.contents["ja"].text]
+    assert sb.ctx.stats.snapshot()["line.multicast"] == 1
+    assert len(sb.inbox("line")) == 500
+    assert [m["text"] for m in sb.inbox("line", user_id(377))] == [batch.contents["ja"].text]
 
     again = by_id(ch.deliver(replace(batch, attempt=2)))
     assert {r.outcome for r in again.values()} == {Outcome.SENT}
     assert again[1].provider_id == results[1].provider_id  # x-line-accepted-request-id
-    assert sb.ctx.stats.snapshot()["line.multicast"] == 6
-    assert len(sb.inbox("line")) == 1200  # still one copy each
+    assert sb.ctx.stats.snapshot()["line.multicast"] == 2
+    assert len(sb.inbox("line")) == 500  # still one copy each
+
+
+def test_line_retry_key_depends_on_the_batch_and_language_only(sb: Sandbox, settings: Settings) -> None:
+    """A retry that carries fewer rows (some were settled meanwhile) is still the same request."""
+    ch = build("line", settings)
+    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 11)]
+    batch = make_batch(ch, DRAFT, people, key="msg7-batch3")
+    ch.deliver(batch)
+    fewer = by_id(ch.deliver(replace(batch, recipients=people[3:], attempt=2)))
+    assert {r.outcome for r in fewer.values()} == {Outcome.SENT}
+    assert len(sb.inbox("line")) == 10, "LINE recognised the retry key: no second copy for anyone"
+
+
+def test_line_batch_larger_than_one_request_is_refused(sb: Sandbox, settings: Settings) -> None:
+    ch = build("line", settings)
+    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 502)]
+    results = ch.deliver(make_batch(ch, DRAFT, people))
+    assert {r.outcome for r in results} == {Outcome.FAILED}
+    assert sb.inbox("line") == []
 
 
 def test_line_groups_by_language(sb: Sandbox, settings: Settings) -> None:
@@ -177,6 +194,8 @@ def test_line_timeout_is_a_retry_and_the_retry_key_prevents_a_second_copy(
     sb.inject_fault("line", "timeout", delay=1.5)
     ch = build("line", settings, timeout=0.5)
     batch = make_batch(ch, DRAFT, recipients([user_id(1), user_id(2)]))
-    assert {r.outcome for r in ch.deliver(batch)} == {Outcome.RETRY}
+    first = ch.deliver(batch)
+    assert {r.outcome for r in first} == {Outcome.RETRY}
+    assert {r.error_code for r in first} == {"timeout"}
     assert {r.outcome for r in ch.deliver(replace(batch, attempt=2))} == {Outcome.SENT}
-    assert len(sb.inbox("line", user_id(1))) <= 1
+    assert len(sb.inbox("line", user_id(1))) == 1, "the stalled request was accepted; the retry got 409"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from hub.demo.seed import seed_demo
-from hub.dispatch.tasks import sweep
+from hub.dispatch.sweeper import sweep
 from hub.models import TERMINAL_STATES
 from hub.runtime import Runtime
 from hub.sandbox import SandboxClient
