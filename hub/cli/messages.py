@@ -124,6 +124,12 @@ def _print_status(rt: Runtime, message_id: int, as_json: bool, sandboxed: list[s
     for ch, c in summary["channels"].items():
         click.echo(f"{ch:8} {c['sent']:>7} {c['delivered']:>7} {c['failed']:>7} {c['skipped']:>7} "
                    f"{c['unknown']:>7} {c['pending']:>7}")
+    unknown = {ch: c["unknown"] for ch, c in summary["channels"].items() if c["unknown"]}
+    if unknown:
+        where = "、".join(f"{ch} {n}件" for ch, n in unknown.items())
+        click.secho(f"⚠ 要確認: 送信結果が不明な宛先があります（{where}）。届いたかを確かめる手段がなく、"
+                    "二重送信を避けるため再送していません。"
+                    f"hub export deliveries {message_id} で宛先を確認してください。", fg="yellow", err=True)
 
 
 @click.command("status")

@@ -41,9 +41,12 @@ class SandboxClient:
         self._call("DELETE", "/sandbox/inbox")
 
     def inject_fault(
-        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None
+        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None,
+        probability: float | None = None,
     ) -> dict[str, Any]:
-        spec = {"channel": channel, "kind": kind, "count": count, "match": match, "delay": delay}
+        """``probability``: each matching request fails with that chance until cleared (a storm)."""
+        spec = {"channel": channel, "kind": kind, "count": count, "match": match, "delay": delay,
+                "probability": probability}
         fault: dict[str, Any] = self._call("POST", "/sandbox/faults", json=spec)
         return fault
 

@@ -2,11 +2,13 @@
 
 A fault is consumed by the request it hits, so a test can say "the first send gets a 429, the
 retry goes through" without timing games.  ``count=0`` keeps a fault until it is cleared, for
-demos where one address should always bounce.
+demos where one address should always bounce.  ``probability`` makes a storm: each matching
+request fails with that chance, independently, until the fault is cleared.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -33,11 +35,12 @@ class Fault:
     count: int
     match: str | None = None
     delay: float | None = None
+    probability: float | None = None
     used: int = 0
 
     @property
     def unlimited(self) -> bool:
-        return self.count == 0
+        return self.count == 0 or self.probability is not None
 
     @property
     def timeout_delay(self) -> float:
@@ -64,7 +67,8 @@ class FaultBook:
         self._faults: list[Fault] = []
 
     def inject(
-        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None
+        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None,
+        probability: float | None = None,
     ) -> Fault:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
@@ -75,7 +79,10 @@ class FaultBook:
             raise ValueError("count must be >= 0 (0 = until cleared)")
         if delay is not None and delay < 0:
             raise ValueError("delay must be >= 0")
-        fault = Fault(channel=channel, kind=kind, count=count, match=match or None, delay=delay)
+        if probability is not None and not 0 < probability <= 1:
+            raise ValueError("probability must be in (0, 1]")
+        fault = Fault(channel=channel, kind=kind, count=count, match=match or None, delay=delay,
+                      probability=probability)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -93,6 +100,8 @@ class FaultBook:
                 if fault.channel != channel or (wanted is not None and fault.kind not in wanted):
                     continue
                 if fault.match is not None and not any(fault.match in t for t in target_list):
+                    continue
+                if fault.probability is not None and random.random() >= fault.probability:
                     continue
                 fault.used += 1
                 if not fault.unlimited and fault.used >= fault.count:

@@ -141,9 +141,10 @@ class Sandbox:
         return [item.to_dict() for item in self.ctx.inbox.query(channel, to)]
 
     def inject_fault(
-        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None
+        self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None,
+        probability: float | None = None,
     ) -> None:
-        self.ctx.faults.inject(channel, kind, count, match, delay)
+        self.ctx.faults.inject(channel, kind, count, match, delay, probability)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every scheduled status callback has been sent (or ``timeout``)."""

@@ -153,6 +153,7 @@ class SandboxWeb:
                 int(spec.get("count", 1)),
                 spec.get("match"),
                 None if spec.get("delay") is None else float(spec["delay"]),
+                None if spec.get("probability") is None else float(spec["probability"]),
             )
         except (ValueError, TypeError, AttributeError) as exc:
             return json_response(400, {"message": str(exc)})

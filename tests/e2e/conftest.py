@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from flask import Flask
 
 from hub.app import create_app
 from hub.config import Settings
+from hub.migrate import upgrade
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox, SandboxClient
 from tests.conftest import _empty
@@ -54,8 +56,49 @@ def worker_factory(stack_settings: Settings, tmp_path: Path) -> Iterator[type[Wo
     started: list[WorkerProcess] = []
 
     class Factory(WorkerProcess):
-        def __init__(self, concurrency: int = 2) -> None:
-            super().__init__(stack_settings, tmp_path / f"worker{len(started)}.log", concurrency)
+        def __init__(self, concurrency: int = 2, beat: bool = False) -> None:
+            super().__init__(stack_settings, tmp_path / f"worker{len(started)}.log", concurrency, beat)
+            started.append(self)
+
+    yield Factory
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(params=["postgres+redis", "sqlite+filesystem"])
+def any_stack_settings(request: pytest.FixtureRequest, sandbox: Sandbox, tmp_path: Path) -> Settings:
+    """Production's PostgreSQL + Redis, or the embedded default (SQLite + file broker), real workers both."""
+    if request.param == "postgres+redis":
+        base: Settings = request.getfixturevalue("stack_settings")
+    else:
+        database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+        upgrade(database_url)
+        base = Settings(
+            database_url=database_url, data_dir=str(tmp_path), public_url=f"http://127.0.0.1:{free_port()}",
+            sandbox_url=sandbox.http_url, sandbox_smtp_port=sandbox.smtp_port,
+            stale_after_seconds=3, lease_seconds=3,
+        ).resolved()
+    return replace(base, provider_timeout=1.0, check_after_seconds=1.0, sweep_interval_seconds=1.0,
+                   rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10)
+
+
+@pytest.fixture
+def any_stack_runtime(any_stack_settings: Settings, sandbox_client: SandboxClient) -> Iterator[Runtime]:
+    app = create_app(any_stack_settings)
+    port = int(any_stack_settings.public_url.rsplit(":", 1)[1])
+    server = LiveServer(app, port).start()
+    with app.app_context():
+        yield app.extensions["hub"]
+    server.stop()
+
+
+@pytest.fixture
+def any_worker_factory(any_stack_settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    class Factory(WorkerProcess):
+        def __init__(self, concurrency: int = 2, beat: bool = False) -> None:
+            super().__init__(any_stack_settings, tmp_path / f"worker{len(started)}.log", concurrency, beat)
             started.append(self)
 
     yield Factory

@@ -103,3 +103,21 @@ def test_helpers() -> None:
     assert sms_segments("😀" * 35) == ("UCS-2", 1)  # surrogate pairs count as two units
     body = b"To=%2B8190&Body=%E3%80%90%E8%A8%93%E7%B7%B4%E3%80%91+a%26b&Empty="
     assert parse_form(body) == {"To": ["+8190"], "Body": ["【訓練】 a&b"], "Empty": [""]}
+
+
+def test_a_storm_fault_hits_about_its_share_of_requests_until_cleared(
+    twilio: TwilioClient, client: SandboxClient
+) -> None:
+    client.inject_fault("sms", "500", probability=0.3)
+    failed = 0
+    for n in range(200):
+        try:
+            twilio.messages.create(to=f"+8190{30000000 + n}", from_="+815000000000", body="storm")
+        except Exception:
+            failed += 1
+    assert 30 <= failed <= 90, failed  # 60 expected; independent per request
+    assert client.faults()[0]["probability"] == 0.3
+    client.clear_faults()
+    twilio.messages.create(to="+819039999999", from_="+815000000000", body="calm")
+    with pytest.raises(SandboxError, match="probability"):
+        client.inject_fault("sms", "500", probability=1.5)

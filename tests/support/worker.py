@@ -25,16 +25,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """One ``celery worker`` (its own process group, so SIGKILL takes the pool children too)."""
 
-    def __init__(self, settings: Settings, log_path: Path, concurrency: int = 2) -> None:
+    def __init__(self, settings: Settings, log_path: Path, concurrency: int = 2, beat: bool = False) -> None:
         self.settings = settings
         self.log_path = log_path
         self.concurrency = concurrency
+        self.beat = beat
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         argv = [sys.executable, "-m", "celery", "-A", "hub.worker:celery", "worker", "-Q", "hub",
                 "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip",
                 "--without-mingle", "--without-heartbeat"]
+        if self.beat:
+            argv += ["--beat", "--schedule", str(self.log_path.with_suffix(".schedule"))]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(argv, env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -52,6 +55,20 @@ class WorkerProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+    def pool_pids(self) -> set[int]:
+        """The worker's pool processes (the ones that claim rows)."""
+        if self.proc is None:
+            return set()
+        children = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields_ = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields_[1]) == self.proc.pid:
+                children.add(int(stat.parent.name))
+        return children | {self.proc.pid}
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
