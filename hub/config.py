@@ -82,6 +82,9 @@ class Settings:
     lease_seconds: float = 30.0
     # Every worker runs the sweeper on this timer (one at a time), independent of the scheduler.
     sweep_interval_seconds: float = 10.0
+    # Rows a living worker has held this long are settled by the sweeper anyway (no batch takes this
+    # long; it covers a worker that lost its database while holding rows).
+    stuck_after_seconds: int = 3600
 
     # JMA 防災情報XML triggers (docs/triggers.md). Off by default: tests and demos never poll JMA.
     jma_enabled: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -71,8 +72,11 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
 StaleGroups = dict[tuple[int, str, int], list[int]]
 
 
-def claim_stale_sending(session: Session, worker_id: str, limit: int = 5000) -> StaleGroups:
-    """Rows left in ``sending`` by a dead worker (its lease lapsed): take them over for reconciling.
+def claim_stale_sending(session: Session, worker_id: str, stuck_after: timedelta,
+                        limit: int = 5000) -> StaleGroups:
+    """Rows left in ``sending`` by a dead worker (its lease lapsed), handed over by a worker that
+    could not finish them (``claimed_by`` NULL), or held far longer than any batch takes
+    (``stuck_after``): take them over for reconciling.
 
     Returns the row ids taken, grouped by (message_id, channel, batch_no).
     """
@@ -81,7 +85,8 @@ def claim_stale_sending(session: Session, worker_id: str, limit: int = 5000) -> 
     stale = (
         select(Delivery.id)
         .where(Delivery.state == DeliveryState.SENDING,
-               Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(alive))
+               Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(alive)
+               | (Delivery.claimed_at < now - stuck_after))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

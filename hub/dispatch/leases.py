@@ -29,6 +29,10 @@ class OwnershipLost(StopDelivery):
     """Our lease lapsed and the sweeper took the rows over: stop sending this batch at once."""
 
 
+class DatabaseAway(StopDelivery):
+    """Outcomes cannot be recorded: stop sending this batch rather than send what cannot be written."""
+
+
 _LIVE: weakref.WeakSet[Lease] = weakref.WeakSet()
 
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
@@ -40,7 +41,7 @@ def reconcile_stale(rt: Runtime) -> int:
     """Rows a dead worker left in ``sending``: settle what can be known, resend only what never left."""
     owner = rt.lease.worker_id
     with rt.session() as session:
-        groups = claim_stale_sending(session, owner)
+        groups = claim_stale_sending(session, owner, timedelta(seconds=rt.settings.stuck_after_seconds))
     touched: set[int] = set()
     for (message_id, channel_name, batch_no), row_ids in groups.items():
         channel = rt.channel(channel_name)

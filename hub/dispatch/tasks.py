@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import exists, select, update
+from sqlalchemy.exc import DBAPIError
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
 from hub.compose.planning import blocking_reason, plan_deliveries
 from hub.dispatch.batches import build_batch, non_exercise_contacts
 from hub.dispatch.claim import CLAIMABLE, claim_batch
-from hub.dispatch.leases import OwnershipLost
+from hub.dispatch.leases import DatabaseAway, OwnershipLost
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
@@ -24,6 +27,24 @@ from hub.runtime import Runtime
 log = logging.getLogger(__name__)
 
 BUSY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING)
+DATABASE_PATIENCE = 30.0  # seconds a worker keeps trying to record outcomes through a database blip
+T = TypeVar("T")
+
+
+def through_blips(action: Callable[[], T], patience: float = DATABASE_PATIENCE) -> T:
+    """Run a database write, trying again while the database is briefly away.
+
+    Results already obtained from a provider must not be lost to a failover or a restart.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return action()
+        except DBAPIError as exc:
+            if time.monotonic() >= deadline:
+                raise DatabaseAway(f"the database stayed away for {patience:.0f}s: {exc}") from exc
+            log.warning("database unavailable (%s); trying again", type(exc.orig).__name__)
+            time.sleep(0.5)
 
 
 def runtime() -> Runtime:
@@ -120,10 +141,12 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
                         can_reconcile=can_reconcile(channel))
 
     def progress(results: list[DeliveryResult], requesting: Sequence[int] = ()) -> None:
-        with rt.session() as s:
-            recorder.write(s, results)
-            if requesting:
-                recorder.mark_requested(s, requesting)
+        def write() -> None:
+            with rt.session() as s:
+                recorder.write(s, results)
+                if requesting:
+                    recorder.mark_requested(s, requesting)
+        through_blips(write)
 
     checking = {r.id for r in rows if r.checking}
     try:
@@ -145,10 +168,30 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
                   channel_name, batch_no)
         return recorder.counts
+    except BaseException:
+        # Rows we hold must not wait for this (living) worker to die: hand them to the sweeper,
+        # which settles them as after a crash (asks the provider / resends what never left).
+        log.exception("batch %s/%s/%s stopped; its unrecorded rows go to the sweeper", message_id,
+                      channel_name, batch_no)
+        release_claim(rt, [r.id for r in rows], owner)
+        raise
     if recorder.retry_in is not None:
         schedule_retry(message_id, channel_name, batch_no, recorder.retry_in)
     finish_if_done(message_id)
     return recorder.counts
+
+
+def release_claim(rt: Runtime, row_ids: list[int], owner: str) -> None:
+    def release() -> None:
+        with rt.session() as session:
+            session.execute(update(Delivery).where(
+                Delivery.id.in_(row_ids), Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == owner,
+            ).values(claimed_by=None))
+    try:
+        through_blips(release)
+    except DatabaseAway:
+        log.critical("could not hand %d rows to the sweeper; it settles them after HUB_STUCK_AFTER_SECONDS",
+                     len(row_ids))
 
 
 def schedule_retry(message_id: int, channel_name: str, batch_no: int, seconds: float) -> None:

@@ -51,18 +51,22 @@ def stack_runtime(stack_app: Flask) -> Runtime:
     return rt
 
 
-@pytest.fixture
-def worker_factory(stack_settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
+def _workers(settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     class Factory(WorkerProcess):
         def __init__(self, concurrency: int = 2, beat: bool = False) -> None:
-            super().__init__(stack_settings, tmp_path / f"worker{len(started)}.log", concurrency, beat)
+            super().__init__(settings, tmp_path / f"worker{len(started)}.log", concurrency, beat)
             started.append(self)
 
     yield Factory
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def worker_factory(stack_settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
+    yield from _workers(stack_settings, tmp_path)
 
 
 @pytest.fixture(params=["postgres+redis", "sqlite+filesystem"])
@@ -94,13 +98,4 @@ def any_stack_runtime(any_stack_settings: Settings, sandbox_client: SandboxClien
 
 @pytest.fixture
 def any_worker_factory(any_stack_settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-
-    class Factory(WorkerProcess):
-        def __init__(self, concurrency: int = 2, beat: bool = False) -> None:
-            super().__init__(any_stack_settings, tmp_path / f"worker{len(started)}.log", concurrency, beat)
-            started.append(self)
-
-    yield Factory
-    for worker in started:
-        worker.stop()
+    yield from _workers(any_stack_settings, tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,10 +18,11 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hub.app import create_app
 from hub.config import Settings
+from hub.db import get_engine
 from hub.models import Delivery, DeliveryState
 from hub.runtime import Runtime
 from hub.sandbox import SandboxClient
@@ -45,7 +47,7 @@ STALL = 8.0  # seconds a provider holds the answer of the request the kill lands
 @pytest.fixture
 def stack_settings(stack_settings: Settings) -> Settings:
     return replace(stack_settings, provider_timeout=10.0, check_after_seconds=1.0, sweep_interval_seconds=1.0,
-                   rate_sms=300, rate_voice=300, rate_email=300, rate_line=20, rate_x=10)
+                   rate_sms=300, rate_voice=300, rate_email=300, rate_line=20, rate_x=10, stuck_after_seconds=60)
 
 
 # What each channel is asked to send, and how the request the kill lands in is picked out.
@@ -203,3 +205,34 @@ def test_redis_stopped_for_three_seconds_mid_send_loses_nothing(
     assert len(final) == 1000
     assert {r.state for r in final} <= {DeliveryState.SENT, DeliveryState.DELIVERED}, \
         [(r.state, r.error) for r in rows(runtime, message_id) if r.state not in ("sent", "delivered")][:5]
+
+
+def test_database_connections_cut_mid_send_lose_nothing(
+    stack_runtime: Runtime, sandbox_client: SandboxClient, tmp_path: Path
+) -> None:
+    """As in a PostgreSQL failover or restart: every connection of the workers is cut, again and again."""
+    add_residents(stack_runtime, 1000)
+    # Only the workers' connections are cut (other test runs may share this database).
+    marker = f"hub-blip-{uuid.uuid4().hex[:8]}"
+    settings = replace(stack_runtime.settings, database_url=f"{stack_runtime.settings.database_url}&application_name={marker}")
+    worker = WorkerProcess(settings, tmp_path / "worker.log", concurrency=2).start()
+    try:
+        message_id = send(stack_runtime, channels=["sms", "email"])
+        wait_for(lambda: len(sandbox_client.inbox("sms")) >= 150, timeout=60, interval=0.05)
+        cut = 0
+        storm_ends = time.monotonic() + 3.0
+        with get_engine(stack_runtime.settings.database_url).connect() as conn:
+            while time.monotonic() < storm_ends:
+                cut += conn.scalar(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE application_name = :marker"), {"marker": marker}) or 0
+                conn.commit()
+                time.sleep(0.05)
+        assert cut > 10, "the workers' connections were not cut"
+        wait_finished(stack_runtime, message_id, timeout=180)
+    finally:
+        worker.stop()
+    for channel in ("sms", "email"):
+        final = assert_each_reached_exactly_once(stack_runtime, sandbox_client, message_id, channel)
+        assert len(final) == 1000
+        assert {r.state for r in final} <= {DeliveryState.SENT, DeliveryState.DELIVERED}, \
+            [(r.state, r.error) for r in final if r.state not in ("sent", "delivered")][:5]
