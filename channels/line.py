@@ -72,7 +72,7 @@ class LineConfig(ChannelConfig):
 
 
 def retry_key(idempotency_key: str, language: str) -> str:
-    """The X-Line-Retry-Key of one request: the batch and the language fix exactly which rows it carries.
+    """The X-Line-Retry-Key of one request: the batch and the language fix which rows it carries.
 
     Nothing else may go into it: a key that changed between tries (e.g. with the set of rows still
     pending) would let LINE accept the retry as a new request and send a second copy.
@@ -136,15 +136,22 @@ class LineChannel(Channel):
     def check_address(self, address: str) -> str | None:
         return None if USER_ID_RE.match(address) else "invalid_address"
 
-    def requests_for(self, batch: Batch) -> list[tuple[str, list[Recipient]]]:
-        """(language, recipients) per request: one per language of content, in a stable order."""
-        if len(batch.recipients) > MULTICAST_MAX:
-            raise PermanentError(f"LINEのバッチは{MULTICAST_MAX}件までです（{len(batch.recipients)}件）")
+    def requests_for(self, batch: Batch) -> list[tuple[str, str, list[Recipient]]]:
+        """(language, key suffix, recipients) per request: one per language of content, stable order.
+
+        Batches planned before batches were capped at 500 rows can be larger: they are cut into
+        requests of 500 by delivery id, each with a key of its own.
+        """
         groups: dict[str, list[Recipient]] = {}
         for recipient in sorted(batch.recipients, key=lambda r: r.delivery_id):
             language = recipient.language if recipient.language in batch.contents else "ja"
             groups.setdefault(language, []).append(recipient)
-        return sorted(groups.items())
+        requests = []
+        for language, members in sorted(groups.items()):
+            chunks = [members[i : i + MULTICAST_MAX] for i in range(0, len(members), MULTICAST_MAX)]
+            for n, chunk in enumerate(chunks):
+                requests.append((language, f"{language}#{n}" if len(chunks) > 1 else language, chunk))
+        return requests
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
         from linebot.v3.messaging import MulticastRequest, TextMessage
@@ -152,13 +159,13 @@ class LineChannel(Channel):
 
         api = self.api()
         base_key = batch.idempotency_key or f"message:{batch.message_id}:batch:{batch.batch_no}"
-        for language, members in self.requests_for(batch):
+        for language, key_part, members in self.requests_for(batch):
             request = MulticastRequest(
                 to=[r.address for r in members],
                 messages=[TextMessage(text=batch.contents[language].text)],
                 notification_disabled=self.config.notification_disabled,
             )
-            key = retry_key(base_key, language)
+            key = retry_key(base_key, key_part)
             self.context.throttle(batch.sender, 1)
             yield Requesting(tuple(r.delivery_id for r in members))
             try:
@@ -219,7 +226,9 @@ class LineChannel(Channel):
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         # Resending with the same retry key cannot make a second copy: LINE answers 409.
-        return [DeliveryResult(r.delivery_id, Outcome.NOT_SENT) for r in recipients]
+        return [DeliveryResult(r.delivery_id, Outcome.NOT_SENT,
+                               error="同じ再送キーで送るため、LINEが受け付け済みでも二重には届きません")
+                for r in recipients]
 
 
 def _is_network_error(exc: BaseException) -> bool:

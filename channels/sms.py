@@ -232,7 +232,8 @@ class TwilioChannel(Channel):
                 continue
             match = next((r for r in records if str(r.sid) not in claimed and is_ours(recipient, r)), None)
             if match is None:
-                results.append(DeliveryResult(recipient.delivery_id, Outcome.NOT_SENT))
+                results.append(DeliveryResult(recipient.delivery_id, Outcome.NOT_SENT,
+                                              error=f"Twilioに{what}の記録がなく、未送信と確認できました"))
             else:
                 claimed.add(str(match.sid))
                 results.append(DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=match.sid))

@@ -61,7 +61,7 @@ def deadline_note(policy: RetryPolicy) -> str:
 
 
 UNKNOWN_NOTE = "届いたかを確かめる手段がないため、二重送信を避けて再送しません。受信者に確認してください"
-RESEND_NOTE = "事業者に記録がなく未送信と確認できたため、送り直します"
+RESEND_NOTE = "送り直します"
 
 
 def with_note(error: str | None, note: str) -> str:

@@ -150,12 +150,14 @@ def test_line_retry_key_depends_on_the_batch_and_language_only(sb: Sandbox, sett
     assert len(sb.inbox("line")) == 10, "LINE recognised the retry key: no second copy for anyone"
 
 
-def test_line_batch_larger_than_one_request_is_refused(sb: Sandbox, settings: Settings) -> None:
+def test_line_batch_planned_before_the_500_cap_is_sent_in_stable_requests(sb: Sandbox, settings: Settings) -> None:
     ch = build("line", settings)
-    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 502)]
-    results = ch.deliver(make_batch(ch, DRAFT, people))
-    assert {r.outcome for r in results} == {Outcome.FAILED}
-    assert sb.inbox("line") == []
+    people = [Recipient(delivery_id=i, address=user_id(i)) for i in range(1, 1201)]
+    batch = make_batch(ch, DRAFT, people, key="old-batch")
+    assert {r.outcome for r in ch.deliver(batch)} == {Outcome.SENT}
+    assert sb.ctx.stats.snapshot()["line.multicast"] == 3
+    assert {r.outcome for r in ch.deliver(replace(batch, attempt=2))} == {Outcome.SENT}
+    assert len(sb.inbox("line")) == 1200, "the same requests again: LINE answered 409"
 
 
 def test_line_groups_by_language(sb: Sandbox, settings: Settings) -> None:
