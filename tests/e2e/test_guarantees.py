@@ -46,8 +46,8 @@ def test_sms_fault_storm_delivers_nearly_everyone_once_and_says_why_for_the_rest
     sandbox_client.inject_fault("sms", "500", probability=0.30)
     sandbox_client.inject_fault("sms", "429", probability=0.05)
     sandbox_client.inject_fault("sms", "timeout", probability=0.05, delay=1.5)
-    any_worker_factory(concurrency=3).start()
-    any_worker_factory(concurrency=3).start()
+    any_worker_factory(concurrency=4).start()
+    any_worker_factory(concurrency=4).start()
     message_id = send(any_stack_runtime, channels=["sms"])
 
     wait_finished(any_stack_runtime, message_id, timeout=400)

@@ -41,7 +41,7 @@ from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
-STALL = 8.0  # seconds a provider holds the answer of the request the kill lands in
+STALL = 5.0  # seconds a provider holds the answer of the request the kill lands in
 
 
 @pytest.fixture
