@@ -47,7 +47,7 @@ def utc(value: datetime) -> datetime:
 
 
 class Status(enum.StrEnum):
-    """What the sender says the item is. Only ACTUAL may reach real recipients (REFERENCE §3)."""
+    """What the sender says the item is. Only ACTUAL may reach real recipients."""
 
     ACTUAL = "actual"
     EXERCISE = "exercise"

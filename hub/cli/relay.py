@@ -165,14 +165,20 @@ def drill_cmd(hub: HubContext, callout_id: int, seed: int, minutes: float) -> No
     sim = StaffSimulator(rt.settings.sandbox_url, people)
     click.echo(f"模擬職員 {len(people)} 人: " + ", ".join(f"{k} {v}人" for k, v in sim.plan_counts().items()))
     deadline = time.monotonic() + minutes * 60
+    reported = 0
     try:
         while time.monotonic() < deadline:
             acted = sim.step()
             if acted:
                 click.echo(f"回答 {acted} 件")
+            for failure in sim.failures[reported:]:
+                click.secho(f"模擬職員が回答できませんでした: {failure}", fg="yellow", err=True)
+            reported = len(sim.failures)
             time.sleep(1.0)
     except KeyboardInterrupt:
         pass
+    answered = ", ".join(f"{k} {v}件" for k, v in sim.actions.items())
+    click.echo(f"回答: {answered}／回答できず {len(sim.failures)}件")
 
 
 @click.group("staff")

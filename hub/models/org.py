@@ -63,5 +63,5 @@ class Area(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    # Warning and earthquake area lists differ (REFERENCE §2): keep which list a code belongs to.
+    # Warning and earthquake area lists differ (JMA's 個別コード表): keep which list a code belongs to.
     family: Mapped[str] = mapped_column(String(16), default="municipality")

@@ -1,6 +1,6 @@
 """Staff call-outs (安否確認・参集): surveys, the relay chain per person, every contact attempt, answers.
 
-The database is the relay's only memory (REFERENCE §4): a person's next step is a row with a
+The database is the relay's only memory: a person's next step is a row with a
 due time, the task that may take it is named on the row (``active_task_id``), and the unique
 attempt row per (person, cycle, step) is what makes a second contact for one step impossible.
 """

@@ -1,6 +1,6 @@
 """Automatic triggers: rules, every telegram seen, incidents, warning state, feed health, send ledger.
 
-The database is the only memory a trigger has (REFERENCE §4): two pollers racing on the same
+The database is the only memory a trigger has: two pollers racing on the same
 telegram are told apart by unique constraints, not by a lock in one process, and a restarted
 worker finds the warning state, the open incidents and the rate ceiling where it left them.
 """

@@ -1,4 +1,4 @@
-"""The relay step loop (REFERENCE §4, the Grafana OnCall pattern) on top of the database.
+"""The relay step loop (the escalation pattern of Grafana OnCall) on top of the database.
 
 A person's next step is a row: ``(cycle, step_index)`` due at ``next_step_at``. Dispatching
 stamps a fresh ``active_task_id`` on the row and names it in the task; a task whose id is no

@@ -2,7 +2,7 @@
 
 ``hub.relay.tick`` runs from celery beat every ``relay_tick_seconds``: waits between steps live
 in ``callout_targets.next_step_at``, never in broker countdowns (a long ETA on Redis can be
-redelivered or lost, REFERENCE §4).
+redelivered or lost).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a call-out says on each channel: LINE buttons, spoken prompts, the e-mail and the SMS.
 
 Exercise call-outs open every written text with 【訓練】 and every call with 「これは訓練です。」,
-at the very start (REFERENCE §3: a 'this is a test' buried mid-text has gone out as live).
+at the very start (a 'this is a test' buried mid-text has gone out as live before).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from hub.sandbox.client import SandboxClient
+from hub.sandbox.client import SandboxClient, SandboxError
 
 log = logging.getLogger(__name__)
 BEHAVIOURS = ("line", "phone", "email", "never")
@@ -87,6 +87,7 @@ class StaffSimulator:
         self.http = requests.Session()
         self.http.trust_env = False  # the hub is local: never through an HTTP(S)_PROXY
         self.actions: Counter[str] = Counter()
+        self.failures: list[str] = []  # answers a simulated person could not give, for the drill report
 
     def plan_counts(self) -> dict[str, int]:
         return dict(Counter(p.behaviour for p in self.people))
@@ -98,7 +99,9 @@ class StaffSimulator:
             items = self.read_inbox(channel)
             for item in items[self._seen[channel]:]:
                 person = self._by_address.get((channel, str(item.get("to"))))
-                if person is not None:
+                # Ordinary broadcasts to the same people (a live alert, the quick-start example)
+                # share the inbox: a simulated person answers only what a call-out asks.
+                if person is not None and is_callout_contact(item):
                     wait = timedelta(0) if person.name in self._engaged else person.delay
                     self._pending.append(_Pending(person, item, now + wait))
             self._seen[channel] = len(items)
@@ -108,8 +111,9 @@ class StaffSimulator:
         for pending in due:
             try:
                 done += self._act(pending.person, pending.item)
-            except (requests.RequestException, OSError) as exc:
+            except (requests.RequestException, OSError, SandboxError) as exc:
                 log.warning("simulated %s could not answer: %s", pending.person.name, exc)
+                self.failures.append(f"{pending.person.name} ({pending.item.get('channel')}): {exc}")
         return done
 
     def _act(self, person: SimStaff, item: dict[str, Any]) -> int:
@@ -159,6 +163,16 @@ class StaffSimulator:
         self._engaged.add(person.name)
         self.actions["email"] += 1
         return 1
+
+
+def is_callout_contact(item: Mapping[str, Any]) -> bool:
+    """A call with a <Gather>, a LINE message with answer buttons, or a text with an answer link."""
+    channel = item.get("channel")
+    if channel == "voice":
+        return bool(item.get("meta", {}).get("gather"))
+    if channel == "line":
+        return bool(postback_choices(item))
+    return LINK_RE.search(str(item.get("text") or "")) is not None
 
 
 def postback_choices(item: Mapping[str, Any]) -> list[str]:

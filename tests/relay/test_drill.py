@@ -14,6 +14,7 @@ from hub.runtime import Runtime
 from hub.sandbox import Sandbox, SandboxClient
 from hub.sandbox.staff import StaffSimulator, staff_for_callout
 from tests.relay.support import DEPARTMENTS, attempts, seed_staff, start, tick
+from tests.support.hubtools import send
 
 MIX = {"line": 40, "phone": 20, "email": 20, "never": 20}
 
@@ -68,3 +69,32 @@ def test_500_staff_drill_tally_matches_the_simulated_answers(
     assert not contacted & {o.line for o in outsiders}, "an exercise reached a non-participant"
     tried = Counter(a.channel for a in attempts(runtime, callout_id))
     assert tried == {"line": 500, "voice": 500 - via["line"], "email": len(never) + via["email"]}
+
+
+def test_drill_right_after_an_ordinary_broadcast_answers_only_the_callout(
+    app: Flask, runtime: Runtime, clock: ManualClock, sandbox: Sandbox, sandbox_client: SandboxClient
+) -> None:
+    """The README's quick-start send (voice, LINE, e-mail to staff too) precedes the drill."""
+    people_rows = seed_staff(runtime, 30, exercise=True)
+    send(runtime, title="避難所開設", body="○○小学校を開設しました。", channels=["voice", "line", "email", "sms"],
+         audience="all")
+    assert sandbox_client.inbox("voice"), "the ordinary broadcast rang the staff too"
+    callout_id = start(runtime, survey="anpi_sanshu", departments="all", mode="exercise", interval="5m",
+                       cycles=1)
+    with runtime.session() as s:
+        people = staff_for_callout(s, callout_id, seed=3, mix={"line": 10, "phone": 10, "email": 10})
+    sim = StaffSimulator(sandbox.http_url, people, now=clock.now, inbox=sandbox.inbox)
+    for _ in range(20):
+        sim.step()
+        clock.advance(60)
+        tick(runtime)
+    sim.step()
+
+    assert sim.failures == [], "a simulated person tried to answer the broadcast"
+    via = Counter(p.behaviour for p in people)
+    assert set(via) == {"line", "phone", "email"}, "every behaviour is in the drill"
+    assert sim.actions["phone"] == via["phone"] and sim.actions["email"] == via["email"]
+    assert sim.actions["line"] >= via["line"]
+    with runtime.session() as s:
+        result = tally.tally(s, callout_id)
+    assert result is not None and result["answered"] == 30 == len(people_rows)

@@ -1,6 +1,6 @@
 """Code tables of 防災情報XML that the hub needs to reason about telegrams.
 
-Sources: /work/shared/REFERENCE.md §2 and JMA's 個別コード表 (xml.kishou.go.jp 技術資料:
+Source: JMA's 個別コード表 (xml.kishou.go.jp 技術資料:
 「警報等情報要素／気象警報・注意報」「警報等情報要素／津波警報・注意報・予報」「噴火警戒レベル」),
 cross-checked against the official samples in tests/fixtures/jma/official.
 """
@@ -77,7 +77,7 @@ _INTENSITY_LABEL = {
 }
 
 # A City with this Condition and no (or a lower) MaxInt has a station that measured at least 5弱
-# but whose value has not arrived yet (REFERENCE §2): rules must treat it as ≥ 5弱.
+# but whose value has not arrived yet: rules must treat it as ≥ 5弱.
 INTENSITY_UNRECEIVED = "震度５弱以上未入電"
 
 
@@ -294,7 +294,7 @@ def volcano_level(code: str | None, name: str | None) -> int | None:
 # --- Areas ----------------------------------------------------------------------------------------
 
 # 政令指定都市 (5-digit 全国地方公共団体コード). Earthquake telegrams report their wards
-# (仙台青葉区 0410100), warnings report the city (REFERENCE §2 "Area codes").
+# (仙台青葉区 0410100), warnings report the city (JMA's 個別コード表).
 DESIGNATED_CITIES = frozenset(
     {
         "01100", "04100", "11100", "12100", "14100", "14130", "14150", "15100", "22100", "22130",

@@ -70,7 +70,7 @@ Told = frozenset[tuple[str, str]]
 
 @dataclass(frozen=True)
 class RuleScope:
-    """Where and how strongly a rule listens. Code lists are per hazard family (REFERENCE §2)."""
+    """Where and how strongly a rule listens. Code lists are per hazard family (JMA's 個別コード表)."""
 
     municipality_codes: frozenset[str] = frozenset()  # 7-digit 市町村等 (quake cities, warnings, …)
     region_codes: frozenset[str] = frozenset()  # 3-digit 地震情報／細分区域 (VXSE51/53 areas)

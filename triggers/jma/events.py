@@ -20,7 +20,7 @@ from .codes import (
 
 
 class TelegramStatus(Enum):
-    """Control/Status. Only NORMAL may reach real recipients (REFERENCE §2, §3)."""
+    """Control/Status. Only NORMAL may reach real recipients (JMA's Control/Status)."""
 
     NORMAL = "通常"
     EXERCISE = "訓練"
@@ -81,7 +81,7 @@ class TelegramHead:
 
     @property
     def info_unit_key(self) -> tuple[str, str, str, str]:
-        """Identity of an information unit (REFERENCE §2); the newest ReportDateTime wins."""
+        """Identity of an information unit; the newest ReportDateTime wins."""
         return (self.title, self.editorial_office, self.status.value, self.event_id or "")
 
     @property

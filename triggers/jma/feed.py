@@ -20,7 +20,7 @@ from .safe_xml import parse_xml
 DEFAULT_FEED_MAX_BYTES = 10_000_000  # the long (_l) feeds cover days of telegrams
 ATOM = "http://www.w3.org/2005/Atom"
 
-# …/data/<UTC yyyymmddhhmmss>_<n>_<TYPE>_<office>.xml (REFERENCE §2)
+# …/data/<UTC yyyymmddhhmmss>_<n>_<TYPE>_<office>.xml
 _TELEGRAM_URL = re.compile(
     r"/data/(?P<stamp>\d{14})_(?P<seq>\d+)_(?P<type>[A-Z]{4}\d{2})_(?P<office>\d{6})\.xml$"
 )

@@ -1,6 +1,6 @@
 """Polls the JMA Atom feeds and hands every new telegram to the trigger pipeline.
 
-JMA's rules for clients (REFERENCE §2): conditional GET (If-Modified-Since and If-None-Match,
+JMA's rules for clients of its feeds: conditional GET (If-Modified-Since and If-None-Match,
 304), fetch each telegram URL once — JMA blocks clients that download again — and filter by
 the type code in the URL before downloading anything. The short feeds list at least the last
 ten minutes; after a longer gap the ``_l`` feed (hourly, covering days) fills it in. Every

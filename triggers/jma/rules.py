@@ -1,6 +1,6 @@
 """Rule kinds of the JMA source and their conditions, as stored in ``trigger_rules.conditions``.
 
-Area codes stay per hazard family (REFERENCE §2): quake cities and warning areas are both
+Area codes stay per hazard family (JMA's 個別コード表): quake cities and warning areas are both
 7-digit 市町村等 codes but different lists, quake regions are 3-digit, tsunami forecast areas
 have their own codes, record-rain areas are 6-digit 府県予報区 codes, volcanoes their 火山コード.
 """
