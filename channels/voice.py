@@ -23,13 +23,13 @@ from channels.base import (
     SendEvent,
     prefix_for,
 )
-from channels.sms import (
+from channels.text import URL_RE, join_nonempty, with_prefix
+from channels.twilio import (
     TwilioChannel,
     TwilioConfig,
     e164,
     parse_phone,
 )
-from channels.text import URL_RE, join_nonempty, with_prefix
 
 if TYPE_CHECKING:
     from hub.config import Settings

@@ -40,9 +40,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Register the tasks with this app's Celery instance.
     import hub.dispatch.sweeper
     import hub.dispatch.tasks  # noqa: F401
-    from triggers import base as trigger_registry
+    from triggers import safety
 
-    trigger_registry.available()  # trigger plugins register their pre-send checks
+    # The second 通常/訓練/試験 check of trigger messages, right before planning, in every process.
+    safety.install()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The Twilio SDK logs every request and its headers at INFO: eleven lines per SMS.

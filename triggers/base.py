@@ -183,9 +183,7 @@ def _entry_points() -> list[EntryPoint]:
 
 
 def available() -> dict[str, type[Source]]:
-    """Every installed source that loads, by entry-point name (and the pre-send safety check)."""
-    from triggers import safety  # noqa: F401  - registers the second 通常/訓練/試験 check
-
+    """Every installed source that loads, by entry-point name."""
     found: dict[str, type[Source]] = {}
     for ep in _entry_points():
         try:

@@ -7,9 +7,8 @@ deliveries (the step right before any provider is called): it reads the status o
 telegram again and withdraws the message if its mode does not fit — so a bug between the two
 points, or a message edited by hand, cannot turn a drill into a live alert.
 
-The check is registered with ``hub.compose.planning.register_pre_send_check`` when this module is
-imported (loading the trigger registry imports it), so ``hub.dispatch`` needs no knowledge of
-triggers.
+The app factory registers the check explicitly (:func:`install`) with
+``hub.dispatch.planning.register_pre_send_check``, so ``hub.dispatch`` needs no knowledge of triggers.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.compose.planning import register_pre_send_check
+from hub.dispatch.planning import register_pre_send_check
 from hub.models import Message, Mode
 from hub.models.triggers import TriggerTelegram
 from triggers.base import Status
@@ -72,7 +71,5 @@ def check_trigger_message(session: Session, message: Message) -> str | None:
 
 
 def install() -> None:
+    """Called by the app factory, so every web and worker process checks before it sends."""
     register_pre_send_check(check_trigger_message)
-
-
-install()

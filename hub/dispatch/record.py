@@ -11,7 +11,6 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import DeliveryResult, Outcome
-from hub.dispatch.leases import OwnershipLost
 from hub.dispatch.retry import (
     RESEND_NOTE,
     UNKNOWN_NOTE,
@@ -26,6 +25,7 @@ from hub.dispatch.retry import (
 )
 from hub.models import Delivery, DeliveryState, utcnow
 from hub.models.base import table_of
+from hub.runtime.leases import OwnershipLost
 
 _FINAL_STATE = {
     Outcome.SENT: DeliveryState.SENT,

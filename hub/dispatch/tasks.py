@@ -15,14 +15,14 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
-from hub.compose.planning import blocking_reason, plan_deliveries
 from hub.dispatch.batches import build_batch, non_exercise_contacts
 from hub.dispatch.claim import CLAIMABLE, claim_batch
-from hub.dispatch.leases import DatabaseAway, OwnershipLost
+from hub.dispatch.planning import blocking_reason, plan_deliveries
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
 from hub.runtime import Runtime
+from hub.runtime.leases import DatabaseAway, OwnershipLost
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The worker holding the row while it is "sending"; see hub/dispatch/leases.py.
+    # The worker holding the row while it is "sending"; see hub/runtime/leases.py.
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     # Stamped before each request on channels that cannot ask the provider afterwards (e-mail, X);
     # cleared by a new claim. After a crash: NULL means provably never sent in that claim.

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from channels.feeds import FeedEntry, FeedMeta, atom_feed, cap_alert, cap_feed, rss2_feed
 from hub.compose.audience import Audience, AudienceError
-from hub.compose.planning import broadcast_address
+from hub.dispatch.planning import broadcast_address
 from hub.models import Area, Category, Delivery, DeliveryState, Message, MessageBody, Mode
 from hub.runtime import Runtime
 

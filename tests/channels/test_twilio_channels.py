@@ -12,7 +12,8 @@ from twilio.base.exceptions import TwilioRestException
 from channels.base import Batch, Draft, Outcome, Recipient, Rendered
 from channels.errors import PermanentError, RateLimited
 from channels.net import may_have_reached_provider
-from channels.sms import SmsChannel, SmsConfig, twilio_failure
+from channels.sms import SmsChannel, SmsConfig
+from channels.twilio import twilio_failure
 from hub.config import Settings
 from hub.sandbox import Sandbox
 

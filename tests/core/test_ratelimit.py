@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub.dispatch.ratelimit import LocalRateLimiter, RedisRateLimiter
+from hub.runtime.ratelimit import LocalRateLimiter, RedisRateLimiter
 from tests.support.services import REDIS_URL, redis_reachable, require
 
 

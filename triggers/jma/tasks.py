@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-import triggers.safety  # noqa: F401  (installs the pre-send check in the worker process)
 from hub.dispatch.tasks import runtime
 
 from .poller import Poller, feed_urls

@@ -16,8 +16,8 @@ from channels.base import Channel, ChannelContext
 from channels.errors import Unreachable
 from hub.config import Settings
 from hub.db import session_factory
-from hub.dispatch.leases import Lease
-from hub.dispatch.ratelimit import RateLimiter, make_limiter
+from hub.runtime.leases import Lease
+from hub.runtime.ratelimit import RateLimiter, make_limiter
 
 
 class Runtime:
