@@ -30,6 +30,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError, Unreachable
+from channels.inbound import SignatureError, UserEvent
 from channels.net import may_have_reached_provider
 from channels.text import join_nonempty, with_prefix
 
@@ -224,11 +225,34 @@ class LineChannel(Channel):
                 error="LINEが送信を受け付けませんでした" + detail,
             )
 
+    def parse_webhook(self, body: str, signature: str) -> list[UserEvent]:
+        """The events of a webhook post whose ``X-Line-Signature`` matches our channel secret."""
+        from linebot.v3.exceptions import InvalidSignatureError
+        from linebot.v3.webhook import WebhookParser
+
+        if not self.config.channel_secret:
+            raise SignatureError("LINEのチャネルシークレットが設定されていません")
+        try:
+            events = WebhookParser(self.config.channel_secret).parse(body, signature)
+        except InvalidSignatureError as exc:
+            raise SignatureError("LINEの署名が一致しません") from exc
+        return [_user_event(e) for e in events]
+
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         # Resending with the same retry key cannot make a second copy: LINE answers 409.
         return [DeliveryResult(r.delivery_id, Outcome.NOT_SENT,
                                error="同じ再送キーで送るため、LINEが受け付け済みでも二重には届きません")
                 for r in recipients]
+
+
+def _user_event(event: Any) -> UserEvent:
+    message = getattr(event, "message", None)
+    return UserEvent(
+        kind=str(getattr(event, "type", "") or ""),
+        user_id=getattr(getattr(event, "source", None), "user_id", None),
+        data=getattr(getattr(event, "postback", None), "data", None),
+        text=getattr(message, "text", None) if message is not None else None,
+    )
 
 
 def _is_network_error(exc: BaseException) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import phonenumbers
 
@@ -13,6 +13,7 @@ from channels.base import (
     Capability,
     DeliveryResult,
     Draft,
+    Outcome,
     Recipient,
     Rendered,
     SendEvent,
@@ -39,6 +40,10 @@ class SmsChannel(TwilioChannel):
     batch_size = 100
     max_chars = SMS_MAX_CHARS
     address_field = "phone"
+    final_statuses: ClassVar[dict[str, Outcome]] = {
+        "delivered": Outcome.DELIVERED, "undelivered": Outcome.FAILED, "failed": Outcome.FAILED}
+    status_field = "MessageStatus"
+    sid_field = "MessageSid"
 
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)

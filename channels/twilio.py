@@ -4,13 +4,14 @@ a lazily built client and reconciliation by listing what Twilio accepted."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import phonenumbers
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 
 from channels.base import (
     Batch,
@@ -24,6 +25,7 @@ from channels.base import (
     SendEvent,
 )
 from channels.errors import PermanentError, RateLimited, TransientError
+from channels.inbound import StatusEvent
 from channels.net import NETWORK_ERRORS, network_result
 
 if TYPE_CHECKING:
@@ -172,6 +174,21 @@ class TwilioChannel(Channel):
                 f"{self.label}の送信元番号が設定されていません。部署の送信元番号を設定してください"
             )
         return sender
+
+    # Twilio's status words that settle a request; the rest only confirm it was accepted.
+    final_statuses: ClassVar[dict[str, Outcome]] = {}
+    status_field: ClassVar[str] = ""
+    sid_field: ClassVar[str] = ""
+
+    def verify_request(self, url: str, form: Mapping[str, str], signature: str) -> bool:
+        """``X-Twilio-Signature`` over the URL we gave Twilio and the posted form."""
+        return bool(self.config.auth_token) and bool(
+            RequestValidator(self.config.auth_token).validate(url, dict(form), signature))
+
+    def status_event(self, form: Mapping[str, str]) -> StatusEvent:
+        status = form.get(self.status_field, "")
+        return StatusEvent(provider_id=form.get(self.sid_field, ""), status=status,
+                           outcome=self.final_statuses.get(status), error_code=form.get("ErrorCode") or None)
 
     def callback_url(self, path: str, delivery_id: int) -> str:
         return f"{self.context.public_url.rstrip('/')}/callbacks/twilio/{path}?d={delivery_id}"

@@ -7,9 +7,9 @@ is prepared for the ear: no URLs, brackets turned into pauses, 〜 read as 「�
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -18,11 +18,13 @@ from channels.base import (
     Capability,
     DeliveryResult,
     Draft,
+    Outcome,
     Recipient,
     Rendered,
     SendEvent,
     prefix_for,
 )
+from channels.inbound import KeypadAnswer
 from channels.text import URL_RE, join_nonempty, with_prefix
 from channels.twilio import (
     TwilioChannel,
@@ -121,6 +123,16 @@ class VoiceChannel(TwilioChannel):
     batch_size = 20
     max_chars = 600  # about a minute and a half read twice; longer calls lose the listener
     address_field = "phone"
+    final_statuses: ClassVar[dict[str, Outcome]] = {
+        "completed": Outcome.DELIVERED, "busy": Outcome.FAILED, "no-answer": Outcome.FAILED,
+        "failed": Outcome.FAILED, "canceled": Outcome.FAILED}
+    status_field = "CallStatus"
+    sid_field = "CallSid"
+
+    @staticmethod
+    def keypad_answer(form: Mapping[str, str]) -> KeypadAnswer:
+        """What Twilio posts to a ``<Gather>``'s action."""
+        return KeypadAnswer(digits=form.get("Digits", ""), called=form.get("To", ""))
     config: VoiceConfig
 
     def render(self, draft: Draft) -> Rendered:

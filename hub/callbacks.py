@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, abort, current_app, request
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from twilio.request_validator import RequestValidator
 
+from channels.base import Outcome
+from channels.inbound import ReceivesUserEvents, ReportsStatus, SignatureError, StatusEvent, UserEvent
 from hub.db import rowcount
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
 from hub.models.base import table_of
@@ -19,15 +20,11 @@ from hub.runtime import Runtime
 log = logging.getLogger(__name__)
 callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 
-# Later features (surveys, acknowledgements) register here to receive LINE postback events.
-PostbackHandler = Callable[[Session, Any], bool]
+# Later features (surveys, acknowledgements) register here to receive postback events.
+PostbackHandler = Callable[[Session, UserEvent], bool]
 postback_handlers: list[PostbackHandler] = []
 
-_SMS_FINAL = {"delivered": DeliveryState.DELIVERED, "undelivered": DeliveryState.FAILED,
-              "failed": DeliveryState.FAILED}
-_CALL_FINAL = {"completed": DeliveryState.DELIVERED, "busy": DeliveryState.FAILED,
-               "no-answer": DeliveryState.FAILED, "failed": DeliveryState.FAILED,
-               "canceled": DeliveryState.FAILED}
+_FINAL_STATE = {Outcome.DELIVERED: DeliveryState.DELIVERED, Outcome.FAILED: DeliveryState.FAILED}
 
 
 def _runtime() -> Runtime:
@@ -35,23 +32,26 @@ def _runtime() -> Runtime:
     return rt
 
 
-def _twilio_token(rt: Runtime) -> str:
-    if rt.settings.uses_sandbox("sms"):
-        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
-
-        return SANDBOX_TWILIO_AUTH_TOKEN
-    return rt.settings.twilio_auth_token
-
-
-def _verify_twilio(rt: Runtime) -> None:
-    # Validate against the URL we handed to Twilio (public_url), not the one a proxy rewrote.
+def signed_form(rt: Runtime, channel_name: str) -> tuple[ReportsStatus, dict[str, str]]:
+    """The channel and the posted form, or 403 when the post is not signed with our secret."""
+    channel = rt.channel(channel_name)
+    if not isinstance(channel, ReportsStatus):
+        abort(404)
+    # Validate against the URL we handed the provider (public_url), not the one a proxy rewrote.
     url = rt.settings.public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(_twilio_token(rt)).validate(url, request.form.to_dict(), signature):
-        log.warning("rejected Twilio callback with a bad signature: %s", request.path)
+    form = request.form.to_dict()
+    if not channel.verify_request(url, form, request.headers.get("X-Twilio-Signature", "")):
+        log.warning("rejected a %s post with a bad signature: %s", channel_name, request.path)
         abort(403)
+    return channel, form
+
+
+def signed_status_post(rt: Runtime, channel_name: str) -> StatusEvent:
+    """The status event of a provider post, or 403 when it is not signed with our secret."""
+    channel, form = signed_form(rt, channel_name)
+    return channel.status_event(form)
 
 
 # Callbacks arrive two per SMS, so this is the hottest path of a big send: three prepared Core
@@ -72,9 +72,11 @@ _FAILED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
     state=DeliveryState.FAILED, error_code=bindparam("b_code"), error=bindparam("b_error"), **_COMMON)
 
 
-def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_code: str | None,
-                 provider_status: str) -> None:
-    params: dict[str, Any] = {"b_id": delivery_id, "b_sid": sid, "b_status": provider_status, "b_now": utcnow()}
+def _apply_final(delivery_id: int, event: StatusEvent) -> None:
+    final = _FINAL_STATE.get(event.outcome) if event.outcome else None
+    error_code, provider_status = event.error_code, event.status
+    params: dict[str, Any] = {"b_id": delivery_id, "b_sid": event.provider_id, "b_status": provider_status,
+                              "b_now": utcnow()}
     if final is None:
         stmt = _ACCEPTED
     elif final == DeliveryState.DELIVERED:
@@ -85,8 +87,8 @@ def _apply_final(delivery_id: int, sid: str, final: DeliveryState | None, error_
         params["b_error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
     with _runtime().session() as session:
         if rowcount(session.connection().execute(stmt, params)) == 0:
-            log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id, sid,
-                     provider_status)
+            log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id,
+                     event.provider_id, provider_status)
 
 
 def _delivery_id() -> int:
@@ -96,73 +98,63 @@ def _delivery_id() -> int:
         abort(400)
 
 
+# The paths are the ones the channels hand to their provider with each request.
 @callbacks_bp.post("/twilio/status")
 def twilio_message_status() -> tuple[str, int]:
-    _verify_twilio(_runtime())
-    status = request.form.get("MessageStatus", "")
-    _apply_final(_delivery_id(), request.form.get("MessageSid", ""), _SMS_FINAL.get(status),
-                 request.form.get("ErrorCode"), status)
+    _apply_final(_delivery_id(), signed_status_post(_runtime(), "sms"))
     return "", 204
 
 
 @callbacks_bp.post("/twilio/call-status")
 def twilio_call_status() -> tuple[str, int]:
-    _verify_twilio(_runtime())
-    status = request.form.get("CallStatus", "")
-    _apply_final(_delivery_id(), request.form.get("CallSid", ""), _CALL_FINAL.get(status),
-                 request.form.get("ErrorCode"), status)
+    event = signed_status_post(_runtime(), "voice")
+    _apply_final(_delivery_id(), event)
     for hook in call_status_hooks:
-        hook(_delivery_id(), status, request.form.to_dict())
+        hook(_delivery_id(), event.status, request.form.to_dict())
     return "", 204
 
 
 call_status_hooks: list[Callable[[int, str, dict[str, str]], None]] = []
 
 
-def _line_secret(rt: Runtime) -> str:
-    if rt.settings.uses_sandbox("line"):
-        from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET
-
-        return SANDBOX_LINE_CHANNEL_SECRET
-    return rt.settings.line_channel_secret
-
-
-@callbacks_bp.post("/line/webhook")
-def line_webhook() -> tuple[str, int]:
-    from linebot.v3.exceptions import InvalidSignatureError
-    from linebot.v3.webhook import WebhookParser
-
+@callbacks_bp.post("/<channel_name>/webhook")
+def user_events_webhook(channel_name: str) -> tuple[str, int]:
     rt = _runtime()
-    body = request.get_data(as_text=True)
+    if channel_name not in rt.available_channels():
+        abort(404)
+    channel = rt.channel(channel_name)
+    if not isinstance(channel, ReceivesUserEvents):
+        abort(404)
     try:
-        events = WebhookParser(_line_secret(rt)).parse(body, request.headers.get("X-Line-Signature", ""))
-    except InvalidSignatureError:
-        log.warning("rejected LINE webhook with a bad signature")
+        events = channel.parse_webhook(request.get_data(as_text=True), request.headers.get("X-Line-Signature", ""))
+    except SignatureError as exc:
+        log.warning("rejected a %s webhook: %s", channel_name, exc)
         abort(403)
     with rt.session() as session:
         for event in events:
-            _handle_line_event(session, event)
+            _handle_user_event(session, channel_name, event)
     return "", 200
 
 
-def _handle_line_event(session: Session, event: Any) -> None:
-    kind = getattr(event, "type", "")
-    user_id = getattr(getattr(event, "source", None), "user_id", None)
+def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None:
+    kind, user_id = event.kind, event.user_id
+    address_field = getattr(Contact, _runtime().channel(channel).address_field or "line_user_id")
     if kind == "follow" and user_id:
-        contact = session.scalar(select(Contact).where(Contact.line_user_id == user_id))
+        contact = session.scalar(select(Contact).where(address_field == user_id))
         if contact is None:
-            contact = Contact(kind=ContactKind.RESIDENT, name="", line_user_id=user_id)
+            contact = Contact(kind=ContactKind.RESIDENT, name="")
+            setattr(contact, address_field.key, user_id)
             session.add(contact)
             session.flush()
         contact.active = True
-        session.add(Consent(contact=contact, channel="line", source="line:follow"))
-        audit(session, "line", "consent.given", contact, channel="line")
+        session.add(Consent(contact=contact, channel=channel, source=f"{channel}:follow"))
+        audit(session, channel, "consent.given", contact, channel=channel)
     elif kind == "unfollow" and user_id:
-        contact = session.scalar(select(Contact).where(Contact.line_user_id == user_id))
+        contact = session.scalar(select(Contact).where(address_field == user_id))
         if contact is not None:
             for consent in contact.consents:
-                if consent.channel == "line" and consent.revoked_at is None:
+                if consent.channel == channel and consent.revoked_at is None:
                     consent.revoked_at = utcnow()
-            audit(session, "line", "consent.revoked", contact, channel="line")
+            audit(session, channel, "consent.revoked", contact, channel=channel)
     elif kind == "postback" and not any(handler(session, event) for handler in postback_handlers):
-        log.info("unhandled LINE postback from %s", user_id)
+        log.info("unhandled %s postback from %s", channel, user_id)

@@ -26,10 +26,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from twilio.request_validator import RequestValidator
 
+from channels.inbound import TakesKeypadAnswers, UserEvent
 from hub.api.common import ApiError, handle_api_error, json_body
-from hub.callbacks import postback_handlers
+from hub.callbacks import postback_handlers, signed_form, signed_status_post
 from hub.models.relay import Callout, CalloutTarget, TargetState
 from hub.relay import surveys, tally, tasks
 from hub.relay.answers import answers_of, frame_of, record_answers, target_for_line_user, voice_answer
@@ -60,29 +60,15 @@ def _authenticate_api() -> None:
 
 # -- provider posts ----------------------------------------------------------------------------------
 
-def _verify_twilio(rt: Runtime) -> None:
-    if rt.settings.uses_sandbox("voice"):
-        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
-
-        token = SANDBOX_TWILIO_AUTH_TOKEN
-    else:
-        token = rt.settings.twilio_auth_token
-    # The URL we gave Twilio (public_url), not the one a reverse proxy handed to us.
-    url = rt.settings.public_url.rstrip("/") + request.path
-    if request.query_string:
-        url += "?" + request.query_string.decode()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(token).validate(url, request.form.to_dict(), signature):
-        log.warning("rejected unsigned Twilio post to %s", request.path)
-        abort(403)
-
-
 @relay_bp.post("/relay/voice/gather/<int:attempt_id>")
 def voice_gather(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
-    _verify_twilio(rt)
+    channel, form = signed_form(rt, "voice")
+    if not isinstance(channel, TakesKeypadAnswers):
+        abort(404)
+    answer = channel.keypad_answer(form)
     with rt.session() as s:
-        twiml = voice_answer(s, rt, attempt_id, request.form.get("Digits", ""), request.form.get("To", ""))
+        twiml = voice_answer(s, rt, attempt_id, answer.digits, answer.called)
     if twiml is None:
         abort(404)
     return Response(twiml, mimetype="text/xml")
@@ -91,9 +77,9 @@ def voice_gather(attempt_id: int) -> ResponseReturnValue:
 @relay_bp.post("/relay/voice/status/<int:attempt_id>")
 def voice_status(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
-    _verify_twilio(rt)
+    event = signed_status_post(rt, "voice")
     with rt.session() as s:
-        dispatches = call_ended(s, attempt_id, request.form.get("CallStatus", ""))
+        dispatches = call_ended(s, attempt_id, event.status)
     tasks.enqueue(dispatches)
     return "", 204
 
@@ -115,13 +101,13 @@ def after_commit(session: Session, action: Callable[[], Any]) -> None:
     pending.append(action)
 
 
-def handle_postback(session: Session, line_event: Any) -> bool:
+def handle_postback(session: Session, event: UserEvent) -> bool:
     """A button of a call-out pressed on LINE (the webhook's signature is already verified)."""
-    parsed = parse_postback(str(getattr(getattr(line_event, "postback", None), "data", "") or ""))
+    parsed = parse_postback(event.data or "")
     if parsed is None:
         return False
     callout_id, key, value = parsed
-    user_id = str(getattr(getattr(line_event, "source", None), "user_id", "") or "")
+    user_id = event.user_id or ""
     target = target_for_line_user(session, callout_id, user_id)
     if target is None:
         log.warning("relay postback for call-out %s from a LINE user who is not a target", callout_id)
