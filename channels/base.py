@@ -84,6 +84,31 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class Choice:
+    label: str
+    data: str  # what comes back when it is chosen (a LINE postback's data)
+    digit: str | None = None  # its key on a phone's keypad
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question answered inside the message: buttons on LINE, the keypad on a call.
+
+    Put it in ``Rendered.meta["question"]``; ``Rendered.text`` is then what comes before it (the
+    opening text, or what is said before the question). On a call, ``meta["question"] = None``
+    ends the call after the text.
+    """
+
+    text: str  # as written
+    spoken: str  # as said on a call
+    choices: tuple[Choice, ...] = ()  # a button / a key each
+    suggestions: tuple[Choice, ...] = ()  # LINE: quick replies under a free-form answer
+    keypad_digits: int = 1  # on a call; more than one: the person finishes with #
+    answer_url: str | None = None  # on a call: where the pressed keys are posted
+    no_input: str = ""  # said when no key was pressed
+
+
+@dataclass(frozen=True)
 class Recipient:
     delivery_id: int
     address: str

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from channels.base import Outcome
+from channels.base import Outcome, Rendered
 
 
 class SignatureError(Exception):
@@ -67,3 +67,6 @@ class TakesKeypadAnswers(Protocol):
     """A voice channel whose calls can ask a question answered with the keypad."""
 
     def keypad_answer(self, form: Mapping[str, str]) -> KeypadAnswer: ...
+
+    def reply(self, content: Rendered) -> str:
+        """The document that answers the keypad post (the next question or the closing words)."""

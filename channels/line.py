@@ -23,6 +23,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Question,
     Recipient,
     Rendered,
     Requesting,
@@ -44,6 +45,9 @@ MULTICAST_MAX = 500
 USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1c2b0e-4f0a-5d5e-9a51-6c9e1b2d3a40")
 RATE_LIMIT_DEFAULT_WAIT = 10.0
+BUTTON_TEXT_MAX = 160  # a buttons template without title or image
+ALT_TEXT_MAX = 400
+QUICK_REPLY_MAX = 13
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,34 @@ class LineChannel(Channel):
                 requests.append((language, f"{language}#{n}" if len(chunks) > 1 else language, chunk))
         return requests
 
+    @staticmethod
+    def messages_for(content: Rendered) -> list[Any]:
+        """The LINE messages of one content: its text, and a question's buttons when it asks one."""
+        from linebot.v3.messaging import (
+            ButtonsTemplate,
+            PostbackAction,
+            QuickReply,
+            QuickReplyItem,
+            TemplateMessage,
+            TextMessage,
+        )
+
+        question = content.meta.get("question")
+        if not isinstance(question, Question):
+            return [TextMessage(text=content.text)]
+        messages: list[Any] = [TextMessage(text=content.text)] if content.text else []
+        if question.choices:
+            actions = [PostbackAction(label=c.label, display_text=c.label, data=c.data) for c in question.choices]
+            template = ButtonsTemplate(text=question.text[:BUTTON_TEXT_MAX], actions=actions)
+            messages.append(TemplateMessage(alt_text=question.text[:ALT_TEXT_MAX], template=template))
+        else:
+            items = [QuickReplyItem(action=PostbackAction(label=c.label, display_text=c.label, data=c.data))
+                     for c in question.suggestions[:QUICK_REPLY_MAX]]
+            messages.append(TextMessage(text=question.text, quick_reply=QuickReply(items=items) if items else None))
+        return messages
+
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
-        from linebot.v3.messaging import MulticastRequest, TextMessage
+        from linebot.v3.messaging import MulticastRequest
         from linebot.v3.messaging.exceptions import ApiException
 
         api = self.api()
@@ -163,7 +193,7 @@ class LineChannel(Channel):
         for language, key_part, members in self.requests_for(batch):
             request = MulticastRequest(
                 to=[r.address for r in members],
-                messages=[TextMessage(text=batch.contents[language].text)],
+                messages=self.messages_for(batch.contents[language]),
                 notification_disabled=self.config.notification_disabled,
             )
             key = retry_key(base_key, key_part)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import phonenumbers
 
@@ -84,10 +84,13 @@ class SmsChannel(TwilioChannel):
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
         sender, client = self.sender_for(batch), self.client()
-        yield from self._send_each(batch, "not_mobile", lambda r: client.messages.create(
-            to=e164(r.address), from_=sender, body=batch.content_for(r).text,
-            status_callback=self.callback_url("status", r.delivery_id),
-        ))
+        def message(r: Recipient) -> Any:
+            content = batch.content_for(r)
+            status_url = content.meta.get("status_callback", self.callback_url("status", r.delivery_id))
+            return client.messages.create(to=e164(r.address), from_=sender, body=content.text,
+                                          **({"status_callback": status_url} if status_url else {}))
+
+        yield from self._send_each(batch, "not_mobile", message)
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
         """A message to the same number, from the same sender, with the same body, since the lookback."""

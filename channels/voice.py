@@ -19,6 +19,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Question,
     Recipient,
     Rendered,
     SendEvent,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from hub.config import Settings
 
 TWIML_MAX = 4000  # Twilio's limit for the Twiml parameter of a call
+GATHER_TIMEOUT = 10  # seconds Twilio waits for the first key
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 # Spoken openings: the ear needs the words, not the 【】 marks of the written prefix.
@@ -163,6 +165,29 @@ class VoiceChannel(TwilioChannel):
             meta={"twiml": twiml, "speech": speech},
         )
 
+    def question_twiml(self, content: Rendered) -> str:
+        """Say ``content.text``, then ask ``meta["question"]`` with a ``<Gather>`` (or hang up)."""
+        response = VoiceResponse()
+        say = {"language": self.config.language, "voice": self.config.voice}
+        question = content.meta.get("question")
+        if not isinstance(question, Question):
+            response.say(content.text, **say)
+            response.hangup()
+            return str(response.to_xml())
+        if question.keypad_digits > 1:
+            gather = response.gather(finish_on_key="#", num_digits=question.keypad_digits,
+                                     action=question.answer_url, method="POST", timeout=GATHER_TIMEOUT)
+        else:
+            gather = response.gather(num_digits=1, action=question.answer_url, method="POST", timeout=GATHER_TIMEOUT)
+        gather.say(content.text + question.spoken, **say)
+        if question.no_input:
+            response.say(question.no_input, **say)
+        return str(response.to_xml())
+
+    def reply(self, content: Rendered) -> str:
+        """The answer to a keypad post: the next question, or the closing words."""
+        return self.question_twiml(content)
+
     def twiml(self, speech: str) -> str:
         response = VoiceResponse()
         response.say(speech, language=self.config.language, voice=self.config.voice)
@@ -178,11 +203,14 @@ class VoiceChannel(TwilioChannel):
 
         def call(recipient: Recipient) -> Any:
             content = batch.content_for(recipient)
-            twiml = content.meta.get("twiml") or self.twiml(speech_for_text(content.text, batch.mode))
+            if "question" in content.meta:
+                twiml = self.question_twiml(content)
+            else:
+                twiml = content.meta.get("twiml") or self.twiml(speech_for_text(content.text, batch.mode))
+            status_url = content.meta.get("status_callback", self.callback_url("call-status", recipient.delivery_id))
             return client.calls.create(
                 to=e164(recipient.address), from_=sender, twiml=twiml,
-                status_callback=self.callback_url("call-status", recipient.delivery_id),
-                status_callback_event=CALL_EVENTS,
+                **({"status_callback": status_url, "status_callback_event": CALL_EVENTS} if status_url else {}),
             )
 
         yield from self._send_each(batch, "invalid_address", call)

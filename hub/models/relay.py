@@ -43,6 +43,7 @@ class AttemptState(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # no address for this step (``reason``)
     UNKNOWN = "unknown"  # may have reached the provider; never resent blind
+    RETRY = "retry"  # the provider refused for now (429, 5xx) or nothing left: the same step is sent again
     NO_ANSWER = "no_answer"  # the call rang out, was busy or failed (Twilio status callback)
 
 
@@ -163,6 +164,8 @@ class ContactAttempt(Base):
     provider_id: Mapped[str | None] = mapped_column(String(64))
     provider_status: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str | None] = mapped_column(String(80))
+    # Provider requests made for this step; a retried step (429, 5xx) keeps its one attempt row.
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

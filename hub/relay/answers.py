@@ -17,14 +17,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from channels.base import Batch, Recipient, Rendered
+from channels.inbound import TakesKeypadAnswers
 from hub.db import is_postgres
 from hub.models import Contact, Department, audit
 from hub.models.relay import Callout, CalloutTarget, ContactAttempt, SurveyAnswer, TargetState
 from hub.relay import clock, surveys
 from hub.relay.callouts import finish_if_done
-from hub.relay.contacting import LineApiAdapter, StepResult, push_line, retry_key, voice_action
+from hub.relay.contacting import StepResult, step_result, voice_action
 from hub.relay.links import AnswerLink, answer_url
-from hub.relay.texts import Frame, line_closing_text, line_question_messages, voice_twiml
+from hub.relay.texts import Frame, line_closing_text, line_content, voice_content
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -100,9 +102,7 @@ def target_for_line_user(session: Session, callout_id: int, user_id: str) -> Cal
 
 
 def line_followup(rt: Runtime, target_id: int) -> StepResult | None:
-    """After a LINE answer: push the next question, or a thank-you with what was recorded."""
-    from linebot.v3.messaging import PushMessageRequest, TextMessage
-
+    """After a LINE answer: send the next question, or a thank-you with what was recorded."""
     with rt.session() as session:
         target = session.scalar(
             select(CalloutTarget).where(CalloutTarget.id == target_id)
@@ -116,16 +116,15 @@ def line_followup(rt: Runtime, target_id: int) -> StepResult | None:
     link = answer_url(rt.settings, AnswerLink(callout.id, target_id, "line"), clock.now())
     following = surveys.next_question(frame.snapshot, answers, kinds=VOICE_KINDS)
     if following is not None:
-        messages = line_question_messages(frame, following, link, opening=False)
-        key = retry_key(f"relay:ask:{target_id}:{following['key']}")
+        content = line_content(frame, following, link, opening=False)
+        key = f"relay:ask:{target_id}:{following['key']}"
     else:
-        messages = [TextMessage(text=line_closing_text(frame, answers, link))]
-        key = retry_key(f"relay:thanks:{target_id}:{sorted(answers.items())}")
-    channel = rt.channel("line")
-    if not isinstance(channel, LineApiAdapter):
-        return None
-    result = push_line(channel, PushMessageRequest(to=user_id, messages=messages), key,
-                       rt.settings.provider_timeout)
+        content = Rendered(subject=None, text=line_closing_text(frame, answers, link))
+        key = f"relay:thanks:{target_id}:{sorted(answers.items())}"
+    # The key makes LINE answer 409 instead of sending twice when the same follow-up is retried.
+    batch = Batch(message_id=0, batch_no=target_id, recipients=[Recipient(target_id, user_id)],
+                  contents={"ja": content}, mode=frame.mode, idempotency_key=key)
+    result = step_result(rt.channel("line").deliver(batch)[0])
     if result.state != "sent":
         log.warning("relay: LINE follow-up to target %s failed: %s", target_id, result.error)
     return result
@@ -142,23 +141,25 @@ def voice_answer(session: Session, rt: Runtime, attempt_id: int, digits: str, ca
     if target is None:
         return None
     frame = frame_of(session, target.callout, rt.settings.relay_department)
-    voice = str(getattr(rt.channel("voice").config, "voice", "Polly.Mizuki"))
+    channel = rt.channel("voice")
+    if not isinstance(channel, TakesKeypadAnswers):
+        return None
     action = voice_action(rt, attempt_id)
     answers = answers_of(session, target.id)
     first = surveys.next_question(frame.snapshot, {}, kinds=VOICE_KINDS)
     key = target.voice_question or (first["key"] if first else None)
     asked = surveys.question(frame.snapshot, key) if key else None
     if asked is None:
-        return voice_twiml(frame, None, action, opening=False, voice=voice)
+        return channel.reply(voice_content(frame, None, action, opening=False))
     try:
         answers = record_answers(session, target, {asked["key"]: digits}, via="voice",
                                  actor=f"voice:{caller}")
     except surveys.SurveyError:
-        return voice_twiml(frame, asked, action, opening=False, voice=voice,
-                           preface="入力が確認できませんでした。もう一度お願いします。")
+        return channel.reply(voice_content(frame, asked, action, opening=False,
+                                           preface="入力が確認できませんでした。もう一度お願いします。"))
     following = surveys.next_question(frame.snapshot, answers, after=asked["key"], kinds=VOICE_KINDS)
     target.voice_question = following["key"] if following else None
     preface = "ありがとうございます。"
     if following is None and surveys.next_question(frame.snapshot, answers, kinds=("text",)) is not None:
         preface += "その他の連絡事項は、メールやLINEの回答ページからお願いします。"
-    return voice_twiml(frame, following, action, opening=False, voice=voice, preface=preface)
+    return channel.reply(voice_content(frame, following, action, opening=False, preface=preface))

@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from hub.dispatch.retry import backoff_seconds, clock_time
 from hub.models import Department, WorkerLease, audit, utcnow
 from hub.models.relay import (
     AttemptState,
@@ -144,7 +145,7 @@ def run_step(rt: Runtime, target_id: int, task_id: str) -> list[Dispatch]:
     if result is None:
         result = send_step(rt, claimed.step)
     with rt.session() as session:
-        return _record(session, claimed.step, result, worker)
+        return _record(session, claimed.step, result, worker, rt.settings.max_attempts)
 
 
 def _loaded(session: Session, target_id: int, lock: bool = False) -> CalloutTarget | None:
@@ -186,6 +187,12 @@ def _claim(session: Session, rt: Runtime, target_id: int, task_id: str, worker: 
         channel = callout.chain[target.step_index]
         address = getattr(target.contact, ADDRESS_FIELDS[channel]) if target.contact.active else None
         if address:
+            again = _to_retry(session, target)
+            if again is not None:
+                # The provider refused this step for now: the same attempt row is sent again.
+                again.state, again.claimed_by, again.at = AttemptState.SENDING, worker, clock.now()
+                target.last_attempt_id = again.id
+                return _Claimed(_step_of(session, rt, callout, target, again), recovering=False)
             if seen == TargetState.RECOVERING and _attempted(session, target):
                 # A slow worker recorded this step after its lease lapsed and the step was taken
                 # over: the step is done, never contact twice for it.
@@ -221,6 +228,12 @@ def _claim(session: Session, rt: Runtime, target_id: int, task_id: str, worker: 
     return None
 
 
+def _to_retry(session: Session, target: CalloutTarget) -> ContactAttempt | None:
+    return session.scalar(select(ContactAttempt).where(
+        ContactAttempt.target_id == target.id, ContactAttempt.cycle == target.cycle,
+        ContactAttempt.step_index == target.step_index, ContactAttempt.state == AttemptState.RETRY))
+
+
 def _attempted(session: Session, target: CalloutTarget) -> bool:
     return session.scalar(select(ContactAttempt.id).where(
         ContactAttempt.target_id == target.id, ContactAttempt.cycle == target.cycle,
@@ -238,7 +251,8 @@ def _step_of(session: Session, rt: Runtime, callout: Callout, target: CalloutTar
     return Step(attempt_id=attempt.id, callout_id=callout.id, target_id=target.id, channel=attempt.channel,
                 address=attempt.address or "", mode=callout.mode, title=callout.title,
                 snapshot=callout.survey_snapshot, issued_at=clock.aware(attempt.at), sender=sender,
-                sender_name=(dept.email_sender_name or dept.name) if dept is not None else None)
+                sender_name=(dept.email_sender_name or dept.name) if dept is not None else None,
+                interval_seconds=callout.interval_seconds)
 
 
 def _advance(target: CalloutTarget, callout: Callout) -> bool:
@@ -257,19 +271,30 @@ def _stop(target: CalloutTarget, state: TargetState) -> None:
     target.claimed_by = None
 
 
-def _record(session: Session, step: Step, result: StepResult, worker: str) -> list[Dispatch]:
+def _record(session: Session, step: Step, result: StepResult, worker: str, max_attempts: int) -> list[Dispatch]:
     now = clock.now()
+    counted = bool(result.extra.get("attempted", result.state != AttemptState.SKIPPED))
     row = session.execute(
         update(ContactAttempt)
         .where(ContactAttempt.id == step.attempt_id, ContactAttempt.state == AttemptState.SENDING)
         .values(state=result.state, provider_id=result.provider_id, error=result.error, reason=result.reason,
-                finished_at=now)
-        .returning(ContactAttempt.provider_status)
+                finished_at=now, tries=ContactAttempt.tries + (1 if counted else 0))
+        .returning(ContactAttempt.provider_status, ContactAttempt.tries)
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
         return []  # another worker reconciled this step meanwhile
     state = result.state
+    if state == AttemptState.RETRY:
+        retry_at = _retry_at(step, result, row.tries, max_attempts, now)
+        if retry_at is not None:
+            return _retry_later(session, step, result, worker, retry_at, row.tries)
+        state = AttemptState.FAILED
+        note = (f"{row.tries}回送信しても届けられなかったため、次の連絡手段に進みます" if counted
+                else "連絡の間隔のうちに送信できなかったため、次の連絡手段に進みます")
+        session.execute(update(ContactAttempt).where(ContactAttempt.id == step.attempt_id)
+                        .values(state=state, error=f"{result.error} → {note}")
+                        .execution_options(synchronize_session=False))
     # The call may already have ended unanswered: its status callback came before we got here.
     if step.channel == "voice" and state == AttemptState.SENT and row.provider_status in UNREACHED_CALL:
         state = AttemptState.NO_ANSWER
@@ -294,6 +319,35 @@ def _record(session: Session, step: Step, result: StepResult, worker: str) -> li
     dispatch = _schedule(target, at=step.issued_at + timedelta(seconds=callout.interval_seconds),
                          immediate=immediate, now=now)
     return [dispatch] if immediate else []
+
+
+def _retry_at(step: Step, result: StepResult, tries: int, max_attempts: int, now: datetime) -> datetime | None:
+    """When to send a refused step again; None to give up and go on to the next step.
+
+    As in a broadcast: only real requests count towards ``max_attempts``; a step only held back
+    (rate limit, nothing left this machine) is retried until its interval is over.
+    """
+    attempted = bool(result.extra.get("attempted"))
+    if attempted and tries >= max_attempts:
+        return None
+    at = now + timedelta(seconds=backoff_seconds(tries, result.extra.get("retry_after")))
+    return None if not attempted and at >= step.issued_at + timedelta(seconds=step.interval_seconds) else at
+
+
+def _retry_later(session: Session, step: Step, result: StepResult, worker: str, at: datetime,
+                 tries: int) -> list[Dispatch]:
+    session.execute(update(ContactAttempt).where(ContactAttempt.id == step.attempt_id).values(
+        error=f"{result.error} → {clock_time(at)}に同じ連絡をもう一度送ります（これまでの送信{tries}回）",
+        claimed_by=None).execution_options(synchronize_session=False))
+    audit(session, "relay", "relay.step.retry", ("contact_attempts", step.attempt_id), target=step.target_id,
+          channel=step.channel, error=result.error)
+    target = _loaded(session, step.target_id, lock=True)
+    if target is None or target.state != TargetState.CONTACTING or target.claimed_by != worker:
+        return []
+    target.state, target.claimed_by = TargetState.WAITING, None
+    # The tick dispatches it when due: no long countdowns in the broker.
+    target.next_step_at, target.active_task_id, target.dispatched_at = at, None, None
+    return []
 
 
 def _schedule(target: CalloutTarget, at: datetime, immediate: bool, now: datetime) -> Dispatch:

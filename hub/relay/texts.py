@@ -11,16 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from twilio.twiml.voice_response import VoiceResponse
-
-from channels.base import EXERCISE_PREFIX
+from channels.base import EXERCISE_PREFIX, Choice, Question, Rendered
 from hub.relay import surveys
 
-LANGUAGE = "ja-JP"
 SPOKEN_EXERCISE = "これは訓練です。"
-LINE_BUTTON_TEXT_MAX = 160  # a buttons template without title or image
-LINE_ALT_TEXT_MAX = 400
-VOICE_TIMEOUT_SECONDS = 10
+NO_KEY_PRESSED = "入力が確認できませんでした。のちほど、あらためてご連絡します。"
 
 
 class Framed(Protocol):
@@ -75,38 +70,29 @@ def opening_text(frame: Framed, link: str) -> str:
     ) if p)
 
 
-def line_question_messages(frame: Framed, question: surveys.Question | None, link: str,
-                           opening: bool) -> list[Any]:
-    """Up to two LINE messages: the opening text (first contact only) and the question's buttons."""
-    from linebot.v3.messaging import (
-        ButtonsTemplate,
-        PostbackAction,
-        QuickReply,
-        QuickReplyItem,
-        TemplateMessage,
-        TextMessage,
-    )
-
+def ask(frame: Framed, question: surveys.Question, link: str = "", answer_url: str | None = None) -> Question:
+    """A survey question as the channels ask it: buttons on LINE, the keypad on a call."""
     prefix = exercise_prefix(frame.mode)
-    messages: list[Any] = [TextMessage(text=opening_text(frame, link))] if opening else []
-    if question is None:
-        return messages or [TextMessage(text=f"{prefix}回答はこちらからお願いします: {link}")]
     text = f"{prefix}{question['label']}"
     if question["kind"] == "choice":
-        actions = [PostbackAction(label=c["label"], display_text=c["label"],
-                                  data=postback_data(frame.callout_id, question["key"], c["value"]))
-                   for c in question["choices"]]
-        template = ButtonsTemplate(text=text[:LINE_BUTTON_TEXT_MAX], actions=actions)
-        messages.append(TemplateMessage(alt_text=text[:LINE_ALT_TEXT_MAX], template=template))
-    else:
-        unit = question["options"].get("unit", "")
-        items = [QuickReplyItem(action=PostbackAction(
-            label=f"{n}{unit}", display_text=f"{n}{unit}",
-            data=postback_data(frame.callout_id, question["key"], str(n))))
-            for n in question["options"].get("presets", [])[:13]]
-        hint = f"\n（下のボタンから選ぶか、こちらで入力: {link}）"
-        messages.append(TextMessage(text=text + hint, quick_reply=QuickReply(items=items) if items else None))
-    return messages
+        return Question(text=text, spoken=voice_prompt(question), answer_url=answer_url, no_input=NO_KEY_PRESSED,
+                        choices=tuple(Choice(c["label"], postback_data(frame.callout_id, question["key"], c["value"]),
+                                             str(c["digit"])) for c in question["choices"]))
+    unit = question["options"].get("unit", "")
+    hint = f"\n（下のボタンから選ぶか、こちらで入力: {link}）" if link else ""
+    return Question(text=text + hint, spoken=voice_prompt(question), answer_url=answer_url, no_input=NO_KEY_PRESSED,
+                    keypad_digits=4,
+                    suggestions=tuple(Choice(f"{n}{unit}", postback_data(frame.callout_id, question["key"], str(n)))
+                                      for n in question["options"].get("presets", [])))
+
+
+def line_content(frame: Framed, question: surveys.Question | None, link: str, opening: bool) -> Rendered:
+    """The opening text (first contact only) and the question's buttons."""
+    prefix = exercise_prefix(frame.mode)
+    text = opening_text(frame, link) if opening else ""
+    if question is None:
+        return Rendered(subject=None, text=text or f"{prefix}回答はこちらからお願いします: {link}")
+    return Rendered(subject=None, text=text, meta={"question": ask(frame, question, link)})
 
 
 def line_closing_text(frame: Framed, answers: Mapping[str, str], link: str) -> str:
@@ -130,28 +116,17 @@ def voice_prompt(question: surveys.Question) -> str:
     return f"{question['label']}。数字を入力し、最後にシャープを押してください。"
 
 
-def voice_twiml(frame: Framed, question: surveys.Question | None, action: str, opening: bool,
-                voice: str = "Polly.Mizuki", preface: str = "") -> str:
-    """TwiML for one question: ``<Say>`` inside a ``<Gather>`` whose action records the digits."""
+def voice_content(frame: Framed, question: surveys.Question | None, answer_url: str, opening: bool,
+                  preface: str = "") -> Rendered:
+    """What a call says: the opening (first question only), then the question with its keys, or thanks."""
     spoken = preface
     if opening:
         spoken = (SPOKEN_EXERCISE if frame.mode == "exercise" else "") + (
             f"{frame.sender_name}から、" if frame.sender_name else "") + (
             f"{frame.title}のお願いです。{frame.snapshot.get('intro', '')}") + spoken
-    response = VoiceResponse()
     if question is None:
-        response.say(spoken + "ご回答ありがとうございました。", language=LANGUAGE, voice=voice)
-        response.hangup()
-        return str(response.to_xml())
-    if question["kind"] == "choice":
-        gather = response.gather(num_digits=1, action=action, method="POST", timeout=VOICE_TIMEOUT_SECONDS)
-    else:
-        gather = response.gather(finish_on_key="#", num_digits=4, action=action, method="POST",
-                                 timeout=VOICE_TIMEOUT_SECONDS)
-    gather.say(spoken + voice_prompt(question), language=LANGUAGE, voice=voice)
-    response.say("入力が確認できませんでした。のちほど、あらためてご連絡します。",
-                 language=LANGUAGE, voice=voice)
-    return str(response.to_xml())
+        return Rendered(subject=None, text=spoken + "ご回答ありがとうございました。", meta={"question": None})
+    return Rendered(subject=None, text=spoken, meta={"question": ask(frame, question, answer_url=answer_url)})
 
 
 def mail_text(frame: Framed, link: str) -> str:

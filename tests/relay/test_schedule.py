@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hub.models.relay import Callout, CalloutTarget
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
@@ -76,15 +78,36 @@ def test_nobody_reachable_at_all_ends_after_one_logged_round(runtime: Runtime, c
         assert s.query(CalloutTarget).one().state == "exhausted"
 
 
-def test_provider_failure_is_logged_and_the_chain_moves_on(
+@pytest.mark.parametrize(("kind", "tries"), [("500", 2), ("429", 1)])
+def test_a_refused_step_is_sent_again_after_backoff_as_in_a_broadcast(
+    runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient, kind: str, tries: int
+) -> None:
+    person = seed_staff(runtime, 1)[0]
+    sandbox_client.inject_fault("line", kind, count=1, match=person.line)
+    callout_id = start(runtime, interval="5m", cycles=1)
+    [first] = attempts(runtime, callout_id)
+    assert (first.channel, first.state) == ("line", "retry")
+    assert "もう一度送ります" in (first.error or "")
+
+    clock.advance(seconds=11)  # past the backoff (LINE's 429 asks for 10 s)
+    tick(runtime)
+    [again] = attempts(runtime, callout_id)
+    assert (again.channel, again.state, again.tries) == ("line", "sent", tries), "a 429 uses no try"
+    assert len(sandbox_client.inbox("line", to=person.line)) == 1, "delivered once, same step, no skip"
+
+
+def test_a_step_the_provider_keeps_refusing_moves_on_after_five_requests(
     runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient
 ) -> None:
     person = seed_staff(runtime, 1)[0]
-    sandbox_client.inject_fault("line", "500", count=1, match=person.line)
+    sandbox_client.inject_fault("line", "500", count=0, match=person.line)
     callout_id = start(runtime, interval="5m", cycles=1)
-    log = [(a.channel, a.state, a.at - T0) for a in attempts(runtime, callout_id)]
-    assert log == [("line", "failed", 0 * MIN), ("voice", "sent", 0 * MIN)]
-    assert "LINE" in (attempts(runtime, callout_id)[0].error or "")
+    for _ in range(6):
+        clock.advance(seconds=40)
+        tick(runtime)
+    log = [(a.channel, a.state, a.tries) for a in attempts(runtime, callout_id)]
+    assert log == [("line", "failed", 5), ("voice", "sent", 1)]
+    assert "5回送信しても届けられなかった" in (attempts(runtime, callout_id)[0].error or "")
 
 
 def test_unanswered_call_moves_to_the_next_step_at_once(
@@ -95,7 +118,7 @@ def test_unanswered_call_moves_to_the_next_step_at_once(
     callout_id = start(runtime, interval="5m", cycles=1)
     clock.advance(minutes=5)
     tick(runtime)  # the call; Twilio then reports "no-answer" through the signed status callback
-    wait_for(lambda: len(attempts(runtime, callout_id)) == 3, timeout=10)
+    wait_for(lambda: [a.state != "sending" for a in attempts(runtime, callout_id)] == [True] * 3, timeout=10)
     log = [(a.channel, a.state, a.at - T0) for a in attempts(runtime, callout_id)]
     assert log == [("line", "sent", 0 * MIN), ("voice", "no_answer", 5 * MIN), ("email", "sent", 5 * MIN)]
     assert len(sandbox_client.inbox("email", to=person.email)) == 1
