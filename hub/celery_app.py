@@ -71,8 +71,13 @@ def init_celery(app: Flask) -> Celery:
 
 def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
     from hub.dispatch.sweeper import SweepTimer
+    from hub.relay.tasks import tick as relay_tick
 
-    timer = SweepTimer(app, settings.sweep_interval_seconds)
+    def relay_safety_net(_rt: object) -> None:
+        # Call-outs go on (due steps dispatched, dead workers' steps reconciled) without the scheduler.
+        relay_tick()
+
+    timer = SweepTimer(app, settings.sweep_interval_seconds, also=[relay_safety_net])
 
     def start(**_: Any) -> None:
         timer.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -135,11 +135,12 @@ def sweep_lock(rt: Runtime) -> Iterator[bool]:
 
 
 class SweepTimer:
-    """Runs the sweeper every ``interval`` seconds in a background thread of a worker process."""
+    """Runs the sweeper (and other safety nets) every ``interval`` seconds in a worker's background thread."""
 
-    def __init__(self, app: Flask, interval: float) -> None:
+    def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = ()) -> None:
         self.app = app
         self.interval = interval
+        self.also = list(also)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -159,5 +160,7 @@ class SweepTimer:
                     with sweep_lock(rt) as mine:
                         if mine:
                             sweep_once(rt)
+                            for job in self.also:
+                                job(rt)
             except Exception:  # a database or broker blip: the next round tries again
                 log.exception("sweep failed; trying again in %.0f s", self.interval)
