@@ -87,7 +87,6 @@ class Rendered:
 class Choice:
     label: str
     data: str  # what comes back when it is chosen (a LINE postback's data)
-    digit: str | None = None  # its key on a phone's keypad
 
 
 @dataclass(frozen=True)
@@ -299,11 +298,6 @@ def _crashed(delivery_id: int, requested: bool, what: str) -> DeliveryResult:
                               error=f"送信処理が途中で止まりました（送信済みの可能性があります）: {what}")
     return DeliveryResult(delivery_id, Outcome.RETRY, attempted=False,
                           error=f"送信処理が止まったため未送信です: {what}")
-
-
-def result_from_error(delivery_id: int, exc: DeliveryError, requested: bool = True) -> DeliveryResult:
-    """The result for a row an error hit; ``requested`` says whether a request carrying it was made."""
-    return _result_from_error(delivery_id, exc, requested)
 
 
 def _result_from_error(delivery_id: int, exc: DeliveryError, requested: bool) -> DeliveryResult:

@@ -152,7 +152,6 @@ class TwilioChannel(Channel):
     """What SMS and voice share: a lazily built client reused across batches."""
 
     config: TwilioConfig
-    sdk_name: ClassVar[str] = "Twilio"
 
     def __init__(self, config: ChannelConfig, context: ChannelContext | None = None) -> None:
         super().__init__(config, context)

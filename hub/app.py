@@ -49,8 +49,3 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # The Twilio SDK logs every request and its headers at INFO: eleven lines per SMS.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
-
-
-def runtime_of(app: Flask) -> Runtime:
-    rt: Runtime = app.extensions["hub"]
-    return rt

@@ -107,14 +107,8 @@ def twilio_message_status() -> tuple[str, int]:
 
 @callbacks_bp.post("/twilio/call-status")
 def twilio_call_status() -> tuple[str, int]:
-    event = signed_status_post(_runtime(), "voice")
-    _apply_final(_delivery_id(), event)
-    for hook in call_status_hooks:
-        hook(_delivery_id(), event.status, request.form.to_dict())
+    _apply_final(_delivery_id(), signed_status_post(_runtime(), "voice"))
     return "", 204
-
-
-call_status_hooks: list[Callable[[int, str, dict[str, str]], None]] = []
 
 
 @callbacks_bp.post("/<channel_name>/webhook")

@@ -76,8 +76,8 @@ def ask(frame: Framed, question: surveys.Question, link: str = "", answer_url: s
     text = f"{prefix}{question['label']}"
     if question["kind"] == "choice":
         return Question(text=text, spoken=voice_prompt(question), answer_url=answer_url, no_input=NO_KEY_PRESSED,
-                        choices=tuple(Choice(c["label"], postback_data(frame.callout_id, question["key"], c["value"]),
-                                             str(c["digit"])) for c in question["choices"]))
+                        choices=tuple(Choice(c["label"], postback_data(frame.callout_id, question["key"], c["value"]))
+                                      for c in question["choices"]))
     unit = question["options"].get("unit", "")
     hint = f"\n（下のボタンから選ぶか、こちらで入力: {link}）" if link else ""
     return Question(text=text + hint, spoken=voice_prompt(question), answer_url=answer_url, no_input=NO_KEY_PRESSED,

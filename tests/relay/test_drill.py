@@ -14,7 +14,7 @@ from hub.runtime import Runtime
 from hub.sandbox import Sandbox, SandboxClient
 from hub.sandbox.staff import StaffSimulator, staff_for_callout
 from tests.relay.support import DEPARTMENTS, attempts, seed_staff, start, tick
-from tests.support.hubtools import send
+from tests.support.hubtools import ALL_CHANNELS, send
 
 MIX = {"line": 40, "phone": 20, "email": 20, "never": 20}
 
@@ -76,8 +76,8 @@ def test_drill_right_after_an_ordinary_broadcast_answers_only_the_callout(
 ) -> None:
     """The README's quick-start send (voice, LINE, e-mail to staff too) precedes the drill."""
     people_rows = seed_staff(runtime, 30, exercise=True)
-    send(runtime, title="避難所開設", body="○○小学校を開設しました。", channels=["voice", "line", "email", "sms"],
-         audience="all")
+    send(runtime, title="避難所開設", body="○○小学校を開設しました。", channels=ALL_CHANNELS, audience="all",
+         mode="exercise")
     assert sandbox_client.inbox("voice"), "the ordinary broadcast rang the staff too"
     callout_id = start(runtime, survey="anpi_sanshu", departments="all", mode="exercise", interval="5m",
                        cycles=1)
