@@ -33,7 +33,7 @@ from hub.config import Settings  # noqa: E402
 from hub.demo.seed import seed_demo  # noqa: E402
 from hub.dispatch.tasks import release  # noqa: E402
 from hub.migrate import upgrade  # noqa: E402
-from hub.sandbox import SandboxClient  # noqa: E402
+from sandbox import SandboxClient  # noqa: E402
 from tests.support.live import free_port  # noqa: E402
 from tests.support.worker import settings_env  # noqa: E402
 

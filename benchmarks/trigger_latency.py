@@ -30,8 +30,8 @@ from hub.config import Settings  # noqa: E402
 from hub.demo.seed import seed_demo  # noqa: E402
 from hub.migrate import upgrade  # noqa: E402
 from hub.runtime import Runtime  # noqa: E402
-from hub.sandbox import Sandbox, SandboxClient  # noqa: E402
 from hub.templating import load_templates  # noqa: E402
+from sandbox import Sandbox, SandboxClient  # noqa: E402
 from tests.support.live import LiveServer, free_port  # noqa: E402
 from tests.triggers.feedserver import FeedServer  # noqa: E402
 from triggers.jma.poller import Poller  # noqa: E402

@@ -55,7 +55,7 @@ class LineConfig(ChannelConfig):
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
         if settings.uses_sandbox("line"):
-            from hub.sandbox.constants import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET
+            from sandbox.constants import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET
 
             return cls(
                 sandbox=True,

@@ -55,7 +55,7 @@ class TwilioConfig(ChannelConfig):
     @classmethod
     def twilio_kwargs(cls, settings: Settings, channel: str) -> dict[str, Any]:
         if settings.uses_sandbox(channel):
-            from hub.sandbox.constants import SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN
+            from sandbox.constants import SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN
 
             # An explicit twilio_base_url (a sandbox on another host) keeps its own credentials.
             return {

@@ -50,7 +50,7 @@ class XConfig(ChannelConfig):
     @classmethod
     def from_settings(cls, settings: Settings) -> XConfig:
         if settings.uses_sandbox("x"):
-            from hub.sandbox import constants as sb
+            from sandbox import constants as sb
 
             return cls(
                 sandbox=True,

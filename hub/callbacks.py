@@ -37,7 +37,7 @@ def _runtime() -> Runtime:
 
 def _twilio_token(rt: Runtime) -> str:
     if rt.settings.uses_sandbox("sms"):
-        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
+        from sandbox import SANDBOX_TWILIO_AUTH_TOKEN
 
         return SANDBOX_TWILIO_AUTH_TOKEN
     return rt.settings.twilio_auth_token
@@ -121,7 +121,7 @@ call_status_hooks: list[Callable[[int, str, dict[str, str]], None]] = []
 
 def _line_secret(rt: Runtime) -> str:
     if rt.settings.uses_sandbox("line"):
-        from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET
+        from sandbox import SANDBOX_LINE_CHANNEL_SECRET
 
         return SANDBOX_LINE_CHANNEL_SECRET
     return rt.settings.line_channel_secret

@@ -14,7 +14,7 @@ from hub.db import dispose_engines, get_engine
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 from hub.runtime.leases import release_all
-from hub.sandbox import Sandbox, SandboxClient
+from sandbox import Sandbox, SandboxClient
 from tests.support.live import LiveServer, free_port
 from tests.support.services import drop_pg_schema, new_pg_schema_url, postgres_reachable, require
 

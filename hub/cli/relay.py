@@ -157,7 +157,7 @@ def surveys_cmd(hub: HubContext, definition: Path | None) -> None:
 @pass_hub
 def drill_cmd(hub: HubContext, callout_id: int, seed: int, minutes: float) -> None:
     """サンドボックスの模擬職員が回答する（LINEで・電話だけ・メールだけ・回答しない）/ simulated staff."""
-    from hub.sandbox.staff import StaffSimulator, staff_for_callout
+    from sandbox.staff import StaffSimulator, staff_for_callout
 
     rt = hub.runtime
     with rt.session() as session:

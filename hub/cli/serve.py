@@ -69,7 +69,7 @@ def demo_cmd(hub: HubContext, residents: int) -> None:
     """デモ一式（DB・サンドボックス・ワーカー・Web）を起動 / run the whole hub on the embedded default."""
     from werkzeug.serving import make_server
 
-    from hub.sandbox import Sandbox
+    from sandbox import Sandbox
 
     settings = hub.runtime.settings
     port = urlsplit(settings.public_url).port or 8000

@@ -62,7 +62,7 @@ def _authenticate_api() -> None:
 
 def _verify_twilio(rt: Runtime) -> None:
     if rt.settings.uses_sandbox("voice"):
-        from hub.sandbox import SANDBOX_TWILIO_AUTH_TOKEN
+        from sandbox import SANDBOX_TWILIO_AUTH_TOKEN
 
         token = SANDBOX_TWILIO_AUTH_TOKEN
     else:

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from hub.models import Consent, Contact, Delivery
 from hub.runtime import Runtime
-from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
+from sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
 from tests.support.hubtools import rows, send, wait_for
 
 

@@ -14,7 +14,7 @@ from hub.app import create_app
 from hub.config import Settings
 from hub.migrate import upgrade
 from hub.runtime import Runtime
-from hub.sandbox import Sandbox, SandboxClient
+from sandbox import Sandbox, SandboxClient
 from tests.conftest import _empty
 from tests.support.live import LiveServer, free_port
 from tests.support.services import REDIS_URL, redis_reachable, require

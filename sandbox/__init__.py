@@ -5,8 +5,8 @@ pointed at these servers (see ``channels/clients.py``), so the code under test i
 runs in production; only the far end is different.  See docs/sandbox.md.
 """
 
-from hub.sandbox.client import SandboxClient, SandboxError
-from hub.sandbox.constants import (
+from sandbox.client import SandboxClient, SandboxError
+from sandbox.constants import (
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
     DEFAULT_URL,
@@ -20,7 +20,7 @@ from hub.sandbox.constants import (
     SANDBOX_X_CONSUMER_KEY,
     SANDBOX_X_CONSUMER_SECRET,
 )
-from hub.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_HTTP_PORT",

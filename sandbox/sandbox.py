@@ -12,21 +12,21 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from hub.sandbox.callbacks import CallbackDispatcher
-from hub.sandbox.constants import (
+from sandbox.callbacks import CallbackDispatcher
+from sandbox.constants import (
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_CHANNEL_SECRET,
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.inbox import Stats
-from hub.sandbox.line_api import LineApi
-from hub.sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
-from hub.sandbox.smtp import SandboxSMTP
-from hub.sandbox.twilio_calls import TwilioCalls
-from hub.sandbox.twilio_messages import TwilioMessages
-from hub.sandbox.web import SandboxWeb
-from hub.sandbox.x_api import XApi
+from sandbox.context import SandboxContext
+from sandbox.inbox import Stats
+from sandbox.line_api import LineApi
+from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
+from sandbox.smtp import SandboxSMTP
+from sandbox.twilio_calls import TwilioCalls
+from sandbox.twilio_messages import TwilioMessages
+from sandbox.web import SandboxWeb
+from sandbox.x_api import XApi
 
 
 class Sandbox:

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from hub.sandbox.client import SandboxClient, SandboxError
+from sandbox.client import SandboxClient, SandboxError
 
 log = logging.getLogger(__name__)
 BEHAVIOURS = ("line", "phone", "email", "never")

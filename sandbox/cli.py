@@ -10,8 +10,8 @@ from types import FrameType
 
 import click
 
-from hub.sandbox.client import SandboxClient, SandboxError
-from hub.sandbox.constants import (
+from sandbox.client import SandboxClient, SandboxError
+from sandbox.constants import (
     CHANNELS,
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
@@ -21,8 +21,8 @@ from hub.sandbox.constants import (
     SANDBOX_TWILIO_ACCOUNT_SID,
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
-from hub.sandbox.faults import ALL_KINDS, parse_fault_spec
-from hub.sandbox.sandbox import Sandbox
+from sandbox.faults import ALL_KINDS, parse_fault_spec
+from sandbox.sandbox import Sandbox
 
 URL_OPTION = click.option(
     "--url",
@@ -179,7 +179,7 @@ def stats(url: str) -> None:
         click.echo(f"{name:<32} {value}")
 
 
-def main() -> None:  # pragma: no cover - `python -m hub.sandbox.cli` without the hub CLI
+def main() -> None:  # pragma: no cover - `python -m sandbox.cli` without the hub CLI
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     sandbox_cli()
 
