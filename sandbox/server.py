@@ -279,7 +279,7 @@ class _Handler(StreamRequestHandler):
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Date: {self.server.dates.get()}",
-            "Server: hub-sandbox",
+            "Server: bousai-sandbox",
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
         ]
