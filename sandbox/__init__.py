@@ -1,8 +1,9 @@
 """The provider sandbox: local servers that speak Twilio, LINE, X and SMTP, plus an inbox.
 
-The hub never talks to real providers in development, tests or demos.  The official SDKs are
-pointed at these servers (see ``channels/clients.py``), so the code under test is the code that
-runs in production; only the far end is different.  See docs/sandbox.md.
+In development, tests and demos the hub talks to these servers instead of real providers.  The
+official SDKs are pointed at them by ordinary hub settings (base URLs and credentials, see
+:func:`hub_settings`), so the code under test is the code that runs in production; only the far
+end is different.  The package does not import the hub.  See docs/sandbox.md.
 """
 
 from sandbox.client import SandboxClient, SandboxError
@@ -20,6 +21,7 @@ from sandbox.constants import (
     SANDBOX_X_CONSUMER_KEY,
     SANDBOX_X_CONSUMER_SECRET,
 )
+from sandbox.handover import hub_env, hub_settings, write_env_file
 from sandbox.sandbox import Sandbox
 
 __all__ = [
@@ -38,4 +40,7 @@ __all__ = [
     "Sandbox",
     "SandboxClient",
     "SandboxError",
+    "hub_env",
+    "hub_settings",
+    "write_env_file",
 ]

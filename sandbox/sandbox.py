@@ -19,6 +19,7 @@ from sandbox.constants import (
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
 from sandbox.context import SandboxContext
+from sandbox.handover import hub_settings
 from sandbox.inbox import Stats
 from sandbox.line_api import LineApi
 from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
@@ -131,6 +132,10 @@ class Sandbox:
         if self._smtp is None:
             raise RuntimeError("the sandbox is not running")
         return self._smtp.port
+
+    def hub_settings(self) -> dict[str, object]:
+        """The hub settings pointing every channel at this running sandbox (see ``sandbox.hub_settings``)."""
+        return hub_settings(self.http_url, self.smtp_port)
 
     def _info(self) -> dict[str, Any]:
         return {"http_url": self.http_url, "smtp_host": self.host, "smtp_port": self.smtp_port}
