@@ -35,21 +35,14 @@ def _runtime() -> Runtime:
     return rt
 
 
-def _twilio_token(rt: Runtime) -> str:
-    if rt.settings.uses_sandbox("sms"):
-        from sandbox import SANDBOX_TWILIO_AUTH_TOKEN
-
-        return SANDBOX_TWILIO_AUTH_TOKEN
-    return rt.settings.twilio_auth_token
-
-
 def _verify_twilio(rt: Runtime) -> None:
     # Validate against the URL we handed to Twilio (public_url), not the one a proxy rewrote.
     url = rt.settings.public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode()
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(_twilio_token(rt)).validate(url, request.form.to_dict(), signature):
+    token = rt.settings.twilio_auth_token  # without one, no signature proves anything
+    if not token or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
         log.warning("rejected Twilio callback with a bad signature: %s", request.path)
         abort(403)
 
@@ -119,23 +112,19 @@ def twilio_call_status() -> tuple[str, int]:
 call_status_hooks: list[Callable[[int, str, dict[str, str]], None]] = []
 
 
-def _line_secret(rt: Runtime) -> str:
-    if rt.settings.uses_sandbox("line"):
-        from sandbox import SANDBOX_LINE_CHANNEL_SECRET
-
-        return SANDBOX_LINE_CHANNEL_SECRET
-    return rt.settings.line_channel_secret
-
-
 @callbacks_bp.post("/line/webhook")
 def line_webhook() -> tuple[str, int]:
     from linebot.v3.exceptions import InvalidSignatureError
     from linebot.v3.webhook import WebhookParser
 
     rt = _runtime()
+    secret = rt.settings.line_channel_secret
+    if not secret:  # without one, no signature proves anything
+        log.warning("rejected LINE webhook: no channel secret configured (HUB_LINE_CHANNEL_SECRET)")
+        abort(403)
     body = request.get_data(as_text=True)
     try:
-        events = WebhookParser(_line_secret(rt)).parse(body, request.headers.get("X-Line-Signature", ""))
+        events = WebhookParser(secret).parse(body, request.headers.get("X-Line-Signature", ""))
     except InvalidSignatureError:
         log.warning("rejected LINE webhook with a bad signature")
         abort(403)

@@ -40,5 +40,5 @@ try:
     from sandbox.cli import sandbox_cli
 
     main.add_command(sandbox_cli)
-except ImportError:  # pragma: no cover - the sandbox ships with the hub
+except ImportError:  # pragma: no cover - an installation without the sandbox (the production image)
     pass

@@ -61,18 +61,13 @@ def _authenticate_api() -> None:
 # -- provider posts ----------------------------------------------------------------------------------
 
 def _verify_twilio(rt: Runtime) -> None:
-    if rt.settings.uses_sandbox("voice"):
-        from sandbox import SANDBOX_TWILIO_AUTH_TOKEN
-
-        token = SANDBOX_TWILIO_AUTH_TOKEN
-    else:
-        token = rt.settings.twilio_auth_token
+    token = rt.settings.twilio_auth_token
     # The URL we gave Twilio (public_url), not the one a reverse proxy handed to us.
     url = rt.settings.public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode()
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+    if not token or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
         log.warning("rejected unsigned Twilio post to %s", request.path)
         abort(403)
 
