@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check hub channels triggers tests benchmarks
-	$(BIN)/mypy hub channels triggers
+	$(BIN)/ruff check hub channels triggers sandbox tests benchmarks
+	$(BIN)/mypy hub channels triggers sandbox
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fanout.py --recipients 10000

@@ -33,7 +33,7 @@ from hub.config import Settings  # noqa: E402
 from hub.demo.seed import seed_demo  # noqa: E402
 from hub.dispatch.tasks import release  # noqa: E402
 from hub.migrate import upgrade  # noqa: E402
-from hub.sandbox import SandboxClient  # noqa: E402
+from sandbox import SandboxClient, hub_settings  # noqa: E402
 from tests.support.live import free_port  # noqa: E402
 from tests.support.worker import settings_env  # noqa: E402
 
@@ -84,9 +84,9 @@ def main() -> None:
     workdir.mkdir(parents=True)
     http_port, smtp_port, web_port = free_port(), free_port(), free_port()
     settings = Settings(
+        **hub_settings(f"http://127.0.0.1:{http_port}", smtp_port),
         database_url=db_url, broker_url=args.redis_url, data_dir=str(workdir),
-        public_url=f"http://127.0.0.1:{web_port}", sandbox_url=f"http://127.0.0.1:{http_port}",
-        sandbox_smtp_port=smtp_port, batch_size=200,
+        public_url=f"http://127.0.0.1:{web_port}", batch_size=200,
         rate_sms=args.rate, rate_voice=args.rate, rate_email=args.rate, rate_line=args.rate, rate_x=args.rate,
     ).resolved()
     env = settings_env(settings)

@@ -30,8 +30,8 @@ from hub.config import Settings  # noqa: E402
 from hub.demo.seed import seed_demo  # noqa: E402
 from hub.migrate import upgrade  # noqa: E402
 from hub.runtime import Runtime  # noqa: E402
-from hub.sandbox import Sandbox, SandboxClient  # noqa: E402
 from hub.templating import load_templates  # noqa: E402
+from sandbox import Sandbox, SandboxClient, hub_settings  # noqa: E402
 from tests.support.live import LiveServer, free_port  # noqa: E402
 from tests.triggers.feedserver import FeedServer  # noqa: E402
 from triggers.jma.poller import Poller  # noqa: E402
@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> None:
         port = free_port()
         url = args.database_url or f"sqlite:///{tmp}/hub.db"
         settings = Settings(
+            **hub_settings(sandbox.http_url, sandbox.smtp_port),
             database_url=url, tasks_eager=True, data_dir=tmp, public_url=f"http://127.0.0.1:{port}",
-            sandbox_url=sandbox.http_url, sandbox_smtp_port=sandbox.smtp_port, provider_timeout=5.0,
+            provider_timeout=5.0,
             rate_sms=0, rate_voice=0, rate_email=0, rate_line=0, rate_x=0, jma_feeds=feeds.feed_url(),
         ).resolved()
         upgrade(url)

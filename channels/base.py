@@ -48,6 +48,8 @@ class Outcome(enum.StrEnum):
 class ChannelConfig:
     """Typed per-channel settings. Fields with ``metadata={"secret": True}`` are masked in output."""
 
+    # Not live: the provider's address is overridden (the sandbox or another stand-in) or the live
+    # credentials are missing, so nothing reaches a real recipient (``Settings.uses_sandbox``).
     sandbox: bool = True
 
     def masked(self) -> dict[str, Any]:

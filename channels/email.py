@@ -62,18 +62,16 @@ class EmailConfig(ChannelConfig):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmailConfig:
-        if settings.uses_sandbox("email"):
-            host = urlsplit(settings.sandbox_url).hostname or "127.0.0.1"
-            return cls(
-                sandbox=True, host=host, port=settings.sandbox_smtp_port, default_sender=SANDBOX_SENDER
-            )
+        """From settings only: the ``smtp_*`` server (the sandbox's SMTP in development)."""
+        not_live = settings.uses_sandbox("email")
         return cls(
-            sandbox=False,
+            sandbox=not_live,
             host=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
+            default_sender=SANDBOX_SENDER if not_live else "",
         )
 
 
@@ -159,6 +157,8 @@ class EmailChannel(Channel):
     def _connect(self) -> smtplib.SMTP:
         from channels.clients import smtp_connection
 
+        if not self.config.host:
+            raise PermanentError("メールサーバーが設定されていません（HUB_SMTP_HOST）")
         try:
             return smtp_connection(
                 self.config.host,

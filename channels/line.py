@@ -59,20 +59,12 @@ class LineConfig(ChannelConfig):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
-        if settings.uses_sandbox("line"):
-            from hub.sandbox.constants import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET
-
-            return cls(
-                sandbox=True,
-                access_token=settings.line_channel_access_token or SANDBOX_LINE_ACCESS_TOKEN,
-                channel_secret=settings.line_channel_secret or SANDBOX_LINE_CHANNEL_SECRET,
-                base_url=settings.line_base_url or settings.sandbox_url,
-            )
+        """From settings only: ``line_base_url`` if set (e.g. the sandbox), else the real api.line.me."""
         return cls(
-            sandbox=False,
+            sandbox=settings.uses_sandbox("line"),
             access_token=settings.line_channel_access_token,
             channel_secret=settings.line_channel_secret,
-            base_url=None,
+            base_url=settings.line_base_url or None,
         )
 
 

@@ -56,22 +56,14 @@ class TwilioConfig(ChannelConfig):
 
     @classmethod
     def twilio_kwargs(cls, settings: Settings, channel: str) -> dict[str, Any]:
-        if settings.uses_sandbox(channel):
-            from hub.sandbox.constants import SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN
-
-            # An explicit twilio_base_url (a sandbox on another host) keeps its own credentials.
-            return {
-                "sandbox": True,
-                "account_sid": settings.twilio_account_sid or SANDBOX_TWILIO_ACCOUNT_SID,
-                "auth_token": settings.twilio_auth_token or SANDBOX_TWILIO_AUTH_TOKEN,
-                "base_url": settings.twilio_base_url or settings.sandbox_url,
-                "default_sender": SANDBOX_SENDER,
-            }
+        """From settings only: ``twilio_base_url`` if set (e.g. the sandbox), else the real Twilio."""
+        not_live = settings.uses_sandbox(channel)
         return {
-            "sandbox": False,
+            "sandbox": not_live,
             "account_sid": settings.twilio_account_sid,
             "auth_token": settings.twilio_auth_token,
-            "base_url": None,
+            "base_url": settings.twilio_base_url or None,
+            "default_sender": SANDBOX_SENDER if not_live else "",
         }
 
 

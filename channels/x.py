@@ -49,24 +49,14 @@ class XConfig(ChannelConfig):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> XConfig:
-        if settings.uses_sandbox("x"):
-            from hub.sandbox import constants as sb
-
-            return cls(
-                sandbox=True,
-                consumer_key=settings.x_consumer_key or sb.SANDBOX_X_CONSUMER_KEY,
-                consumer_secret=settings.x_consumer_secret or sb.SANDBOX_X_CONSUMER_SECRET,
-                access_token=settings.x_access_token or sb.SANDBOX_X_ACCESS_TOKEN,
-                access_token_secret=settings.x_access_token_secret or sb.SANDBOX_X_ACCESS_TOKEN_SECRET,
-                base_url=settings.x_base_url or settings.sandbox_url,
-            )
+        """From settings only: ``x_base_url`` if set (e.g. the sandbox), else the real api.twitter.com."""
         return cls(
-            sandbox=False,
+            sandbox=settings.uses_sandbox("x"),
             consumer_key=settings.x_consumer_key,
             consumer_secret=settings.x_consumer_secret,
             access_token=settings.x_access_token,
             access_token_secret=settings.x_access_token_secret,
-            base_url=None,
+            base_url=settings.x_base_url or None,
         )
 
 

@@ -1,9 +1,14 @@
 """Typed settings read from ``HUB_*`` environment variables.
 
-Every provider credential is optional: a channel whose credentials are absent runs against the
-local sandbox, and every output says so.  A production deployment refuses to start on the sandbox
-unless ``HUB_ALLOW_SANDBOX=true`` — the lesson of test messages that went live after an
-equipment change is that "which world am I talking to" must never be ambiguous.
+Every provider credential is optional: a channel without live credentials, or whose provider
+address is overridden (``HUB_*_BASE_URL``: the local sandbox or any other stand-in), is not live,
+and every output says so.  A production deployment refuses to start that way unless
+``HUB_ALLOW_SANDBOX=true`` — the lesson of test messages that went live after an equipment change
+is that "which world am I talking to" must never be ambiguous.
+
+Outside production, :meth:`Settings.from_env` also reads ``$HUB_DATA_DIR/sandbox.env``: the
+``HUB_*`` lines a running sandbox wrote there (``hub demo``, ``hub sandbox run --env-file``) to
+point this hub at it.  Real environment variables win over the file.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 SECRET = {"secret": True}
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8025"
 DEFAULT_SANDBOX_SMTP_PORT = 8026
+SANDBOX_ENV_FILE = "sandbox.env"  # in the data dir, written by `hub demo` / `hub sandbox run --env-file`
 JMA_FEED_BASE = "https://www.data.jma.go.jp/developer/xml/feed/"
 
 
@@ -41,6 +48,8 @@ class Settings:
     tasks_eager: bool = False
     allow_sandbox: bool = False
 
+    # Where the local sandbox runs (demo and drill tooling; e-mail to this SMTP address is not live).
+    # Channels never fall back to it: they use the *_base_url / smtp_* settings below.
     sandbox_url: str = DEFAULT_SANDBOX_URL
     sandbox_smtp_port: int = DEFAULT_SANDBOX_SMTP_PORT
 
@@ -105,7 +114,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        environ = os.environ if environ is None else environ
+        """Settings from ``environ``, or from the process environment plus the data dir's
+        ``sandbox.env`` (outside production; the environment wins)."""
+        if environ is None:
+            environ = {**sandbox_env(os.environ, overrides.get("data_dir"), overrides.get("env")), **os.environ}
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f"HUB_{f.name.upper()}")
@@ -133,16 +145,21 @@ class Settings:
         return Path(self.data_dir).resolve() / "broker"
 
     def uses_sandbox(self, channel: str) -> bool:
-        """True when ``channel`` has no live credentials and talks to the local sandbox."""
+        """True when ``channel`` is not live: its credentials are missing, or its provider's address
+        is overridden (a base URL; for e-mail, no SMTP host or the sandbox's SMTP address)."""
         live = {
             "sms": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
             "voice": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
             "line": bool(self.line_channel_access_token and not self.line_base_url),
             "x": bool(self.x_consumer_key and self.x_access_token and not self.x_base_url),
-            "email": bool(self.smtp_host),
+            "email": bool(self.smtp_host) and not self._smtp_is_sandbox(),
             "rss": True,
         }
         return not live.get(channel, False)
+
+    def _smtp_is_sandbox(self) -> bool:
+        sandbox_host = urlsplit(self.sandbox_url).hostname or ""
+        return (self.smtp_host, self.smtp_port) == (sandbox_host, self.sandbox_smtp_port)
 
     def check_startup(self, channels: list[str]) -> None:
         sandboxed = [c for c in channels if self.uses_sandbox(c)]
@@ -165,6 +182,24 @@ class Settings:
                 value = "********" if value else ""
             out[f.name] = value
         return out
+
+
+def sandbox_env(environ: Mapping[str, str], data_dir: str | None = None, env: str | None = None) -> dict[str, str]:
+    """The ``HUB_*`` lines of ``<data dir>/sandbox.env``, if the file exists and ``HUB_ENV`` is not
+    production (a production hub never picks up a sandbox by accident)."""
+    if (env or environ.get("HUB_ENV") or Settings.env) == "production":
+        return {}
+    path = Path(data_dir or environ.get("HUB_DATA_DIR") or Settings.data_dir) / SANDBOX_ENV_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.startswith("HUB_") and key not in ("HUB_ENV", "HUB_DATA_DIR"):
+            values[key] = value.strip()
+    return values
 
 
 def _coerce(type_name: Any, raw: str) -> Any:

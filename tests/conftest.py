@@ -14,7 +14,7 @@ from hub.db import dispose_engines, get_engine
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 from hub.runtime.leases import release_all
-from hub.sandbox import Sandbox, SandboxClient
+from sandbox import Sandbox, SandboxClient, hub_settings
 from tests.support.live import LiveServer, free_port
 from tests.support.services import drop_pg_schema, new_pg_schema_url, postgres_reachable, require
 
@@ -79,9 +79,9 @@ def live_port() -> int:
 @pytest.fixture
 def settings(database_url: str, sandbox: Sandbox, live_port: int, tmp_path: object) -> Settings:
     return Settings(
+        **hub_settings(sandbox.http_url, sandbox.smtp_port),
         database_url=database_url, tasks_eager=True, data_dir=str(tmp_path),
-        public_url=f"http://127.0.0.1:{live_port}", sandbox_url=sandbox.http_url,
-        sandbox_smtp_port=sandbox.smtp_port, provider_timeout=3.0, check_after_seconds=0.5,
+        public_url=f"http://127.0.0.1:{live_port}", provider_timeout=3.0, check_after_seconds=0.5,
         rate_sms=0, rate_voice=0, rate_email=0, rate_line=0, rate_x=0,
     ).resolved()
 

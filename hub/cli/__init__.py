@@ -37,8 +37,8 @@ main.add_command(callout_cli)
 main.add_command(staff_cli)
 
 try:
-    from hub.sandbox.cli import sandbox_cli
+    from sandbox.cli import sandbox_cli
 
     main.add_command(sandbox_cli)
-except ImportError:  # pragma: no cover - the sandbox ships with the hub
+except ImportError:  # pragma: no cover - an installation without the sandbox (the production image)
     pass

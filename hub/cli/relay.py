@@ -7,20 +7,26 @@ import io
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.cli.context import HubContext, pass_hub
 from hub.contacts.importer import decode_csv, import_contacts
 from hub.models import Contact, ContactKind
-from hub.models.relay import Survey
+from hub.models.relay import Callout, CalloutTarget, Survey
 from hub.relay import tally
 from hub.relay.callouts import CalloutError, close_callout, start_callout
 from hub.relay.surveys import SurveyError, define_survey, ensure_builtin_surveys
 from hub.relay.tasks import release_callout
+
+if TYPE_CHECKING:
+    from sandbox.staff import SimStaff
 
 MODE_LABELS = {"actual": "本番", "exercise": "訓練"}
 
@@ -157,7 +163,7 @@ def surveys_cmd(hub: HubContext, definition: Path | None) -> None:
 @pass_hub
 def drill_cmd(hub: HubContext, callout_id: int, seed: int, minutes: float) -> None:
     """サンドボックスの模擬職員が回答する（LINEで・電話だけ・メールだけ・回答しない）/ simulated staff."""
-    from hub.sandbox.staff import StaffSimulator, staff_for_callout
+    from sandbox.staff import StaffSimulator
 
     rt = hub.runtime
     with rt.session() as session:
@@ -179,6 +185,19 @@ def drill_cmd(hub: HubContext, callout_id: int, seed: int, minutes: float) -> No
         pass
     answered = ", ".join(f"{k} {v}件" for k, v in sim.actions.items())
     click.echo(f"回答: {answered}／回答できず {len(sim.failures)}件")
+
+
+def staff_for_callout(session: Session, callout_id: int, seed: int = 1,
+                      mix: Mapping[str, int] | None = None) -> list[SimStaff]:
+    """The sandbox's simulated people for everyone a call-out contacts (deterministic for a seed)."""
+    from sandbox.staff import plan_staff
+
+    callout = session.get(Callout, callout_id)
+    if callout is None:
+        return []
+    contacts = session.scalars(select(Contact).join(CalloutTarget, CalloutTarget.contact_id == Contact.id)
+                               .where(CalloutTarget.callout_id == callout_id).order_by(Contact.id))
+    return plan_staff(contacts, callout.survey_snapshot, seed=seed, mix=mix)
 
 
 @click.group("staff")

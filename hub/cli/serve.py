@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import click
 
 from hub.cli.context import HubContext, pass_hub
-from hub.config import Settings
+from hub.config import SANDBOX_ENV_FILE, Settings
 from hub.demo.seed import DEMO_TOKEN, seed_demo
 from hub.migrate import upgrade
+from hub.runtime import Runtime
 
 
 @click.command("web")
@@ -64,48 +65,66 @@ def seed_cmd(hub: HubContext, residents: int, staff: int) -> None:
 
 @click.command("demo")
 @click.option("--residents", default=1000, show_default=True)
-@pass_hub
-def demo_cmd(hub: HubContext, residents: int) -> None:
-    """デモ一式（DB・サンドボックス・ワーカー・Web）を起動 / run the whole hub on the embedded default."""
+def demo_cmd(residents: int) -> None:
+    """デモ一式（DB・サンドボックス・ワーカー・Web）を起動 / run the whole hub on the embedded default.
+
+    The sandbox starts first; its settings (credentials, base URLs, SMTP) are written to
+    ``$HUB_DATA_DIR/sandbox.env``, which every hub command (this web app, the worker, ``hub send``
+    in another terminal) reads outside production. The file is removed when the demo stops.
+    """
     from werkzeug.serving import make_server
 
-    from hub.sandbox import Sandbox
+    from hub.app import create_app
+    from sandbox import Sandbox, hub_env, write_env_file
 
-    settings = hub.runtime.settings
-    port = urlsplit(settings.public_url).port or 8000
-    upgrade(settings.database_url)
-    with hub.runtime.session() as session:
-        seed_demo(session, residents=residents, staff=50)
-    sandbox_port = int(settings.sandbox_url.rsplit(":", 1)[-1].rstrip("/"))
-    sandbox = Sandbox(http_port=sandbox_port, smtp_port=settings.sandbox_smtp_port,
-                      line_webhook_url=f"{settings.public_url}/callbacks/line/webhook", callback_delay=0.5)
+    base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
+    sandbox = Sandbox(http_port=urlsplit(base.sandbox_url).port or 0, smtp_port=base.sandbox_smtp_port,
+                      line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5)
     sandbox.start()
-    worker = subprocess.Popen(worker_argv(settings, beat=True, concurrency=2))
-    server = make_server("127.0.0.1", port, hub.app, threaded=True)
-    click.echo("")
-    click.echo("=" * 64)
-    click.echo(f" ハブ / hub:            {settings.public_url}/")
-    click.echo(f" サンドボックス受信箱:  {sandbox.http_url}/sandbox/")
-    click.echo(f" API token (demo):      {DEMO_TOKEN}")
-    click.echo(" 例: .venv/bin/hub send --title 訓練 --body 本文 --channels sms,email,line,x,rss,voice "
-               "--audience all --mode exercise --wait --json")
-    click.echo(" Ctrl-C で停止 / stop with Ctrl-C")
-    click.echo("=" * 64, nl=True)
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
+    worker: subprocess.Popen[bytes] | None = None
+    server = None
     try:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        write_env_file(env_file, sandbox.http_url, sandbox.smtp_port)
+        app = create_app()  # reads the file just written (real environment variables win)
+        rt: Runtime = app.extensions["hub"]
+        settings = rt.settings
+        port = urlsplit(settings.public_url).port or 8000
+        upgrade(settings.database_url)
+        with app.app_context(), rt.session() as session:
+            seed_demo(session, residents=residents, staff=50)
+        worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **os.environ}
+        worker = subprocess.Popen(worker_argv(settings, beat=True, concurrency=2), env=worker_env)
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        click.echo("")
+        click.echo("=" * 64)
+        click.echo(f" ハブ / hub:            {settings.public_url}/")
+        click.echo(f" サンドボックス受信箱:  {sandbox.http_url}/sandbox/")
+        click.echo(f" API token (demo):      {DEMO_TOKEN}")
+        click.echo(f" サンドボックス設定:    {env_file} (hub commands read it while the demo runs)")
+        click.echo(" 例: .venv/bin/hub send --title 訓練 --body 本文 --channels sms,email,line,x,rss,voice "
+                   "--audience all --mode exercise --wait --json")
+        click.echo(" Ctrl-C で停止 / stop with Ctrl-C")
+        click.echo("=" * 64, nl=True)
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        # Stop everything even if the worker is slow to finish: a demo must never linger.
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        server.server_close()
+        # Stop everything even if the worker is slow to finish: a demo must never linger. A second
+        # SIGTERM (e.g. `timeout` forwarding one to a group that already got it) must not cut this short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        env_file.unlink(missing_ok=True)
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        if server is not None:
+            server.server_close()
         sandbox.stop()
 
 

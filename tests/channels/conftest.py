@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from hub.config import Settings
-from hub.sandbox import Sandbox
+from sandbox import Sandbox
 
 from .helpers import sandbox_settings
 

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from channels import registry
 from channels.base import Batch, Channel, ChannelContext, DeliveryResult, Draft, Recipient, Rendered
 from hub.config import Settings
+from sandbox import hub_settings
 
 CALLBACK_URL = "http://127.0.0.1:9"  # nothing listens: the sandbox's status callbacks go nowhere
 
 
 def sandbox_settings(http_url: str, smtp_port: int) -> Settings:
-    return Settings(sandbox_url=http_url, sandbox_smtp_port=smtp_port, public_url=CALLBACK_URL)
+    return Settings(**hub_settings(http_url, smtp_port), public_url=CALLBACK_URL)
 
 
 def build(

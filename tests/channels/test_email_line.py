@@ -9,7 +9,7 @@ from channels.base import Draft, Outcome, Recipient, Rendered
 from channels.email import EmailChannel
 from channels.line import LineChannel
 from hub.config import Settings
-from hub.sandbox import Sandbox
+from sandbox import Sandbox
 
 from .helpers import build, by_id, make_batch, recipients
 

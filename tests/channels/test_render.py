@@ -14,10 +14,11 @@ from channels.email import EmailChannel
 from channels.text import x_weighted_length
 from channels.voice import VoiceChannel
 from hub.config import Settings
+from sandbox import hub_settings
 
 from .helpers import build
 
-SETTINGS = Settings()
+SETTINGS = Settings(**hub_settings("http://127.0.0.1:9", 9))  # nothing listens: rendering only
 NAMES = ["sms", "voice", "email", "line", "x", "rss"]
 
 

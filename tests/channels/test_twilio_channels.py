@@ -15,7 +15,7 @@ from channels.net import may_have_reached_provider
 from channels.sms import SmsChannel, SmsConfig
 from channels.twilio import twilio_failure
 from hub.config import Settings
-from hub.sandbox import Sandbox
+from sandbox import Sandbox
 
 from .helpers import build, by_id, make_batch, recipients
 

@@ -7,7 +7,7 @@ import time
 from channels.base import Draft, Outcome
 from channels.x import XChannel
 from hub.config import Settings
-from hub.sandbox import Sandbox
+from sandbox import Sandbox
 
 from .helpers import build, by_id, make_batch, recipients
 

@@ -6,13 +6,16 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from hub.app import create_app
+from hub.config import Settings
 from hub.models import Consent, Contact, Delivery
 from hub.runtime import Runtime
-from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
+from sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
 from tests.support.hubtools import rows, send, wait_for
 
 
@@ -94,3 +97,14 @@ def test_sandbox_emits_signed_line_events_the_hub_accepts(
         with runtime.session() as session:
             return session.query(Contact).filter_by(line_user_id=user).count() == 1
     wait_for(registered, timeout=5)
+
+
+def test_without_a_configured_secret_nothing_is_accepted(tmp_path: Path) -> None:
+    """Signatures are checked with the settings' token and secret; an empty key proves nothing."""
+    app = create_app(Settings(data_dir=str(tmp_path), public_url="http://127.0.0.1:9").resolved())
+    form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    signature = RequestValidator("").compute_signature("http://127.0.0.1:9/callbacks/twilio/status?d=1", form)
+    response = app.test_client().post("/callbacks/twilio/status?d=1", data=form,
+                                      headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert _line_post(app, [_event("follow", "U" + "b" * 32)], "") == 403

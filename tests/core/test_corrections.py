@@ -9,7 +9,7 @@ from hub.demo.seed import seed_demo
 from hub.dispatch.tasks import release
 from hub.models import Message
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.support.hubtools import rows, send
 
 

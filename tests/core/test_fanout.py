@@ -9,7 +9,7 @@ import pytest
 from hub.demo.seed import seed_demo
 from hub.models import Contact, DeliveryState
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.support.hubtools import ALL_CHANNELS, counts, rows, send, wait_for
 
 

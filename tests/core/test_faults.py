@@ -10,7 +10,7 @@ import pytest
 from hub.dispatch.sweeper import sweep
 from hub.models import Contact, Delivery
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.support.hubtools import counts, rows, send, wait_for
 
 PHONES = [f"+8190{10000000 + i}" for i in range(8)]

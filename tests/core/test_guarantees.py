@@ -22,7 +22,7 @@ from hub.config import Settings
 from hub.dispatch.sweeper import sweep
 from hub.models import Contact, Delivery, DeliveryState, utcnow
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.api.support import login, seed
 from tests.support.hubtools import rows, send
 

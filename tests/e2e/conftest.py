@@ -14,7 +14,7 @@ from hub.app import create_app
 from hub.config import Settings
 from hub.migrate import upgrade
 from hub.runtime import Runtime
-from hub.sandbox import Sandbox, SandboxClient
+from sandbox import Sandbox, SandboxClient, hub_settings
 from tests.conftest import _empty
 from tests.support.live import LiveServer, free_port
 from tests.support.services import REDIS_URL, redis_reachable, require
@@ -27,9 +27,9 @@ def stack_settings(postgres_url: str, sandbox: Sandbox, tmp_path: Path) -> Setti
     redis.Redis.from_url(REDIS_URL).flushdb()
     _empty(postgres_url)
     return Settings(
+        **hub_settings(sandbox.http_url, sandbox.smtp_port),
         database_url=postgres_url, broker_url=REDIS_URL, data_dir=str(tmp_path),
-        public_url=f"http://127.0.0.1:{free_port()}", sandbox_url=sandbox.http_url,
-        sandbox_smtp_port=sandbox.smtp_port, provider_timeout=5.0, stale_after_seconds=3, lease_seconds=3,
+        public_url=f"http://127.0.0.1:{free_port()}", provider_timeout=5.0, stale_after_seconds=3, lease_seconds=3,
         rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10,
     ).resolved()
 
@@ -78,8 +78,8 @@ def any_stack_settings(request: pytest.FixtureRequest, sandbox: Sandbox, tmp_pat
         database_url = f"sqlite:///{tmp_path / 'hub.db'}"
         upgrade(database_url)
         base = Settings(
+            **hub_settings(sandbox.http_url, sandbox.smtp_port),
             database_url=database_url, data_dir=str(tmp_path), public_url=f"http://127.0.0.1:{free_port()}",
-            sandbox_url=sandbox.http_url, sandbox_smtp_port=sandbox.smtp_port,
             stale_after_seconds=3, lease_seconds=3,
         ).resolved()
     return replace(base, provider_timeout=1.0, check_after_seconds=1.0, sweep_interval_seconds=1.0,

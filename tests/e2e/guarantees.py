@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from hub.models import Consent, Contact, Delivery, DeliveryState
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.support.hubtools import rows
 
 BUSY = {DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING}

@@ -11,7 +11,7 @@ from hub.demo.seed import seed_demo
 from hub.dispatch.sweeper import sweep
 from hub.models import TERMINAL_STATES
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.support.hubtools import ALL_CHANNELS, counts, rows, send, wait_for
 from tests.support.worker import WorkerProcess
 

@@ -10,7 +10,7 @@ import pytest
 
 from hub.models import DeliveryState
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.e2e.guarantees import add_residents, assert_each_reached_exactly_once, line_user, wait_finished
 from tests.support.hubtools import send
 from tests.support.worker import WorkerProcess

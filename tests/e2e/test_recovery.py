@@ -25,7 +25,7 @@ from hub.config import Settings
 from hub.db import get_engine
 from hub.models import Delivery, DeliveryState
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.e2e.guarantees import (
     add_residents,
     assert_each_reached_exactly_once,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from hub.models import AuditLog
 from hub.models.relay import OPEN_TARGET_STATES, Callout, CalloutTarget
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.relay.support import attempts, seed_staff, start, tick
 from tests.support.hubtools import wait_for
 from tests.support.worker import WorkerProcess

@@ -14,8 +14,8 @@ from hub.relay import engine
 from hub.relay.answers import record_answers
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
-from hub.sandbox.staff import postback_choices
+from sandbox import SandboxClient
+from sandbox.staff import postback_choices
 from tests.relay.support import answers, attempts, seed_staff, start, tick
 
 

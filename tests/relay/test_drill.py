@@ -8,11 +8,12 @@ from collections import Counter
 
 from flask import Flask
 
+from hub.cli.relay import staff_for_callout
 from hub.relay import tally
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import Sandbox, SandboxClient
-from hub.sandbox.staff import StaffSimulator, staff_for_callout
+from sandbox import Sandbox, SandboxClient
+from sandbox.staff import StaffSimulator
 from tests.relay.support import DEPARTMENTS, attempts, seed_staff, start, tick
 from tests.support.hubtools import ALL_CHANNELS, send
 

@@ -15,7 +15,7 @@ from hub.relay import engine, tasks
 from hub.relay.callouts import start_callout
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.relay.support import attempts, seed_staff, start, tick
 
 

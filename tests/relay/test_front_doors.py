@@ -17,7 +17,7 @@ from hub.models import Contact
 from hub.relay.callouts import start_callout
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.api.support import bearer, login, seed
 from tests.relay.support import attempts, seed_staff, tick
 

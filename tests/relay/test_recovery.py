@@ -16,7 +16,7 @@ from hub.relay.callouts import close_callout, start_callout
 from hub.relay.clock import ManualClock
 from hub.relay.contacting import send_step
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.relay.support import attempts, seed_staff, tick
 
 DEAD = "dead-host:4242:0000"  # a worker id with no lease: the process is gone

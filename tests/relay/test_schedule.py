@@ -10,7 +10,7 @@ import pytest
 from hub.models.relay import Callout, CalloutTarget
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.relay.conftest import T0
 from tests.relay.support import attempts, seed_staff, start, tick
 from tests.support.hubtools import wait_for

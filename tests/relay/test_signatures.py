@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 from hub.models.relay import CalloutTarget
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
-from hub.sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
-from hub.sandbox.staff import postback_choices
+from sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
+from sandbox.staff import postback_choices
 from tests.relay.support import answers, attempts, seed_staff, start, tick
 
 

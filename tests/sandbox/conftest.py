@@ -15,7 +15,7 @@ from linebot.v3.messaging import MessagingApi
 from twilio.rest import Client as TwilioClient
 
 from channels.clients import make_line_api, make_tweepy_client, make_twilio_client
-from hub.sandbox import (
+from sandbox import (
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_TWILIO_ACCOUNT_SID,
     SANDBOX_TWILIO_AUTH_TOKEN,

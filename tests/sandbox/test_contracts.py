@@ -28,13 +28,13 @@ from linebot.v3.messaging import (
 from twilio.base.exceptions import TwilioException
 
 from channels.clients import make_line_api, make_twilio_client
-from hub.sandbox import (
+from sandbox import (
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_TWILIO_ACCOUNT_SID,
     SANDBOX_TWILIO_AUTH_TOKEN,
     Sandbox,
 )
-from hub.sandbox.server import Request, Response
+from sandbox.server import Request, Response
 from tests.sandbox.contract_check import ContractError, check_response, load_spec
 
 PROVIDER_PREFIXES = {"/2010-04-01/": "twilio", "/v2/": "line"}

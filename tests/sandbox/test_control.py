@@ -7,11 +7,11 @@ import requests
 from click.testing import CliRunner
 from twilio.rest import Client as TwilioClient
 
-from hub.sandbox import Sandbox, SandboxClient, SandboxError
-from hub.sandbox.cli import sandbox_cli
-from hub.sandbox.faults import parse_fault_spec
-from hub.sandbox.server import parse_form
-from hub.sandbox.twilio_common import classify_number, sms_segments
+from sandbox import Sandbox, SandboxClient, SandboxError
+from sandbox.cli import sandbox_cli
+from sandbox.faults import parse_fault_spec
+from sandbox.server import parse_form
+from sandbox.twilio_common import classify_number, sms_segments
 
 
 def test_inbox_filters_and_limit(twilio: TwilioClient, client: SandboxClient) -> None:

@@ -24,7 +24,7 @@ from linebot.v3.messaging import (
 from linebot.v3.webhooks import FollowEvent, PostbackEvent
 
 from channels.clients import make_line_api
-from hub.sandbox import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET, Sandbox, SandboxClient
+from sandbox import SANDBOX_LINE_ACCESS_TOKEN, SANDBOX_LINE_CHANNEL_SECRET, Sandbox, SandboxClient
 from tests.sandbox.conftest import Receiver
 
 USER = "U" + "1" * 32

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client as TwilioClient
 
 from channels.clients import make_twilio_client
-from hub.sandbox import SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN, Sandbox, SandboxClient
+from sandbox import SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN, Sandbox, SandboxClient
 from tests.sandbox.conftest import Receiver
 
 MOBILE = "+819012345678"

@@ -11,8 +11,8 @@ import requests
 import tweepy
 
 from channels.clients import make_tweepy_client, smtp_connection
-from hub.sandbox import Sandbox, SandboxClient
-from hub.sandbox.x_api import weighted_length
+from sandbox import Sandbox, SandboxClient
+from sandbox.x_api import weighted_length
 
 
 def test_tweet_then_delete_is_recorded(x: tweepy.Client, client: SandboxClient) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from hub.models import Contact
 from hub.models.relay import Callout, CalloutTarget
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.triggers.support import OSHU, QUAKE_6PLUS, QUAKE_EXERCISE, add_rules, prepare, raw, replay
 from triggers.jma.parse import parse_telegram
 

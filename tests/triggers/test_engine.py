@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hub.models import Contact, Delivery
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.triggers.support import (
     KANEGASAKI,
     LIVE_SEQUENCE,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from hub.models import Contact, ContactKind, Delivery, Message, utcnow
 from hub.models.triggers import FeedHealth, TriggerTelegram
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.triggers.feedserver import FeedServer
 from tests.triggers.support import (
     OSHU,

@@ -10,7 +10,7 @@ from hub.compose.messages import approve
 from hub.dispatch.tasks import release
 from hub.models import AuditLog, Delivery, Message, MessageState, Operator, utcnow
 from hub.runtime import Runtime
-from hub.sandbox import SandboxClient
+from sandbox import SandboxClient
 from tests.triggers.support import (
     OSHU,
     QUAKE_6PLUS,

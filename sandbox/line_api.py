@@ -19,13 +19,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.sandbox.callbacks import Outgoing
-from hub.sandbox.constants import SANDBOX_LINE_BOT_USER_ID
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.faults import Fault
-from hub.sandbox.inbox import InboxItem
-from hub.sandbox.line_validate import message_text, validate_messages, validate_recipients
-from hub.sandbox.server import Request, Response, Router, json_response
+from sandbox.callbacks import Outgoing
+from sandbox.constants import SANDBOX_LINE_BOT_USER_ID
+from sandbox.context import SandboxContext
+from sandbox.faults import Fault
+from sandbox.inbox import InboxItem
+from sandbox.line_validate import message_text, validate_messages, validate_recipients
+from sandbox.server import Request, Response, Router, json_response
 
 _message_ids = itertools.count(int(time.time() * 1000) * 100_000)
 

@@ -12,21 +12,22 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from hub.sandbox.callbacks import CallbackDispatcher
-from hub.sandbox.constants import (
+from sandbox.callbacks import CallbackDispatcher
+from sandbox.constants import (
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_CHANNEL_SECRET,
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.inbox import Stats
-from hub.sandbox.line_api import LineApi
-from hub.sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
-from hub.sandbox.smtp import SandboxSMTP
-from hub.sandbox.twilio_calls import TwilioCalls
-from hub.sandbox.twilio_messages import TwilioMessages
-from hub.sandbox.web import SandboxWeb
-from hub.sandbox.x_api import XApi
+from sandbox.context import SandboxContext
+from sandbox.handover import hub_settings
+from sandbox.inbox import Stats
+from sandbox.line_api import LineApi
+from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
+from sandbox.smtp import SandboxSMTP
+from sandbox.twilio_calls import TwilioCalls
+from sandbox.twilio_messages import TwilioMessages
+from sandbox.web import SandboxWeb
+from sandbox.x_api import XApi
 
 
 class Sandbox:
@@ -131,6 +132,10 @@ class Sandbox:
         if self._smtp is None:
             raise RuntimeError("the sandbox is not running")
         return self._smtp.port
+
+    def hub_settings(self) -> dict[str, object]:
+        """The hub settings pointing every channel at this running sandbox (see ``sandbox.hub_settings``)."""
+        return hub_settings(self.http_url, self.smtp_port)
 
     def _info(self) -> dict[str, Any]:
         return {"http_url": self.http_url, "smtp_host": self.host, "smtp_port": self.smtp_port}

@@ -19,8 +19,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.inbox import InboxItem
+from sandbox.context import SandboxContext
+from sandbox.inbox import InboxItem
 
 RCPT_KINDS = ("mailbox_550", "429", "500")
 

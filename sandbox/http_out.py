@@ -115,7 +115,7 @@ class HttpClient:
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        lines = [f"{method.upper()} {target} HTTP/1.1", f"Host: {parts.netloc}", "User-Agent: hub-sandbox"]
+        lines = [f"{method.upper()} {target} HTTP/1.1", f"Host: {parts.netloc}", "User-Agent: bousai-sandbox"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")

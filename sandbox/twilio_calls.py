@@ -18,12 +18,12 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from hub.sandbox.callbacks import JobStep, Outgoing
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.http_out import Reply
-from hub.sandbox.inbox import InboxItem
-from hub.sandbox.server import Request, Response, Router, json_response
-from hub.sandbox.twilio_common import (
+from sandbox.callbacks import JobStep, Outgoing
+from sandbox.context import SandboxContext
+from sandbox.http_out import Reply
+from sandbox.inbox import InboxItem
+from sandbox.server import Request, Response, Router, json_response
+from sandbox.twilio_common import (
     API_VERSION,
     ResourceStore,
     check_auth,

@@ -8,10 +8,10 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.sandbox.constants import CHANNELS
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.inbox import InboxItem
-from hub.sandbox.server import Request, Response, Router, html_response, json_response
+from sandbox.constants import CHANNELS
+from sandbox.context import SandboxContext
+from sandbox.inbox import InboxItem
+from sandbox.server import Request, Response, Router, html_response, json_response
 
 CHANNEL_LABELS = {"sms": "SMS", "voice": "音声電話", "email": "メール", "line": "LINE", "x": "X"}
 DRILL_MARK = "【訓練】"

@@ -15,11 +15,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
-from hub.sandbox.client import SandboxClient, SandboxError
+from sandbox.client import SandboxClient, SandboxError
 
 log = logging.getLogger(__name__)
 BEHAVIOURS = ("line", "phone", "email", "never")
@@ -202,26 +202,28 @@ def plan_answers(rng: random.Random, snapshot: Mapping[str, Any], with_text: boo
     return answers
 
 
-def staff_for_callout(session: Any, callout_id: int, seed: int = 1,
-                      mix: Mapping[str, int] | None = None) -> list[SimStaff]:
-    """Give every person of a call-out a behaviour and answers (deterministic for a seed)."""
-    from sqlalchemy import select
+class Person(Protocol):
+    """Whoever a call-out contacts: the hub passes its contacts; anything with these attributes works."""
 
-    from hub.models import Contact
-    from hub.models.relay import Callout, CalloutTarget
+    id: int
+    name: str
+    line_user_id: str | None
+    phone: str | None
+    email: str | None
 
-    callout = session.get(Callout, callout_id)
-    if callout is None:
-        return []
+
+def plan_staff(people: Iterable[Person], survey_snapshot: Mapping[str, Any], seed: int = 1,
+               mix: Mapping[str, int] | None = None) -> list[SimStaff]:
+    """Give every person contacted a behaviour and answers to ``survey_snapshot`` (deterministic
+    for a seed and a person's ``id``)."""
     weights = dict(mix or {"line": 50, "phone": 20, "email": 15, "never": 15})
-    people = []
-    for contact in session.scalars(select(Contact).join(CalloutTarget, CalloutTarget.contact_id == Contact.id)
-                                   .where(CalloutTarget.callout_id == callout_id).order_by(Contact.id)):
-        rng = random.Random(f"{seed}:{contact.id}")
+    staff = []
+    for person in people:
+        rng = random.Random(f"{seed}:{person.id}")
         behaviour = rng.choices(list(weights), weights=list(weights.values()))[0]
-        answers = plan_answers(rng, callout.survey_snapshot, with_text=behaviour == "email")
-        people.append(SimStaff(
-            name=contact.name, behaviour=behaviour, answers=answers, line_user_id=contact.line_user_id,
-            phone=contact.phone, email=contact.email, delay=timedelta(seconds=rng.randint(5, 90)),
-            presses=presses_for(callout.survey_snapshot, answers)))
-    return people
+        answers = plan_answers(rng, survey_snapshot, with_text=behaviour == "email")
+        staff.append(SimStaff(
+            name=person.name, behaviour=behaviour, answers=answers, line_user_id=person.line_user_id,
+            phone=person.phone, email=person.email, delay=timedelta(seconds=rng.randint(5, 90)),
+            presses=presses_for(survey_snapshot, answers)))
+    return staff

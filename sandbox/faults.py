@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hub.sandbox.constants import CHANNELS, DEFAULT_TIMEOUT_FAULT_DELAY
+from sandbox.constants import CHANNELS, DEFAULT_TIMEOUT_FAULT_DELAY
 
 # Which kinds make sense where; anything else is refused at injection time so a typo in a test
 # fails loudly instead of silently injecting nothing.

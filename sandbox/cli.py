@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 import click
 
-from hub.sandbox.client import SandboxClient, SandboxError
-from hub.sandbox.constants import (
+from sandbox.client import SandboxClient, SandboxError
+from sandbox.constants import (
     CHANNELS,
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
@@ -21,8 +22,9 @@ from hub.sandbox.constants import (
     SANDBOX_TWILIO_ACCOUNT_SID,
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
-from hub.sandbox.faults import ALL_KINDS, parse_fault_spec
-from hub.sandbox.sandbox import Sandbox
+from sandbox.faults import ALL_KINDS, parse_fault_spec
+from sandbox.handover import hub_env, write_env_file
+from sandbox.sandbox import Sandbox
 
 URL_OPTION = click.option(
     "--url",
@@ -47,6 +49,11 @@ def sandbox_cli() -> None:
     "--callback-delay", type=float, default=0.0, show_default=True, help="Seconds before status callbacks."
 )
 @click.option("--fault", "faults", multiple=True, metavar="CH:KIND[:COUNT]", help="Inject a fault at start.")
+@click.option(
+    "--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the HUB_* settings pointing a hub here to this file (a hub reads $HUB_DATA_DIR/sandbox.env); "
+    "removed on stop.",
+)
 def run(
     host: str,
     http_port: int,
@@ -54,6 +61,7 @@ def run(
     webhook_url: str | None,
     callback_delay: float,
     faults: tuple[str, ...],
+    env_file: Path | None,
 ) -> None:
     """Start the sandbox and serve until Ctrl-C."""
     try:
@@ -80,6 +88,13 @@ def run(
     click.echo(f"                      channel secret {SANDBOX_LINE_CHANNEL_SECRET}")
     click.echo(f"  X                 : {base}   (any OAuth 1.0a credentials)")
     click.echo(f"  SMTP              : {host}:{sandbox.smtp_port}")
+    if env_file is not None:
+        write_env_file(env_file, base, sandbox.smtp_port)
+        click.echo(f"  hub settings ->   : {env_file}")
+    else:
+        click.echo("  hub settings      : (or --env-file $HUB_DATA_DIR/sandbox.env)")
+        for key, value in hub_env(base, sandbox.smtp_port).items():
+            click.echo(f"    {key}={value}")
     if webhook_url:
         click.echo(f"  LINE webhook ->   : {webhook_url}")
     for channel, kind, count in parsed:
@@ -99,6 +114,8 @@ def run(
         pass
     finally:
         sandbox.stop()
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)
         click.echo("stopped")
 
 
@@ -179,7 +196,7 @@ def stats(url: str) -> None:
         click.echo(f"{name:<32} {value}")
 
 
-def main() -> None:  # pragma: no cover - `python -m hub.sandbox.cli` without the hub CLI
+def main() -> None:  # pragma: no cover - `python -m sandbox.cli` without the hub CLI
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     sandbox_cli()
 

@@ -14,10 +14,10 @@ import time
 import unicodedata
 from typing import Any
 
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.faults import Fault
-from hub.sandbox.inbox import InboxItem, utc_now_iso
-from hub.sandbox.server import Request, Response, Router, json_response
+from sandbox.context import SandboxContext
+from sandbox.faults import Fault
+from sandbox.inbox import InboxItem, utc_now_iso
+from sandbox.server import Request, Response, Router, json_response
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23

@@ -24,7 +24,7 @@ from socketserver import StreamRequestHandler
 from typing import Any, overload
 from urllib.parse import parse_qs
 
-log = logging.getLogger("hub.sandbox")
+log = logging.getLogger("sandbox")
 _MAX_LINE = 65_537
 _MAX_HEADERS = 100
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -279,7 +279,7 @@ class _Handler(StreamRequestHandler):
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Date: {self.server.dates.get()}",
-            "Server: hub-sandbox",
+            "Server: bousai-sandbox",
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
         ]

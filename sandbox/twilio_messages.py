@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hub.sandbox.callbacks import JobStep, Outgoing
-from hub.sandbox.context import SandboxContext
-from hub.sandbox.faults import Fault
-from hub.sandbox.inbox import InboxItem
-from hub.sandbox.server import Request, Response, Router, json_response
-from hub.sandbox.twilio_common import (
+from sandbox.callbacks import JobStep, Outgoing
+from sandbox.context import SandboxContext
+from sandbox.faults import Fault
+from sandbox.inbox import InboxItem
+from sandbox.server import Request, Response, Router, json_response
+from sandbox.twilio_common import (
     API_VERSION,
     ResourceStore,
     check_auth,

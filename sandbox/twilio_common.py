@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 import phonenumbers
 from twilio.request_validator import RequestValidator
 
-from hub.sandbox.callbacks import Outgoing
-from hub.sandbox.server import Request, Response, json_response
+from sandbox.callbacks import Outgoing
+from sandbox.server import Request, Response, json_response
 
 API_VERSION = "2010-04-01"
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from hub.sandbox.http_out import HttpClient, Reply
-from hub.sandbox.inbox import Stats
+from sandbox.http_out import HttpClient, Reply
+from sandbox.inbox import Stats
 
-log = logging.getLogger("hub.sandbox.callbacks")
+log = logging.getLogger("sandbox.callbacks")
 
 
 @dataclass(slots=True)

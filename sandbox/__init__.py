@@ -1,12 +1,13 @@
 """The provider sandbox: local servers that speak Twilio, LINE, X and SMTP, plus an inbox.
 
-The hub never talks to real providers in development, tests or demos.  The official SDKs are
-pointed at these servers (see ``channels/clients.py``), so the code under test is the code that
-runs in production; only the far end is different.  See docs/sandbox.md.
+In development, tests and demos the hub talks to these servers instead of real providers.  The
+official SDKs are pointed at them by ordinary hub settings (base URLs and credentials, see
+:func:`hub_settings`), so the code under test is the code that runs in production; only the far
+end is different.  The package does not import the hub.  See docs/sandbox.md.
 """
 
-from hub.sandbox.client import SandboxClient, SandboxError
-from hub.sandbox.constants import (
+from sandbox.client import SandboxClient, SandboxError
+from sandbox.constants import (
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
     DEFAULT_URL,
@@ -20,7 +21,8 @@ from hub.sandbox.constants import (
     SANDBOX_X_CONSUMER_KEY,
     SANDBOX_X_CONSUMER_SECRET,
 )
-from hub.sandbox.sandbox import Sandbox
+from sandbox.handover import hub_env, hub_settings, write_env_file
+from sandbox.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_HTTP_PORT",
@@ -38,4 +40,7 @@ __all__ = [
     "Sandbox",
     "SandboxClient",
     "SandboxError",
+    "hub_env",
+    "hub_settings",
+    "write_env_file",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from hub.sandbox.callbacks import CallbackDispatcher
-from hub.sandbox.faults import FaultBook
-from hub.sandbox.inbox import Inbox, Stats
+from sandbox.callbacks import CallbackDispatcher
+from sandbox.faults import FaultBook
+from sandbox.inbox import Inbox, Stats
 
 
 @dataclass

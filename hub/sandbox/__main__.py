@@ -1,3 +1,0 @@
-from hub.sandbox.cli import main
-
-main()
