@@ -189,6 +189,11 @@ class Channel(ABC):
     max_chars: ClassVar[int | None] = None
     address_field: ClassVar[str | None] = None  # Contact attribute holding this channel's address
     progress_every: ClassVar[int] = 25  # results per progress report, for channels that can reconcile
+    # Department attribute holding this channel's sender identity (a number, a mailbox), if any.
+    sender_field: ClassVar[str | None] = None
+    # Our own publication (the city's feed) keeps exercises in a feed of their own, so it may carry
+    # them; a public account of a provider never gets an exercise.
+    publishes_exercises: ClassVar[bool] = False
 
     @classmethod
     def records_each_request(cls) -> bool:

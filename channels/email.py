@@ -106,6 +106,7 @@ class EmailChannel(Channel):
     batch_size = 100
     max_chars = MAX_CHARS
     address_field = "email"
+    sender_field = "email_sender"
     config: EmailConfig
 
     def render(self, draft: Draft) -> Rendered:

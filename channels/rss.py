@@ -53,6 +53,7 @@ class RssConfig(ChannelConfig):
 
 class RssChannel(Channel):
     name = "rss"
+    publishes_exercises = True
     label = "RSS・Atom・CAPフィード"
     capabilities = Capability.BROADCAST
     config_class = RssConfig

@@ -40,6 +40,7 @@ class SmsChannel(TwilioChannel):
     batch_size = 100
     max_chars = SMS_MAX_CHARS
     address_field = "phone"
+    sender_field = "sms_sender"
     final_statuses: ClassVar[dict[str, Outcome]] = {
         "delivered": Outcome.DELIVERED, "undelivered": Outcome.FAILED, "failed": Outcome.FAILED}
     status_field = "MessageStatus"

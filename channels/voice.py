@@ -125,6 +125,7 @@ class VoiceChannel(TwilioChannel):
     batch_size = 20
     max_chars = 600  # about a minute and a half read twice; longer calls lose the listener
     address_field = "phone"
+    sender_field = "voice_sender"
     final_statuses: ClassVar[dict[str, Outcome]] = {
         "completed": Outcome.DELIVERED, "busy": Outcome.FAILED, "no-answer": Outcome.FAILED,
         "failed": Outcome.FAILED, "canceled": Outcome.FAILED}

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.base import Batch, Recipient, Rendered
+from channels.base import Batch, Channel, Recipient, Rendered
 from hub.models import Contact, Department, Message, MessageBody, Mode
 
-_SENDER_FIELD = {"sms": "sms_sender", "voice": "voice_sender", "email": "email_sender"}
 DEFAULT_SENDERS = {"sms": "+815000000000", "voice": "+815000000000", "email": "bousai@city.example.jp"}
 
 
@@ -18,12 +17,12 @@ def batch_key(message_id: int, channel: str, batch_no: int) -> str:
     return f"hub:{message_id}:{channel}:{batch_no}"
 
 
-def sender_for(message: Message, channel: str) -> str | None:
-    field = _SENDER_FIELD.get(channel)
-    dept: Department | None = message.department
+def department_sender(dept: Department | None, channel: Channel) -> str | None:
+    """The department's own sender identity on ``channel``, else the hub's default."""
+    field = channel.sender_field
     if field and dept is not None and getattr(dept, field):
         return str(getattr(dept, field))
-    return DEFAULT_SENDERS.get(channel)
+    return DEFAULT_SENDERS.get(channel.name)
 
 
 def contents_for(session: Session, message_id: int, channel: str) -> dict[str, Rendered]:
@@ -36,18 +35,19 @@ def contents_for(session: Session, message_id: int, channel: str) -> dict[str, R
     return contents
 
 
-def build_batch(session: Session, message: Message, channel: str, batch_no: int,
+def build_batch(session: Session, message: Message, channel: Channel, batch_no: int,
                 recipients: Sequence[Recipient], attempt: int) -> Batch:
     dept = message.department
-    contents = contents_for(session, message.id, channel)
-    if dept is not None and dept.email_sender_name and channel == "email":
-        ja = contents["ja"]
-        contents["ja"] = Rendered(subject=ja.subject, text=ja.text, html=ja.html,
-                                  meta={**ja.meta, "sender_name": dept.email_sender_name})
+    contents = contents_for(session, message.id, channel.name)
+    if dept is not None and dept.email_sender_name:
+        # The department's display name, for channels that show one (the e-mail From).
+        contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
+                                       meta={**c.meta, "sender_name": dept.email_sender_name})
+                    for language, c in contents.items()}
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents,
-        sender=sender_for(message, channel), mode=message.mode,
-        idempotency_key=batch_key(message.id, channel, batch_no), attempt=attempt,
+        sender=department_sender(dept, channel), mode=message.mode,
+        idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt,
     )
 
 

@@ -66,7 +66,7 @@ def plan_deliveries(session: Session, runtime: Runtime, message: Message) -> dic
 def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
     row = _row(message, channel.name, None, broadcast_address(channel.name, message), "ja", 0)
     # A drill never posts to a real public account; our own feed keeps exercises in a separate feed.
-    if message.mode != Mode.ACTUAL and channel.name != "rss" and not channel.config.sandbox:
+    if message.mode != Mode.ACTUAL and not channel.publishes_exercises and not channel.config.sandbox:
         row.update(state=DeliveryState.SKIPPED, reason="exercise_only", error=skip_message("exercise_only"),
                    batch_no=NOT_BATCHED)
     yield row

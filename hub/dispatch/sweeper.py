@@ -58,7 +58,7 @@ def reconcile_stale(rt: Runtime) -> int:
             if not rows:
                 continue
             recipients = {r.id: Recipient(r.id, r.address, r.language, r.contact_id) for r in rows}
-            batch = build_batch(session, message, channel_name, batch_no, list(recipients.values()),
+            batch = build_batch(session, message, channel, batch_no, list(recipients.values()),
                                 attempt=max(r.attempts for r in rows) + 1)
             policy = retry_policy(rt, message)
         results: list[DeliveryResult] = []

@@ -133,7 +133,7 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             return {}
         blocked = non_exercise_contacts(session, message, [r.contact_id for r in rows])
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
-        batch = build_batch(session, message, channel_name, batch_no,
+        batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
                             attempt=max(r.attempts for r in rows) + 1)
         policy = retry_policy(rt, message)

@@ -244,10 +244,10 @@ def _step_of(session: Session, rt: Runtime, callout: Callout, target: CalloutTar
              attempt: ContactAttempt) -> Step:
     dept = callout.department or session.scalar(
         select(Department).where(Department.code == rt.settings.relay_department))
+    channel = rt.channel(attempt.channel)
     sender = None
-    if dept is not None:
-        sender = {"voice": dept.voice_sender, "sms": dept.sms_sender, "email": dept.email_sender}.get(
-            attempt.channel)
+    if dept is not None and channel.sender_field:
+        sender = getattr(dept, channel.sender_field) or None
     return Step(attempt_id=attempt.id, callout_id=callout.id, target_id=target.id, channel=attempt.channel,
                 address=attempt.address or "", mode=callout.mode, title=callout.title,
                 snapshot=callout.survey_snapshot, issued_at=clock.aware(attempt.at), sender=sender,
