@@ -54,7 +54,10 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
             Delivery.state.in_(CLAIMABLE),
             (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now),
         )
-        .with_for_update(skip_locked=True)
+        # No SKIP LOCKED here: the batch lock already keeps other claimers out, and skipping rows
+        # another transaction briefly holds (a sweeper's re-stamp) would split the batch — and a
+        # LINE request whose rows are split is no longer the request its retry key stands for.
+        .with_for_update()
     )
     before = {row_id: state for row_id, state in session.execute(due)}
     if not before:

@@ -98,11 +98,12 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
         groups = sorted({(c, b) for c, b in session.execute(q.distinct())})
         if only_stale and groups:
             # Re-stamp so the next sweep does not enqueue the same backlog again while it waits.
-            session.execute(
-                update(Delivery)
-                .where(Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE), overdue)
-                .values(updated_at=now, next_attempt_at=None)
-            )
+            # Rows a claimer holds are left alone: bookkeeping must never make a claim wait or deadlock.
+            free = (select(Delivery.id)
+                    .where(Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE), overdue)
+                    .with_for_update(skip_locked=True))
+            session.execute(update(Delivery).where(Delivery.id.in_(free.scalar_subquery()))
+                            .values(updated_at=now, next_attempt_at=None))
     for channel, batch_no in groups:
         send_batch.delay(message_id, channel, batch_no)
     return len(groups)
