@@ -1,24 +1,25 @@
 """Who is calling: a Bearer token (scripts, other systems) or the operator's web session (the composer).
 
-A token matches an operator when ``operators.api_token_hash == sha256(token)``; only the hash is
-stored. The browser UI reuses the API with its session cookie, so unsafe methods then also need
-the session's CSRF token in ``X-CSRF-Token`` — a cookie alone must never be enough to send an alert.
+Tokens are looked up by their SHA-256 (:mod:`hub.accounts`). The browser UI reuses the API with its
+session cookie, so unsafe methods then also need the session's CSRF token in ``X-CSRF-Token`` — a
+cookie alone must never be enough to send an alert. What the caller may do is decided by
+:mod:`hub.policy`, the same policy the CLI and the web pages use.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 
 from flask import g, request, session
-from sqlalchemy import select
 
+from hub.accounts import load_operator, principal_of
+from hub.accounts import principal_for_token as _principal_for_token
 from hub.api import api_bp
 from hub.api.common import ApiError, runtime
 from hub.i18n import gettext as _
-from hub.models import Operator, Role
+from hub.models import Role
+from hub.policy import Action, Forbidden, Principal, require
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -26,43 +27,31 @@ SENDER_ROLES = frozenset({Role.ADMIN, Role.APPROVER, Role.SENDER})
 APPROVER_ROLES = frozenset({Role.ADMIN, Role.APPROVER})
 
 
-@dataclass(frozen=True)
-class Principal:
-    id: int
-    username: str
-    display_name: str
-    role: str
-    department_id: int | None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _principal(operator: Operator | None) -> Principal | None:
-    if operator is None:
-        return None
-    return Principal(operator.id, operator.username, operator.display_name, operator.role,
-                     operator.department_id)
-
-
 def principal_for_token(token: str, username: str | None = None) -> Principal | None:
-    if not token:
+    with runtime().session() as s:
+        principal = _principal_for_token(s, token)
+    if principal is not None and username is not None and principal.username != username:
         return None
+    return principal
+
+
+def principal_by_id(operator_id: int, session_version: int | None = None) -> Principal | None:
+    """The operator of a session; ``None`` once the account is disabled or the session was ended."""
     with runtime().session() as s:
-        operator = s.scalar(select(Operator).where(Operator.api_token_hash == token_hash(token)))
-        if operator is not None and username is not None and operator.username != username:
+        operator = load_operator(s, operator_id)
+        if operator is None:
             return None
-        return _principal(operator)
+        if session_version is not None and operator.session_version != session_version:
+            return None
+        return principal_of(operator)
 
 
-def principal_by_id(operator_id: int) -> Principal | None:
-    with runtime().session() as s:
-        return _principal(s.get(Operator, operator_id))
+def session_principal() -> Principal | None:
+    operator_id = session.get("operator_id")
+    version = session.get("session_version")
+    if not isinstance(operator_id, int) or not isinstance(version, int):
+        return None
+    return principal_by_id(operator_id, version)
 
 
 def csrf_token() -> str:
@@ -78,12 +67,9 @@ def csrf_ok(sent: str | None) -> bool:
 
 
 def _from_session() -> Principal | None:
-    operator_id = session.get("operator_id")
-    if not isinstance(operator_id, int):
-        return None
     if request.method not in SAFE_METHODS and not csrf_ok(request.headers.get("X-CSRF-Token")):
         return None
-    return principal_by_id(operator_id)
+    return session_principal()
 
 
 @api_bp.before_request
@@ -107,8 +93,23 @@ def current_principal() -> Principal:
     return principal
 
 
+def authorize(action: Action, department_id: int | None = None) -> Principal:
+    """The caller, if the policy lets them do ``action`` in the department; a 403 otherwise."""
+    try:
+        return require(current_principal(), action, department_id)
+    except Forbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
+
+
 def require_role(roles: frozenset[Role], what: str) -> Principal:
     principal = current_principal()
     if principal.role not in roles:
         raise ApiError(403, "forbidden", _("この操作（{what}）を行う権限がありません").format(what=_(what)))
     return principal
+
+
+def session_version_of(operator_id: int | None) -> int:
+    """The version a new session is signed with; bumping it ends every older session."""
+    with runtime().session() as s:
+        operator = load_operator(s, operator_id) if operator_id is not None else None
+        return operator.session_version if operator is not None else -1

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.api import api_bp
-from hub.api.auth import APPROVER_ROLES, SENDER_ROLES, Principal, current_principal, require_role
+from hub.api.auth import SENDER_ROLES, Principal, current_principal, require_role
 from hub.api.common import N_, ApiError, json_body, paging, runtime
 from hub.api.composing import (
     compose_failed,
@@ -28,6 +28,7 @@ from hub.compose.status import export_deliveries_csv, message_summary
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator
+from hub.policy import Action
 
 DELIVERY_STATES = tuple(DeliveryState)
 
@@ -100,12 +101,11 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
 
 def approve_as(message_id: int, principal: Principal) -> str:
     """Second-person approval; returns the new state. The caller releases it."""
-    if principal.role not in APPROVER_ROLES:
-        raise ApiError(403, "forbidden", _("承認する権限がありません（承認者または管理者のみ）"))
     with runtime().session() as s:
         message = get_message(s, message_id)
-        if principal.role != "admin" and message.department_id not in (None, principal.department_id):
-            raise ApiError(403, "forbidden", _("他の部署のメッセージは承認できません"))
+        if not principal.may(Action.APPROVE, message.department_id):
+            raise ApiError(403, "forbidden",
+                           _("このメッセージを承認する権限がありません（その部署の承認者か管理者のみ）"))
         operator = s.get(Operator, principal.id)
         if operator is None:
             raise ApiError(401, "unauthorized", _("操作者が見つかりません。もう一度ログインしてください"))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 from flask import Flask
 
+from hub.policy import Principal
 from hub.runtime import Runtime
+
+TOKEN_ENV = "HUB_TOKEN"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +34,21 @@ class HubContext:
     def runtime(self) -> Runtime:
         rt: Runtime = self.app.extensions["hub"]
         return rt
+
+    @property
+    def principal(self) -> Principal:
+        """The operator whose API token is in ``HUB_TOKEN``: the CLI obeys the same policy as the API."""
+        from hub.accounts import principal_for_token
+
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        with self.runtime.session() as s:
+            principal = principal_for_token(s, token) if token else None
+        if principal is None:
+            raise click.ClickException(
+                f"操作する担当者の有効なAPIトークンを環境変数 {TOKEN_ENV} に設定してください"
+                f" (Set {TOKEN_ENV} to a valid API token of the operator acting)."
+            )
+        return principal
 
 
 def pass_hub(func: F) -> F:

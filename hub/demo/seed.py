@@ -5,7 +5,6 @@ Deterministic (seeded random) so demos and tests see the same people every time.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,19 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.models import Area, Category, Consent, Contact, ContactKind, Department, Operator, Role, utcnow
+from hub.accounts import issue_token
+from hub.models import (
+    Area,
+    Category,
+    Consent,
+    Contact,
+    ContactKind,
+    Department,
+    Membership,
+    Operator,
+    Role,
+    utcnow,
+)
 from hub.models.base import table_of
 from hub.models.contacts import contact_areas, contact_categories
 from hub.templating import load_templates
@@ -29,11 +40,7 @@ CATEGORIES = [("bousai", "防災"), ("kenko", "健康"), ("zei", "税"), ("kosod
 AREAS = [("0321500", "奥州市", "municipality"), ("0320500", "花巻市", "municipality"),
          ("0321300", "北上市", "municipality"), ("0344200", "岩手県奥州市（警報区域）", "warning")]
 LANGUAGES = ["ja"] * 17 + ["en", "zh", "vi"]
-DEMO_TOKEN = "demo-token"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+DEMO_TOKEN = "demo-token"  # the demo only: `hub seed` and `hub demo` refuse to run in production
 
 
 @dataclass
@@ -56,13 +63,16 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     session.add_all(depts)
     session.add_all(Category(code=c, name=n) for c, n in CATEGORIES)
     session.add_all(Area(code=c, name=n, family=f) for c, n, f in AREAS)
+    admin = Operator(username="admin", display_name="防災管理者", is_admin=True, department=depts[0])
     session.add_all([
-        Operator(username="admin", display_name="防災管理者", role=Role.ADMIN, department=depts[0],
-                 api_token_hash=token_hash(DEMO_TOKEN)),
-        Operator(username="bousai1", display_name="防災 太郎", role=Role.SENDER, department=depts[0]),
-        Operator(username="bousai2", display_name="防災 花子", role=Role.APPROVER, department=depts[0]),
+        admin,
+        Operator(username="bousai1", display_name="防災 太郎", department=depts[0],
+                 memberships=[Membership(department=depts[0], role=Role.SENDER)]),
+        Operator(username="bousai2", display_name="防災 花子", department=depts[0],
+                 memberships=[Membership(department=depts[0], role=Role.APPROVER)]),
     ])
     session.flush()
+    issue_token(session, admin, "demo", expires_at=None, actor="demo", token=DEMO_TOKEN)
     load_templates(session)  # the prepared JMA templates rules refer to
     categories = {c.code: c.id for c in session.scalars(select(Category))}
     areas = [a.id for a in session.scalars(select(Area).where(Area.family == "municipality"))]

@@ -5,12 +5,13 @@ from hub.models.base import Base, utcnow
 from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template
-from hub.models.org import Area, Category, Department, Operator, Role
+from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
 from hub.models.triggers import TriggerRule  # noqa: F401  (loads every trigger table for Alembic)
 
 __all__ = [
-    "TERMINAL_STATES", "Area", "AuditLog", "Base", "Category", "Consent", "Contact", "ContactKind",
-    "Delivery", "DeliveryState", "Department", "Message", "MessageBody", "MessageState", "Mode",
+    "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
+    "Contact", "ContactKind",
+    "Delivery", "DeliveryState", "Department", "Membership", "Message", "MessageBody", "MessageState", "Mode",
     "MsgType", "Operator", "RecipientList", "Role", "Template", "WorkerLease", "audit", "utcnow",
 ]

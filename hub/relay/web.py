@@ -20,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -160,10 +159,9 @@ def answer_page(token: str) -> ResponseReturnValue:
 # -- the live tally ----------------------------------------------------------------------------------
 
 def _operator_or_login() -> ResponseReturnValue | None:
-    from hub.api.auth import principal_by_id
+    from hub.api.auth import session_principal
 
-    operator_id = session.get("operator_id")
-    if isinstance(operator_id, int) and principal_by_id(operator_id) is not None:
+    if session_principal() is not None:
         return None
     return redirect(url_for("web.login", next=request.path))
 

@@ -30,7 +30,15 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from hub.api.auth import APPROVER_ROLES, SENDER_ROLES, Principal, csrf_ok, csrf_token, principal_by_id
+from hub.api.auth import (
+    APPROVER_ROLES,
+    SENDER_ROLES,
+    Principal,
+    csrf_ok,
+    csrf_token,
+    session_principal,
+    session_version_of,
+)
 from hub.api.auth import principal_for_token as token_login
 from hub.api.common import ApiError, runtime
 from hub.api.composing import (
@@ -102,8 +110,7 @@ def _remember_language(response: Any) -> Any:
 def login_required(view: View) -> View:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        operator_id = session.get("operator_id")
-        principal = principal_by_id(operator_id) if isinstance(operator_id, int) else None
+        principal = session_principal()
         if principal is None:
             return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
         g.operator = principal
@@ -135,6 +142,7 @@ def login() -> ResponseReturnValue:
         return render_template("login.html", next=target, username=request.form.get("username", "")), 401
     session.clear()
     session["operator_id"] = principal.id
+    session["session_version"] = session_version_of(principal.id)
     csrf_token()
     return redirect(target)
 

@@ -9,8 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from hub.demo.seed import DEMO_TOKEN, seed_demo, token_hash
-from hub.models import Operator, Role
+from hub.accounts import issue_token
+from hub.demo.seed import DEMO_TOKEN, seed_demo
+from hub.models import Membership, Operator, Role
 
 # admin (ADMIN) and bousai2 (APPROVER) can approve; bousai1 only sends; viewer only reads.
 TOKENS = {"admin": DEMO_TOKEN, "bousai1": "sender-token", "bousai2": "approver-token",
@@ -22,11 +23,16 @@ def seed(app: Flask, residents: int = 12, staff: int = 3) -> None:
         seed_demo(s, residents=residents, staff=staff)
         s.flush()
         if s.scalar(select(Operator).where(Operator.username == "viewer")) is None:
-            s.add(Operator(username="viewer", display_name="閲覧 専用", role=Role.VIEWER))
+            bousai = s.scalar(select(Operator.department_id).where(Operator.username == "admin"))
+            assert bousai is not None
+            s.add(Operator(username="viewer", display_name="閲覧 専用", department_id=bousai,
+                           memberships=[Membership(department_id=bousai, role=Role.VIEWER)]))
+            s.flush()
         for name, token in TOKENS.items():
             operator = s.scalar(select(Operator).where(Operator.username == name))
             assert operator is not None
-            operator.api_token_hash = token_hash(token)
+            if name != "admin":  # the demo seed issued the admin's
+                issue_token(s, operator, "test", expires_at=None, actor="test", token=token)
 
 
 def bearer(who: str = "admin", **headers: str) -> dict[str, str]:
