@@ -10,6 +10,7 @@ from hub.i18n import gettext as _
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 # JMA's 個別コード表: municipalities and warning areas have 7 digits, quake and tsunami areas 3.
 AREA_FAMILIES = {"municipality": 7, "warning": 7, "quake": 3, "tsunami": 3}
@@ -46,7 +47,8 @@ def e164(value: str | None, problems: Problems, key: str) -> str | None:
         return None
     try:
         parsed = phonenumbers.parse(value, None)
-        valid = value.startswith("+") and phonenumbers.is_valid_number(parsed)
+        # Written exactly as E.164 (what providers take), and a number that can exist.
+        valid = bool(E164.fullmatch(value)) and phonenumbers.is_valid_number(parsed)
     except phonenumbers.NumberParseException:
         valid = False
     if not valid:
