@@ -21,9 +21,9 @@ from hub.policy import Principal
 
 
 @contextmanager
-def acting(hub: HubContext) -> Iterator[tuple[Session, Principal]]:
-    """A session and the acting operator; refusals become a non-zero exit with the reason."""
-    principal = hub.principal
+def acting(hub: HubContext, principal: Principal | None = None) -> Iterator[tuple[Session, Principal]]:
+    """A session and the acting operator (default: HUB_TOKEN's); refusals become a non-zero exit."""
+    principal = principal or hub.principal
     try:
         with hub.runtime.session() as session:
             yield session, principal

@@ -18,11 +18,12 @@ from hub.models import AuditLog
 from tests.api.support import csrf
 
 
-def invoke(app: Flask, *args: str, token: str | None = None, env: dict[str, str] | None = None) -> Result:
+def invoke(app: Flask, *args: str, token: str | None = None, env: dict[str, str] | None = None,
+           input: str | None = None) -> Result:
     hub = HubContext()
     hub._app = app
     environ = {"HUB_TOKEN": token or "", **(env or {})}
-    return CliRunner().invoke(main, list(args), obj=hub, env=environ)
+    return CliRunner().invoke(main, list(args), obj=hub, env=environ, input=input)
 
 
 def audit_actions(app: Flask, action_prefix: str = "") -> list[tuple[str, str, dict[str, object]]]:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from hub.accounts import token_hash
 from hub.models import ApiToken, utcnow
-from tests.accounts.support import audit_actions, invoke
-from tests.api.support import TOKENS, bearer, body, csrf, login
+from tests.accounts.support import audit_actions, invoke, one_time_password
+from tests.api.support import PASSWORDS, TOKENS, bearer, body, csrf, login
 
 API = "/api/v1"
 
@@ -119,3 +119,20 @@ def test_hub_token_issue_list_revoke(client: FlaskClient, app: Flask) -> None:
     assert invoke(app, "token", "issue", "--name", "y", "--operator", "bousai1", token=TOKENS["admin"]
                   ).exit_code == 0
     assert invoke(app, "token", "list", "--all", token=TOKENS["admin"]).exit_code == 0
+
+
+def test_a_first_token_by_logging_in_on_the_cli(client: FlaskClient, app: Flask) -> None:
+    issued = invoke(app, "token", "issue", "--name", "laptop", "--login", "bousai1", "--json",
+                    input=f"{PASSWORDS['bousai1']}\n")
+    assert issued.exit_code == 0, issued.output
+    token = json.loads(issued.output.splitlines()[-1])["token"]
+    assert invoke(app, "token", "list", token=token).exit_code == 0
+    wrong = invoke(app, "token", "issue", "--name", "laptop", "--login", "bousai1", input="guess-guess-guess\n")
+    assert wrong.exit_code != 0 and "パスワードが正しくありません" in wrong.output
+    assert ("bousai1", "login.failed") in [(a, b) for a, b, _d in audit_actions(app, "login")]
+    # A one-time password must first be changed on the web.
+    created = invoke(app, "admin", "operator", "create", "zei9", "--display-name", "税 九", token=TOKENS["admin"])
+    first = one_time_password(created.output)
+    pending = invoke(app, "token", "issue", "--name", "x", "--login", "zei9", input=f"{first}\n")
+    assert pending.exit_code != 0 and "Web" in pending.output
+    assert "hub_" not in pending.output
