@@ -29,7 +29,7 @@ APPROVER_ROLES = frozenset({Role.ADMIN, Role.APPROVER})
 
 def principal_for_token(token: str, username: str | None = None) -> Principal | None:
     with runtime().session() as s:
-        principal = _principal_for_token(s, token)
+        principal = _principal_for_token(s, token, production=runtime().settings.is_production)
     if principal is not None and username is not None and principal.username != username:
         return None
     return principal

@@ -15,7 +15,7 @@ from hub.accounts.throttle import LocalFailures, LoginThrottle
 from hub.models import Operator
 from hub.runtime import Runtime
 from tests.accounts.support import audit_actions, code_at, enrol_totp, invoke, login_form, one_time_password, post_form
-from tests.api.support import PASSWORDS, TOKENS, csrf, login
+from tests.api.support import PASSWORDS, TOKENS, bearer, csrf, login
 
 DRAFT = {"title": "t", "channels": ["sms"], "mode": "exercise"}
 
@@ -65,6 +65,11 @@ def _production(runtime: Runtime) -> None:
 def test_production_requires_totp_of_approvers_and_admins_before_anything_else(
         client: FlaskClient, app: Flask, runtime: Runtime) -> None:
     _production(runtime)
+    # Not with a token either, until enrolled; a sender's token works as before.
+    assert client.get("/api/v1/messages", headers=bearer("bousai2")).status_code == 401
+    assert client.get("/api/v1/messages", headers=bearer("bousai1")).status_code == 200
+    refused = invoke(app, "admin", "operator", "list", token=TOKENS["admin"])
+    assert refused.exit_code != 0 and "HUB_TOKEN" in refused.output
     # A sender without TOTP works as before.
     sender = app.test_client()
     assert login(sender, "bousai1").status_code == 302 and sender.get("/").status_code == 200
@@ -78,6 +83,7 @@ def test_production_requires_totp_of_approvers_and_admins_before_anything_else(
     secret = enrol_totp(approver)
     assert approver.get("/").status_code == 200 and _preview(approver) == 200
     # From now on the code is part of the login.
+    assert client.get("/api/v1/messages", headers=bearer("bousai2")).status_code == 200
     again = app.test_client()
     assert login(again, "bousai2").status_code == 401
     assert login(again, "bousai2", code=code_at(secret, 1)).status_code == 302
