@@ -101,7 +101,9 @@ def create_operator(session: Session, actor: Principal, username: str, display_n
     return operator_view(operator), secret
 
 
-def _check_contact(session: Session, contact_id: int | None) -> None:
+def _check_contact(session: Session, contact_id: object) -> None:
+    if contact_id is not None and (not isinstance(contact_id, int) or isinstance(contact_id, bool)):
+        raise invalid({"contact_id": [_("連絡先の番号を整数で指定してください")]}, _("入力内容に問題があります"))
     if contact_id is not None and session.get(Contact, contact_id) is None:
         raise not_found(_("連絡先 {id} は見つかりません").format(id=contact_id))
 

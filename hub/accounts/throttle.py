@@ -10,6 +10,7 @@ behind a reverse proxy that is the proxy, unless the app is wrapped in werkzeug'
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import deque
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+
+log = logging.getLogger(__name__)
 
 ACCOUNT_LIMIT = 5
 ADDRESS_LIMIT = 20
@@ -104,6 +107,43 @@ class RedisFailures:
         self._redis.delete(self.prefix + key)
 
 
+class SharedOrLocal:
+    """Redis counts, or this process's own while Redis is unreachable.
+
+    A Redis outage during a disaster must not lock every operator out of the console, so logins
+    stay throttled per process instead of failing (and a warning is logged).
+    """
+
+    def __init__(self, shared: FailureStore, local: FailureStore | None = None) -> None:
+        self.shared = shared
+        self.local = local or LocalFailures()
+
+    @staticmethod
+    def _warn(exc: Exception) -> None:
+        log.warning("login throttle: Redis unavailable (%s); counting in this process", type(exc).__name__)
+
+    def add(self, key: str) -> int:
+        try:
+            return self.shared.add(key)
+        except redis.RedisError as exc:
+            self._warn(exc)
+            return self.local.add(key)
+
+    def count(self, key: str) -> tuple[int, float]:
+        try:
+            return self.shared.count(key)
+        except redis.RedisError as exc:
+            self._warn(exc)
+            return self.local.count(key)
+
+    def clear(self, key: str) -> None:
+        try:
+            self.shared.clear(key)
+        except redis.RedisError as exc:
+            self._warn(exc)
+            self.local.clear(key)
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a login is refused before the password is even looked at, and for how long."""
@@ -145,4 +185,4 @@ class LoginThrottle:
 
 
 def make_throttle(redis_url: str | None) -> LoginThrottle:
-    return LoginThrottle(RedisFailures(redis_url) if redis_url else LocalFailures())
+    return LoginThrottle(SharedOrLocal(RedisFailures(redis_url)) if redis_url else LocalFailures())

@@ -8,7 +8,7 @@ import uuid
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hub.accounts.throttle import LoginThrottle, RedisFailures
+from hub.accounts.throttle import LoginThrottle, RedisFailures, SharedOrLocal
 from hub.app import create_app
 from tests.accounts.support import login_form
 from tests.api.support import PASSWORDS
@@ -46,3 +46,12 @@ def test_shared_address_lock_and_its_window(client: FlaskClient, app: Flask) -> 
     time.sleep(4.1)
     assert login_form(app.test_client(), "bousai2", PASSWORDS["bousai2"], address="198.51.100.4"
                       ).status_code == 302
+
+
+def test_without_redis_logins_still_work_and_are_throttled_in_the_process(client: FlaskClient, app: Flask) -> None:
+    # Nothing listens on port 1: every Redis call fails at once.
+    app.extensions["hub"].login_throttle = LoginThrottle(SharedOrLocal(RedisFailures("redis://127.0.0.1:1/0")))
+    assert login_form(app.test_client(), "bousai2", PASSWORDS["bousai2"]).status_code == 302
+    for n in range(5):
+        assert login_form(app.test_client(), "bousai1", f"wrong-{n}").status_code == 401
+    assert login_form(app.test_client(), "bousai1", PASSWORDS["bousai1"]).status_code == 429
