@@ -138,7 +138,8 @@ class Settings:
 
     @property
     def is_production(self) -> bool:
-        return self.env == "production"
+        # HUB_ENV=Production must not quietly mean "not production" (demo accounts, sandbox.env).
+        return is_production_name(self.env)
 
     @property
     def broker_folder(self) -> Path:
@@ -184,10 +185,14 @@ class Settings:
         return out
 
 
+def is_production_name(env: str) -> bool:
+    return env.strip().lower() == "production"
+
+
 def sandbox_env(environ: Mapping[str, str], data_dir: str | None = None, env: str | None = None) -> dict[str, str]:
     """The ``HUB_*`` lines of ``<data dir>/sandbox.env``, if the file exists and ``HUB_ENV`` is not
     production (a production hub never picks up a sandbox by accident)."""
-    if (env or environ.get("HUB_ENV") or Settings.env) == "production":
+    if is_production_name(env or environ.get("HUB_ENV") or Settings.env):
         return {}
     path = Path(data_dir or environ.get("HUB_DATA_DIR") or Settings.data_dir) / SANDBOX_ENV_FILE
     try:

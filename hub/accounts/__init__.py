@@ -37,8 +37,13 @@ def load_operator(session: Session, operator_id: int) -> Operator | None:
     return operator if operator is not None and operator.disabled_at is None else None
 
 
-def principal_for_token(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:
-    """The operator a live (unexpired, unrevoked) token belongs to; ``None`` for anything else."""
+def principal_for_token(session: Session, token: str, *, now: datetime | None = None,
+                        production: bool = False) -> Principal | None:
+    """The operator a live (unexpired, unrevoked) token belongs to; ``None`` for anything else.
+
+    In production an approver or admin without TOTP is refused here too: until they enrol, a token
+    (say, one an admin issued them) must not do what their login may not.
+    """
     if not token:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
@@ -48,6 +53,11 @@ def principal_for_token(session: Session, token: str, *, now: datetime | None = 
     operator = load_operator(session, row.operator_id)
     if operator is None:
         return None
+    if production and not operator.totp_secret:
+        from hub.accounts.totp import required_for
+
+        if required_for(operator, production):
+            return None
     row.last_used_at = now
     return principal_of(operator)
 

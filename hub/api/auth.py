@@ -29,7 +29,7 @@ APPROVER_ROLES = frozenset({Role.ADMIN, Role.APPROVER})
 
 def principal_for_token(token: str, username: str | None = None) -> Principal | None:
     with runtime().session() as s:
-        principal = _principal_for_token(s, token)
+        principal = _principal_for_token(s, token, production=runtime().settings.is_production)
     if principal is not None and username is not None and principal.username != username:
         return None
     return principal
@@ -47,6 +47,9 @@ def principal_by_id(operator_id: int, session_version: int | None = None) -> Pri
 
 
 def session_principal() -> Principal | None:
+    # A session that still owes a new password or a TOTP enrolment may do nothing else (hub.web.login).
+    if session.get("pending"):
+        return None
     operator_id = session.get("operator_id")
     version = session.get("session_version")
     if not isinstance(operator_id, int) or not isinstance(version, int):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, translate_problems
-from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query
+from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query, require_usable
 from hub.compose.corrections import carried_channels, default_cancel_body
 from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
 from hub.i18n import gettext as _
@@ -114,9 +114,15 @@ def read_composition(session: Session, data: Mapping[str, Any],
         except ValueError:
             problems.setdefault("scheduled_at", []).append(_("日時は ISO 8601 形式で指定してください"))
     try:
-        Audience.parse(comp.audience)
+        audience = Audience.parse(comp.audience)
     except AudienceError:
         problems.setdefault("audience", []).append(_("宛先の指定が正しくありません"))
+    else:
+        try:
+            if comp.msg_type == MsgType.ALERT:  # a follow-up goes where its original went
+                require_usable(session, audience)
+        except AudienceError as exc:
+            problems.setdefault("audience", []).append(_(str(exc)))
     if comp.msg_type != MsgType.ALERT and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
     return comp, problems
@@ -158,6 +164,10 @@ def _category(session: Session, raw: Any, problems: dict[str, list[str]]) -> str
     if found is None:
         problems.setdefault("category", []).append(_("分類「{value}」は登録されていません").format(value=raw))
         return None
+    if found.disabled_at is not None:
+        problems.setdefault("category", []).append(
+            _("分類「{value}」は無効になっているため新しい配信には使えません").format(value=raw))
+        return None
     return found.code
 
 
@@ -170,6 +180,10 @@ def _department(session: Session, raw: Any, principal: Principal,
     if dept is None:
         problems.setdefault("department", []).append(
             _("部署「{value}」は登録されていません").format(value=raw))
+        return None
+    if dept.disabled_at is not None:
+        problems.setdefault("department", []).append(
+            _("部署「{value}」は無効になっているため新しい配信には使えません").format(value=raw))
         return None
     # Each department sends under its own identity: a sender may not borrow another's.
     if not principal.is_admin and dept.id != principal.department_id:

@@ -237,3 +237,10 @@ SPEC: dict[str, Any] = {
 @api_bp.get("/openapi.json")
 def openapi_document() -> ResponseReturnValue:
     return jsonify(SPEC)
+
+
+# Accounts and administration live in their own module; merged here so SPEC stays the one document.
+from hub.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS  # noqa: E402
+
+PATHS.update(ACCOUNT_PATHS)
+SCHEMAS.update(ACCOUNT_SCHEMAS)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.admin import admin_cli
 from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand modules)
 from hub.cli.db import db_cli
+from hub.cli.directory import admin_cli as _admin_with_directory  # noqa: F401  (adds its groups)
 from hub.cli.followups import cancel_cmd, correct_cmd
 from hub.cli.messages import export_cli, send_cmd, status_cmd
 from hub.cli.people import contacts_cli
 from hub.cli.relay import callout_cli, staff_cli
 from hub.cli.serve import demo_cmd, seed_cmd, web_cmd, worker_cmd
+from hub.cli.tokens import token_cli
 from hub.cli.triggers import jma_cli, rules_cli, templates_cli
 
 
@@ -35,6 +38,8 @@ main.add_command(jma_cli)
 main.add_command(templates_cli)
 main.add_command(callout_cli)
 main.add_command(staff_cli)
+main.add_command(admin_cli)
+main.add_command(token_cli)
 
 try:
     from sandbox.cli import sandbox_cli

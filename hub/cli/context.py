@@ -42,7 +42,8 @@ class HubContext:
 
         token = os.environ.get(TOKEN_ENV, "").strip()
         with self.runtime.session() as s:
-            principal = principal_for_token(s, token) if token else None
+            principal = (principal_for_token(s, token, production=self.runtime.settings.is_production)
+                         if token else None)
         if principal is None:
             raise click.ClickException(
                 f"操作する担当者の有効なAPIトークンを環境変数 {TOKEN_ENV} に設定してください"

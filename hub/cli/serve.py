@@ -14,7 +14,7 @@ import click
 
 from hub.cli.context import HubContext, pass_hub
 from hub.config import SANDBOX_ENV_FILE, Settings
-from hub.demo.seed import DEMO_TOKEN, seed_demo
+from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, seed_demo
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 
@@ -53,11 +53,14 @@ def worker_cmd(beat: bool, concurrency: int | None) -> None:
 @click.command("seed")
 @click.option("--residents", default=1000, show_default=True)
 @click.option("--staff", default=50, show_default=True)
-@pass_hub
-def seed_cmd(hub: HubContext, residents: int, staff: int) -> None:
+@click.pass_context
+def seed_cmd(ctx: click.Context, residents: int, staff: int) -> None:
     """デモ用の自治体データを作成 / create the demo municipality."""
+    _refuse_in_production(Settings.from_env())  # before the app exists: production may not start it
+    hub = ctx.ensure_object(HubContext)
+    _refuse_in_production(hub.runtime.settings)
     upgrade(hub.runtime.settings.database_url)
-    with hub.runtime.session() as session:
+    with hub.app.app_context(), hub.runtime.session() as session:
         report = seed_demo(session, residents=residents, staff=staff)
     click.echo(f"住民 {report.residents} 人, 職員 {report.staff} 人を登録しました" if report.residents
                else "デモデータは登録済みです")
@@ -78,6 +81,7 @@ def demo_cmd(residents: int) -> None:
     from sandbox import Sandbox, hub_env, write_env_file
 
     base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
+    _refuse_in_production(base)
     sandbox = Sandbox(http_port=urlsplit(base.sandbox_url).port or 0, smtp_port=base.sandbox_smtp_port,
                       line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5)
     sandbox.start()
@@ -101,7 +105,9 @@ def demo_cmd(residents: int) -> None:
         click.echo("=" * 64)
         click.echo(f" ハブ / hub:            {settings.public_url}/")
         click.echo(f" サンドボックス受信箱:  {sandbox.http_url}/sandbox/")
-        click.echo(f" API token (demo):      {DEMO_TOKEN}")
+        click.echo(f" API token (demo):      {DEMO_TOKEN}  (admin)")
+        for username, password in DEMO_PASSWORDS.items():
+            click.echo(f" ログイン / login:      {username} / {password}")
         click.echo(f" サンドボックス設定:    {env_file} (hub commands read it while the demo runs)")
         click.echo(" 例: .venv/bin/hub send --title 訓練 --body 本文 --channels sms,email,line,x,rss,voice "
                    "--audience all --mode exercise --wait --json")
@@ -126,6 +132,15 @@ def demo_cmd(residents: int) -> None:
         if server is not None:
             server.server_close()
         sandbox.stop()
+
+
+def _refuse_in_production(settings: Settings) -> None:
+    # The demo's accounts have published passwords and a published token: never in a real city.
+    if settings.is_production:
+        raise click.ClickException(
+            "本番環境(HUB_ENV=production)ではデモデータを作成できません。"
+            "最初の管理者は hub admin bootstrap で作成してください "
+            "(demo data is refused in production; use `hub admin bootstrap`).")
 
 
 def _raise_interrupt(*_: Any) -> None:

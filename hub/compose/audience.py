@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Contact, ContactKind, Delivery, Department
 from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
@@ -40,6 +41,28 @@ class Audience:
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}" if self.value else self.kind
+
+
+# The rows an audience kind names; a disabled one stays for history but starts nothing new.
+_NAMED: dict[str, tuple[type[Category] | type[Area] | type[Department], str]] = {
+    "category": (Category, "分類"), "area": (Area, "地域"), "department": (Department, "部署"),
+}
+
+
+def require_usable(session: Session, audience: Audience) -> None:
+    """Refuse a new message to a category, area or department that is unknown or disabled.
+
+    Only new messages are checked: planning an approved one, or a follow-up, never re-asks.
+    """
+    if audience.kind not in _NAMED:
+        return
+    model, label = _NAMED[audience.kind]
+    rows: list[Category | Area | Department] = list(session.scalars(select(model).where(
+        (model.code == audience.value) | (model.name == audience.value))))
+    if not rows:
+        raise AudienceError(f"{label}「{audience.value}」は登録されていません")
+    if all(row.disabled_at is not None for row in rows):
+        raise AudienceError(f"{label}「{audience.value}」は無効になっているため新しい配信には使えません")
 
 
 def contact_ids_query(audience: Audience) -> Select[int]:

@@ -9,11 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import Draft, Rendered
-from hub.compose.audience import Audience
+from hub.compose.audience import Audience, require_usable
 from hub.db import rowcount
 from hub.models import (
+    Category,
     Delivery,
     DeliveryState,
+    Department,
     Message,
     MessageBody,
     MessageState,
@@ -82,7 +84,10 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         raise ComposeError({"*": ["チャネルを1つ以上選んでください"]})
     if not c.title.strip() and not c.body.strip():
         raise ComposeError({"*": ["件名か本文を入力してください"]})
-    Audience.parse(c.audience)
+    audience = Audience.parse(c.audience)
+    if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
+        require_usable(session, audience)
+        _require_enabled(session, c)
     message = Message(
         title=c.title, body=c.body, overrides=c.overrides, channels=list(dict.fromkeys(c.channels)),
         audience=c.audience, mode=c.mode, msg_type=c.msg_type, category_code=c.category_code,
@@ -108,6 +113,18 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
           mode=c.mode, msg_type=c.msg_type, state=message.state,
           warnings={ch: list(r.warnings) for ch, r in rendered.items() if r.warnings})
     return message
+
+
+def _require_enabled(session: Session, c: Composition) -> None:
+    # The CLI hands codes over unchecked; the API and web composer already refused these with a field.
+    if c.category_code is not None:
+        category = session.scalar(select(Category).where(Category.code == c.category_code))
+        if category is None or category.disabled_at is not None:
+            raise ComposeError({"category": [f"分類「{c.category_code}」は登録されていないか、無効です"]})
+    if c.department_id is not None:
+        department = session.get(Department, c.department_id)
+        if department is None or department.disabled_at is not None:
+            raise ComposeError({"department": ["この部署は無効になっているため送信できません"]})
 
 
 class ApprovalError(PermissionError):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.accounts import issue_token
+from hub.accounts.passwords import hash_password
 from hub.models import (
     Area,
     Category,
@@ -41,6 +43,14 @@ AREAS = [("0321500", "奥州市", "municipality"), ("0320500", "花巻市", "mun
          ("0321300", "北上市", "municipality"), ("0344200", "岩手県奥州市（警報区域）", "warning")]
 LANGUAGES = ["ja"] * 17 + ["en", "zh", "vi"]
 DEMO_TOKEN = "demo-token"  # the demo only: `hub seed` and `hub demo` refuse to run in production
+# Known passwords of the demo operators (printed by `hub demo`); never used outside the demo.
+DEMO_PASSWORDS = {"admin": "demo-admin-pass", "bousai1": "demo-sender-pass", "bousai2": "demo-approver-pass"}
+
+
+@cache
+def _demo_hash(password: str) -> str:
+    # argon2 is slow on purpose; tests seed a fresh demo city many times per process.
+    return hash_password(password)
 
 
 @dataclass
@@ -72,6 +82,9 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
                  memberships=[Membership(department=depts[0], role=Role.APPROVER)]),
     ])
     session.flush()
+    for operator in session.scalars(select(Operator)):
+        if operator.username in DEMO_PASSWORDS:
+            operator.password_hash = _demo_hash(DEMO_PASSWORDS[operator.username])
     issue_token(session, admin, "demo", expires_at=None, actor="demo", token=DEMO_TOKEN)
     load_templates(session)  # the prepared JMA templates rules refer to
     categories = {c.code: c.id for c in session.scalars(select(Category))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Base, UtcDateTime, utcnow
@@ -61,6 +61,10 @@ class Operator(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The time-step of the last accepted code: a code (or an older one) is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Shown once at enrolment; becomes ``totp_secret`` only when a code made from it is confirmed.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     # Bumped on logout, password, token or role change: every session signed with an older one ends.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

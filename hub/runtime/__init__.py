@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import Channel, ChannelContext
 from channels.errors import Unreachable
+from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
 from hub.runtime.leases import Lease
@@ -27,6 +28,7 @@ class Runtime:
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self._limiter: RateLimiter | None = None
+        self._login_throttle: LoginThrottle | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
 
     @property
@@ -34,6 +36,17 @@ class Runtime:
         if self._limiter is None:
             self._limiter = make_limiter(self.redis_url)
         return self._limiter
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        """Failed logins per account and per address, shared through Redis when there is one."""
+        if self._login_throttle is None:
+            self._login_throttle = make_throttle(self.redis_url)
+        return self._login_throttle
+
+    @login_throttle.setter
+    def login_throttle(self, throttle: LoginThrottle) -> None:
+        self._login_throttle = throttle
 
     @property
     def redis_url(self) -> str | None:

@@ -1,7 +1,7 @@
 """Operator pages (dashboard, composer, status) and the public message page. Thin: they call the API layer.
 
-Login: the operator's username plus their API token; the operator id is kept in the signed Flask
-session. Every POST carries the session's CSRF token, and the composer's live preview calls
+Login and logout live in :mod:`hub.web.login`; the operator id and session version are kept in the
+signed Flask session. Every POST carries the session's CSRF token, and the composer's live preview calls
 /api/v1 with the same session and an ``X-CSRF-Token`` header.
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
@@ -37,9 +35,7 @@ from hub.api.auth import (
     csrf_ok,
     csrf_token,
     session_principal,
-    session_version_of,
 )
-from hub.api.auth import principal_for_token as token_login
 from hub.api.common import ApiError, runtime
 from hub.api.composing import (
     CHANNEL_LABELS,
@@ -110,6 +106,11 @@ def _remember_language(response: Any) -> Any:
 def login_required(view: View) -> View:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        from hub.web.login import pending_redirect
+
+        pending = pending_redirect()
+        if pending is not None:
+            return pending
         principal = session_principal()
         if principal is None:
             return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
@@ -127,30 +128,6 @@ def _operator() -> Principal:
 @web_bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
-
-
-@web_bp.route("/login", methods=["GET", "POST"])
-def login() -> ResponseReturnValue:
-    target = request.args.get("next") or url_for("web.dashboard")
-    if urlsplit(target).netloc or not target.startswith("/"):
-        target = url_for("web.dashboard")  # never bounce a login to another site
-    if request.method == "GET":
-        return render_template("login.html", next=target)
-    principal = token_login(request.form.get("token", "").strip(), request.form.get("username", "").strip())
-    if principal is None:
-        flash(_("ユーザー名かトークンが正しくありません"), "error")
-        return render_template("login.html", next=target, username=request.form.get("username", "")), 401
-    session.clear()
-    session["operator_id"] = principal.id
-    session["session_version"] = session_version_of(principal.id)
-    csrf_token()
-    return redirect(target)
-
-
-@web_bp.post("/logout")
-def logout() -> ResponseReturnValue:
-    session.clear()
-    return redirect(url_for("web.login"))
 
 
 @web_bp.get("/")

@@ -10,12 +10,13 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from hub.accounts import issue_token
-from hub.demo.seed import DEMO_TOKEN, seed_demo
+from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, _demo_hash, seed_demo
 from hub.models import Membership, Operator, Role
 
 # admin (ADMIN) and bousai2 (APPROVER) can approve; bousai1 only sends; viewer only reads.
 TOKENS = {"admin": DEMO_TOKEN, "bousai1": "sender-token", "bousai2": "approver-token",
           "viewer": "viewer-token"}
+PASSWORDS = {**DEMO_PASSWORDS, "viewer": "viewer-password"}
 
 
 def seed(app: Flask, residents: int = 12, staff: int = 3) -> None:
@@ -26,6 +27,7 @@ def seed(app: Flask, residents: int = 12, staff: int = 3) -> None:
             bousai = s.scalar(select(Operator.department_id).where(Operator.username == "admin"))
             assert bousai is not None
             s.add(Operator(username="viewer", display_name="閲覧 専用", department_id=bousai,
+                           password_hash=_demo_hash(PASSWORDS["viewer"]),
                            memberships=[Membership(department_id=bousai, role=Role.VIEWER)]))
             s.flush()
         for name, token in TOKENS.items():
@@ -50,11 +52,13 @@ def create(client: FlaskClient, who: str = "admin", **fields: Any) -> TestRespon
     return client.post("/api/v1/messages", json=message(**fields), headers=bearer(who))
 
 
-def login(client: FlaskClient, who: str) -> TestResponse:
+def login(client: FlaskClient, who: str, password: str | None = None, code: str = "") -> TestResponse:
+    """Log in on the web form with the operator's password (and TOTP code when they enrolled one)."""
     client.get("/login")
     with client.session_transaction() as sess:
         csrf = sess["csrf"]
-    return client.post("/login", data={"username": who, "token": TOKENS[who], "csrf_token": csrf})
+    return client.post("/login", data={"username": who, "password": password or PASSWORDS[who], "code": code,
+                                       "csrf_token": csrf})
 
 
 def csrf(client: FlaskClient) -> str:

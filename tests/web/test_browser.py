@@ -15,7 +15,7 @@ from flask import Flask
 
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.api.support import TOKENS, seed
+from tests.api.support import PASSWORDS, seed
 from tests.support.hubtools import send
 from tests.support.services import in_ci
 
@@ -66,7 +66,7 @@ def test_a_message_with_recipients_in_doubt_says_check_not_done(
     web = browser
     web.get(f"{base}/login")  # type: ignore[attr-defined]
     web.find_element(By.ID, "username").send_keys("admin")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "token").send_keys(TOKENS["admin"])  # type: ignore[attr-defined]
+    web.find_element(By.ID, "password").send_keys(PASSWORDS["admin"])  # type: ignore[attr-defined]
     web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
     WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
 

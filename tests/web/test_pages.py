@@ -12,16 +12,19 @@ def _form(**fields: object) -> dict[str, object]:
     return data
 
 
-def test_login_required_and_bad_token(client: FlaskClient) -> None:
+def test_login_required_and_bad_password(client: FlaskClient) -> None:
     r = client.get("/compose")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     client.get("/login")
-    bad = client.post("/login", data={"username": "admin", "token": "wrong", "csrf_token": csrf(client)})
+    bad = client.post("/login", data={"username": "admin", "password": "wrong", "csrf_token": csrf(client)})
     assert bad.status_code == 401
-    wrong_user = client.post("/login", data={"username": "bousai1", "token": "demo-token",
+    # Someone else's password, and an API token in the password field, are not a login.
+    wrong_user = client.post("/login", data={"username": "bousai1", "password": "demo-admin-pass",
                                              "csrf_token": csrf(client)})
     assert wrong_user.status_code == 401
-    assert client.post("/login", data={"username": "admin", "token": "demo-token"}).status_code == 400
+    token = client.post("/login", data={"username": "admin", "password": "demo-token", "csrf_token": csrf(client)})
+    assert token.status_code == 401
+    assert client.post("/login", data={"username": "admin", "password": "demo-admin-pass"}).status_code == 400
     assert client.get("/healthz").json == {"status": "ok"}
 
 

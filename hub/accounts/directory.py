@@ -1,0 +1,135 @@
+"""Administration of departments (with their sender identities), categories and areas (admins only).
+
+Nothing is deleted: messages, contacts and the audit log refer to these rows. A disabled one stays
+for history and can no longer be used for a new message (the composer and the audience refuse it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.accounts import validate as v
+from hub.accounts.admin import administer
+from hub.accounts.errors import conflict, invalid, not_found
+from hub.i18n import gettext as _
+from hub.models import ApprovalPolicy, Area, Category, Department, audit, utcnow
+from hub.policy import Principal
+
+Row = Department | Category | Area
+KINDS: dict[str, type[Row]] = {"department": Department, "category": Category, "area": Area}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "department": ("name", "sms_sender", "voice_sender", "email_sender", "email_sender_name", "approval"),
+    "category": ("name",),
+    "area": ("name", "family"),
+}
+
+
+def view(row: Row) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.id, "code": row.code}
+    for name in FIELDS[_kind(row)]:
+        out[name] = getattr(row, name)
+    out["disabled"] = row.disabled_at is not None
+    return out
+
+
+def _kind(row: Row) -> str:
+    return {Department: "department", Category: "category", Area: "area"}[type(row)]
+
+
+def _clean(kind: str, values: Mapping[str, Any], problems: v.Problems, current: Row | None) -> dict[str, Any]:
+    """Validated values of the fields given (all of them when creating)."""
+    out: dict[str, Any] = {}
+    unknown = set(values) - set(FIELDS[kind]) - {"code"}
+    for key in sorted(unknown):
+        v.add(problems, key, _("変更できない項目です"))
+    text = {k: (None if values[k] in (None, "") else str(values[k]).strip()) for k in values if k not in unknown}
+    if "name" in text:
+        out["name"] = v.name(text["name"] or "", problems)
+    if kind == "department":
+        for key in ("sms_sender", "voice_sender"):
+            if key in text:
+                out[key] = v.e164(text[key], problems, key)
+        if "email_sender" in text:
+            out["email_sender"] = v.email(text["email_sender"], problems, "email_sender")
+        if "email_sender_name" in text:
+            out["email_sender_name"] = (v.name(text["email_sender_name"] or "", problems, "email_sender_name")
+                                        if text["email_sender_name"] else None)
+        if "approval" in text:
+            allowed = [p.value for p in ApprovalPolicy]
+            if text["approval"] not in allowed:
+                v.add(problems, "approval", _("次のいずれかを指定してください: {values}").format(
+                    values=", ".join(allowed)))
+            out["approval"] = text["approval"]
+    if kind == "area" and ("family" in text or current is None):
+        family = text.get("family") or (current.family if isinstance(current, Area) else "municipality")
+        code = text.get("code") or (current.code if current else "")
+        v.area_code(code, family, problems)
+        out["family"] = family
+    return out
+
+
+def create(session: Session, actor: Principal, kind: str, code: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    administer(actor)
+    model = KINDS[kind]
+    problems: v.Problems = {}
+    if kind == "area":
+        cleaned = _clean(kind, {**values, "code": code}, problems, None)
+    else:
+        v.code(code, problems)
+        cleaned = _clean(kind, values, problems, None)
+    if "name" not in values:
+        v.add(problems, "name", _("名前を入力してください"))
+    if problems:
+        raise invalid(problems, _("入力内容に問題があります"))
+    if session.scalar(select(model.id).where(model.code == code)) is not None:
+        raise conflict(_("コード「{code}」はすでに登録されています").format(code=code))
+    row = model(code=code, **cleaned)
+    session.add(row)
+    session.flush()
+    audit(session, actor.username, f"{kind}.create", row, code=code, **cleaned)
+    return view(row)
+
+
+def find(session: Session, kind: str, code: str) -> Row:
+    model = KINDS[kind]
+    row = cast("Row | None", session.scalar(select(model).where(model.code == code)))
+    if row is None:
+        raise not_found(_("「{code}」は登録されていません").format(code=code))
+    return row
+
+
+def listing(session: Session, actor: Principal, kind: str) -> list[dict[str, Any]]:
+    administer(actor)
+    model = KINDS[kind]
+    rows: list[Row] = list(session.scalars(select(model).order_by(model.code)))
+    return [view(row) for row in rows]
+
+
+def update(session: Session, actor: Principal, kind: str, code: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Change the given fields; ``disabled`` true/false disables or enables the row."""
+    administer(actor)
+    row = find(session, kind, code)
+    values = dict(values)
+    disabled = values.pop("disabled", None)
+    problems: v.Problems = {}
+    if "code" in values:  # messages, contacts and rules refer to codes
+        v.add(problems, "code", _("コードは変更できません"))
+    cleaned = _clean(kind, values, problems, row)
+    if "name" in values and not cleaned.get("name"):
+        v.add(problems, "name", _("名前を入力してください"))
+    if problems:
+        raise invalid(problems, _("入力内容に問題があります"))
+    diff = {k: [getattr(row, k), new] for k, new in cleaned.items() if getattr(row, k) != new}
+    for key, (_old, new) in diff.items():
+        setattr(row, key, new)
+    if disabled is not None and bool(disabled) != (row.disabled_at is not None):
+        diff["disabled"] = [row.disabled_at is not None, bool(disabled)]
+        row.disabled_at = utcnow() if disabled else None
+    if diff:
+        audit(session, actor.username, f"{kind}.update", row, changes=diff)
+    session.flush()
+    return view(row)
