@@ -19,6 +19,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config["HUB_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
+    # Werkzeug answers 413 before reading a body larger than this (JSON under /api/, HTML elsewhere).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub"] = Runtime(settings)

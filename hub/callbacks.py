@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, abort, current_app, request
 from sqlalchemy import bindparam, select, update
@@ -24,6 +25,7 @@ callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 PostbackHandler = Callable[[Session, UserEvent], bool]
 postback_handlers: list[PostbackHandler] = []
 
+MAX_FORM_FIELDS = 200  # a Twilio status callback or Gather post carries a few dozen
 _FINAL_STATE = {Outcome.DELIVERED: DeliveryState.DELIVERED, Outcome.FAILED: DeliveryState.FAILED}
 
 
@@ -32,17 +34,47 @@ def _runtime() -> Runtime:
     return rt
 
 
+def capped_body(rt: Runtime) -> bytes:
+    """The raw body of a provider post, at most ``webhook_max_bytes`` (413 beyond, before reading
+    it: a declared length over the cap is refused unread, an undeclared one stops at the cap)."""
+    cap = rt.settings.webhook_max_bytes
+    # One byte more than the cap: a streamed body is cut there silently, so a body that reaches it
+    # is known to be too big.
+    request.max_content_length = cap + 1
+    body = request.get_data(cache=True)
+    if len(body) > cap:
+        abort(413)
+    return body
+
+
+def _form_of(raw: bytes) -> dict[str, str]:
+    # Parsed by us from the capped bytes, never through request.form, so nothing bigger than the
+    # cap is ever parsed; the first value of a repeated field wins, as with request.form.to_dict().
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        abort(400)
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
 def signed_form(rt: Runtime, channel_name: str) -> tuple[ReportsStatus, dict[str, str]]:
     """The channel and the posted form, or 403 when the post is not signed with our secret."""
     channel = rt.channel(channel_name)
     if not isinstance(channel, ReportsStatus):
         abort(404)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        log.warning("rejected an unsigned %s post: %s", channel_name, request.path)
+        abort(403)
     # Validate against the URL we handed the provider (public_url), not the one a proxy rewrote.
     url = rt.settings.public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode()
-    form = request.form.to_dict()
-    if not channel.verify_request(url, form, request.headers.get("X-Twilio-Signature", "")):
+    form = _form_of(capped_body(rt))
+    if not channel.verify_request(url, form, signature):
         log.warning("rejected a %s post with a bad signature: %s", channel_name, request.path)
         abort(403)
     return channel, form
@@ -120,7 +152,8 @@ def user_events_webhook(channel_name: str) -> tuple[str, int]:
     if not isinstance(channel, ReceivesUserEvents):
         abort(404)
     try:
-        events = channel.parse_webhook(request.get_data(as_text=True), request.headers.get("X-Line-Signature", ""))
+        body = capped_body(rt).decode("utf-8", "replace")
+        events = channel.parse_webhook(body, request.headers.get("X-Line-Signature", ""))
     except SignatureError as exc:
         log.warning("rejected a %s webhook: %s", channel_name, exc)
         abort(403)

@@ -59,6 +59,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default=DEFAULT_SECRET_KEY, metadata=SECRET)
     tasks_eager: bool = False
+    # Request bodies: the largest anything may post (CSV imports are the big ones), and the cap on
+    # provider webhooks, read raw and signature-checked before anything is parsed.
+    max_content_length: int = 10 * 1024 * 1024
+    webhook_max_bytes: int = 1024 * 1024
     allow_sandbox: bool = False
 
     # Where the local sandbox runs (demo and drill tooling; e-mail to this SMTP address is not live).
