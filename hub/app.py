@@ -30,9 +30,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.api import api_bp
     from hub.callbacks import callbacks_bp
     from hub.relay.web import relay_bp
-    from hub.web import feeds_bp, web_bp
+    from hub.web import feeds_bp, headers, web_bp
 
     i18n.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(feeds_bp)
