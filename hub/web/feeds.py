@@ -113,7 +113,10 @@ class EntryBuilder:
 def _meta(title: str, description: str, feed_id: str) -> FeedMeta:
     rt = _runtime()
     config = _rss(rt).config
-    return FeedMeta(title=title, link=rt.settings.public_url.rstrip("/") + "/", feed_url=request.url,
+    # Our own address from HUB_PUBLIC_URL, never from the Host header: a cache in front of the hub
+    # would otherwise serve a feed whose links a forged Host pointed elsewhere.
+    public = rt.settings.public_url.rstrip("/")
+    return FeedMeta(title=title, link=public + "/", feed_url=public + request.full_path.rstrip("?"),
                     id=f"tag:{config.authority},{config.tag_year}:feed:{feed_id}", author=config.authority,
                     description=description)
 
