@@ -280,6 +280,8 @@ def _user_event(event: Any) -> UserEvent:
         user_id=getattr(getattr(event, "source", None), "user_id", None),
         data=getattr(getattr(event, "postback", None), "data", None),
         text=getattr(message, "text", None) if message is not None else None,
+        event_id=getattr(event, "webhook_event_id", None) or None,
+        redelivery=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)),
     )
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.base import Outcome
 from channels.inbound import ReceivesUserEvents, ReportsStatus, SignatureError, StatusEvent, UserEvent
 from hub.db import rowcount
-from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
+from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, WebhookEvent, audit, utcnow
 from hub.models.base import table_of
 from hub.runtime import Runtime
 
@@ -25,6 +27,7 @@ callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 PostbackHandler = Callable[[Session, UserEvent], bool]
 postback_handlers: list[PostbackHandler] = []
 
+SEEN_EVENTS_KEPT = timedelta(days=7)
 MAX_FORM_FIELDS = 200  # a Twilio status callback or Gather post carries a few dozen
 _FINAL_STATE = {Outcome.DELIVERED: DeliveryState.DELIVERED, Outcome.FAILED: DeliveryState.FAILED}
 
@@ -158,9 +161,35 @@ def user_events_webhook(channel_name: str) -> tuple[str, int]:
         log.warning("rejected a %s webhook: %s", channel_name, exc)
         abort(403)
     with rt.session() as session:
+        forget_old_events(session)
         for event in events:
-            _handle_user_event(session, channel_name, event)
+            if first_time(session, channel_name, event):
+                _handle_user_event(session, channel_name, event)
     return "", 200
+
+
+def first_time(session: Session, channel: str, event: UserEvent) -> bool:
+    """Record the event's id; False when it was applied before (a redelivery, or a duplicate post).
+
+    The id is written in the transaction that applies the event, so the effect and the record of
+    it commit together; a concurrent post of the same id waits on the unique key and then skips.
+    """
+    if not event.event_id:
+        return True  # nothing to recognise it by (LINE always sends one)
+    try:
+        with session.begin_nested():
+            session.add(WebhookEvent(channel=channel, event_id=event.event_id[:64]))
+    except IntegrityError:
+        log.info("%s event %s already applied%s: skipped", channel, event.event_id,
+                 " (redelivery)" if event.redelivery else "")
+        return False
+    return True
+
+
+def forget_old_events(session: Session) -> None:
+    # LINE redelivers for a limited time (well under a day); a week of ids is plenty and keeps the
+    # table small. One indexed delete per webhook post.
+    session.execute(delete(WebhookEvent).where(WebhookEvent.seen_at < utcnow() - SEEN_EVENTS_KEPT))
 
 
 def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None:
