@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.audit import audit_cli
 from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand modules)
 from hub.cli.db import db_cli
 from hub.cli.followups import cancel_cmd, correct_cmd
@@ -35,6 +36,7 @@ main.add_command(jma_cli)
 main.add_command(templates_cli)
 main.add_command(callout_cli)
 main.add_command(staff_cli)
+main.add_command(audit_cli)
 
 try:
     from sandbox.cli import sandbox_cli
