@@ -14,6 +14,7 @@ from hub.relay.links import AnswerLink, answer_url
 from hub.runtime import Runtime
 from tests.api.support import bearer, create, login
 from tests.relay.support import seed_staff, start
+from tests.support.hubtools import public_path
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -68,6 +69,7 @@ def test_the_operator_and_staff_pages_have_nothing_inline(client: FlaskClient, r
         assert target is not None
         answer = answer_url(runtime.settings, AnswerLink(callout_id, target.id, "sms"), now())
     pages = ["/", "/compose", f"/messages/{message_id}", f"/relay/callouts/{callout_id}",
+             public_path(runtime, message_id),
              answer.removeprefix(runtime.settings.public_url.rstrip("/"))]
     for path in pages:
         response = client.get(path)
