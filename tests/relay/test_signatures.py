@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -28,8 +29,9 @@ from tests.relay.support import answers, attempts, seed_staff, start, tick
 
 
 def _line_post(app: Flask, user: str, data: str, secret: str) -> int:
+    # Every event LINE sends has an id of its own (the hub applies each id once).
     body = json.dumps({"destination": "U" + "0" * 32, "events": [{
-        "type": "postback", "mode": "active", "timestamp": 1700000000000, "webhookEventId": "01HRELAYTEST",
+        "type": "postback", "mode": "active", "timestamp": 1700000000000, "webhookEventId": uuid.uuid4().hex,
         "deliveryContext": {"isRedelivery": False}, "replyToken": "0f3779fba3b349968c5d07db31eab56f",
         "source": {"type": "user", "userId": user}, "postback": {"data": data}}]})
     signature = base64.b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()).decode()
