@@ -86,6 +86,8 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = field(default="", metadata=SECRET)
     smtp_starttls: bool = False
+    smtp_ssl: bool = False  # SMTPS (implicit TLS, usually port 465)
+    smtp_ca_file: str = ""  # a CA bundle for a private CA; TLS certificates are always verified
 
     provider_timeout: float = 10.0
     batch_size: int = 200
