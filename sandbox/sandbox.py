@@ -51,11 +51,13 @@ class Sandbox:
         faults: Iterable[tuple[str, str, int]] = (),
         callback_workers: int = 4,
         smtp_tls_context: ssl.SSLContext | None = None,
+        smtp_implicit_tls: bool = False,
         smtp_utf8: bool = True,
     ) -> None:
         self.host = host
-        # STARTTLS with this server certificate when given; SMTPUTF8 offered unless turned off.
-        self._smtp_options: dict[str, Any] = {"tls_context": smtp_tls_context, "smtputf8": smtp_utf8}
+        # STARTTLS (or SMTPS) with this server certificate when given; SMTPUTF8 offered unless off.
+        self._smtp_options: dict[str, Any] = {"tls_context": smtp_tls_context, "implicit_tls": smtp_implicit_tls,
+                                              "smtputf8": smtp_utf8}
         self._http_port = http_port
         self._smtp_port = smtp_port
         stats = Stats()

@@ -69,6 +69,16 @@ def test_a_certificate_for_another_name_is_refused(tls_sandbox: Sandbox, pki: Pk
         build("email", settings)._connect()  # type: ignore[attr-defined]
 
 
+def test_smtps_verifies_the_certificate_too(pki: Pki) -> None:
+    with Sandbox(smtp_tls_context=pki.server_context(), smtp_implicit_tls=True) as smtps:
+        untrusted = _settings(smtps, smtp_ssl=True)
+        with pytest.raises(Unreachable, match="証明書"):
+            build("email", untrusted)._connect()  # type: ignore[attr-defined]
+        results = _send(_settings(smtps, smtp_ssl=True, smtp_ca_file=str(pki.ca_file)), ["a@example.jp"])
+        assert {r.outcome for r in results.values()} == {Outcome.SENT}  # type: ignore[attr-defined]
+        assert len(smtps.inbox("email", "a@example.jp")) == 1
+
+
 def test_starttls_required_but_not_offered_is_never_plain_text(sb: Sandbox) -> None:
     settings = _settings(sb, smtp_starttls=True)  # the module's plain sandbox offers no STARTTLS
     with pytest.raises(Unreachable):
