@@ -149,6 +149,7 @@ SCHEMAS: dict[str, Any] = {
     "AuditEntry": obj({
         "id": INTEGER, "at": {"type": "string", "format": "date-time"}, "actor": STRING, "action": STRING,
         "subject_type": STRING, "subject_id": STRING, "detail": {"type": "object"},
+        "seq": {"type": "integer", "description": "place in the chain (commit order)"},
         "prev_hash": {"type": "string", "description": "hash of the row before (empty for the first)"},
         "hash": {"type": "string", "description": "sha256(prev_hash + canonical JSON of at, actor, action, "
                  "subject, detail); `hub audit verify` checks the chain"},

@@ -5,10 +5,12 @@ sha256(prev_hash + canonical JSON of at, actor, action, subject, detail). Editin
 own hash; deleting one breaks the next row's ``prev_hash``; ``hub audit verify`` walks the chain
 (:func:`verify_chain`) and names the first row that does not fit.
 
-Writers take their place in the chain one at a time: on PostgreSQL under a transaction-level
-advisory lock held until commit (so ids, and therefore the chain order, follow commit order);
-SQLite lets one writer in at a time anyway, and the row is inserted before the previous hash is
-read, so the read happens while this transaction already holds the write lock.
+Rows are linked into the chain when their transaction commits (a ``before_commit`` hook), in
+``seq`` order: on PostgreSQL under a transaction-level advisory lock taken right there, so two
+transactions never chain onto the same row, and taken last, after every row lock the transaction
+holds, so it cannot deadlock with them and is held only for the linking itself. SQLite lets one
+writer in at a time; the transaction already holds the write lock when it links (it inserted its
+rows), so the previous hash it reads is the latest.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, select, text
+from sqlalchemy import JSON, BigInteger, Index, String, event, func, inspect, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.models.base import Base, BigId, UtcDateTime, utcnow
@@ -43,6 +45,8 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
     hash: Mapped[str] = mapped_column(String(64), default="")
+    # Position in the chain (commit order), set when the row is linked; ids follow insert order.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 def canonical_time(at: datetime) -> str:
@@ -73,19 +77,44 @@ def audit(session: Session, actor: str, action: str, subject: object, **detail: 
     else:
         subject_type = str(getattr(type(subject), "__tablename__", type(subject).__name__))
         subject_id = str(getattr(subject, "id", ""))
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     # Hashed as it will read back: JSON turns tuples into lists, keys into strings, and so on.
     stored_detail = json.loads(json.dumps(detail, ensure_ascii=False, default=str))
     entry = AuditLog(at=utcnow(), actor=str(actor)[:100], action=action, subject_type=subject_type[:32],
                      subject_id=subject_id[:64], detail=stored_detail, prev_hash=GENESIS, hash="")
     session.add(entry)
-    session.flush()  # our id, and on SQLite the write lock, before the previous hash is read
-    previous = session.scalar(select(AuditLog.hash).where(AuditLog.id < entry.id)
-                              .order_by(AuditLog.id.desc()).limit(1))
-    entry.prev_hash = previous or GENESIS
-    entry.hash = hash_of(entry)
+    session.info.setdefault(_PENDING, []).append(entry)
     return entry
+
+
+_PENDING = "hub.audit.unlinked"
+
+
+@event.listens_for(Session, "before_commit")
+def _link_on_commit(session: Session) -> None:
+    entries = session.info.pop(_PENDING, None)
+    if not entries:
+        return
+    session.flush()
+    # Rows of a rolled-back savepoint are gone from the session: nothing to link.
+    entries = sorted((e for e in entries if inspect(e).persistent), key=lambda e: e.id)
+    if not entries:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    last = session.execute(select(AuditLog.seq, AuditLog.hash).where(AuditLog.seq.is_not(None))
+                           .order_by(AuditLog.seq.desc()).limit(1)).first()
+    seq, prev = (int(last.seq), last.hash) if last is not None else (0, GENESIS)
+    for entry in entries:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev
+        entry.hash = prev = hash_of(entry)
+    session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, previous_transaction: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -102,7 +131,10 @@ class ChainReport:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the chain in id order; the first row whose hash or link does not fit is reported."""
+    """Walk the chain in order; the first row whose hash or link does not fit is reported."""
+    unlinked = session.scalar(select(func.min(AuditLog.id)).where(AuditLog.seq.is_(None)))
+    if unlinked is not None:  # every committed row is linked: this one was inserted behind audit()'s back
+        return ChainReport(0, GENESIS, ChainBreak(int(unlinked), "チェーンに含まれていない行です（直接の挿入）"))
     prev, count = GENESIS, 0
     for entry in _rows(session, batch):
         count += 1
@@ -117,7 +149,7 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
 def entry_dict(entry: AuditLog) -> dict[str, Any]:
     return {"id": entry.id, "at": canonical_time(entry.at), "actor": entry.actor, "action": entry.action,
             "subject_type": entry.subject_type, "subject_id": entry.subject_id, "detail": entry.detail,
-            "prev_hash": entry.prev_hash, "hash": entry.hash}
+            "seq": entry.seq, "prev_hash": entry.prev_hash, "hash": entry.hash}
 
 
 def list_entries(session: Session, since: datetime | None = None, limit: int = 1000,
@@ -130,12 +162,12 @@ def list_entries(session: Session, since: datetime | None = None, limit: int = 1
 
 
 def _rows(session: Session, batch: int) -> Iterator[AuditLog]:
-    last_id = 0
+    last_seq = 0
     while True:
-        rows = list(session.scalars(select(AuditLog).where(AuditLog.id > last_id)
-                                    .order_by(AuditLog.id).limit(batch)))
+        rows = list(session.scalars(select(AuditLog).where(AuditLog.seq > last_seq)
+                                    .order_by(AuditLog.seq).limit(batch)))
         if not rows:
             return
         yield from rows
-        last_id = rows[-1].id
+        last_seq = rows[-1].seq or last_seq
         session.expunge_all()

@@ -2,7 +2,8 @@
 
 - messages.public_id: the unguessable address of a message's public page (/m/<public_id>);
   existing messages get one each.
-- audit_log.prev_hash / hash: the hash chain; existing rows are chained in id order here, with the
+- audit_log.prev_hash / hash / seq: the hash chain and each row's place in it; existing rows are
+  chained in id order here, with the
   same canonical form as hub.models.audit (copied: a migration must not change when the app does).
 - webhook_events: provider event ids already applied (LINE webhookEventId), for deduplication.
 
@@ -55,18 +56,21 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log') as batch:
         batch.add_column(sa.Column('prev_hash', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('hash', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
     log = sa.table('audit_log', sa.column('id', sa.BigInteger), sa.column('at', sa.DateTime(timezone=True)),
                    sa.column('actor', sa.String), sa.column('action', sa.String),
                    sa.column('subject_type', sa.String), sa.column('subject_id', sa.String),
-                   sa.column('detail', sa.JSON), sa.column('prev_hash', sa.String), sa.column('hash', sa.String))
+                   sa.column('detail', sa.JSON), sa.column('prev_hash', sa.String), sa.column('hash', sa.String),
+                   sa.column('seq', sa.BigInteger))
     prev = ""
-    for row in conn.execute(sa.select(log).order_by(log.c.id)).all():
+    for seq, row in enumerate(conn.execute(sa.select(log).order_by(log.c.id)).all(), start=1):
         digest = _row_hash(prev, row.at, row.actor, row.action, row.subject_type, row.subject_id, row.detail)
-        conn.execute(sa.update(log).where(log.c.id == row.id).values(prev_hash=prev, hash=digest))
+        conn.execute(sa.update(log).where(log.c.id == row.id).values(prev_hash=prev, hash=digest, seq=seq))
         prev = digest
     with op.batch_alter_table('audit_log') as batch:
         batch.alter_column('prev_hash', existing_type=sa.String(length=64), nullable=False)
         batch.alter_column('hash', existing_type=sa.String(length=64), nullable=False)
+        batch.create_unique_constraint(batch.f('uq_audit_log_seq'), ['seq'])
 
     op.create_table(
         'webhook_events',
@@ -84,6 +88,8 @@ def downgrade() -> None:
     op.drop_index('ix_webhook_events_seen_at', table_name='webhook_events')
     op.drop_table('webhook_events')
     with op.batch_alter_table('audit_log') as batch:
+        batch.drop_constraint(batch.f('uq_audit_log_seq'), type_='unique')
+        batch.drop_column('seq')
         batch.drop_column('hash')
         batch.drop_column('prev_hash')
     with op.batch_alter_table('messages') as batch:

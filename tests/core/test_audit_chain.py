@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from flask import Flask
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from werkzeug.test import EnvironBuilder
 
 from hub.api.openapi import SPEC
@@ -19,7 +20,7 @@ from hub.cli import main
 from hub.cli.context import HubContext
 from hub.db import session_factory
 from hub.migrate import upgrade
-from hub.models import AuditLog, audit, utcnow
+from hub.models import AuditLog, Department, audit, utcnow
 from hub.models.audit import hash_of, verify_chain
 from hub.runtime import Runtime
 from tests.api.support import bearer, create, seed
@@ -113,6 +114,70 @@ def test_concurrent_writers_keep_one_chain(app: Flask, runtime: Runtime) -> None
     assert report.broken is None and report.rows == 60
 
 
+def test_auditing_never_deadlocks_with_row_locks(app: Flask, runtime: Runtime) -> None:
+    """One transaction audits and then updates a row, another updates the row and then audits:
+    linking happens at commit, so neither waits for the other while holding the chain."""
+    with runtime.session() as s:
+        s.add(Department(code="lock", name="ロック試験課"))
+    barrier = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+
+    def audit_then_row() -> None:
+        try:
+            with runtime.session() as s:
+                audit(s, "t1", "test.first", ("things", 1))
+                barrier.wait()
+                s.execute(update(Department).where(Department.code == "lock").values(name="t1"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    def row_then_audit() -> None:
+        try:
+            with runtime.session() as s:
+                s.execute(update(Department).where(Department.code == "lock").values(name="t2"))
+                barrier.wait()
+                time.sleep(0.3)  # the other transaction is now waiting for our row
+                audit(s, "t2", "test.second", ("things", 2))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=audit_then_row), threading.Thread(target=row_then_audit)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with runtime.session() as s:
+        report = verify_chain(s)
+    assert report.broken is None and report.rows == 2
+
+
+def test_a_rolled_back_entry_leaves_the_chain_intact(app: Flask, runtime: Runtime) -> None:
+    _write(runtime, 2)
+    try:
+        with runtime.session() as s:
+            audit(s, "test", "test.undone", ("things", 9))
+            s.flush()
+            raise RuntimeError("the action failed")
+    except RuntimeError:
+        pass
+    _write(runtime, 1)
+    with runtime.session() as s:
+        report = verify_chain(s)
+        assert report.broken is None and report.rows == 3
+        assert s.query(AuditLog).filter_by(action="test.undone").count() == 0
+
+
+def test_a_row_inserted_behind_audits_back_is_found(app: Flask, runtime: Runtime) -> None:
+    _write(runtime, 2)
+    with runtime.session() as s:
+        s.execute(text("INSERT INTO audit_log (at, actor, action, subject_type, subject_id, detail, prev_hash, hash) "
+                       "VALUES (:at, 'forger', 'x', 't', '1', '{}', '', '')"), {"at": utcnow()})
+        forged = s.scalar(text("SELECT max(id) FROM audit_log"))
+    code, out = _hub(app, "audit", "verify")
+    assert code == 1 and f"行 {forged}:" in out
+
+
 def test_audit_list_since_and_json(app: Flask, runtime: Runtime) -> None:
     _write(runtime, 3)
     code, out = _hub(app, "audit", "list", "--json")
@@ -166,5 +231,6 @@ def test_the_migration_chains_rows_written_before_it(tmp_path: Path) -> None:
     with session_factory(url)() as s:
         report = verify_chain(s)
         assert report.broken is None and report.rows == 3
+        assert list(s.scalars(text("SELECT seq FROM audit_log ORDER BY id"))) == [1, 2, 3]
         public_id = s.scalar(text("SELECT public_id FROM messages"))
         assert public_id and len(public_id) >= 22
