@@ -13,7 +13,7 @@ FORGED = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forward
 
 def test_feeds_ignore_a_forged_host_header(client: FlaskClient) -> None:
     message_id = body(create(client, title="断水のお知らせ", channels=["rss"]))["message_id"]
-    drill = body(create(client, title="避難訓練", channels=["rss"], mode="exercise", audience="staff"))
+    drill = body(create(client, title="避難訓練", channels=["rss"], mode="exercise", audience="residents"))
     public_url = client.application.config["HUB_SETTINGS"].public_url.rstrip("/")
     public = client.application.test_client()
     for path in ["/feeds/all.atom", "/feeds/kenko.rss", "/feeds/cap.atom", "/feeds/exercise.atom",
