@@ -55,6 +55,7 @@ def test_every_kind_of_response_carries_the_headers(client: FlaskClient) -> None
     for path in paths:
         response = client.get(path, headers=bearer() if path.startswith("/api/v1/messages") else {})
         assert_secure(response.headers, path)
+        response.close()  # the CSV is streamed: end it inside the test, not at garbage collection
     assert_secure(client.post("/callbacks/twilio/status?d=1").headers, "callback 403")
 
 
