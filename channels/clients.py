@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import ssl
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -163,13 +164,24 @@ def smtp_connection(
     password: str | None = None,
     starttls: bool = False,
     timeout: float = 10.0,
+    *,
+    implicit_tls: bool = False,
+    ca_file: str | None = None,
 ) -> smtplib.SMTP:
-    """An open, greeted (and optionally authenticated) SMTP connection; the caller quits it."""
-    conn = smtplib.SMTP(host, port, timeout=timeout)
+    """An open, greeted (and optionally authenticated) SMTP connection; the caller quits it.
+
+    TLS (SMTPS or STARTTLS) verifies the server's certificate and name against the system's CAs,
+    or ``ca_file`` for a private CA: an alert and the SMTP password never go to an impostor.
+    A server that does not offer STARTTLS when it is configured is an error, never a fallback to
+    plain text.
+    """
+    context = ssl.create_default_context(cafile=ca_file) if (starttls or implicit_tls) else None
+    conn = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if implicit_tls
+            else smtplib.SMTP(host, port, timeout=timeout))
     try:
         conn.ehlo()
-        if starttls:
-            conn.starttls()
+        if starttls and not implicit_tls:
+            conn.starttls(context=context)
             conn.ehlo()
         if username:
             conn.login(username, password or "")

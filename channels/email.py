@@ -8,10 +8,12 @@ the same message (mail clients thread or collapse them).
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import html
 import re
 import smtplib
-from collections.abc import Iterable
+import ssl
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -48,6 +50,11 @@ MAX_CHARS = 20_000  # nothing technical: past this an alert is no longer read
 _LOCAL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_RE = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})+$")
+# Internationalised addresses (RFC 6531: 日本語@例え.jp): any printable characters but spaces,
+# brackets and separators. They can only be sent to a server that offers SMTPUTF8.
+_INTL_CHAR = r'[^\s@<>()\[\],;:"\\]'
+_INTL_LABEL = r'[^\s@<>()\[\],;:"\\.]+'
+INTL_EMAIL_RE = re.compile(rf"^{_INTL_CHAR}{{1,64}}@(?:{_INTL_LABEL}\.)+{_INTL_LABEL}$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class EmailConfig(ChannelConfig):
     username: str = ""
     password: str = field(default="", metadata={"secret": True})
     starttls: bool = False
+    implicit_tls: bool = False  # SMTPS (port 465): TLS from the first byte
+    ca_file: str = ""  # trust this CA bundle (a private CA) instead of the system's
     default_sender: str = ""
     message_id_domain: str = ""  # empty: the sender's domain
 
@@ -71,12 +80,20 @@ class EmailConfig(ChannelConfig):
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
+            implicit_tls=settings.smtp_ssl,
+            ca_file=settings.smtp_ca_file,
             default_sender=SANDBOX_SENDER if not_live else "",
         )
 
 
 def valid_email(address: str) -> bool:
+    if needs_smtputf8(address):
+        return len(address.encode("utf-8")) <= 254 and INTL_EMAIL_RE.match(address) is not None
     return len(address) <= 254 and EMAIL_RE.match(address) is not None
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    return not all(a.isascii() for a in addresses)
 
 
 def html_body(title: str, body: str, link: str | None, sender_name: str | None) -> str:
@@ -167,12 +184,20 @@ class EmailChannel(Channel):
                 username=self.config.username or None,
                 password=self.config.password or None,
                 starttls=self.config.starttls,
+                implicit_tls=self.config.implicit_tls,
+                ca_file=self.config.ca_file or None,
                 timeout=self.context.timeout,
             )
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(
                 f"メールサーバーの認証に失敗しました（{exc.smtp_code}）。ユーザー名とパスワードを確認してください",
                 code=str(exc.smtp_code),
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            # Never sent in the clear or to an impostor: nothing left, so it is retried once fixed.
+            raise Unreachable(
+                f"メールサーバー {self.config.host}:{self.config.port} の証明書を検証できませんでした（未送信）。"
+                f"社内CAの場合は HUB_SMTP_CA_FILE を設定してください: {exc.verify_message}"
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise Unreachable(
@@ -186,14 +211,22 @@ class EmailChannel(Channel):
         conn: smtplib.SMTP | None = None
         try:
             for recipient in batch.recipients:
+                utf8 = needs_smtputf8(sender, recipient.address)
                 built = self.build(batch, recipient, sender)
-                # SMTP wants CRLF line ends; smtplib only fixes them for str, not bytes.
-                message = built.as_bytes(policy=built.policy.clone(linesep="\r\n"))
+                # SMTP wants CRLF line ends; smtplib only fixes them for str, not bytes. Headers
+                # carry a non-ASCII address as UTF-8, which SMTPUTF8 allows.
+                message = built.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
                 if conn is None:
                     conn = self._connect()
+                if utf8 and not conn.has_extn("smtputf8"):
+                    yield DeliveryResult(recipient.delivery_id, Outcome.FAILED, error_code="smtputf8",
+                                         error="メールサーバーが日本語などを含むアドレス（SMTPUTF8）に対応していないため"
+                                               "送れません（未送信）")
+                    continue
                 self.context.throttle(batch.sender, 1)
                 yield Requesting((recipient.delivery_id,))
-                result, usable = self._transaction(conn, sender, recipient, message)
+                result, usable = self._transaction(conn, sender, recipient, message,
+                                                   ["SMTPUTF8"] if utf8 else [])
                 yield result
                 if not usable:
                     _close(conn)
@@ -203,13 +236,14 @@ class EmailChannel(Channel):
                 _quit(conn)
 
     def _transaction(
-        self, conn: smtplib.SMTP, sender: str, recipient: Recipient, message: bytes
+        self, conn: smtplib.SMTP, sender: str, recipient: Recipient, message: bytes,
+        mail_options: Sequence[str] = (),
     ) -> tuple[DeliveryResult, bool]:
         """One SMTP transaction; also says whether the connection can carry the next one."""
         did = recipient.delivery_id
         try:
             conn.ehlo_or_helo_if_needed()
-            code, reply = conn.mail(sender)
+            code, reply = conn.mail(sender, mail_options) if mail_options else conn.mail(sender)
             if code != 250:
                 conn.rset()
                 return _refused(did, code, reply, "送信元"), True

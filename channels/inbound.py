@@ -36,6 +36,10 @@ class UserEvent:
     data: str | None = None  # postback data
     text: str | None = None  # a text message
     extra: dict[str, str] = field(default_factory=dict)
+    # The provider's id of this event (LINE webhookEventId): the same on every redelivery, so the
+    # hub applies each id once.
+    event_id: str | None = None
+    redelivery: bool = False  # the provider says it is sending this event again
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class LineConfig(ChannelConfig):
     channel_secret: str = field(default="", metadata={"secret": True})  # for webhooks (ack, follow)
     base_url: str | None = None  # None: the real api.line.me
     notification_disabled: bool = False
+    # Live, but with the secret published in this repository (the sandbox's): anyone can sign with
+    # it, so no webhook signed with it is trusted (Settings.published_secret).
+    published_secret: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
@@ -65,6 +68,7 @@ class LineConfig(ChannelConfig):
             access_token=settings.line_channel_access_token,
             channel_secret=settings.line_channel_secret,
             base_url=settings.line_base_url or None,
+            published_secret=settings.published_secret("line"),
         )
 
 
@@ -254,6 +258,8 @@ class LineChannel(Channel):
 
         if not self.config.channel_secret:
             raise SignatureError("LINEのチャネルシークレットが設定されていません")
+        if self.config.published_secret:
+            raise SignatureError("公開されているサンドボックスのチャネルシークレットでは本番のWebhookを受け付けません")
         try:
             events = WebhookParser(self.config.channel_secret).parse(body, signature)
         except InvalidSignatureError as exc:
@@ -274,6 +280,8 @@ def _user_event(event: Any) -> UserEvent:
         user_id=getattr(getattr(event, "source", None), "user_id", None),
         data=getattr(getattr(event, "postback", None), "data", None),
         text=getattr(message, "text", None) if message is not None else None,
+        event_id=getattr(event, "webhook_event_id", None) or None,
+        redelivery=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)),
     )
 
 

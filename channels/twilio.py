@@ -53,6 +53,9 @@ class TwilioConfig(ChannelConfig):
     base_url: str | None = None  # None: the real Twilio API
     default_sender: str = ""  # used when the department has no number of its own
     reconcile_lookback_minutes: float = 24 * 60
+    # A live channel configured with a token published in this repository (the sandbox's): anyone
+    # can sign with it, so no callback signed with it is trusted (Settings.published_secret).
+    published_secret: bool = False
 
     @classmethod
     def twilio_kwargs(cls, settings: Settings, channel: str) -> dict[str, Any]:
@@ -64,6 +67,7 @@ class TwilioConfig(ChannelConfig):
             "auth_token": settings.twilio_auth_token,
             "base_url": settings.twilio_base_url or None,
             "default_sender": SANDBOX_SENDER if not_live else "",
+            "published_secret": settings.published_secret(channel),
         }
 
 
@@ -173,7 +177,9 @@ class TwilioChannel(Channel):
 
     def verify_request(self, url: str, form: Mapping[str, str], signature: str) -> bool:
         """``X-Twilio-Signature`` over the URL we gave Twilio and the posted form."""
-        return bool(self.config.auth_token) and bool(
+        if not self.config.auth_token or self.config.published_secret:
+            return False
+        return bool(
             RequestValidator(self.config.auth_token).validate(url, dict(form), signature))
 
     def status_event(self, form: Mapping[str, str]) -> StatusEvent:

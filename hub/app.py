@@ -19,6 +19,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config["HUB_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
+    # Werkzeug answers 413 before reading a body larger than this (JSON under /api/, HTML elsewhere).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hub"] = Runtime(settings)
@@ -28,9 +30,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.api import api_bp
     from hub.callbacks import callbacks_bp
     from hub.relay.web import relay_bp
-    from hub.web import feeds_bp, web_bp
+    from hub.web import feeds_bp, headers, web_bp
 
     i18n.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(feeds_bp)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.base import Outcome
 from channels.inbound import ReceivesUserEvents, ReportsStatus, SignatureError, StatusEvent, UserEvent
 from hub.db import rowcount
-from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, audit, utcnow
+from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, WebhookEvent, audit, utcnow
 from hub.models.base import table_of
 from hub.runtime import Runtime
 
@@ -24,6 +27,8 @@ callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 PostbackHandler = Callable[[Session, UserEvent], bool]
 postback_handlers: list[PostbackHandler] = []
 
+SEEN_EVENTS_KEPT = timedelta(days=7)
+MAX_FORM_FIELDS = 200  # a Twilio status callback or Gather post carries a few dozen
 _FINAL_STATE = {Outcome.DELIVERED: DeliveryState.DELIVERED, Outcome.FAILED: DeliveryState.FAILED}
 
 
@@ -32,17 +37,47 @@ def _runtime() -> Runtime:
     return rt
 
 
+def capped_body(rt: Runtime) -> bytes:
+    """The raw body of a provider post, at most ``webhook_max_bytes`` (413 beyond, before reading
+    it: a declared length over the cap is refused unread, an undeclared one stops at the cap)."""
+    cap = rt.settings.webhook_max_bytes
+    # One byte more than the cap: a streamed body is cut there silently, so a body that reaches it
+    # is known to be too big.
+    request.max_content_length = cap + 1
+    body = request.get_data(cache=True)
+    if len(body) > cap:
+        abort(413)
+    return body
+
+
+def _form_of(raw: bytes) -> dict[str, str]:
+    # Parsed by us from the capped bytes, never through request.form, so nothing bigger than the
+    # cap is ever parsed; the first value of a repeated field wins, as with request.form.to_dict().
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        abort(400)
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
 def signed_form(rt: Runtime, channel_name: str) -> tuple[ReportsStatus, dict[str, str]]:
     """The channel and the posted form, or 403 when the post is not signed with our secret."""
     channel = rt.channel(channel_name)
     if not isinstance(channel, ReportsStatus):
         abort(404)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        log.warning("rejected an unsigned %s post: %s", channel_name, request.path)
+        abort(403)
     # Validate against the URL we handed the provider (public_url), not the one a proxy rewrote.
     url = rt.settings.public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode()
-    form = request.form.to_dict()
-    if not channel.verify_request(url, form, request.headers.get("X-Twilio-Signature", "")):
+    form = _form_of(capped_body(rt))
+    if not channel.verify_request(url, form, signature):
         log.warning("rejected a %s post with a bad signature: %s", channel_name, request.path)
         abort(403)
     return channel, form
@@ -120,14 +155,41 @@ def user_events_webhook(channel_name: str) -> tuple[str, int]:
     if not isinstance(channel, ReceivesUserEvents):
         abort(404)
     try:
-        events = channel.parse_webhook(request.get_data(as_text=True), request.headers.get("X-Line-Signature", ""))
+        body = capped_body(rt).decode("utf-8", "replace")
+        events = channel.parse_webhook(body, request.headers.get("X-Line-Signature", ""))
     except SignatureError as exc:
         log.warning("rejected a %s webhook: %s", channel_name, exc)
         abort(403)
     with rt.session() as session:
+        forget_old_events(session)
         for event in events:
-            _handle_user_event(session, channel_name, event)
+            if first_time(session, channel_name, event):
+                _handle_user_event(session, channel_name, event)
     return "", 200
+
+
+def first_time(session: Session, channel: str, event: UserEvent) -> bool:
+    """Record the event's id; False when it was applied before (a redelivery, or a duplicate post).
+
+    The id is written in the transaction that applies the event, so the effect and the record of
+    it commit together; a concurrent post of the same id waits on the unique key and then skips.
+    """
+    if not event.event_id:
+        return True  # nothing to recognise it by (LINE always sends one)
+    try:
+        with session.begin_nested():
+            session.add(WebhookEvent(channel=channel, event_id=event.event_id[:64]))
+    except IntegrityError:
+        log.info("%s event %s already applied%s: skipped", channel, event.event_id,
+                 " (redelivery)" if event.redelivery else "")
+        return False
+    return True
+
+
+def forget_old_events(session: Session) -> None:
+    # LINE redelivers for a limited time (well under a day); a week of ids is plenty and keeps the
+    # table small. One indexed delete per webhook post.
+    session.execute(delete(WebhookEvent).where(WebhookEvent.seen_at < utcnow() - SEEN_EVENTS_KEPT))
 
 
 def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None:

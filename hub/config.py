@@ -26,6 +26,19 @@ DEFAULT_SANDBOX_URL = "http://127.0.0.1:8025"
 DEFAULT_SANDBOX_SMTP_PORT = 8026
 SANDBOX_ENV_FILE = "sandbox.env"  # in the data dir, written by `hub demo` / `hub sandbox run --env-file`
 JMA_FEED_BASE = "https://www.data.jma.go.jp/developer/xml/feed/"
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+MIN_SECRET_KEY_BYTES = 32  # session cookies and answer links are only as strong as this key
+# Credentials published in this repository (the provider sandbox's fixed values, docs/sandbox.md).
+# Anyone can sign a webhook with them, so a live channel must never trust them: production refuses
+# to start with one on a live channel, and adapters reject signatures made with one.
+# tests/core/test_hardening.py checks this list still covers every value the sandbox hands out.
+PUBLISHED_CREDENTIALS = frozenset({
+    "sandbox-twilio-auth-token",
+    "sandbox-line-channel-secret",
+    "sandbox-line-channel-access-token",
+    "sandbox-x-consumer-secret",
+    "sandbox-x-access-token-secret",
+})
 
 
 class ConfigError(RuntimeError):
@@ -44,8 +57,12 @@ class Settings:
     broker_url: str = ""
     redis_url: str = ""
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: str = field(default="dev-only-change-me", metadata=SECRET)
+    secret_key: str = field(default=DEFAULT_SECRET_KEY, metadata=SECRET)
     tasks_eager: bool = False
+    # Request bodies: the largest anything may post (CSV imports are the big ones), and the cap on
+    # provider webhooks, read raw and signature-checked before anything is parsed.
+    max_content_length: int = 10 * 1024 * 1024
+    webhook_max_bytes: int = 1024 * 1024
     allow_sandbox: bool = False
 
     # Where the local sandbox runs (demo and drill tooling; e-mail to this SMTP address is not live).
@@ -69,6 +86,8 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = field(default="", metadata=SECRET)
     smtp_starttls: bool = False
+    smtp_ssl: bool = False  # SMTPS (implicit TLS, usually port 465)
+    smtp_ca_file: str = ""  # a CA bundle for a private CA; TLS certificates are always verified
 
     provider_timeout: float = 10.0
     batch_size: int = 200
@@ -162,9 +181,42 @@ class Settings:
         sandbox_host = urlsplit(self.sandbox_url).hostname or ""
         return (self.smtp_host, self.smtp_port) == (sandbox_host, self.sandbox_smtp_port)
 
+    def published_secret(self, channel: str) -> bool:
+        """True when ``channel`` is live but carries a credential published in this repository:
+        anyone could sign its webhooks, so its signatures must never be trusted."""
+        secrets = {
+            "sms": [self.twilio_auth_token],
+            "voice": [self.twilio_auth_token],
+            "line": [self.line_channel_secret, self.line_channel_access_token],
+            "x": [self.x_consumer_secret, self.x_access_token_secret],
+        }.get(channel, [])
+        return not self.uses_sandbox(channel) and any(s in PUBLISHED_CREDENTIALS for s in secrets)
+
     def check_startup(self, channels: list[str]) -> None:
+        if not self.is_production:
+            return
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            # The default key is in this repository: with it anyone can forge a session cookie or an
+            # answer link.
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)では HUB_SECRET_KEY に既定値や短い値は使えません"
+                f"（{MIN_SECRET_KEY_BYTES}バイト以上のランダムな値を設定してください。例: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'）。"
+            )
+        published = [c for c in channels if self.published_secret(c)]
+        if published:
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)で、公開されているサンドボックスの認証情報を設定した"
+                "本番チャネルがあります: " + ", ".join(published) + "。プロバイダーの本当の認証情報を設定してください。"
+            )
+        if "line" in channels and not self.uses_sandbox("line") and not self.line_channel_secret:
+            # Without the secret no webhook can be verified; we never fall back to accepting any.
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)でLINEが本番設定なのに HUB_LINE_CHANNEL_SECRET が空です。"
+                "Webhookの署名を検証できないため起動しません。"
+            )
         sandboxed = [c for c in channels if self.uses_sandbox(c)]
-        if self.is_production and sandboxed and not self.allow_sandbox:
+        if sandboxed and not self.allow_sandbox:
             raise ConfigError(
                 "本番環境(HUB_ENV=production)でサンドボックスを使うチャネルがあります: "
                 + ", ".join(sandboxed)

@@ -7,6 +7,7 @@ a single base URL per environment.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -49,8 +50,14 @@ class Sandbox:
         line_access_token: str = SANDBOX_LINE_ACCESS_TOKEN,
         faults: Iterable[tuple[str, str, int]] = (),
         callback_workers: int = 4,
+        smtp_tls_context: ssl.SSLContext | None = None,
+        smtp_implicit_tls: bool = False,
+        smtp_utf8: bool = True,
     ) -> None:
         self.host = host
+        # STARTTLS (or SMTPS) with this server certificate when given; SMTPUTF8 offered unless off.
+        self._smtp_options: dict[str, Any] = {"tls_context": smtp_tls_context, "implicit_tls": smtp_implicit_tls,
+                                              "smtputf8": smtp_utf8}
         self._http_port = http_port
         self._smtp_port = smtp_port
         stats = Stats()
@@ -87,7 +94,7 @@ class Sandbox:
             target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="sandbox-http", daemon=True
         )
         self._thread.start()
-        self._smtp = SandboxSMTP(self.ctx, self.host, self._smtp_port)
+        self._smtp = SandboxSMTP(self.ctx, self.host, self._smtp_port, **self._smtp_options)
         self._smtp.start()
         self.ctx.jobs.start()
         return self

@@ -4,6 +4,9 @@ Refusals happen at ``RCPT`` as real servers do, so ``smtplib`` raises
 ``SMTPRecipientsRefused`` only when every recipient is refused and otherwise reports the
 refused ones — the hub must handle both.  Any local part starting with ``bounce`` is unknown.
 AUTH is offered and accepts any credentials, so a configuration with a username still works.
+SMTPUTF8 (non-ASCII addresses) is offered unless turned off, and STARTTLS when the sandbox is
+given a server certificate (``tls_context``; with ``implicit_tls`` it speaks SMTPS instead):
+tests prove the hub verifies it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
+import ssl
 import uuid
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -105,18 +109,22 @@ class SandboxSMTPHandler:
 
 
 class SandboxSMTP:
-    def __init__(self, ctx: SandboxContext, host: str, port: int) -> None:
+    def __init__(self, ctx: SandboxContext, host: str, port: int, *, tls_context: ssl.SSLContext | None = None,
+                 implicit_tls: bool = False, smtputf8: bool = True) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._controller = Controller(
             SandboxSMTPHandler(ctx),
             hostname=host,
             port=self.port,
+            ssl_context=tls_context if implicit_tls else None,
             server_hostname="sandbox.invalid",
             authenticator=_accept_any,
             auth_required=False,
             auth_require_tls=False,
             data_size_limit=25 * 1024 * 1024,
+            tls_context=None if implicit_tls else tls_context,
+            enable_SMTPUTF8=smtputf8,
         )
 
     def start(self) -> None:

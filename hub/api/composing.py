@@ -21,6 +21,7 @@ from hub.api.common import N_, ApiError, translate_problems
 from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query, require_usable
 from hub.compose.corrections import carried_channels, default_cancel_body
 from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
+from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
 from hub.runtime import Runtime
@@ -261,8 +262,14 @@ def rendered_json(r: Rendered) -> dict[str, Any]:
 
 
 def _placeholder_id(session: Session) -> int:
-    # The real link is /m/<id>; an id of the right length keeps the preview's counts honest.
     return int(session.scalar(select(func.max(Message.id))) or 0) + 1
+
+
+def _placeholder_public_id(session: Session, comp: Composition) -> str | None:
+    # The real link is /m/<public_id>, only on public messages; one of the same length keeps the
+    # preview's counts honest.
+    original = session.get(Message, comp.references_id) if comp.references_id else None
+    return PLACEHOLDER_PUBLIC_ID if is_public(comp.mode, comp.audience, original) else None
 
 
 def preview_payload(session: Session, rt: Runtime, comp: Composition,
@@ -270,7 +277,7 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     problems = dict(problems or {})
     rendered: dict[str, Rendered] = {}
     try:
-        rendered = preview(rt, comp, _placeholder_id(session))
+        rendered = preview(rt, comp, _placeholder_id(session), _placeholder_public_id(session, comp))
     except ComposeError as exc:
         problems.update(exc.problems)
     follow_up = is_follow_up(comp)

@@ -146,6 +146,16 @@ SCHEMAS: dict[str, Any] = {
         "updated_at": nullable("string", format="date-time"),
     }),
     "DeliveryPage": page_of("Delivery"),
+    "AuditEntry": obj({
+        "id": INTEGER, "at": {"type": "string", "format": "date-time"}, "actor": STRING, "action": STRING,
+        "subject_type": STRING, "subject_id": STRING, "detail": {"type": "object"},
+        "seq": {"type": "integer", "description": "place in the chain (commit order)"},
+        "prev_hash": {"type": "string", "description": "hash of the row before (empty for the first)"},
+        "hash": {"type": "string", "description": "sha256(prev_hash + canonical JSON of at, actor, action, "
+                 "subject, detail); `hub audit verify` checks the chain"},
+    }),
+    "AuditPage": obj({"items": {"type": "array", "items": ref("AuditEntry")},
+                      "next_after": nullable("integer", description="pass as ?after= for the next page")}),
     "ImportReport": obj({
         "created": INTEGER, "updated": INTEGER,
         "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
@@ -205,6 +215,17 @@ PATHS: dict[str, Any] = {
                      "text/csv": {"schema": STRING}}},
                  "responses": {"200": reply("Rows created/updated and errors by line", ref("ImportReport")),
                                **errors(400, 401, 403, 415, 422)}},
+    },
+    "/audit": {
+        "get": {"operationId": "listAudit", "summary": "The audit log, oldest first (administrators only)",
+                "parameters": [
+                    query("since", {"type": "string", "format": "date-time"},
+                          "ISO 8601; without an offset it is Japan time"),
+                    query("after", {"type": "integer", "minimum": 0, "default": 0}, "rows after this id"),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+                          "rows per page")],
+                "responses": {"200": reply("Entries with their chain hashes", ref("AuditPage")),
+                              **errors(400, 401, 403)}},
     },
     "/openapi.json": {
         "get": {"operationId": "openapiDocument", "summary": "This document", "security": [],

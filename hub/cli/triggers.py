@@ -218,7 +218,8 @@ def jma_poll(hub: HubContext, once: bool, feeds: tuple[str, ...], as_json: bool)
         _echo_json(report.summary())
         return
     for feed in report.feeds:
-        click.echo(f"{feed.url}: {feed.status} 件数={feed.entries} 新規={feed.new} {feed.error}".rstrip())
+        refused = f" 拒否（他ホストへのリンク）={feed.refused}" if feed.refused else ""
+        click.echo(f"{feed.url}: {feed.status} 件数={feed.entries} 新規={feed.new}{refused} {feed.error}".rstrip())
     for decision in report.decisions:
         click.echo(f"  {decision.item_key}: {_describe(decision.to_dict())}")
 

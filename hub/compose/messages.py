@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import Draft, Rendered
 from hub.compose.audience import Audience, require_usable
+from hub.compose.public import message_is_public, page_url
 from hub.db import rowcount
 from hub.models import (
     Category,
@@ -61,12 +62,16 @@ def needs_second_person(c: Composition) -> bool:
     return c.mode == Mode.ACTUAL and c.source == "manual" and c.category_code in ALERT_CATEGORIES
 
 
-def preview(runtime: Runtime, c: Composition, message_id: int | None = None) -> dict[str, Rendered]:
-    """Render every chosen channel, so the composer can show limits and problems before sending."""
+def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
+            public_id: str | None = None) -> dict[str, Rendered]:
+    """Render every chosen channel, so the composer can show limits and problems before sending.
+
+    ``public_id``: the message's public page, linked from the text (only public messages have one).
+    """
     unknown = [ch for ch in c.channels if ch not in runtime.available_channels()]
     if unknown:
         raise ComposeError({ch: ["このチャネルはありません"] for ch in unknown})
-    link = f"{runtime.settings.public_url}/m/{message_id}" if message_id else None
+    link = page_url(runtime.settings, public_id) if public_id else None
     rendered = {}
     for name in c.channels:
         draft = Draft(
@@ -96,7 +101,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     )
     session.add(message)
     session.flush()
-    rendered = preview(runtime, c, message.id)
+    rendered = preview(runtime, c, message.id, message.public_id if message_is_public(message) else None)
     problems = {ch: list(r.errors) for ch, r in rendered.items() if r.errors}
     if problems:
         raise ComposeError(problems)

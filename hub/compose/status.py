@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.csvsafe import SafeWriter
 from hub.models import Contact, Delivery, DeliveryState, Message
 
 COUNT_KEYS = ("sent", "delivered", "failed", "skipped", "unknown", "pending")
@@ -60,7 +60,7 @@ EXPORT_COLUMNS = ["delivery_id", "message_id", "channel", "contact_id", "contact
 def export_deliveries_csv(session: Session, message_id: int) -> Iterator[str]:
     """CSV chunks, UTF-8 with a BOM so Excel in Japan opens it correctly."""
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = SafeWriter(buf)
     buf.write("\ufeff")
     writer.writerow(EXPORT_COLUMNS)
     q = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -49,11 +50,17 @@ class Template(Base):
     cancellation_body: Mapped[str] = mapped_column(Text, default="")
 
 
+def new_public_id() -> str:
+    """The address of a message's public page: 128 random bits, so pages cannot be enumerated."""
+    return secrets.token_urlsafe(16)
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_state", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     overrides: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

@@ -4,7 +4,6 @@ and who nobody has reached yet with everything that was tried. Also the CSV expo
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.csvsafe import SafeWriter
 from hub.models import Contact, Department
 from hub.models.relay import Callout, CalloutTarget, ContactAttempt, SurveyAnswer, TargetState
 from hub.relay import surveys
@@ -197,7 +197,7 @@ def export_csv(session: Session, callout_id: int) -> str | None:
                              .order_by(ContactAttempt.at, ContactAttempt.id)):
         history[a.target_id].append({"channel": a.channel, "state": a.state, "at": _iso(a.at)})
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(["部署", "職員番号", "氏名", "役職", "状態", "回答日時", "回答経路",
                      *[q["label"] for q in qs], "連絡履歴"])
     for target, contact in rows:

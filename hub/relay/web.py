@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from channels.inbound import TakesKeypadAnswers, UserEvent
 from hub.api.common import ApiError, handle_api_error, json_body
 from hub.callbacks import postback_handlers, signed_form, signed_status_post
-from hub.models.relay import Callout, CalloutTarget, TargetState
+from hub.i18n import gettext as _
+from hub.models.relay import Callout, CalloutState, CalloutTarget, TargetState
 from hub.relay import surveys, tally, tasks
 from hub.relay.answers import answers_of, frame_of, record_answers, target_for_line_user, voice_answer
 from hub.relay.callouts import CalloutError, close_callout, describe, start_callout
@@ -138,6 +139,12 @@ def answer_page(token: str) -> ResponseReturnValue:
         target = s.get(CalloutTarget, link.target_id)
         if target is None or target.callout_id != link.callout_id:
             return render_template("relay/answer_error.html", message="このリンクは正しくありません"), 404
+        if target.callout.state == CalloutState.CLOSED:
+            # The link is a bearer credential: once the call-out is closed nobody should be able to
+            # use a forwarded or leaked one. LINE and the phone (the provider vouches for the person)
+            # still take late answers.
+            message = _("この呼び出しは終了しました。回答の受付は締め切られています")
+            return render_template("relay/answer_error.html", message=message, ended=True), 410
         frame = frame_of(s, target.callout, rt.settings.relay_department)
         answers, errors, saved = answers_of(s, target.id), [], False
         if request.method == "POST":

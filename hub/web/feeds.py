@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from channels.feeds import FeedEntry, FeedMeta, atom_feed, cap_alert, cap_feed, rss2_feed
 from hub.compose.audience import Audience, AudienceError
+from hub.compose.public import public_link
 from hub.dispatch.planning import broadcast_address
 from hub.models import Area, Category, Delivery, DeliveryState, Message, MessageBody, Mode
 from hub.runtime import Runtime
@@ -53,7 +54,7 @@ class EntryBuilder:
     def __init__(self, session: Session, rt: Runtime) -> None:
         self.session = session
         self.rss = _rss(rt)
-        self.public_url = rt.settings.public_url.rstrip("/")
+        self.settings = rt.settings
 
     def published_rows(self, modes: Sequence[str], address: str | None = None,
                        message_id: int | None = None) -> list[tuple[Delivery, Message]]:
@@ -86,7 +87,7 @@ class EntryBuilder:
             msg_type=message.msg_type,
             published=published,
             updated=(delivery.updated_at if delivery else None) or published,
-            link=f"{self.public_url}/m/{message.id}",
+            link=public_link(self.settings, message),  # None for a message with no public page
             references=references,
             category=CAP_CATEGORY.get(message.category_code or "", "Other"),
             sender_name=message.department.name if message.department else "",
@@ -113,7 +114,10 @@ class EntryBuilder:
 def _meta(title: str, description: str, feed_id: str) -> FeedMeta:
     rt = _runtime()
     config = _rss(rt).config
-    return FeedMeta(title=title, link=rt.settings.public_url.rstrip("/") + "/", feed_url=request.url,
+    # Our own address from HUB_PUBLIC_URL, never from the Host header: a cache in front of the hub
+    # would otherwise serve a feed whose links a forged Host pointed elsewhere.
+    public = rt.settings.public_url.rstrip("/")
+    return FeedMeta(title=title, link=public + "/", feed_url=public + request.full_path.rstrip("?"),
                     id=f"tag:{config.authority},{config.tag_year}:feed:{feed_id}", author=config.authority,
                     description=description)
 

@@ -47,6 +47,7 @@ from hub.api.composing import (
     read_composition,
 )
 from hub.api.messages import approve_as, create_from, get_message, message_detail, summary
+from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
 from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
@@ -244,10 +245,11 @@ def message_page(message_id: int) -> ResponseReturnValue:
         original = message.references.title if message.references else None
         followers = {m.id: (m.title, m.msg_type) for m in s.scalars(
             select(Message).where(Message.id.in_(detail["referenced_by"])))}
+        public_id = message.public_id if message_is_public(message) else None
     principal = _operator()
     can_approve = principal.role in APPROVER_ROLES and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
-                           followers=followers, can_approve=can_approve,
+                           followers=followers, can_approve=can_approve, public_id=public_id,
                            is_creator=principal.id == creator_id)
 
 
@@ -264,21 +266,28 @@ def approve_page(message_id: int) -> ResponseReturnValue:
     return redirect(url_for("web.message_page", message_id=message_id))
 
 
-@web_bp.get("/m/<int:message_id>")
-def public_message(message_id: int) -> ResponseReturnValue:
-    """What the link in an SMS or post opens: no login, the full text, exercises unmistakable."""
+@web_bp.get("/m/<public_id>")
+def public_message(public_id: str) -> ResponseReturnValue:
+    """What the link in an SMS or post opens: no login, the full text, exercises unmistakable.
+
+    Addressed by the random ``public_id`` (sequential ids would let anyone walk every message) and
+    only for messages meant for the public (hub.compose.public); anything else is a plain 404.
+    """
     with runtime().session() as s:
-        message = s.get(Message, message_id)
-        if message is None or message.state not in PUBLIC_STATES:
+        message = s.scalar(select(Message).where(Message.public_id == public_id))
+        if message is None or message.state not in PUBLIC_STATES or not message_is_public(message):
             abort(404)
-        followers = list(s.scalars(select(Message).where(
-            Message.references_id == message.id, Message.state.in_(PUBLIC_STATES)).order_by(Message.id)))
+        followers = [f for f in s.scalars(select(Message).where(
+            Message.references_id == message.id, Message.state.in_(PUBLIC_STATES)).order_by(Message.id))
+            if message_is_public(f)]
+        original = message.references
         page = {
-            "id": message.id, "title": message.title, "body": message.body, "mode": message.mode,
+            "title": message.title, "body": message.body, "mode": message.mode,
             "msg_type": message.msg_type, "created_at": message.created_at,
             "department": message.department.name if message.department else "",
-            "original": (message.references.id, message.references.title) if message.references else None,
-            "followers": [(f.id, f.title, f.msg_type) for f in followers],
+            "original": ((original.public_id, original.title)
+                         if original is not None and message_is_public(original) else None),
+            "followers": [(f.public_id, f.title, f.msg_type) for f in followers],
         }
     response = current_app.make_response(render_template("public_message.html", p=page))
     response.headers["Cache-Control"] = "public, max-age=30"

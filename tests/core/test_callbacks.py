@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -13,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from hub.app import create_app
 from hub.config import Settings
-from hub.models import Consent, Contact, Delivery
+from hub.models import AuditLog, Consent, Contact, Delivery, WebhookEvent, utcnow
 from hub.runtime import Runtime
 from sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
 from tests.support.hubtools import rows, send, wait_for
@@ -108,3 +109,47 @@ def test_without_a_configured_secret_nothing_is_accepted(tmp_path: Path) -> None
                                       headers={"X-Twilio-Signature": signature})
     assert response.status_code == 403
     assert _line_post(app, [_event("follow", "U" + "b" * 32)], "") == 403
+
+
+def _consents(runtime: Runtime, user: str) -> int:
+    with runtime.session() as session:
+        return session.query(Consent).join(Contact).filter(Contact.line_user_id == user).count()
+
+
+def test_a_redelivered_line_event_is_applied_once(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    user = "U" + "d" * 32
+    follow = {**_event("follow", user), "webhookEventId": "01JREDELIVERY0000000000001"}
+    assert sandbox_client.emit_line_event(follow)["status"] == 200
+    # LINE sends it again, marked as a redelivery (our first answer was lost), and then a proxy
+    # replays the very same post: neither adds a second consent or audit entry.
+    again = {**follow, "deliveryContext": {"isRedelivery": True}}
+    assert sandbox_client.emit_line_event(again)["status"] == 200
+    assert _line_post(app, [follow], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    assert _consents(runtime, user) == 1
+    with runtime.session() as session:
+        assert session.query(AuditLog).filter_by(action="consent.given").count() == 1
+    # A new event (its own id) from the same person is applied.
+    second = {**follow, "webhookEventId": "01JREDELIVERY0000000000002"}
+    assert _line_post(app, [second], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    assert _consents(runtime, user) == 2
+
+
+def test_a_redelivery_of_an_event_never_applied_is_applied(app: Flask, runtime: Runtime) -> None:
+    """isRedelivery alone is no reason to skip: the first delivery may never have reached us."""
+    user = "U" + "e" * 32
+    event = {**_event("follow", user), "deliveryContext": {"isRedelivery": True}}
+    assert _line_post(app, [event], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    assert _consents(runtime, user) == 1
+
+
+def test_seen_event_ids_expire(app: Flask, runtime: Runtime) -> None:
+    user = "U" + "f" * 32
+    event = _event("follow", user)
+    assert _line_post(app, [event], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    with runtime.session() as session:
+        session.query(WebhookEvent).update({"seen_at": utcnow() - timedelta(days=8)})
+    assert _line_post(app, [_event("unfollow", user)], SANDBOX_LINE_CHANNEL_SECRET) == 200
+    with runtime.session() as session:
+        assert [e.event_id for e in session.query(WebhookEvent)] == [_event("unfollow", user)["webhookEventId"]]

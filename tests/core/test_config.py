@@ -22,7 +22,7 @@ def test_channels_without_credentials_are_not_live() -> None:
 
 
 def test_production_refuses_to_start_on_the_sandbox_unless_allowed(tmp_path: object) -> None:
-    env = {"HUB_ENV": "production", "HUB_DATA_DIR": str(tmp_path)}
+    env = {"HUB_ENV": "production", "HUB_DATA_DIR": str(tmp_path), "HUB_SECRET_KEY": "s" * 32}
     with pytest.raises(ConfigError, match="サンドボックス"):
         create_app(Settings.from_env(env))
     create_app(Settings.from_env({**env, "HUB_ALLOW_SANDBOX": "true"}))
@@ -39,7 +39,7 @@ def test_secrets_are_masked_for_display() -> None:
 def test_production_refuses_the_sandboxs_settings_unless_allowed(tmp_path: Path) -> None:
     """The sandbox's base URLs and SMTP address mark every channel as not live, credentials or not."""
     pointed = Settings(**hub_settings("http://127.0.0.1:8025", 8026), env="production",
-                       data_dir=str(tmp_path)).resolved()
+                       data_dir=str(tmp_path), secret_key="s" * 32).resolved()
     assert all(pointed.uses_sandbox(c) for c in ("sms", "voice", "email", "line", "x"))
     with pytest.raises(ConfigError, match="sms, voice, email, line, x"):
         create_app(pointed)

@@ -8,13 +8,20 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from hub.models.relay import CalloutTarget
+from hub.app import create_app
+from hub.config import DEFAULT_SECRET_KEY
+from hub.models.relay import CalloutTarget, SurveyAnswer
+from hub.relay.callouts import close_callout
 from hub.relay.clock import ManualClock
+from hub.relay.links import AnswerLink, make_token
 from hub.runtime import Runtime
 from sandbox import SANDBOX_LINE_CHANNEL_SECRET, SANDBOX_TWILIO_AUTH_TOKEN, SandboxClient
 from sandbox.staff import postback_choices
@@ -22,8 +29,9 @@ from tests.relay.support import answers, attempts, seed_staff, start, tick
 
 
 def _line_post(app: Flask, user: str, data: str, secret: str) -> int:
+    # Every event LINE sends has an id of its own (the hub applies each id once).
     body = json.dumps({"destination": "U" + "0" * 32, "events": [{
-        "type": "postback", "mode": "active", "timestamp": 1700000000000, "webhookEventId": "01HRELAYTEST",
+        "type": "postback", "mode": "active", "timestamp": 1700000000000, "webhookEventId": uuid.uuid4().hex,
         "deliveryContext": {"isRedelivery": False}, "replyToken": "0f3779fba3b349968c5d07db31eab56f",
         "source": {"type": "user", "userId": user}, "postback": {"data": data}}]})
     signature = base64.b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()).decode()
@@ -120,3 +128,27 @@ def test_answer_links_cannot_be_altered_and_expire(
     clock.advance(hours=runtime.settings.relay_link_max_age_hours + 1)
     expired = client.post(f"/relay/a/{token}", data={"q_safety": "safe"})
     assert expired.status_code == 410 and "有効期限" in expired.get_data(as_text=True)
+
+
+def test_answer_links_end_with_the_call_out_and_need_the_hubs_own_key(
+    app: Flask, runtime: Runtime, clock: ManualClock
+) -> None:
+    seed_staff(runtime, 1)
+    callout_id = start(runtime, interval="1m", cycles=1)
+    with runtime.session() as s:
+        target_id = s.scalars(select(CalloutTarget.id).where(CalloutTarget.callout_id == callout_id)).one()
+    link = AnswerLink(callout_id, target_id, "email")
+    own = replace(runtime.settings, secret_key="k" * 48)  # a hub with a key of its own, as production requires
+    client = create_app(own).test_client()
+    token = make_token(own, link, clock.now())
+    assert client.get(f"/relay/a/{token}").status_code == 200
+    for key in (DEFAULT_SECRET_KEY, "another-hubs-key-" + "x" * 32):  # the published default, or any other
+        forged = make_token(replace(own, secret_key=key), link, clock.now())
+        assert client.get(f"/relay/a/{forged}").status_code == 404
+    with runtime.session() as s:
+        close_callout(s, callout_id, actor="test")
+    ended = client.post(f"/relay/a/{token}", data={"q_safety": "safe"})
+    assert ended.status_code == 410 and "終了しました" in ended.get_data(as_text=True)
+    assert client.get(f"/relay/a/{token}").status_code == 410
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyAnswer)) == 0, "nothing recorded"

@@ -49,3 +49,13 @@ def rows(runtime: Runtime, message_id: int, channel: str | None = None) -> list[
         if channel:
             q = q.where(Delivery.channel == channel)
         return list(session.scalars(q.order_by(Delivery.id)))
+
+
+def public_path(runtime: Runtime, message_id: int) -> str:
+    """``/m/<public_id>`` of a message: where its public page would be (if it has one)."""
+    from hub.models import Message
+
+    with runtime.session() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        return f"/m/{message.public_id}"

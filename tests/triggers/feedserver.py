@@ -48,6 +48,15 @@ class FeedServer:
     def data_url(self, file: str) -> str:
         return f"{self.base}{DATA_PATH}{file}"
 
+    def link(self, file: str) -> str:
+        """Where the feed says a telegram is: here, or the full URL it was listed with (another host)."""
+        return file if file.startswith(("http://", "https://")) else self.data_url(file)
+
+    def list_foreign(self, url: str, feed: str = "eqvol", title: str = "震源・震度に関する情報") -> None:
+        """List an entry whose link points at ``url`` (another host), as a tampered feed would."""
+        with self._lock:
+            self.entries.setdefault(feed, []).append((url, title, datetime.now(UTC)))
+
     def publish(self, file: str, raw: bytes, feed: str = "eqvol", title: str = "震源・震度に関する情報",
                 long_only: bool = False) -> str:
         """Make a telegram visible: in the short feed and its ``_l`` twin (or only the latter)."""
@@ -64,9 +73,9 @@ class FeedServer:
             items = list(self.entries.get(name, []))
         updated = max((item[2] for item in items), default=None)
         entries = "".join(
-            f"<entry><title>{title}</title><id>{self.data_url(file)}</id>"
+            f"<entry><title>{title}</title><id>{self.link(file)}</id>"
             f"<updated>{stamp.isoformat(timespec='seconds')}</updated><author><name>気象庁</name></author>"
-            f'<link type="application/xml" href="{self.data_url(file)}"/>'
+            f'<link type="application/xml" href="{self.link(file)}"/>'
             f'<content type="text">{title}</content></entry>'
             for file, title, stamp in reversed(items)
         )

@@ -183,3 +183,22 @@ def test_old_telegrams_update_state_but_are_not_sent(runtime: Runtime, feeds: Fe
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 0
         assert session.scalars(select(TriggerTelegram.state)).all() == ["done"]
+
+
+def test_links_off_the_configured_feed_hosts_are_counted_and_never_fetched(
+    runtime: Runtime, feeds: FeedServer
+) -> None:
+    prepare(runtime)
+    add_rules(runtime, {**OSHU_RULE, "channels": ["rss"]})
+    with FeedServer() as elsewhere:  # same machine, another port: another origin
+        foreign = elsewhere.publish(QUAKE, raw(QUAKE_6PLUS))
+        feeds.list_foreign(foreign)
+        feeds.list_foreign(f"http://169.254.169.254/latest/{QUAKE}")  # e.g. a cloud metadata address
+        report = poller(runtime, feeds).poll_once()
+        assert elsewhere.downloads(QUAKE) == 0
+    assert [f.refused for f in report.feeds] == [2]
+    assert report.decisions == [] and telegram_rows(runtime) == [] and messages(runtime) == []
+    # A telegram on the feed's own host is still fetched and acted on.
+    feeds.publish(QUAKE, raw(QUAKE_6PLUS))
+    again = poller(runtime, feeds).poll_once()
+    assert [d.outcome for d in again.decisions] == ["matched"] and feeds.downloads(QUAKE) == 1

@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 from lxml import etree
 
 from tests.api.support import body, create
+from tests.support.hubtools import public_path
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -67,6 +68,7 @@ def test_cancel_references_the_original(client: FlaskClient) -> None:
     entries = etree.fromstring(client.get("/feeds/all.atom").data).findall(f"{ATOM}entry")
     related = [link.get("href") for e in entries for link in e.findall(f"{ATOM}link")
                if link.get("rel") == "related"]
-    assert related == [f"{client.application.config['HUB_SETTINGS'].public_url}/m/{original}"]
-    page = client.get(f"/m/{original}").get_data(as_text=True)
+    page_path = public_path(client.application.extensions["hub"], original)
+    assert related == [f"{client.application.config['HUB_SETTINGS'].public_url}{page_path}"]
+    page = client.get(page_path).get_data(as_text=True)
     assert "この情報は取り消されました" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.api.support import body, create, csrf, login, message
+from tests.support.hubtools import public_path
 
 
 def _form(**fields: object) -> dict[str, object]:
@@ -97,7 +98,8 @@ def test_approve_button_only_for_another_person(client: FlaskClient) -> None:
     own = client.get(f"/messages/{message_id}").get_data(as_text=True)
     assert "承認待ち" in own and "作成者本人は承認できません" in own and "確認して承認する" not in own
     assert f'<a href="/messages/{message_id}">#{message_id} 避難指示</a>' in client.get("/").get_data(as_text=True)
-    assert client.get(f"/m/{message_id}").status_code == 404  # not public before approval
+    page = public_path(client.application.extensions["hub"], message_id)
+    assert client.get(page).status_code == 404  # not public before approval
 
     other = client.application.test_client()
     login(other, "bousai2")
@@ -109,14 +111,15 @@ def test_approve_button_only_for_another_person(client: FlaskClient) -> None:
 
 
 def test_public_page_needs_no_login(client: FlaskClient) -> None:
-    drill_id = body(create(client, mode="exercise", audience="staff", body="訓練用の本文です"))["message_id"]
+    drill_id = body(create(client, mode="exercise", audience="residents", body="訓練用の本文です"))["message_id"]
     live_id = body(create(client, body="実際のお知らせ本文"))["message_id"]
     anonymous = client.application.test_client()
-    drill = anonymous.get(f"/m/{drill_id}")
+    rt = client.application.extensions["hub"]
+    drill = anonymous.get(public_path(rt, drill_id))
     assert drill.status_code == 200
     drill_html = drill.get_data(as_text=True)
     assert "訓練用の本文です" in drill_html and "【訓練】" in drill_html and "banner-exercise" in drill_html
-    live_html = anonymous.get(f"/m/{live_id}").get_data(as_text=True)
+    live_html = anonymous.get(public_path(rt, live_id)).get_data(as_text=True)
     assert "実際のお知らせ本文" in live_html and "banner-exercise" not in live_html
     assert anonymous.get("/m/99999").status_code == 404
 

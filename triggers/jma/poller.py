@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import delete, select, update
@@ -53,6 +54,7 @@ class FeedResult:
     entries: int = 0
     new: int = 0
     error: str = ""
+    refused: int = 0  # entries linking outside the configured feed hosts: logged, never fetched
 
 
 @dataclass
@@ -74,6 +76,11 @@ def long_feed(url: str) -> str | None:
     return url[: -len(".xml")] + "_l.xml"
 
 
+def origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
 def feed_urls(runtime: Runtime) -> list[str]:
     return [url.strip() for url in runtime.settings.jma_feeds.split(",") if url.strip()]
 
@@ -85,6 +92,9 @@ class Poller:
         self.runtime = runtime
         self.source = JmaSource(runtime.settings)
         self.feeds = feeds if feeds is not None else feed_urls(runtime)
+        # A feed document is data from the network: its links may only lead back to the hosts we
+        # were configured to read, never make the hub fetch anything else (internal addresses, …).
+        self.allowed_origins = {origin(url) for url in self.feeds}
         self.http = http or requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
         self.max_age = max_age
@@ -166,7 +176,7 @@ class Poller:
     # --- telegrams ------------------------------------------------------------------------------------
 
     def _process(self, entries: list[FeedEntry], result: FeedResult, report: PollReport) -> None:
-        chosen = [e for e in entries if wanted(e, self.source.wanted_types)]
+        chosen = [e for e in entries if self._on_feed_host(e, result) and wanted(e, self.source.wanted_types)]
         chosen.sort(key=lambda e: (e.updated.timestamp() if e.updated else 0.0, e.url))
         with self.runtime.session() as session:
             known = set(session.scalars(select(TriggerTelegram.item_key).where(
@@ -192,6 +202,13 @@ class Poller:
                     update(FeedHealth).where(FeedHealth.source == "jma", FeedHealth.url == result.url)
                     .values(new_telegrams=FeedHealth.new_telegrams + result.new)
                 )
+
+    def _on_feed_host(self, entry: FeedEntry, result: FeedResult) -> bool:
+        if origin(entry.url) in self.allowed_origins:
+            return True
+        result.refused += 1
+        log.warning("feed %s links to %s, outside the configured feed hosts: not fetched", result.url, entry.url)
+        return False
 
     def _handle(self, entry: FeedEntry, raw: bytes) -> engine.Decision | None:
         try:
@@ -234,7 +251,8 @@ class Poller:
             ))
 
     def _download(self, url: str) -> bytes:
-        response = self.http.get(url, timeout=self.timeout, stream=True)
+        # No redirects: a redirect could lead off the feed hosts the link itself was checked against.
+        response = self.http.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
         if response.status_code != 200:
             raise DownloadError(f"HTTP {response.status_code}")
         return _read(response, DEFAULT_MAX_BYTES)
