@@ -29,7 +29,9 @@ PENDING_ENDPOINTS = {PENDING_PASSWORD: "web.change_password", PENDING_TOTP: "web
 
 def _safe_target(raw: str | None) -> str:
     target = raw or url_for("web.dashboard")
-    if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines: only a plain local path may pass.
+    unsafe = "\\" in target or any(ch.isspace() or ord(ch) < 32 for ch in target)
+    if unsafe or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("web.dashboard")  # never bounce a login to another site
     return target
 

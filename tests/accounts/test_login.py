@@ -188,3 +188,14 @@ def test_a_disabled_account_cannot_log_in(client: FlaskClient, app: Flask) -> No
     assert login(client, "bousai1").status_code == 401
     assert client.get("/api/v1/messages", headers={"Authorization": f"Bearer {TOKENS['bousai1']}"}
                       ).status_code == 401
+
+
+def test_after_login_only_a_local_path_is_followed(client: FlaskClient, app: Flask) -> None:
+    """An attacker's link "/login?next=/\\evil.example" must not bounce an officer to a look-alike site."""
+    for target, lands in (("/\\evil.example", "/"), ("/\t/evil.example", "/"), ("//evil.example", "/"),
+                          ("https://evil.example/", "/"), ("/messages/1", "/messages/1")):
+        browser = app.test_client()
+        browser.get("/login")
+        response = browser.post("/login", query_string={"next": target}, data={
+            "username": "bousai1", "password": PASSWORDS["bousai1"], "csrf_token": csrf(browser)})
+        assert response.status_code == 302 and response.headers["Location"] == lands, target
