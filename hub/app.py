@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.celery_app import init_celery
 from hub.config import Settings
@@ -23,6 +24,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies > 0:
+        # Only the client address: links and signatures use HUB_PUBLIC_URL, never forwarded host headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
     app.extensions["hub"] = Runtime(settings)
     init_celery(app)
 

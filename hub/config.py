@@ -63,6 +63,8 @@ class Settings:
     # provider webhooks, read raw and signature-checked before anything is parsed.
     max_content_length: int = 10 * 1024 * 1024
     webhook_max_bytes: int = 1024 * 1024
+    # Reverse proxies in front of the hub that set X-Forwarded-For; 0 = trust no such header (direct).
+    trusted_proxies: int = 0
     allow_sandbox: bool = False
 
     # Where the local sandbox runs (demo and drill tooling; e-mail to this SMTP address is not live).

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hub.accounts.throttle import LocalFailures, LoginThrottle
+from hub.app import create_app
+from hub.config import Settings
 from hub.models import Operator
 from hub.runtime import Runtime
 from tests.accounts.support import audit_actions, code_at, enrol_totp, invoke, login_form, one_time_password, post_form
@@ -199,3 +201,26 @@ def test_after_login_only_a_local_path_is_followed(client: FlaskClient, app: Fla
         response = browser.post("/login", query_string={"next": target}, data={
             "username": "bousai1", "password": PASSWORDS["bousai1"], "csrf_token": csrf(browser)})
         assert response.status_code == 302 and response.headers["Location"] == lands, target
+
+
+def _spray_from_forged_addresses(app: Flask) -> int:
+    """20 wrong logins from one machine that claims a new X-Forwarded-For each time; then its 21st."""
+    def attempt(n: int) -> int:
+        browser = app.test_client()
+        browser.get("/login", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        return browser.post("/login", data={"username": f"user{n}", "password": "guess", "csrf_token": csrf(browser)},
+                            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+                            environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code
+    for n in range(20):
+        attempt(n)
+    return attempt(99)
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_address_throttle(client: FlaskClient, app: Flask) -> None:
+    assert _spray_from_forged_addresses(app) == 429
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_counted_apart(
+        client: FlaskClient, settings: Settings) -> None:
+    proxied = create_app(dataclasses.replace(settings, trusted_proxies=1))
+    assert _spray_from_forged_addresses(proxied) == 401, "a proxy's clients do not share one counter"
