@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from hub.cli import main
-from hub.cli.context import HubContext
+from hub.cli.context import TOKEN_ENV, HubContext
 from hub.contacts.importer import import_contacts
-from hub.demo.seed import seed_demo
+from hub.demo.seed import DEMO_TOKEN, seed_demo
 from hub.models import Consent, Contact
 from hub.runtime import Runtime
 
@@ -57,6 +57,6 @@ def test_cli_import_prints_line_numbers(runtime: Runtime, tmp_path: object, app:
     path.write_text(CSV, encoding="utf-8-sig")
     hub = HubContext()
     hub._app = app  # type: ignore[assignment]
-    result = CliRunner().invoke(main, ["contacts", "import", str(path)], obj=hub)
+    result = CliRunner().invoke(main, ["contacts", "import", str(path)], obj=hub, env={TOKEN_ENV: DEMO_TOKEN})
     assert result.exit_code == 2  # some rows failed, others imported
     assert "people.csv:3:" in result.output and "新規 2 件" in result.output
