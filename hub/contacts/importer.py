@@ -1,6 +1,6 @@
 """CSV import of residents and staff. Every bad row is reported with its line number; good rows land.
 
-Columns (header row required; only one address column is mandatory):
+Columns (header row required; an address column or ``external_id`` is mandatory):
     external_id, kind (resident|staff), name, language, phone, email, line_user_id,
     department (code or name), position, areas (codes, ``;``-separated), categories (codes, ``;``),
     consent (channels ``sms;voice;email;line`` or ``all``), consent_source, consent_date (YYYY-MM-DD),
@@ -108,8 +108,11 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     report = ImportReport()
     text = decode_csv(data)
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"phone", "email", "line_user_id"} & {f.strip() for f in reader.fieldnames}:
-        report.errors.append(RowError(1, "見出し行に phone / email / line_user_id のいずれかの列が必要です"))
+    # An address column finds and creates contacts; external_id alone may update stored ones.
+    if not reader.fieldnames or not {"phone", "email", "line_user_id", "external_id"} & {
+            f.strip() for f in reader.fieldnames}:
+        report.errors.append(
+            RowError(1, "見出し行に external_id / phone / email / line_user_id のいずれかの列が必要です"))
         return report
     lookups = _Lookups(session)
     allowed = _Allowed(principal, registry)
@@ -235,6 +238,8 @@ def _find(session: Session, external_id: str | None, phone: str | None, email: s
         conditions.append(Contact.email == email)
     if line_id:
         conditions.append(Contact.line_user_id == line_id)
+    if not conditions:
+        return None
     return session.scalars(select(Contact).where(Contact.external_id.is_(None), or_(*conditions))).first()
 
 
