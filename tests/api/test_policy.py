@@ -23,7 +23,7 @@ from tests.api.policy_support import (
     seed_operators,
     snapshot,
 )
-from tests.api.support import body
+from tests.api.support import body, message
 
 API = "/api/v1"
 
@@ -199,6 +199,9 @@ def test_override_without_holding_it_is_refused(team: FlaskClient, app: Flask) -
         r = create(team, who=who, override={"reason": "急ぎ"})
         assert r.status_code == 403, who
         assert "オーバーライド" in body(r)["error"]["message"]
+    english = team.post(f"{API}/messages", json={**message(), "override": {"reason": "急ぎ"}},
+                        headers=bearer("bousai1", **{"Accept-Language": "en"}))
+    assert body(english)["error"]["message"] == "You do not hold the emergency override"
     assert snapshot(app) == before
     assert not audit_actions(app, "message.override")
     empty = create(team, who="hero", override={"reason": " "})
