@@ -21,6 +21,7 @@ EXTRA = {
     "kenko1": ("kenko", Role.SENDER, False),
     "kenko2": ("kenko", Role.APPROVER, False),
     "hero": ("bousai", Role.SENDER, True),
+    "roamer": ("bousai", Role.SENDER, False),  # no home department (see seed_operators)
 }
 # Operators whose own staff contact receives approval requests and override notices.
 REACHABLE = ("admin", "bousai2", "kenko2")
@@ -35,7 +36,8 @@ def seed_operators(app: Flask) -> None:
     with app.extensions["hub"].session() as s:
         depts = {d.code: d for d in s.scalars(select(Department))}
         for name, (dept, role, can_override) in EXTRA.items():
-            operator = Operator(username=name, display_name=name, department=depts[dept], can_override=can_override,
+            home = None if name == "roamer" else depts[dept]
+            operator = Operator(username=name, display_name=name, department=home, can_override=can_override,
                                 memberships=[Membership(department=depts[dept], role=role)])
             s.add(operator)
             s.flush()

@@ -155,6 +155,15 @@ def test_sender_may_not_borrow_another_departments_name(team: FlaskClient, app: 
         assert message is not None and message.department_id == dept, "the home department by default"
 
 
+def test_without_a_home_department_the_department_must_be_named(team: FlaskClient, app: Flask) -> None:
+    before = snapshot(app)
+    r = create(team, who="roamer")
+    assert r.status_code == 422 and "department" in body(r)["error"]["problems"]
+    assert snapshot(app) == before
+    named = create(team, who="roamer", department="bousai")
+    assert named.status_code == 201
+
+
 # -- approval requests and the override ------------------------------------------------------------------
 
 def _notices(sandbox_client: SandboxClient, who: str, email: str) -> tuple[list[str], list[str]]:
