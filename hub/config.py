@@ -126,12 +126,20 @@ class Settings:
     jma_silence_alarm_minutes: int = 10
     jma_alarm_audience: str = "department:bousai"
     jma_alarm_channels: str = "email,line"
+    # The department a trigger rule's messages are sent for when the rule names none.
+    trigger_department: str = "bousai"
 
     # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
     # stays valid, and whose sender numbers / addresses call-outs use.
     relay_tick_seconds: int = 10
     relay_link_max_age_hours: int = 72
     relay_department: str = "bousai"
+    # The shortest gap between two steps of a chain: a call-out must not become a phone storm.
+    relay_min_interval_seconds: int = 60
+
+    # Authorization (docs/security.md): department codes whose senders may import and edit the
+    # department-less resident register. Empty: admins only.
+    resident_registry: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
 from hub.i18n import gettext as _
 from hub.models.org import Role
@@ -105,3 +106,36 @@ def require(principal: Principal, action: Action, department_id: int | None = No
     if not principal.may(action, department_id):
         raise Forbidden(_("この操作（{what}）を行う権限がありません").format(what=_(ACTION_LABELS[action])))
     return principal
+
+
+class HasDepartment(Protocol):
+    @property
+    def department_id(self) -> int | None: ...
+
+
+def may_follow_up(principal: Principal, original: HasDepartment) -> bool:
+    """Cancel or correct: only someone who may SEND in the original's department."""
+    return principal.may(Action.SEND, original.department_id)
+
+
+def may_send_somewhere(principal: Principal) -> bool:
+    """Whether the composer is for this operator at all (SEND in at least one department)."""
+    return principal.departments(Action.SEND) != frozenset()
+
+
+def may_override(principal: Principal) -> bool:
+    """The single-officer emergency override is held explicitly (``can_override``); being an admin
+    does not grant it, so that every use is by someone chosen for it in advance."""
+    return principal.can_override and not principal.is_system
+
+
+def may_see_addresses(principal: Principal, department_id: int | None) -> bool:
+    return principal.may(Action.SEE_ADDRESSES, department_id)
+
+
+def may_manage_contact(principal: Principal, department_id: int | None, registry: frozenset[int]) -> bool:
+    """A staff contact: MANAGE_CONTACTS in its department. A department-less (resident) contact:
+    admins, and senders of the departments that keep the resident register (``registry``)."""
+    if department_id is not None:
+        return principal.may(Action.MANAGE_CONTACTS, department_id)
+    return principal.is_admin or any(principal.may(Action.MANAGE_CONTACTS, d) for d in registry)

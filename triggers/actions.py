@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from channels.text import join_nonempty, shorten
 from hub.compose.corrections import carried_channels, follow_up
-from hub.compose.messages import ComposeError, Composition, create_message, preview, withdraw
+from hub.compose.messages import ComposeError, Composition, create_message, hold_for_approval, preview, withdraw
 from hub.models import Department, Message, MessageState, MsgType, Template, audit, utcnow
 from hub.models.triggers import RuleIncident, TriggerIncident, TriggerRule, TriggerSend, TriggerTelegram
 from hub.runtime import Runtime
@@ -32,6 +32,7 @@ from triggers.base import Envelope, Finding, InfoKind, RuleSpec
 log = logging.getLogger(__name__)
 
 SENDING_KINDS = ("alert", "update", "correction")
+SYSTEM_ACTOR = "system"  # the audit actor of every message a rule creates
 HELD = (MessageState.SCHEDULED, MessageState.AWAITING_APPROVAL)
 
 
@@ -182,7 +183,7 @@ def _send(ctx: Context, rule: TriggerRule, kind: str, variables: dict[str, Any],
     if kind == "correction" and previous is not None:
         template = _template(session, rule)
         body = (fill(template, variables, part="correction").body if template else "") or ctx.envelope.headline
-        message = follow_up(session, ctx.runtime, previous.id, kind="correction", body=body, actor=ctx.actor,
+        message = follow_up(session, ctx.runtime, previous.id, kind="correction", body=body, actor=SYSTEM_ACTOR,
                             source=f"{ctx.actor}:{rule.id}", update_label="訂正")
         if message.id != previous.id:
             _tag(ctx, rule, message)
@@ -214,21 +215,32 @@ def _compose(ctx: Context, rule: TriggerRule, variables: dict[str, Any], msg_typ
         title, body, overrides, category = ctx.envelope.title, ctx.envelope.headline, {}, "bousai"
     if scheduled_at is None and rule.hold_minutes > 0:
         scheduled_at = utcnow() + timedelta(minutes=rule.hold_minutes)
-    department_id = None
-    if rule.department_code:
-        department_id = session.scalar(select(Department.id).where(Department.code == rule.department_code))
+    department_id = rule_department(ctx, rule)
     composition = Composition(
         title=title, body=body, channels=list(rule.channels), audience=rule.audience, mode=ctx.mode,
         msg_type=msg_type, category_code=category, overrides=overrides, references_id=references_id,
         scheduled_at=scheduled_at, department_id=department_id, source=f"{ctx.actor}:{rule.id}",
         update_label="続報",
     )
-    message = create_message(session, ctx.runtime, fit_channels(ctx.runtime, composition), actor=ctx.actor)
-    if rule.approval == "required" and message.state != MessageState.AWAITING_APPROVAL:
-        message.state = MessageState.AWAITING_APPROVAL
-        audit(session, ctx.actor, "message.awaiting_approval", message, rule=rule.id)
+    # Created by the system (created_by None): the rule, not an operator, decided to send.
+    message = create_message(session, ctx.runtime, fit_channels(ctx.runtime, composition), actor=SYSTEM_ACTOR)
+    if rule.approval == "required":
+        hold_for_approval(session, ctx.runtime, message, ctx.actor, rule=rule.id)
     _tag(ctx, rule, message)
     return message
+
+
+def rule_department(ctx: Context, rule: TriggerRule) -> int:
+    """Every message has a department: the rule's, else the configured ``HUB_TRIGGER_DEPARTMENT``.
+
+    Its sender identity, its approvers and who may cancel it follow from it.
+    """
+    code = rule.department_code or ctx.runtime.settings.trigger_department
+    department_id = ctx.session.scalar(select(Department.id).where(Department.code == code))
+    if department_id is None:
+        raise ComposeError({"*": [f"部署「{code}」は登録されていません"
+                                  "（ルールの department か HUB_TRIGGER_DEPARTMENT を確認してください）"]})
+    return department_id
 
 
 def fit_channels(runtime: Runtime, c: Composition) -> Composition:
@@ -332,7 +344,7 @@ def _cancel(ctx: Context, rule: TriggerRule, message_ids: list[int], reason: str
     variables.update(jsonable(common_variables(ctx.envelope)), cancel_reason=reason)
     template = _template(session, rule)
     body = fill(template, variables, part="cancellation").body if template else None
-    message = follow_up(session, ctx.runtime, original.id, kind="cancel", body=body or None, actor=ctx.actor,
+    message = follow_up(session, ctx.runtime, original.id, kind="cancel", body=body or None, actor=SYSTEM_ACTOR,
                         source=f"{ctx.actor}:{rule.id}")
     _tag(ctx, rule, message)
     return _record(ctx, rule, "cancel", message, variables)

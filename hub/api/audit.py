@@ -8,14 +8,13 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hub.api import api_bp
-from hub.api.auth import require_role
+from hub.api.auth import authorize
 from hub.api.common import ApiError, int_arg, runtime
 from hub.i18n import gettext as _
-from hub.models import Role
 from hub.models.audit import list_entries
+from hub.policy import Action
 from hub.templating import JST
 
-ADMIN_ONLY = frozenset({Role.ADMIN})
 MAX_LIMIT = 5000
 
 
@@ -33,7 +32,7 @@ def _since() -> datetime | None:
 
 @api_bp.get("/audit")
 def list_audit() -> ResponseReturnValue:
-    require_role(ADMIN_ONLY, "監査ログの閲覧")
+    authorize(Action.ADMINISTER)
     since = _since()
     limit = int_arg("limit", 500, 1, MAX_LIMIT)
     after = int_arg("after", 0, 0, 2**62)

@@ -18,13 +18,10 @@ from hub.accounts import principal_for_token as _principal_for_token
 from hub.api import api_bp
 from hub.api.common import ApiError, runtime
 from hub.i18n import gettext as _
-from hub.models import Role
 from hub.policy import Action, Forbidden, Principal, require
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SENDER_ROLES = frozenset({Role.ADMIN, Role.APPROVER, Role.SENDER})
-APPROVER_ROLES = frozenset({Role.ADMIN, Role.APPROVER})
 
 
 def principal_for_token(token: str, username: str | None = None) -> Principal | None:
@@ -102,13 +99,6 @@ def authorize(action: Action, department_id: int | None = None) -> Principal:
         return require(current_principal(), action, department_id)
     except Forbidden as exc:
         raise ApiError(403, "forbidden", str(exc)) from exc
-
-
-def require_role(roles: frozenset[Role], what: str) -> Principal:
-    principal = current_principal()
-    if principal.role not in roles:
-        raise ApiError(403, "forbidden", _("この操作（{what}）を行う権限がありません").format(what=_(what)))
-    return principal
 
 
 def session_version_of(operator_id: int | None) -> int:

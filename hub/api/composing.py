@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, translate_problems
+from hub.compose.approval import needs_approval
 from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query, require_usable
-from hub.compose.corrections import carried_channels, default_cancel_body
-from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
+from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel
+from hub.compose.messages import ComposeError, Composition, preview
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
+from hub.policy import Action, may_follow_up, may_override
 from hub.runtime import Runtime
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -107,6 +109,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
         problems["mode"] = [_("実配信か訓練かを選んでください")]
     comp.category_code = _category(session, data.get("category"), problems)
     comp.department_id = _department(session, data.get("department"), principal, problems)
+    comp.override_reason = _override(data.get("override"), principal, problems)
     comp.references_id = _references(session, data.get("references"), comp.msg_type, problems)
     scheduled = data.get("scheduled_at")
     if scheduled:
@@ -142,7 +145,7 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
     """
     original = session.get(Message, comp.references_id)
     assert original is not None
-    if not principal.is_admin and original.department_id not in (None, principal.department_id):
+    if not may_follow_up(principal, original):
         raise ApiError(403, "forbidden", _("他の部署のメッセージは取消・訂正できません"))
     comp.mode, comp.source = original.mode, FOLLOW_UP
     comp.channels = carried_channels(session, original.id)
@@ -152,6 +155,7 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
     comp.title = comp.title or original.title
     for key in ("mode", "channels", "audience", "category", "department", "overrides", "scheduled_at"):
         problems.pop(key, None)
+    comp.prepared = comp.msg_type == MsgType.CANCEL and is_prepared_cancel(original, comp.title, comp.body)
     if comp.msg_type == MsgType.CANCEL and not comp.body:
         comp.body = default_cancel_body(original)
     elif comp.msg_type == MsgType.UPDATE and not comp.body:
@@ -174,22 +178,42 @@ def _category(session: Session, raw: Any, problems: dict[str, list[str]]) -> str
 
 def _department(session: Session, raw: Any, principal: Principal,
                 problems: dict[str, list[str]]) -> int | None:
+    """The department named, else the operator's home department; the operator must SEND there."""
     if not raw:
-        return principal.department_id
-    key = str(raw)
-    dept = session.scalar(select(Department).where(or_(Department.code == key, Department.name == key)))
-    if dept is None:
-        problems.setdefault("department", []).append(
-            _("部署「{value}」は登録されていません").format(value=raw))
-        return None
-    if dept.disabled_at is not None:
-        problems.setdefault("department", []).append(
-            _("部署「{value}」は無効になっているため新しい配信には使えません").format(value=raw))
-        return None
+        if principal.department_id is None:
+            problems.setdefault("department", []).append(
+                _("送信する部署を指定してください（所属部署が登録されていません）"))
+            return None
+        department_id: int = principal.department_id
+    else:
+        key = str(raw)
+        dept = session.scalar(select(Department).where(or_(Department.code == key, Department.name == key)))
+        if dept is None:
+            problems.setdefault("department", []).append(
+                _("部署「{value}」は登録されていません").format(value=raw))
+            return None
+        if dept.disabled_at is not None:
+            problems.setdefault("department", []).append(
+                _("部署「{value}」は無効になっているため新しい配信には使えません").format(value=raw))
+            return None
+        department_id = dept.id
     # Each department sends under its own identity: a sender may not borrow another's.
-    if not principal.is_admin and dept.id != principal.department_id:
-        raise ApiError(403, "forbidden", _("他の部署の名義では送信できません"))
-    return dept.id
+    if not principal.may(Action.SEND, department_id):
+        raise ApiError(403, "forbidden", _("この部署の名義で送信する権限がありません"))
+    return department_id
+
+
+def _override(raw: Any, principal: Principal, problems: dict[str, list[str]]) -> str | None:
+    """``{"reason": "…"}``: the emergency override, for an operator who holds it, with a reason."""
+    if raw in (None, False, ""):
+        return None
+    if not may_override(principal):
+        raise ApiError(403, "forbidden", _("緊急時の承認省略（オーバーライド）の権限がありません"))
+    reason = raw.get("reason") if isinstance(raw, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        problems.setdefault("override", []).append(_("承認を省略する理由を入力してください"))
+        return None
+    return reason.strip()
 
 
 def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, list[str]]) -> int | None:
@@ -272,6 +296,15 @@ def _placeholder_public_id(session: Session, comp: Composition) -> str | None:
     return PLACEHOLDER_PUBLIC_ID if is_public(comp.mode, comp.audience, original) else None
 
 
+def _needs_approval(session: Session, rt: Runtime, comp: Composition, problems: dict[str, list[str]]) -> bool:
+    if "audience" in problems or comp.override_reason:
+        return False
+    try:
+        return needs_approval(session, rt, comp)
+    except AudienceError:
+        return False
+
+
 def preview_payload(session: Session, rt: Runtime, comp: Composition,
                     problems: dict[str, list[str]] | None = None) -> dict[str, Any]:
     problems = dict(problems or {})
@@ -297,7 +330,7 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     return {
         "mode": comp.mode,
         "msg_type": comp.msg_type,
-        "needs_approval": needs_second_person(comp),
+        "needs_approval": _needs_approval(session, rt, comp, problems),
         "audience": {"spec": comp.audience, "label": describe_audience(session, comp.audience), "size": size},
         "channels": channels,
         # A follow-up to something nobody received yet only withdraws the original.

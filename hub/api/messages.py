@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.api import api_bp
-from hub.api.auth import SENDER_ROLES, Principal, current_principal, require_role
-from hub.api.common import N_, ApiError, json_body, paging, runtime
+from hub.api.auth import Principal, current_principal
+from hub.api.common import ApiError, json_body, paging, runtime
 from hub.api.composing import (
     compose_failed,
     composition_from,
@@ -23,12 +23,13 @@ from hub.api.composing import (
 )
 from hub.compose.audience import AudienceError
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ApprovalError, ComposeError, approve, create_message
+from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message
 from hub.compose.status import export_deliveries_csv, message_summary
+from hub.contacts.masking import mask_address
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator
-from hub.policy import Action
+from hub.policy import Action, may_see_addresses, may_send_somewhere
 
 DELIVERY_STATES = tuple(DeliveryState)
 
@@ -49,6 +50,14 @@ def get_message(session: Session, message_id: int) -> Message:
     message = session.get(Message, message_id)
     if message is None:
         raise ApiError(404, "not_found", _("メッセージ {id} はありません").format(id=message_id))
+    return message
+
+
+def readable_message(session: Session, message_id: int, principal: Principal) -> Message:
+    """The message, if the caller may READ in its department (403 otherwise)."""
+    message = get_message(session, message_id)
+    if not principal.may(Action.READ, message.department_id):
+        raise ApiError(403, "forbidden", _("他の部署のメッセージは閲覧できません"))
     return message
 
 
@@ -89,9 +98,11 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
                 kind = "cancel" if comp.msg_type == MsgType.CANCEL else "correction"
                 message = follow_up(s, rt, comp.references_id, kind=kind, body=comp.body, title=comp.title,
                                     actor=principal.username, created_by=operator,
-                                    update_label=comp.update_label)
+                                    update_label=comp.update_label, override_reason=comp.override_reason)
             else:
                 message = create_message(s, rt, comp, created_by=operator, actor=principal.username)
+        except OverrideRefused as exc:
+            raise ApiError(403, "forbidden", _(str(exc))) from exc
         except ComposeError as exc:
             raise compose_failed(exc.problems) from exc
         except AudienceError as exc:
@@ -118,7 +129,10 @@ def approve_as(message_id: int, principal: Principal) -> str:
 
 @api_bp.post("/messages")
 def create_message_endpoint() -> ResponseReturnValue:
-    principal = require_role(SENDER_ROLES, N_("メッセージの作成"))
+    # The department is the one named or the operator's home one; composition_from checks SEND there.
+    principal = current_principal()
+    if not may_send_somewhere(principal):
+        raise ApiError(403, "forbidden", _("メッセージを送信する権限がありません"))
     message_id, state, created = create_from(json_body(), principal)
     # Only now is the row committed: a worker told about it will find it.
     release(message_id, state)
@@ -138,12 +152,19 @@ def preview_endpoint() -> ResponseReturnValue:
         return jsonify(preview_payload(s, rt, comp, problems))
 
 
+def readable_where(principal: Principal) -> list[Any]:
+    """The filter that keeps a message list to the departments the caller may READ."""
+    allowed = principal.departments(Action.READ)
+    return [] if allowed is None else [Message.department_id.in_(sorted(allowed))]
+
+
 @api_bp.get("/messages")
 def list_messages() -> ResponseReturnValue:
     page, per_page = paging()
+    where = readable_where(current_principal())
     with runtime().session() as s:
-        total = s.scalar(select(func.count()).select_from(Message)) or 0
-        rows = s.scalars(select(Message).order_by(Message.created_at.desc(), Message.id.desc())
+        total = s.scalar(select(func.count()).select_from(Message).where(*where)) or 0
+        rows = s.scalars(select(Message).where(*where).order_by(Message.created_at.desc(), Message.id.desc())
                          .offset((page - 1) * per_page).limit(per_page))
         items = [summary(s, m) for m in rows]
     return jsonify(items=items, page=page, per_page=per_page, total=total)
@@ -152,12 +173,13 @@ def list_messages() -> ResponseReturnValue:
 @api_bp.get("/messages/<int:message_id>")
 def get_message_endpoint(message_id: int) -> ResponseReturnValue:
     with runtime().session() as s:
-        return jsonify(message_detail(s, get_message(s, message_id)))
+        return jsonify(message_detail(s, readable_message(s, message_id, current_principal())))
 
 
-def _delivery_json(d: Delivery) -> dict[str, Any]:
+def _delivery_json(d: Delivery, mask: bool) -> dict[str, Any]:
     return {
-        "id": d.id, "channel": d.channel, "contact_id": d.contact_id, "address": d.address,
+        "id": d.id, "channel": d.channel, "contact_id": d.contact_id,
+        "address": mask_address(d.address) if mask else d.address,
         "language": d.language, "state": d.state, "reason": d.reason, "provider_id": d.provider_id,
         "provider_status": d.provider_status, "attempts": d.attempts, "error_code": d.error_code,
         "error": d.error, "sent_at": _iso(d.sent_at), "delivered_at": _iso(d.delivered_at),
@@ -173,8 +195,10 @@ def list_deliveries(message_id: int) -> ResponseReturnValue:
     if state is not None and state not in DELIVERY_STATES:
         raise ApiError(400, "invalid_parameter", _("state は次のいずれかです: {values}").format(
             values=", ".join(DELIVERY_STATES)))
+    principal = current_principal()
     with runtime().session() as s:
-        get_message(s, message_id)
+        message = readable_message(s, message_id, principal)
+        mask = not may_see_addresses(principal, message.department_id)
         where = [Delivery.message_id == message_id]
         if channel:
             where.append(Delivery.channel == channel)
@@ -183,19 +207,21 @@ def list_deliveries(message_id: int) -> ResponseReturnValue:
         total = s.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0
         rows = s.scalars(select(Delivery).where(*where).order_by(Delivery.id)
                          .offset((page - 1) * per_page).limit(per_page))
-        items = [_delivery_json(d) for d in rows]
+        items = [_delivery_json(d, mask) for d in rows]
     return jsonify(items=items, page=page, per_page=per_page, total=total)
 
 
 @api_bp.get("/messages/<int:message_id>/deliveries.csv")
 def export_deliveries(message_id: int) -> ResponseReturnValue:
     rt = runtime()
+    principal = current_principal()
     with rt.session() as s:
-        get_message(s, message_id)
+        message = readable_message(s, message_id, principal)
+        mask = not may_see_addresses(principal, message.department_id)
 
     def generate() -> Iterator[bytes]:
         with rt.session() as s:
-            for chunk in export_deliveries_csv(s, message_id):
+            for chunk in export_deliveries_csv(s, message_id, mask=mask):
                 yield chunk.encode("utf-8")
 
     return Response(
@@ -214,4 +240,5 @@ def approve_endpoint(message_id: int) -> ResponseReturnValue:
 
 
 # Pages read this too: keep the helpers importable without the routes' request context.
-__all__ = ["approve_as", "create_from", "get_message", "message_detail", "summary"]
+__all__ = ["approve_as", "create_from", "get_message", "message_detail", "readable_message", "readable_where",
+           "summary"]

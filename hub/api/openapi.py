@@ -86,6 +86,9 @@ MESSAGE_FIELDS: dict[str, Any] = {
                            "cancel/update the follow-up goes to the original's recipients on its channels, "
                            "in its mode; channels, audience and mode given here are ignored"),
     "update_label": {"type": "string", "description": "訂正 (default) or 続報, for msg_type update"},
+    "override": nullable("object", description="{\"reason\": \"…\"}: the emergency override, only for an "
+                         "operator who holds it (403 otherwise); sent without a second person, audited and "
+                         "announced to the department's approvers and the admins"),
 }
 
 SCHEMAS: dict[str, Any] = {

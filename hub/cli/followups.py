@@ -1,4 +1,5 @@
-"""``hub cancel`` and ``hub correct``: one action reaches every channel that carried the original."""
+"""``hub cancel`` and ``hub correct``: one action reaches every channel that carried the original;
+``hub approve``: the second person's approval of a waiting message."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ import click
 from hub.cli.context import HubContext, pass_hub
 from hub.cli.messages import _print_status, _sandbox_note, _wait
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ComposeError
+from hub.compose.messages import ApprovalError, ComposeError, approve
 from hub.dispatch.tasks import release
+from hub.models import Message, MessageState, Operator
+from hub.policy import Action, may_follow_up
 
 
 def _run(hub: HubContext, message_id: int, kind: str, body: str | None, wait: bool, as_json: bool) -> None:
     rt = hub.runtime
+    principal = hub.principal
     with rt.session() as session:
+        original = session.get(Message, message_id)
+        if original is None:
+            raise click.ClickException(f"メッセージ {message_id} はありません")
+        if not may_follow_up(principal, original):
+            raise click.ClickException("他の部署のメッセージは取消・訂正できません（権限がありません）")
         try:
-            message = follow_up(session, rt, message_id, kind=kind, body=body, actor="cli")
+            message = follow_up(session, rt, message_id, kind=kind, body=body, actor=principal.username,
+                                created_by=session.get(Operator, principal.id))
         except ComposeError as exc:
             raise click.ClickException(str(exc)) from exc
         new_id, state, channels = message.id, message.state, list(message.channels)
@@ -23,7 +33,9 @@ def _run(hub: HubContext, message_id: int, kind: str, body: str | None, wait: bo
         click.echo("まだ誰にも届いていなかったため、送信待ちを取り下げました", err=True)
         return
     release(new_id, state)
-    if wait:
+    if state == MessageState.AWAITING_APPROVAL and not as_json:
+        click.echo(f"メッセージ {new_id} は承認待ちです（新しい文言は別の担当者の確認が必要です）", err=True)
+    if wait and state != MessageState.AWAITING_APPROVAL:
         _wait(rt, new_id, 600, show_progress=not as_json)
     _print_status(rt, new_id, as_json, _sandbox_note(rt, channels))
 
@@ -48,3 +60,27 @@ def cancel_cmd(hub: HubContext, message_id: int, body: str | None, wait: bool, a
 def correct_cmd(hub: HubContext, message_id: int, body: str, wait: bool, as_json: bool) -> None:
     """送信済みメッセージを全チャネルで訂正 / send a linked correction on every channel that carried it."""
     _run(hub, message_id, "correction", body, wait, as_json)
+
+
+@click.command("approve")
+@click.argument("message_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def approve_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
+    """承認待ちのメッセージを承認 / approve a waiting message (an approver of its department, not its creator)."""
+    rt = hub.runtime
+    principal = hub.principal
+    with rt.session() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise click.ClickException(f"メッセージ {message_id} はありません")
+        operator = session.get(Operator, principal.id)
+        if operator is None or not principal.may(Action.APPROVE, message.department_id):
+            raise click.ClickException("このメッセージを承認する権限がありません（その部署の承認者か管理者のみ）")
+        try:
+            approve(session, message, operator)
+        except ApprovalError as exc:
+            raise click.ClickException(str(exc)) from exc
+        state, channels = str(message.state), list(message.channels)
+    release(message_id, state)
+    _print_status(rt, message_id, as_json, _sandbox_note(rt, channels))

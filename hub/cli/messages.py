@@ -7,19 +7,22 @@ import json
 import os
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
+from sqlalchemy.orm import Session
 
+from hub.api.common import ApiError
+from hub.api.composing import composition_from
 from hub.cli.context import HubContext, pass_hub
 from hub.compose.audience import AUDIENCE_HELP, AudienceError
-from hub.compose.messages import ComposeError, Composition, create_message
+from hub.compose.messages import ComposeError, OverrideRefused, create_message
 from hub.compose.status import channel_counts, export_deliveries_csv, is_finished, message_summary
-from hub.contacts.importer import import_file
+from hub.contacts.importer import import_file, resident_registry
 from hub.dispatch.tasks import release
-from hub.models import Department, Message
+from hub.models import Message, Operator
+from hub.policy import Action, Principal, may_see_addresses
 from hub.runtime import Runtime
 
 
@@ -32,47 +35,56 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @click.option("--body", default="", help="本文 / body")
 @click.option("--channels", required=True, help="sms,email,line,x,rss,voice")
 @click.option("--audience", required=True, help=AUDIENCE_HELP)
-@click.option("--mode", type=click.Choice(["actual", "exercise", "test"]), default="actual", show_default=True)
+@click.option("--mode", type=click.Choice(["actual", "exercise", "test"]), required=True,
+              help="actual（実配信）か exercise（訓練）: 既定値はありません / no default, always chosen")
 @click.option("--category", default=None, help="分類コード (bousai, kenko, zei, kosodate …)")
-@click.option("--department", default=None, help="送信部署（コードまたは名称）/ sending department")
-@click.option("--override", multiple=True, metavar="CH=TEXT", help="チャネル別の本文 / per-channel text")
+@click.option("--department", default=None,
+              help="送信部署（コードまたは名称、省略時は所属部署）/ sending department (default: your own)")
+@click.option("--channel-text", "channel_texts", multiple=True, metavar="CH=TEXT",
+              help="チャネル別の本文 / per-channel text")
+@click.option("--override", "emergency", is_flag=True,
+              help="緊急時に承認を省略（権限者のみ、--reason 必須、承認者へ即時通知）/ emergency override")
+@click.option("--reason", default=None, help="--override の理由 / why the second person is skipped")
 @click.option("--schedule", default=None, help="予約送信 ISO 8601 (e.g. 2026-12-01T09:00+09:00)")
 @click.option("--wait", is_flag=True, help="全件の結果が出るまで待つ / wait until every delivery is final")
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
 @pass_hub
 def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str,
-             category: str | None, department: str | None, override: tuple[str, ...], schedule: str | None,
-             wait: bool, timeout: float, as_json: bool) -> None:
-    """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel."""
+             category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
+             reason: str | None, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
+    """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
+
+    Acts as the operator of ``HUB_TOKEN`` and reads the input exactly as the API does, so the same
+    policy (department, approval, override) applies.
+    """
     rt = hub.runtime
-    chosen = [c.strip() for c in channels.split(",") if c.strip()]
-    overrides = dict(o.split("=", 1) for o in override)
+    principal = hub.principal
+    if emergency and not (reason or "").strip():
+        raise click.UsageError("--override には --reason で理由を指定してください")
+    data: dict[str, Any] = {
+        "title": title, "body": body, "channels": [c.strip() for c in channels.split(",") if c.strip()],
+        "audience": audience, "mode": mode, "category": category, "department": department,
+        "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
+        "override": {"reason": reason} if emergency else None,
+    }
+    from_csv = audience.startswith("csv:")
+    if from_csv:
+        data["audience"] = "all"  # checked as a placeholder; the imported list replaces it below
     with rt.session() as session:
-        if audience.startswith("csv:"):
-            path = Path(audience[4:])
-            report = import_file(session, path, actor="cli", list_name=f"send:{path.name}")
-            for err in report.errors:
-                click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
-            audience = f"list:{report.list_id}"
-        dept = None
-        if department:
-            dept = session.query(Department).filter(
-                (Department.code == department) | (Department.name == department)).one_or_none()
-            if dept is None:
-                raise click.UsageError(f"部署「{department}」は登録されていません")
-        comp = Composition(
-            title=title, body=body, channels=chosen, audience=audience, mode=mode, category_code=category,
-            overrides=overrides, department_id=dept.id if dept else None,
-            scheduled_at=datetime.fromisoformat(schedule) if schedule else None,
-        )
         try:
-            message = create_message(session, rt, comp, actor="cli")
-        except (ComposeError, AudienceError) as exc:
+            comp = composition_from(session, data, principal)
+            if from_csv:
+                comp.audience = _import_audience(session, hub, Path(audience[4:]))
+            message = create_message(session, rt, comp, created_by=session.get(Operator, principal.id),
+                                     actor=principal.username)
+        except ApiError as exc:
+            raise click.ClickException(api_error_text(exc)) from exc
+        except (ComposeError, AudienceError, OverrideRefused) as exc:
             raise click.ClickException(str(exc)) from exc
         message_id, state = message.id, message.state
     release(message_id, state)
-    sandboxed = _sandbox_note(rt, chosen)
+    sandboxed = _sandbox_note(rt, comp.channels)
     if sandboxed and not as_json:
         click.echo(f"※ サンドボックス（実際には送信されません）: {', '.join(sandboxed)}", err=True)
     if state == "awaiting_approval" and not as_json:
@@ -80,6 +92,22 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     if wait and state not in ("awaiting_approval", "scheduled"):
         _wait(rt, message_id, timeout, show_progress=not as_json)
     _print_status(rt, message_id, as_json, sandboxed)
+
+
+def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
+    """``csv:FILE``: the file's people become a list (imported under the same contact rules)."""
+    report = import_file(session, path, actor=hub.principal.username, list_name=f"send:{path.name}",
+                         principal=hub.principal, registry=resident_registry(session, hub.runtime.settings))
+    for err in report.errors:
+        click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
+    return f"list:{report.list_id}"
+
+
+def api_error_text(exc: ApiError) -> str:
+    """An ApiError (403, 422 with problems …) as CLI lines."""
+    problems = exc.extra.get("problems") or {}
+    lines = [f"{field}: {p}" for field, ps in problems.items() for p in ps]
+    return "\n".join([exc.message, *lines])
 
 
 def _wait(rt: Runtime, message_id: int, timeout: float, show_progress: bool) -> None:
@@ -132,15 +160,26 @@ def _print_status(rt: Runtime, message_id: int, as_json: bool, sandboxed: list[s
                     f"hub export deliveries {message_id} で宛先を確認してください。", fg="yellow", err=True)
 
 
+def readable(session: Session, principal: Principal, message_id: int) -> Message:
+    """The message, if the operator may READ in its department; a clear non-zero exit otherwise."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise click.ClickException(f"メッセージ {message_id} はありません")
+    if not principal.may(Action.READ, message.department_id):
+        raise click.ClickException("他の部署のメッセージは閲覧できません（権限がありません）")
+    return message
+
+
 @click.command("status")
 @click.argument("message_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_hub
 def status_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
     """配信状況 / per-channel counts of one message."""
+    principal = hub.principal
     with hub.runtime.session() as session:
-        message = session.get(Message, message_id)
-        channels = list(message.channels) if message else []
+        message = readable(session, principal, message_id)
+        channels = list(message.channels)
     _print_status(hub.runtime, message_id, as_json, _sandbox_note(hub.runtime, channels))
 
 
@@ -155,8 +194,11 @@ def export_cli() -> None:
 @pass_hub
 def export_deliveries(hub: HubContext, message_id: int, output: Path | None) -> None:
     """配信履歴CSV（Excel向けBOM付きUTF-8）/ delivery history as CSV."""
+    principal = hub.principal
     with hub.runtime.session() as session:
-        chunks = export_deliveries_csv(session, message_id)
+        message = readable(session, principal, message_id)
+        mask = not may_see_addresses(principal, message.department_id)
+        chunks = export_deliveries_csv(session, message_id, mask=mask)
         if output is None:
             out: BinaryIO = sys.stdout.buffer
             for chunk in chunks:

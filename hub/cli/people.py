@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hub.cli.context import HubContext, pass_hub
-from hub.contacts.importer import import_file
+from hub.contacts.importer import import_file, resident_registry
 
 
 @click.group("contacts")
@@ -22,8 +22,10 @@ def contacts_cli() -> None:
 @pass_hub
 def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
     """CSVから住民・職員を取り込む（不正な行は行番号と理由を表示）/ import contacts from CSV."""
+    principal = hub.principal
     with hub.runtime.session() as session:
-        report = import_file(session, path)
+        report = import_file(session, path, actor=principal.username, principal=principal,
+                             registry=resident_registry(session, hub.runtime.settings))
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

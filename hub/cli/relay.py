@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.cli.context import HubContext, pass_hub
-from hub.contacts.importer import decode_csv, import_contacts
+from hub.contacts.importer import decode_csv, import_contacts, resident_registry
 from hub.models import Contact, ContactKind
 from hub.models.relay import Callout, CalloutTarget, Survey
+from hub.policy import Action
 from hub.relay import tally
-from hub.relay.callouts import CalloutError, close_callout, start_callout
+from hub.relay.callouts import CalloutError, CalloutForbidden, close_callout, may_on_callout, start_callout
 from hub.relay.surveys import SurveyError, define_survey, ensure_builtin_surveys
 from hub.relay.tasks import release_callout
 
@@ -40,10 +41,11 @@ def callout_cli() -> None:
 @click.option("--survey", "survey_code", default="anpi_sanshu", show_default=True,
               help="アンケート（anpi=安否確認, sanshu=参集確認, anpi_sanshu=両方）")
 @click.option("--departments", required=True, help="部署コードか部署名をカンマ区切り（all で全部署）")
-@click.option("--mode", type=click.Choice(["actual", "exercise"]), default="actual", show_default=True)
-@click.option("--steps", default="line,voice,email", show_default=True, help="連絡の順番")
+@click.option("--mode", type=click.Choice(["actual", "exercise"]), required=True,
+              help="actual（本番）か exercise（訓練）: 既定値はありません / no default, always chosen")
+@click.option("--steps", default="line,voice,email", show_default=True, help="連絡の順番（10段階まで）")
 @click.option("--interval", default="5m", show_default=True, help="次の連絡までの間隔（例: 5m, 90s）")
-@click.option("--cycles", default=3, show_default=True, help="連絡の順番を繰り返す回数")
+@click.option("--cycles", default=3, show_default=True, help="連絡の順番を繰り返す回数（5回まで）")
 @click.option("--deadline", default=None, help="この時間が過ぎたら締め切る（例: 2h）")
 @click.option("--title", default=None)
 @click.option("--json", "as_json", is_flag=True)
@@ -52,14 +54,15 @@ def start_cmd(hub: HubContext, survey_code: str, departments: str, mode: str, st
               cycles: int, deadline: str | None, title: str | None, as_json: bool) -> None:
     """呼び出しを開始 / start a call-out."""
     rt = hub.runtime
+    principal = hub.principal
     try:
         with rt.session() as session:
             callout = start_callout(session, rt, survey_code, departments, mode=mode, steps=steps,
                                     interval=interval, cycles=cycles, source="cli", title=title,
-                                    deadline=deadline, actor="cli")
+                                    deadline=deadline, actor=f"cli:{principal.username}", principal=principal)
             session.flush()
             callout_id, chain = callout.id, list(callout.chain)
-    except (CalloutError, SurveyError) as exc:
+    except (CalloutError, CalloutForbidden, SurveyError) as exc:
         raise click.ClickException(str(exc)) from exc
     release_callout(callout_id)
     with rt.session() as session:
@@ -82,12 +85,22 @@ def start_cmd(hub: HubContext, survey_code: str, departments: str, mode: str, st
 @pass_hub
 def close_cmd(hub: HubContext, callout_id: int) -> None:
     """呼び出しを締め切る（以後の連絡を止める。回答は引き続き受け付ける）/ close a call-out."""
+    principal = hub.principal
     try:
         with hub.runtime.session() as session:
-            close_callout(session, callout_id, actor="cli")
-    except CalloutError as exc:
+            close_callout(session, callout_id, actor=f"cli:{principal.username}", principal=principal)
+    except (CalloutError, CalloutForbidden) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"呼び出し {callout_id} を締め切りました")
+
+
+def _readable(session: Session, hub: HubContext, callout_id: int) -> None:
+    """Only someone who may READ in every department of the call-out sees its tally."""
+    callout = session.get(Callout, callout_id)
+    if callout is None:
+        raise click.ClickException(f"呼び出し {callout_id} はありません")
+    if not may_on_callout(session, hub.principal, callout, Action.READ):
+        raise click.ClickException("この呼び出しを閲覧する権限がありません")
 
 
 @callout_cli.command("status")
@@ -97,6 +110,7 @@ def close_cmd(hub: HubContext, callout_id: int) -> None:
 def status_cmd(hub: HubContext, callout_id: int, as_json: bool) -> None:
     """部署別の回答状況・未到達者 / tally per department and the unreached list."""
     with hub.runtime.session() as session:
+        _readable(session, hub, callout_id)
         data = tally.tally(session, callout_id)
     if data is None:
         raise click.ClickException(f"呼び出し {callout_id} はありません")
@@ -126,6 +140,7 @@ def status_cmd(hub: HubContext, callout_id: int, as_json: bool) -> None:
 def export_cmd(hub: HubContext, callout_id: int, output: Path | None) -> None:
     """回答一覧をCSV（UTF-8 BOM付き、Excel向け）で出力 / export answers as CSV."""
     with hub.runtime.session() as session:
+        _readable(session, hub, callout_id)
         text = tally.export_csv(session, callout_id)
     if text is None:
         raise click.ClickException(f"呼び出し {callout_id} はありません")
@@ -215,8 +230,10 @@ def staff_import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
         data = as_staff_csv(path.read_bytes())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    principal = hub.principal
     with hub.runtime.session() as session:
-        report = import_contacts(session, data, source=f"csv:{path.name}", actor="cli")
+        report = import_contacts(session, data, source=f"csv:{path.name}", actor=principal.username,
+                                 principal=principal, registry=resident_registry(session, hub.runtime.settings))
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

@@ -109,8 +109,8 @@ def demo_cmd(residents: int) -> None:
         for username, password in DEMO_PASSWORDS.items():
             click.echo(f" ログイン / login:      {username} / {password}")
         click.echo(f" サンドボックス設定:    {env_file} (hub commands read it while the demo runs)")
-        click.echo(" 例: .venv/bin/hub send --title 訓練 --body 本文 --channels sms,email,line,x,rss,voice "
-                   "--audience all --mode exercise --wait --json")
+        click.echo(f" 例: HUB_TOKEN={DEMO_TOKEN} .venv/bin/hub send --title 訓練 --body 本文 "
+                   "--channels sms,email,line,x,rss,voice --audience all --mode exercise --wait --json")
         click.echo(" Ctrl-C で停止 / stop with Ctrl-C")
         click.echo("=" * 64, nl=True)
         sys.stdout.flush()

@@ -3,8 +3,10 @@
 Hawaii 2018 needed 38 minutes to correct a false alert because nothing was prepared. Here a
 follow-up is one call: whatever of the original is still queued is withdrawn, and a linked
 message (CAP msgType Cancel/Update, ``references`` the original) goes to exactly the addresses
-that may have received it, on the same channels. Follow-ups are sent at once, without waiting
-for a second person: retracting a wrong alert must never be slower than sending it.
+that may have received it, on the same channels. A cancellation with its prepared text is sent at
+once, without waiting for a second person: retracting a wrong alert must never be slower than
+sending it. New words (a correction, or a cancellation whose text or title was changed) get the
+approval the original would get (:mod:`hub.compose.approval`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ def default_cancel_body(original: Message) -> str:
     return f"先ほどお送りした「{original.title}」は誤りのため取り消します。"
 
 
+def is_prepared_cancel(original: Message, title: str | None, body: str | None) -> bool:
+    """Only the prepared words: no text, or exactly the prepared cancellation and the original's title."""
+    same_title = not (title or "").strip() or title == original.title
+    same_body = (body or "").strip() in ("", default_cancel_body(original))
+    return same_title and same_body
+
+
 def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str, body: str | None = None,
               title: str | None = None, actor: str = "system", created_by: Operator | None = None,
-              source: str = "follow-up", update_label: str = "訂正") -> Message:
+              source: str = "follow-up", update_label: str = "訂正",
+              override_reason: str | None = None) -> Message:
     """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits."""
     original = session.get(Message, original_id)
     if original is None:
@@ -57,7 +67,7 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         return original
     composition = Composition(
         title=title or original.title,
-        body=body if body is not None else default_cancel_body(original),
+        body=body if body and body.strip() else default_cancel_body(original),
         channels=channels,
         audience=f"message:{original.id}",
         mode=original.mode,
@@ -67,5 +77,7 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         department_id=original.department_id,
         source=source,
         update_label=update_label,
+        prepared=kind == "cancel" and is_prepared_cancel(original, title, body),
+        override_reason=override_reason,
     )
     return create_message(session, runtime, composition, created_by=created_by, actor=actor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -9,7 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import Draft, Rendered
+from hub.compose.approval import needs_approval
 from hub.compose.audience import Audience, require_usable
+from hub.compose.notices import announce_override, request_approval
 from hub.compose.public import message_is_public, page_url
 from hub.db import rowcount
 from hub.models import (
@@ -28,9 +31,7 @@ from hub.models import (
 )
 from hub.runtime import Runtime
 
-ALERT_CATEGORIES = frozenset({"bousai"})
-
-
+log = logging.getLogger(__name__)
 class ComposeError(ValueError):
     """The message cannot be sent as written; ``problems`` lists what to fix, per channel."""
 
@@ -55,11 +56,14 @@ class Composition:
     department_id: int | None = None
     source: str = "manual"
     update_label: str = "訂正"
+    # A cancellation carrying only the prepared text (hub.compose.corrections): it never waits.
+    prepared: bool = False
+    # The single-officer emergency override: set only for an operator who holds it (can_override).
+    override_reason: str | None = None
 
 
-def needs_second_person(c: Composition) -> bool:
-    """A live free-text alert is checked by a second person (the Hawaii 2018 lesson)."""
-    return c.mode == Mode.ACTUAL and c.source == "manual" and c.category_code in ALERT_CATEGORIES
+class OverrideRefused(PermissionError):
+    """The operator does not hold the emergency override."""
 
 
 def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
@@ -84,7 +88,17 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
 
 def create_message(session: Session, runtime: Runtime, c: Composition, created_by: Operator | None = None,
                    actor: str = "system") -> Message:
-    """Validate, store the message and its rendered bodies. The caller commits, then calls :func:`release`."""
+    """Validate, store the message and its rendered bodies. The caller commits, then calls :func:`release`.
+
+    Whether it waits for a second person is decided here, for every front door alike
+    (:func:`hub.compose.approval.needs_approval`); approvers are told at once when it does.
+    """
+    if c.override_reason is not None:
+        # Checked here as well as at the front doors: no caller can hand out the override.
+        if created_by is None or not created_by.can_override:
+            raise OverrideRefused("緊急時の承認省略（オーバーライド）の権限がありません")
+        if not c.override_reason.strip():
+            raise ComposeError({"override": ["承認を省略する理由を入力してください"]})
     if not c.channels:
         raise ComposeError({"*": ["チャネルを1つ以上選んでください"]})
     if not c.title.strip() and not c.body.strip():
@@ -108,7 +122,8 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     for ch, r in rendered.items():
         session.add(MessageBody(message=message, channel=ch, language="ja", subject=r.subject, text=r.text,
                                 html=r.html))
-    if needs_second_person(c):
+    held = needs_approval(session, runtime, c)
+    if held and c.override_reason is None:
         message.state = MessageState.AWAITING_APPROVAL
     elif c.scheduled_at and c.scheduled_at > utcnow():
         message.state = MessageState.SCHEDULED
@@ -117,6 +132,14 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     audit(session, actor, "message.create", message, channels=message.channels, audience=c.audience,
           mode=c.mode, msg_type=c.msg_type, state=message.state,
           warnings={ch: list(r.warnings) for ch, r in rendered.items() if r.warnings})
+    if c.override_reason is not None and created_by is not None:
+        message.meta = {**(message.meta or {}), "override": c.override_reason}
+        log.warning("message %s sent with the emergency override by %s: %s", message.id, created_by.username,
+                    c.override_reason)
+        audit(session, actor, "message.override", message, reason=c.override_reason, would_wait=held)
+        announce_override(session, runtime, message, created_by, c.override_reason)
+    elif message.state == MessageState.AWAITING_APPROVAL:
+        request_approval(session, runtime, message)
     return message
 
 
@@ -130,6 +153,15 @@ def _require_enabled(session: Session, c: Composition) -> None:
         department = session.get(Department, c.department_id)
         if department is None or department.disabled_at is not None:
             raise ComposeError({"department": ["この部署は無効になっているため送信できません"]})
+
+
+def hold_for_approval(session: Session, runtime: Runtime, message: Message, actor: str, **details: object) -> None:
+    """Hold a message that its own rule wants approved (trigger ``approval: required``)."""
+    if message.state == MessageState.AWAITING_APPROVAL:
+        return
+    message.state = MessageState.AWAITING_APPROVAL
+    audit(session, actor, "message.awaiting_approval", message, **details)
+    request_approval(session, runtime, message)
 
 
 class ApprovalError(PermissionError):

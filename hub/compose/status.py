@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.contacts.masking import mask_address
 from hub.csvsafe import SafeWriter
 from hub.models import Contact, Delivery, DeliveryState, Message
 
@@ -57,8 +58,8 @@ EXPORT_COLUMNS = ["delivery_id", "message_id", "channel", "contact_id", "contact
                   "sent_at", "delivered_at", "updated_at"]
 
 
-def export_deliveries_csv(session: Session, message_id: int) -> Iterator[str]:
-    """CSV chunks, UTF-8 with a BOM so Excel in Japan opens it correctly."""
+def export_deliveries_csv(session: Session, message_id: int, *, mask: bool = False) -> Iterator[str]:
+    """CSV chunks, UTF-8 with a BOM so Excel in Japan opens it correctly; ``mask`` hides addresses."""
     buf = io.StringIO()
     writer = SafeWriter(buf)
     buf.write("\ufeff")
@@ -71,7 +72,8 @@ def export_deliveries_csv(session: Session, message_id: int) -> Iterator[str]:
     )
     for n, (d, name) in enumerate(session.execute(q), start=1):
         writer.writerow([
-            d.id, d.message_id, d.channel, d.contact_id or "", name or "", d.address, d.language, d.state,
+            d.id, d.message_id, d.channel, d.contact_id or "", name or "",
+            mask_address(d.address) if mask else d.address, d.language, d.state,
             d.reason or "", d.provider_id or "", d.provider_status or "", d.attempts, d.error_code or "",
             d.error or "", _iso(d.sent_at), _iso(d.delivered_at), _iso(d.updated_at),
         ])

@@ -1,18 +1,30 @@
 """CSV import of residents and staff. Every bad row is reported with its line number; good rows land.
 
-Columns (header row required; only one address column is mandatory):
+Columns (header row required; an address column or ``external_id`` is mandatory):
     external_id, kind (resident|staff), name, language, phone, email, line_user_id,
     department (code or name), position, areas (codes, ``;``-separated), categories (codes, ``;``),
     consent (channels ``sms;voice;email;line`` or ``all``), consent_source, consent_date (YYYY-MM-DD),
     exercise (yes/no: takes part in drills)
 Files from Excel in Shift_JIS (cp932) are read as well as UTF-8 (with or without BOM).
+
+Updating an existing contact (matched by external_id, else by an address):
+    * a column left out of the file never touches the stored value;
+    * an empty cell leaves the stored value unchanged;
+    * a single ``-`` clears it (addresses, name, position, department, areas, categories; ``exercise``
+      becomes no). Consent is only ever added by an import; ``-`` is not a consent value.
+Who may import what (docs/security.md): a row is applied only if the operator may manage the contact
+(``MANAGE_CONTACTS`` in its department, before and after the change; a department-less resident
+contact: an admin or a sender of a department in ``HUB_RESIDENT_REGISTRY``). Any other row is an
+error line and changes nothing.
+Rows are committed every ``CHUNK_ROWS`` so a large file never holds SQLite's write lock for long
+(alerts keep going out during an import); a file stopped half-way keeps the chunks before.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +33,28 @@ from typing import TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hub.config import Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
+from hub.policy import SYSTEM, Principal, may_manage_contact
 
 T = TypeVar("T")
 CONSENT_CHANNELS = ("sms", "voice", "email", "line")
 _YES = {"1", "yes", "y", "true", "はい", "○", "〇"}
+CLEAR = "-"  # the cell value that clears a stored field
+CHUNK_ROWS = 500
+
+
+class NotYours(ValueError):
+    """The row would change a contact the operator may not manage."""
+
+
+def resident_registry(session: Session, settings: Settings) -> frozenset[int]:
+    """The departments whose senders keep the resident register (``HUB_RESIDENT_REGISTRY`` codes)."""
+    codes = [c.strip() for c in settings.resident_registry.split(",") if c.strip()]
+    if not codes:
+        return frozenset()
+    return frozenset(session.scalars(select(Department.id).where(Department.code.in_(codes))))
 
 
 @dataclass
@@ -71,29 +99,41 @@ class _Lookups:
 
 
 def import_contacts(session: Session, data: bytes, source: str, actor: str = "cli",
-                    list_name: str | None = None) -> ImportReport:
-    """Import rows; the caller commits. With ``list_name``, the imported contacts also form a list."""
+                    list_name: str | None = None, *, principal: Principal = SYSTEM,
+                    registry: frozenset[int] = frozenset()) -> ImportReport:
+    """Import rows for ``principal``, committing every CHUNK_ROWS rows; the caller commits the rest.
+
+    With ``list_name``, the imported contacts also form a list.
+    """
     report = ImportReport()
     text = decode_csv(data)
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"phone", "email", "line_user_id"} & {f.strip() for f in reader.fieldnames}:
-        report.errors.append(RowError(1, "見出し行に phone / email / line_user_id のいずれかの列が必要です"))
+    # An address column finds and creates contacts; external_id alone may update stored ones.
+    if not reader.fieldnames or not {"phone", "email", "line_user_id", "external_id"} & {
+            f.strip() for f in reader.fieldnames}:
+        report.errors.append(
+            RowError(1, "見出し行に external_id / phone / email / line_user_id のいずれかの列が必要です"))
         return report
     lookups = _Lookups(session)
-    for row in reader:
+    allowed = _Allowed(principal, registry)
+    for n, row in enumerate(reader, start=1):
         line = reader.line_num
-        clean = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        # Only the columns the file has: a missing column is "leave as stored", never "blank".
+        clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         try:
-            contact, created = _upsert(session, clean, lookups, source)
+            with session.begin_nested():  # a refused or bad row leaves nothing behind
+                contact, created = _upsert(session, clean, lookups, source, allowed)
+                session.flush()
         except (AddressError, ValueError) as exc:
             report.errors.append(RowError(line, str(exc)))
             continue
-        session.flush()
         report.contact_ids.append(contact.id)
         if created:
             report.created += 1
         else:
             report.updated += 1
+        if n % CHUNK_ROWS == 0:
+            session.commit()
     if list_name is not None:
         members = list(session.scalars(select(Contact).where(Contact.id.in_(report.contact_ids))))
         recipient_list = RecipientList(name=list_name, members=members)
@@ -105,32 +145,79 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     return report
 
 
-def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str) -> tuple[Contact, bool]:
-    phone = normalise_phone(row["phone"]) if row.get("phone") else None
-    email = normalise_email(row["email"]) if row.get("email") else None
-    line_id = normalise_line_user(row["line_user_id"]) if row.get("line_user_id") else None
-    if not (phone or email or line_id):
-        raise ValueError("連絡先（phone / email / line_user_id）がありません")
-    kind = row.get("kind") or ContactKind.RESIDENT
-    if kind not in (ContactKind.RESIDENT, ContactKind.STAFF):
+class _Allowed:
+    def __init__(self, principal: Principal, registry: frozenset[int]) -> None:
+        self.principal, self.registry = principal, registry
+
+    def check(self, department_id: int | None) -> None:
+        if not may_manage_contact(self.principal, department_id, self.registry):
+            where = "住民名簿（部署なし）" if department_id is None else "その部署"
+            raise NotYours(f"{where}の連絡先を変更する権限がないため、この行は取り込みません")
+
+
+def _address(row: dict[str, str], key: str, normalise: Callable[[str], str]) -> str | _Keep | None:
+    value = row.get(key, "")
+    if not value:
+        return KEEP
+    return None if value == CLEAR else normalise(value)
+
+
+class _Keep:
+    """A cell that leaves the stored value as it is (column missing or cell empty)."""
+
+
+KEEP = _Keep()
+
+
+def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
+            allowed: _Allowed) -> tuple[Contact, bool]:
+    phone = _address(row, "phone", normalise_phone)
+    email = _address(row, "email", normalise_email)
+    line_id = _address(row, "line_user_id", normalise_line_user)
+    kind = row.get("kind") or None
+    if kind is not None and kind not in (ContactKind.RESIDENT, ContactKind.STAFF):
         raise ValueError(f"kind は resident か staff です: {kind!r}")
-    areas = [_lookup(lookups.areas, code, "地域コード") for code in _split(row.get("areas"))]
-    categories = [_lookup(lookups.categories, code, "分類") for code in _split(row.get("categories"))]
-    department = _lookup(lookups.departments, row["department"], "部署") if row.get("department") else None
+    areas = _many(row, "areas", lookups.areas, "地域コード")
+    categories = _many(row, "categories", lookups.categories, "分類")
+    department: Department | _Keep | None = KEEP
+    if row.get("department"):
+        department = None if row["department"] == CLEAR else _lookup(lookups.departments, row["department"], "部署")
     consent = _consent_channels(row.get("consent", ""))
     consent_date = _date(row.get("consent_date", ""))
 
-    contact, created = _find(session, row.get("external_id") or None, phone, email, line_id), False
+    found = _find(session, row.get("external_id") or None, *(a if isinstance(a, str) else None
+                                                              for a in (phone, email, line_id)))
+    if found is not None:
+        allowed.check(found.department_id)  # whose contact it is now
+    target_department = found.department if found is not None and isinstance(department, _Keep) else (
+        None if isinstance(department, _Keep) else department)
+    allowed.check(target_department.id if target_department is not None else None)  # and whose it becomes
+    contact, created = found, False
     if contact is None:
-        contact, created = Contact(external_id=row.get("external_id") or None), True
+        contact, created = Contact(external_id=row.get("external_id") or None, kind=ContactKind.RESIDENT,
+                                   name="", language="ja", exercise_participant=False), True
         session.add(contact)
-    contact.kind = kind
-    contact.name = row.get("name", contact.name or "")
-    contact.language = row.get("language") or contact.language or "ja"
-    contact.phone, contact.email, contact.line_user_id = phone, email, line_id
-    contact.department, contact.position = department, row.get("position") or None
-    contact.exercise_participant = row.get("exercise", "").lower() in _YES
-    contact.areas, contact.categories = areas, categories
+    if kind is not None:
+        contact.kind = kind
+    for attr, value in (("phone", phone), ("email", email), ("line_user_id", line_id)):
+        if not isinstance(value, _Keep):
+            setattr(contact, attr, value)
+    if not (contact.phone or contact.email or contact.line_user_id):
+        raise ValueError("連絡先（phone / email / line_user_id）がありません")
+    if row.get("name"):
+        contact.name = "" if row["name"] == CLEAR else row["name"]
+    if row.get("language"):
+        contact.language = "ja" if row["language"] == CLEAR else row["language"]
+    if not isinstance(department, _Keep):
+        contact.department = department
+    if row.get("position"):
+        contact.position = None if row["position"] == CLEAR else row["position"]
+    if row.get("exercise"):
+        contact.exercise_participant = row["exercise"].lower() in _YES
+    if not isinstance(areas, _Keep):
+        contact.areas = areas
+    if not isinstance(categories, _Keep):
+        contact.categories = categories
     contact.active = True
     live = {c.channel for c in contact.consents if c.revoked_at is None}
     for channel in consent:
@@ -151,7 +238,16 @@ def _find(session: Session, external_id: str | None, phone: str | None, email: s
         conditions.append(Contact.email == email)
     if line_id:
         conditions.append(Contact.line_user_id == line_id)
+    if not conditions:
+        return None
     return session.scalars(select(Contact).where(Contact.external_id.is_(None), or_(*conditions))).first()
+
+
+def _many(row: dict[str, str], key: str, table: Mapping[str, T], what: str) -> list[T] | _Keep:
+    value = row.get(key, "")
+    if not value:
+        return KEEP
+    return [] if value == CLEAR else [_lookup(table, code, what) for code in _split(value)]
 
 
 def _split(value: str | None) -> list[str]:
@@ -184,6 +280,7 @@ def _date(value: str) -> datetime:
         raise ValueError(f"consent_date は YYYY-MM-DD です: {value!r}") from exc
 
 
-def import_file(session: Session, path: Path, actor: str = "cli", list_name: str | None = None) -> ImportReport:
+def import_file(session: Session, path: Path, actor: str = "cli", list_name: str | None = None, *,
+                principal: Principal = SYSTEM, registry: frozenset[int] = frozenset()) -> ImportReport:
     return import_contacts(session, path.read_bytes(), source=f"csv:{path.name}", actor=actor,
-                           list_name=list_name)
+                           list_name=list_name, principal=principal, registry=registry)

@@ -26,6 +26,7 @@ from hub.models.relay import (
     Survey,
     TargetState,
 )
+from hub.policy import SYSTEM, Action, Principal
 from hub.relay import clock
 from hub.relay.surveys import ensure_builtin_surveys, snapshot
 from hub.runtime import Runtime
@@ -34,7 +35,10 @@ DEFAULT_CHAIN = ("line", "voice", "email")
 RELAY_CHANNELS = ("line", "voice", "email", "sms")
 DEFAULT_INTERVAL = timedelta(minutes=5)
 DEFAULT_CYCLES = 3
-MAX_CYCLES = 10
+# Bounds on what one call-out may do to staff phones: at most MAX_STEPS contacts per round,
+# MAX_CYCLES rounds, steps at least ``relay_min_interval_seconds`` apart.
+MAX_CYCLES = 5
+MAX_STEPS = 10
 MODES = (Mode.ACTUAL, Mode.EXERCISE)
 _DURATION_RE = re.compile(r"(\d+)\s*([hms]?)")
 _UNITS = {"h": 3600, "m": 60, "s": 1, "": 1}
@@ -44,6 +48,10 @@ Duration = timedelta | int | float | str
 
 class CalloutError(ValueError):
     """The call-out cannot start as asked; the message says what to change."""
+
+
+class CalloutForbidden(PermissionError):
+    """The operator may not call (or close a call-out of) one of the departments."""
 
 
 def parse_duration(value: Duration | None, default: timedelta) -> timedelta:
@@ -70,20 +78,50 @@ def chain_of(steps: Iterable[str] | str | None, runtime: Runtime) -> list[str]:
     if not names or bad:
         raise CalloutError(
             f"連絡手段は {', '.join(RELAY_CHANNELS)} から選んでください（不正: {', '.join(bad)}）")
+    if len(names) > MAX_STEPS:
+        raise CalloutError(f"連絡の順番は{MAX_STEPS}段階までです（指定: {len(names)}段階）")
     return names
 
 
-def resolve_departments(session: Session, departments: Sequence[str] | str) -> list[Department]:
-    wanted = [d.strip() for d in (departments.split(",") if isinstance(departments, str) else departments)
-              if d.strip()]
+def resolve_departments(session: Session, departments: Sequence[str] | str,
+                        principal: Principal = SYSTEM) -> list[Department]:
+    """The departments named; ``all`` is every department ``principal`` may CALL (never more).
+
+    A department named explicitly that the principal may not call raises :class:`CalloutForbidden`.
+    """
+    if isinstance(departments, str):
+        departments = departments.split(",")
+    if not isinstance(departments, list | tuple):
+        raise CalloutError("部署は部署コードか部署名の一覧で指定してください")
+    wanted = [d.strip() for d in departments if isinstance(d, str) and d.strip()]
     every = list(session.scalars(select(Department).order_by(Department.id)))
     if wanted in (["all"], ["全部署"]):
-        return every
+        mine = [d for d in every if principal.may(Action.CALL, d.id)]
+        if not mine:
+            raise CalloutForbidden("呼び出しを行える部署がありません")
+        return mine
     by_key = {d.code: d for d in every} | {d.name: d for d in every}
     unknown = [d for d in wanted if d not in by_key]
     if not wanted or unknown:
         raise CalloutError(f"部署が見つかりません: {', '.join(unknown) or '（指定なし）'}")
-    return list({by_key[d].id: by_key[d] for d in wanted}.values())
+    chosen = list({by_key[d].id: by_key[d] for d in wanted}.values())
+    refused = [d.name for d in chosen if not principal.may(Action.CALL, d.id)]
+    if refused:
+        raise CalloutForbidden(f"次の部署の職員を呼び出す権限がありません: {', '.join(refused)}")
+    return chosen
+
+
+def callout_department_ids(session: Session, callout: Callout) -> list[int]:
+    codes = list(callout.departments)
+    return list(session.scalars(select(Department.id).where(Department.code.in_(codes)))) if codes else []
+
+
+def may_on_callout(session: Session, principal: Principal, callout: Callout, action: Action) -> bool:
+    """READ a tally or CALL (close) a call-out: in every department it reaches."""
+    ids = callout_department_ids(session, callout)
+    if not ids:
+        return principal.is_admin
+    return all(principal.may(action, d) for d in ids)
 
 
 def start_callout(
@@ -100,15 +138,24 @@ def start_callout(
     title: str | None = None,
     deadline: Duration | None = None,
     actor: str | None = None,
+    principal: Principal = SYSTEM,
 ) -> Callout:
-    """Create a call-out and one target per staff member; the caller commits, then releases it."""
+    """Create a call-out and one target per staff member; the caller commits, then releases it.
+
+    ``principal`` is who starts it (the trigger engine is :data:`hub.policy.SYSTEM`): only the
+    departments they may CALL are reached.
+    """
     if mode not in MODES:
         raise CalloutError("モードは actual（本番）か exercise（訓練）です")
     chain = chain_of(steps, runtime)
     step_gap = parse_duration(interval, DEFAULT_INTERVAL)
-    if step_gap < timedelta(seconds=1):
-        raise CalloutError("連絡の間隔は1秒以上にしてください")
-    rounds = DEFAULT_CYCLES if cycles is None else int(cycles)
+    shortest = max(1, runtime.settings.relay_min_interval_seconds)
+    if step_gap < timedelta(seconds=shortest):
+        raise CalloutError(f"連絡の間隔は{shortest}秒以上にしてください")
+    try:
+        rounds = DEFAULT_CYCLES if cycles is None else int(cycles)
+    except (TypeError, ValueError):
+        raise CalloutError(f"繰り返し回数は1〜{MAX_CYCLES}回の整数です") from None
     if not 1 <= rounds <= MAX_CYCLES:
         raise CalloutError(f"繰り返し回数は1〜{MAX_CYCLES}回です")
     ensure_builtin_surveys(session)
@@ -116,7 +163,7 @@ def start_callout(
     if survey is None:
         codes = ", ".join(session.scalars(select(Survey.code).order_by(Survey.code)))
         raise CalloutError(f"アンケート「{survey_code}」はありません（登録済み: {codes}）")
-    depts = resolve_departments(session, departments)
+    depts = resolve_departments(session, departments, principal)
     staff = select(Contact.id, Contact.department_id).where(
         Contact.kind == ContactKind.STAFF, Contact.active.is_(True),
         Contact.department_id.in_([d.id for d in depts]))
@@ -149,11 +196,17 @@ def start_callout(
     return callout
 
 
-def close_callout(session: Session, callout_id: int, actor: str, reason: str = "manual") -> Callout:
-    """Stop every chain that is still running; answers keep being accepted."""
+def close_callout(session: Session, callout_id: int, actor: str, reason: str = "manual",
+                  principal: Principal = SYSTEM) -> Callout:
+    """Stop every chain that is still running; answers keep being accepted.
+
+    Only someone who may CALL in every department the call-out reaches may close it.
+    """
     callout = session.get(Callout, callout_id)
     if callout is None:
         raise CalloutError(f"呼び出し {callout_id} はありません")
+    if not may_on_callout(session, principal, callout, Action.CALL):
+        raise CalloutForbidden("この呼び出しを締め切る権限がありません（対象部署すべての呼び出し権限が必要です）")
     if callout.state == CalloutState.CLOSED:
         return callout
     now = clock.now()

@@ -31,9 +31,17 @@ from hub.api.common import ApiError, handle_api_error, json_body
 from hub.callbacks import postback_handlers, signed_form, signed_status_post
 from hub.i18n import gettext as _
 from hub.models.relay import Callout, CalloutState, CalloutTarget, TargetState
+from hub.policy import Action, Principal
 from hub.relay import surveys, tally, tasks
 from hub.relay.answers import answers_of, frame_of, record_answers, target_for_line_user, voice_answer
-from hub.relay.callouts import CalloutError, close_callout, describe, start_callout
+from hub.relay.callouts import (
+    CalloutError,
+    CalloutForbidden,
+    close_callout,
+    describe,
+    may_on_callout,
+    start_callout,
+)
 from hub.relay.engine import call_ended
 from hub.relay.links import LinkError, read_token
 from hub.relay.texts import exercise_prefix, parse_postback
@@ -165,19 +173,35 @@ def answer_page(token: str) -> ResponseReturnValue:
 
 # -- the live tally ----------------------------------------------------------------------------------
 
-def _operator_or_login() -> ResponseReturnValue | None:
+def _operator_or_login() -> Principal | ResponseReturnValue:
     from hub.api.auth import session_principal
 
-    if session_principal() is not None:
-        return None
+    principal = session_principal()
+    if principal is not None:
+        return principal
     return redirect(url_for("web.login", next=request.path))
+
+
+def _readable(s: Session, callout_id: int, principal: Principal) -> Callout:
+    """The call-out, if the caller may READ in every department it reaches (the tally names them all)."""
+    callout = s.get(Callout, callout_id)
+    if callout is None:
+        raise ApiError(404, "not_found", f"呼び出し {callout_id} はありません")
+    if not may_on_callout(s, principal, callout, Action.READ):
+        raise ApiError(403, "forbidden", "この呼び出しを閲覧する権限がありません")
+    return callout
 
 
 @relay_bp.get("/relay/callouts/<int:callout_id>")
 def tally_page(callout_id: int) -> ResponseReturnValue:
-    if (login := _operator_or_login()) is not None:
-        return login
+    principal = _operator_or_login()
+    if not isinstance(principal, Principal):
+        return principal
     with _rt().session() as s:
+        try:
+            _readable(s, callout_id, principal)
+        except ApiError as exc:
+            abort(exc.status)
         data = tally.tally(s, callout_id)
     if data is None:
         abort(404)
@@ -187,13 +211,18 @@ def tally_page(callout_id: int) -> ResponseReturnValue:
 
 @relay_bp.get("/relay/callouts/<int:callout_id>/export.csv")
 def tally_csv(callout_id: int) -> ResponseReturnValue:
-    if (login := _operator_or_login()) is not None:
-        return login
-    return _csv(callout_id)
+    principal = _operator_or_login()
+    if not isinstance(principal, Principal):
+        return principal
+    try:
+        return _csv(callout_id, principal)
+    except ApiError as exc:
+        abort(exc.status)
 
 
-def _csv(callout_id: int) -> ResponseReturnValue:
+def _csv(callout_id: int, principal: Principal) -> ResponseReturnValue:
     with _rt().session() as s:
+        _readable(s, callout_id, principal)
         text = tally.export_csv(s, callout_id)
     if text is None:
         abort(404)
@@ -203,16 +232,18 @@ def _csv(callout_id: int) -> ResponseReturnValue:
 
 # -- JSON API ----------------------------------------------------------------------------------------
 
-def _require_sender() -> str:
-    from hub.api.auth import SENDER_ROLES, require_role
+def _caller() -> Principal:
+    from hub.api.auth import current_principal
 
-    return require_role(SENDER_ROLES, "呼び出しの開始・終了").username
+    return current_principal()
 
 
 @relay_bp.get("/api/v1/callouts")
 def api_list() -> ResponseReturnValue:
+    principal = _caller()
     with _rt().session() as s:
-        callouts = list(s.scalars(select(Callout).order_by(Callout.id.desc()).limit(100)))
+        recent = s.scalars(select(Callout).order_by(Callout.id.desc()).limit(100))
+        callouts = [c for c in recent if may_on_callout(s, principal, c, Action.READ)]
         answered = dict(s.execute(
             select(CalloutTarget.callout_id, func.count()).where(CalloutTarget.state == TargetState.ANSWERED)
             .group_by(CalloutTarget.callout_id)).all())
@@ -225,18 +256,24 @@ def api_list() -> ResponseReturnValue:
 
 @relay_bp.post("/api/v1/callouts")
 def api_start() -> ResponseReturnValue:
-    actor = _require_sender()
+    principal = _caller()
     data = json_body()
+    if not data.get("mode"):
+        # No default on purpose, as for messages: actual vs exercise is always a conscious choice.
+        raise ApiError(400, "invalid_callout", "mode（actual: 本番 / exercise: 訓練）を指定してください")
     rt = _rt()
     try:
         with rt.session() as s:
             callout = start_callout(
                 s, rt, str(data.get("survey", "anpi")), data.get("departments") or [],
-                mode=str(data.get("mode", "actual")), steps=data.get("steps"),
+                mode=str(data["mode"]), steps=data.get("steps"),
                 interval=data.get("interval"), cycles=data.get("cycles"), source="api",
-                title=data.get("title"), deadline=data.get("deadline"), actor=f"api:{actor}")
+                title=data.get("title"), deadline=data.get("deadline"), actor=f"api:{principal.username}",
+                principal=principal)
             s.flush()
             callout_id = callout.id
+    except CalloutForbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
     except (CalloutError, surveys.SurveyError) as exc:
         raise ApiError(400, "invalid_callout", str(exc)) from exc
     tasks.release_callout(callout_id)
@@ -247,6 +284,7 @@ def api_start() -> ResponseReturnValue:
 @relay_bp.get("/api/v1/callouts/<int:callout_id>")
 def api_tally(callout_id: int) -> ResponseReturnValue:
     with _rt().session() as s:
+        _readable(s, callout_id, _caller())
         data = tally.tally(s, callout_id)
     if data is None:
         raise ApiError(404, "not_found", f"呼び出し {callout_id} はありません")
@@ -255,11 +293,13 @@ def api_tally(callout_id: int) -> ResponseReturnValue:
 
 @relay_bp.post("/api/v1/callouts/<int:callout_id>/close")
 def api_close(callout_id: int) -> ResponseReturnValue:
-    actor = _require_sender()
+    principal = _caller()
     try:
         with _rt().session() as s:
-            callout = close_callout(s, callout_id, actor=f"api:{actor}")
+            callout = close_callout(s, callout_id, actor=f"api:{principal.username}", principal=principal)
             result = describe(callout)
+    except CalloutForbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
     except CalloutError as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
     return jsonify(result)
@@ -267,4 +307,4 @@ def api_close(callout_id: int) -> ResponseReturnValue:
 
 @relay_bp.get("/api/v1/callouts/<int:callout_id>/export.csv")
 def api_csv(callout_id: int) -> ResponseReturnValue:
-    return _csv(callout_id)
+    return _csv(callout_id, _caller())

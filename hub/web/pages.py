@@ -29,8 +29,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hub.api.auth import (
-    APPROVER_ROLES,
-    SENDER_ROLES,
     Principal,
     csrf_ok,
     csrf_token,
@@ -46,12 +44,13 @@ from hub.api.composing import (
     preview_payload,
     read_composition,
 )
-from hub.api.messages import approve_as, create_from, get_message, message_detail, summary
+from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where, summary
 from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
 from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType
+from hub.policy import Action, may_override, may_send_somewhere
 
 web_bp = Blueprint("web", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -134,12 +133,14 @@ def healthz() -> ResponseReturnValue:
 @web_bp.get("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
+    where = readable_where(_operator())
     with runtime().session() as s:
-        recent = s.scalars(select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(20))
+        recent = s.scalars(select(Message).where(*where)
+                           .order_by(Message.created_at.desc(), Message.id.desc()).limit(20))
         messages = [summary(s, m) for m in recent]
         # However old: a message waiting for a second person must not scroll out of sight.
         waiting = [(m.id, m.title) for m in s.scalars(
-            select(Message).where(Message.state == MessageState.AWAITING_APPROVAL).order_by(Message.id))]
+            select(Message).where(Message.state == MessageState.AWAITING_APPROVAL, *where).order_by(Message.id))]
     return render_template("dashboard.html", messages=messages, waiting=waiting)
 
 
@@ -163,6 +164,8 @@ def _form_data() -> dict[str, Any]:
         "department": form.get("department") or None, "references": form.get("references") or None,
         "scheduled_at": form.get("scheduled_at") or None, "update_label": form.get("update_label") or "",
         "overrides": {ch: form.get(f"override_{ch}", "") for ch in CHANNELS if form.get(f"override_{ch}")},
+        # The emergency override (only offered to an operator who holds it; the API checks again).
+        "override": ({"reason": form.get("override_reason", "")} if form.get("use_override") == "yes" else None),
     }
 
 
@@ -185,7 +188,7 @@ def _prefill(ref_id: int | None, kind: str) -> dict[str, Any]:
 @web_bp.get("/compose")
 @login_required
 def compose() -> ResponseReturnValue:
-    if _operator().role not in SENDER_ROLES:
+    if not may_send_somewhere(_operator()):
         abort(403)
     kind = request.args.get("type", "")
     data = _prefill(request.args.get("ref", type=int), kind)
@@ -196,7 +199,7 @@ def compose() -> ResponseReturnValue:
 @login_required
 def compose_post() -> ResponseReturnValue:
     principal = _operator()
-    if principal.role not in SENDER_ROLES:
+    if not may_send_somewhere(principal):
         abort(403)
     data, step = _form_data(), request.form.get("step", "confirm")
     rt = runtime()
@@ -227,27 +230,27 @@ def compose_post() -> ResponseReturnValue:
             return redirect(url_for("web.message_page", message_id=message_id))
     names = _("、").join(_(CHANNEL_LABELS.get(ch, ch)) for ch in preview["channels"])
     return render_template("confirm.html", data=data, preview=preview, channel_names=names,
-                           withdraw_only=withdraw_only)
+                           withdraw_only=withdraw_only, can_override=may_override(principal))
 
 
 @web_bp.get("/messages/<int:message_id>")
 @login_required
 def message_page(message_id: int) -> ResponseReturnValue:
+    principal = _operator()
     with runtime().session() as s:
         try:
-            detail = message_detail(s, get_message(s, message_id))
-        except ApiError:
-            abort(404)
+            detail = message_detail(s, readable_message(s, message_id, principal))
+        except ApiError as exc:
+            abort(exc.status)
         message = s.get(Message, message_id)
         assert message is not None
-        creator_id = message.created_by_id
+        creator_id, department_id = message.created_by_id, message.department_id
         audience_words = describe_audience(s, message.audience)
         original = message.references.title if message.references else None
         followers = {m.id: (m.title, m.msg_type) for m in s.scalars(
             select(Message).where(Message.id.in_(detail["referenced_by"])))}
         public_id = message.public_id if message_is_public(message) else None
-    principal = _operator()
-    can_approve = principal.role in APPROVER_ROLES and principal.id != creator_id
+    can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
                            is_creator=principal.id == creator_id)

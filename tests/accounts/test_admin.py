@@ -179,10 +179,10 @@ def test_what_is_disabled_cannot_be_used_for_a_new_message(client: FlaskClient, 
     # The CLI, which hands codes over unchecked, is refused as well.
     client.patch(f"{API}/admin/categories/zei", headers=bearer(), json={"disabled": True})
     sent = invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", "--audience", "residents",
-                  "--category", "zei", token=TOKENS["admin"])
+                  "--category", "zei", "--mode", "actual", token=TOKENS["admin"])
     assert sent.exit_code != 0 and "無効" in sent.output
     dept = invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", "--audience",
-                  "department:kenko", token=TOKENS["admin"])
+                  "department:kenko", "--mode", "actual", token=TOKENS["admin"])
     assert dept.exit_code != 0 and "無効" in dept.output
     # Nor can a disabled department be anyone's new home.
     assert client.patch(f"{API}/admin/operators/bousai1", headers=bearer(), json={"department": "kenko"}

@@ -42,7 +42,7 @@ def bearer(who: str = "admin", **headers: str) -> dict[str, str]:
 
 
 def message(**fields: Any) -> dict[str, Any]:
-    """A valid message body; a kenko (health) notice needs no second person."""
+    """A valid message body: a live kenko (health) notice to residents, so it waits for a second person."""
     return {"title": "健診のお知らせ", "body": "明日は健診日です。保険証をお持ちください。",
             "channels": ["sms", "email", "rss"], "audience": "residents", "mode": "actual",
             "category": "kenko", **fields}
@@ -50,6 +50,17 @@ def message(**fields: Any) -> dict[str, Any]:
 
 def create(client: FlaskClient, who: str = "admin", **fields: Any) -> TestResponse:
     return client.post("/api/v1/messages", json=message(**fields), headers=bearer(who))
+
+
+def create_approved(client: FlaskClient, who: str = "admin", approver: str = "bousai2",
+                    **fields: Any) -> dict[str, Any]:
+    """Create a message and, if it waits for a second person, have ``approver`` approve it."""
+    created = body(create(client, who, **fields))
+    if created["state"] != "awaiting_approval":
+        return dict(created)
+    approved = client.post(f"/api/v1/messages/{created['message_id']}/approve", headers=bearer(approver))
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    return dict(body(approved))
 
 
 def login(client: FlaskClient, who: str, password: str | None = None, code: str = "") -> TestResponse:

@@ -7,7 +7,7 @@ import io
 
 from flask.testing import FlaskClient
 
-from tests.api.support import bearer, body, create
+from tests.api.support import bearer, body, create, create_approved
 
 API = "/api/v1"
 
@@ -33,6 +33,8 @@ def test_create_then_counts_paging_and_csv(client: FlaskClient) -> None:
     assert set(body(r)["channels"]) == {"sms", "email", "rss"}
     message_id = body(r)["message_id"]
     assert r.headers["Location"].endswith(f"{API}/messages/{message_id}")
+    assert body(r)["state"] == "awaiting_approval", "live to residents: a second person first"
+    assert client.post(f"{API}/messages/{message_id}/approve", headers=bearer("bousai2")).status_code == 200
 
     status = body(client.get(f"{API}/messages/{message_id}", headers=bearer()))
     assert status["state"] == "done"
@@ -114,7 +116,7 @@ def test_preview_renders_without_saving(client: FlaskClient) -> None:
 
 
 def test_cancel_goes_to_whoever_received_the_original(client: FlaskClient) -> None:
-    original = body(create(client, channels=["sms", "rss"]))
+    original = create_approved(client, channels=["sms", "rss"])
     received = original["channels"]["sms"]["sent"] + original["channels"]["sms"]["delivered"]
     cancel = client.post(f"{API}/messages", headers=bearer(),
                          json={"msg_type": "cancel", "references": original["message_id"]})

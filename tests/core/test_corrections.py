@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections import Counter
 
 from hub.compose.corrections import follow_up
+from hub.compose.messages import approve
 from hub.demo.seed import seed_demo
 from hub.dispatch.tasks import release
-from hub.models import Message
+from hub.models import Message, MessageState
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.support.hubtools import rows, send
+from tests.support.hubtools import rows, second_person, send
 
 
 def _cancel(runtime: Runtime, message_id: int, kind: str = "cancel", body: str | None = None) -> int:
+    """The follow-up; new words wait for a second person, who approves them here at once."""
     with runtime.session() as session:
         message = follow_up(session, runtime, message_id, kind=kind, body=body, actor="test")
+        if message.state == MessageState.AWAITING_APPROVAL:
+            approve(session, message, second_person(session))
         new_id, state = message.id, message.state
     release(new_id, state)
     return new_id

@@ -17,13 +17,13 @@ from flask import Flask
 from sqlalchemy import update
 
 from hub.cli import main
-from hub.cli.context import HubContext
+from hub.cli.context import TOKEN_ENV, HubContext
 from hub.config import Settings
 from hub.dispatch.sweeper import sweep
 from hub.models import Contact, Delivery, DeliveryState, utcnow
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.api.support import login, seed
+from tests.api.support import TOKENS, login, seed
 from tests.support.hubtools import rows, send
 
 PHONES = [f"+8190{20000000 + i}" for i in range(6)]
@@ -150,13 +150,13 @@ def test_unknown_is_reported_loudly_never_as_done(
     [post] = rows(runtime, message_id, "x")
     assert post.state == "unknown" and post.attempts == 1, "X cannot be asked: reported, not resent"
 
+    seed(app)
     hub = HubContext()
     hub._app = app
-    result = CliRunner().invoke(main, ["status", str(message_id)], obj=hub)
+    result = CliRunner().invoke(main, ["status", str(message_id)], obj=hub, env={TOKEN_ENV: TOKENS["admin"]})
     assert result.exit_code == 0
     assert "要確認" in result.output and "x 1件" in result.output
 
-    seed(app)
     client = app.test_client()
     login(client, "admin")
     page = client.get(f"/messages/{message_id}").get_data(as_text=True)

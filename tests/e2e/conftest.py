@@ -31,6 +31,7 @@ def stack_settings(postgres_url: str, sandbox: Sandbox, tmp_path: Path) -> Setti
         database_url=postgres_url, broker_url=REDIS_URL, data_dir=str(tmp_path),
         public_url=f"http://127.0.0.1:{free_port()}", provider_timeout=5.0, stale_after_seconds=3, lease_seconds=3,
         rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10,
+        relay_min_interval_seconds=1,  # the relay stack test runs its chains seconds apart
     ).resolved()
 
 

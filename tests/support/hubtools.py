@@ -7,23 +7,40 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from hub.compose.messages import Composition, create_message
+from hub.compose.messages import Composition, approve, create_message
 from hub.compose.status import channel_counts
 from hub.dispatch.tasks import release
-from hub.models import Delivery
+from hub.models import Delivery, MessageState, Operator
 from hub.runtime import Runtime
+
+SECOND_PERSON = "test-approver"
 
 ALL_CHANNELS = ["sms", "voice", "email", "line", "x", "rss"]
 
 
-def send(runtime: Runtime, **fields: Any) -> int:
+def second_person(session: Session) -> Operator:
+    """An admin who approves what the tests send (the creator is nobody, so anyone else may)."""
+    operator = session.scalar(select(Operator).where(Operator.username == SECOND_PERSON))
+    if operator is None:
+        operator = Operator(username=SECOND_PERSON, display_name="承認 担当", is_admin=True)
+        session.add(operator)
+        session.flush()
+    return operator
+
+
+def send(runtime: Runtime, *, approved: bool = True, **fields: Any) -> int:
+    """Create a message as a front door would; a live one to residents is approved by a second person
+    at once unless ``approved`` is False (these tests are about delivery, not about approval)."""
     fields.setdefault("title", "避難情報")
     fields.setdefault("body", "○○地区に避難指示を発令しました。")
     fields.setdefault("channels", ALL_CHANNELS)
     fields.setdefault("audience", "all")
     with runtime.session() as session:
         message = create_message(session, runtime, Composition(**fields), actor="test")
+        if approved and message.state == MessageState.AWAITING_APPROVAL:
+            approve(session, message, second_person(session))
         message_id, state = message.id, message.state
     release(message_id, state)
     return message_id

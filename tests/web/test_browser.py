@@ -82,3 +82,48 @@ def test_a_message_with_recipients_in_doubt_says_check_not_done(
     web.get(f"{base}/")  # type: ignore[attr-defined]
     _shoot(web, tmp_path, "dashboard-unknown")
     assert "要確認：結果不明 1件" in web.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+
+
+def test_the_approve_button_works_on_a_phone_sized_screen(
+    app: Flask, runtime: Runtime, browser: object, tmp_path: Path
+) -> None:
+    """The approver is told on LINE and opens the link on a phone: the button fits and works there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.api.support import bearer
+
+    seed(app)
+    created = app.test_client().post("/api/v1/messages", headers=bearer("bousai1"), json={
+        "title": "避難指示", "body": "高台へ避難してください。", "channels": ["email"], "audience": "residents",
+        "mode": "actual"})
+    assert created.status_code == 201 and created.json["state"] == "awaiting_approval"  # type: ignore[index]
+    message_id = created.json["message_id"]  # type: ignore[index]
+    base = runtime.settings.public_url.rstrip("/")
+
+    web = browser
+    web.set_window_size(390, 844)  # type: ignore[attr-defined]
+    web.get(f"{base}/login")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "username").send_keys("bousai2")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "password").send_keys(PASSWORDS["bousai2"])  # type: ignore[attr-defined]
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
+    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
+
+    web.get(f"{base}/messages/{message_id}")  # type: ignore[attr-defined]
+    button = web.find_element(By.CSS_SELECTOR, "section.waiting form button[type=submit]")  # type: ignore[attr-defined]
+    viewport = web.execute_script("return document.documentElement.clientWidth")  # type: ignore[attr-defined]
+    overflow = web.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    _shoot(web, tmp_path, "approve-phone")
+    rect = button.rect
+    assert viewport <= 420 and overflow <= 0, "no sideways scrolling on a phone"
+    assert rect["x"] >= 0 and rect["x"] + rect["width"] <= viewport and rect["width"] >= viewport * 0.7
+    assert rect["height"] >= 44, "a thumb-sized target"
+    button.click()
+    # page_source, not an element: the page is replaced under us by the redirect after the POST.
+    WebDriverWait(web, 10).until(lambda w: "承認しました" in w.page_source)  # type: ignore[arg-type]
+    with runtime.session() as s:
+        from hub.models import Message
+
+        approved = s.get(Message, message_id)
+        assert approved is not None and approved.state != "awaiting_approval"

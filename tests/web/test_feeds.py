@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from lxml import etree
 
-from tests.api.support import body, create
+from tests.api.support import bearer, body, create, create_approved
 from tests.support.hubtools import public_path
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -27,7 +27,7 @@ def _cap(client: FlaskClient, message_id: int) -> etree._Element:
 
 
 def test_actual_and_exercise_go_to_different_feeds(client: FlaskClient) -> None:
-    live = body(create(client, title="断水のお知らせ", channels=["rss"]))["message_id"]
+    live = create_approved(client, title="断水のお知らせ", channels=["rss"])["message_id"]
     drill = body(create(client, title="避難訓練", channels=["rss"], mode="exercise",
                    audience="staff"))["message_id"]
     public = client.application.test_client()  # no login, no token
@@ -53,11 +53,14 @@ def test_actual_and_exercise_go_to_different_feeds(client: FlaskClient) -> None:
 
 
 def test_cancel_references_the_original(client: FlaskClient) -> None:
-    original = body(create(client, title="断水のお知らせ", channels=["rss"]))["message_id"]
+    original = create_approved(client, title="断水のお知らせ", channels=["rss"])["message_id"]
     cancel = create(client, title="断水のお知らせ（取消）", body="先ほどのお知らせは誤りでした。",
                     channels=["rss"], msg_type="cancel", references=original)
     assert cancel.status_code == 201, cancel.json
     cancel_id = body(cancel)["message_id"]
+    # Its own words, not the prepared text: a second person first.
+    assert body(cancel)["state"] == "awaiting_approval"
+    assert client.post(f"/api/v1/messages/{cancel_id}/approve", headers=bearer("bousai2")).status_code == 200
 
     first = _cap(client, original)
     alert = _cap(client, cancel_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.api.support import body, create, csrf, login, message
+from tests.api.support import body, create, create_approved, csrf, login, message
 from tests.support.hubtools import public_path
 
 
@@ -112,7 +112,7 @@ def test_approve_button_only_for_another_person(client: FlaskClient) -> None:
 
 def test_public_page_needs_no_login(client: FlaskClient) -> None:
     drill_id = body(create(client, mode="exercise", audience="residents", body="訓練用の本文です"))["message_id"]
-    live_id = body(create(client, body="実際のお知らせ本文"))["message_id"]
+    live_id = create_approved(client, body="実際のお知らせ本文")["message_id"]
     anonymous = client.application.test_client()
     rt = client.application.extensions["hub"]
     drill = anonymous.get(public_path(rt, drill_id))
@@ -125,7 +125,7 @@ def test_public_page_needs_no_login(client: FlaskClient) -> None:
 
 
 def test_prepared_cancellation_from_the_status_page(client: FlaskClient) -> None:
-    original = body(create(client, channels=["email"]))["message_id"]
+    original = create_approved(client, channels=["email"])["message_id"]
     login(client, "admin")
     form = client.get(f"/compose?ref={original}&type=cancel").get_data(as_text=True)
     assert "取消の作成" in form and f'name="references" value="{original}"' in form

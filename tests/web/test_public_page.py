@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hub.models import Message, MessageBody
 from hub.runtime import Runtime
-from tests.api.support import body, create
+from tests.api.support import body, create, create_approved
 from tests.support.hubtools import public_path
 
 
@@ -24,7 +24,7 @@ def _texts(rt: Runtime, message_id: int) -> dict[str, str]:
 
 
 def test_a_resident_message_links_its_page_by_an_unguessable_id(client: FlaskClient) -> None:
-    message_id = body(create(client, body="断水は15時に復旧しました", channels=["sms", "email"]))["message_id"]
+    message_id = create_approved(client, body="断水は15時に復旧しました", channels=["sms", "email"])["message_id"]
     rt = _rt(client)
     path = public_path(rt, message_id)
     public_id = path.removeprefix("/m/")
@@ -35,7 +35,7 @@ def test_a_resident_message_links_its_page_by_an_unguessable_id(client: FlaskCli
     page = anonymous.get(path)
     assert page.status_code == 200 and "断水は15時に復旧しました" in page.get_data(as_text=True)
     assert anonymous.get(f"/m/{message_id}").status_code == 404, "sequential ids open nothing"
-    other = body(create(client, channels=["sms"]))["message_id"]
+    other = create_approved(client, channels=["sms"])["message_id"]
     assert public_path(rt, other) != path
 
 
@@ -43,8 +43,8 @@ def test_staff_only_messages_have_no_public_page_and_no_link(client: FlaskClient
     rt = _rt(client)
     anonymous = client.application.test_client()
     for audience in ("staff", "department:bousai"):
-        message_id = body(create(client, audience=audience, channels=["sms", "email"],
-                                 body="職員向け: 庁舎の鍵の場所"))["message_id"]
+        message_id = create_approved(client, audience=audience, channels=["sms", "email"],
+                                     body="職員向け: 庁舎の鍵の場所")["message_id"]
         assert anonymous.get(public_path(rt, message_id)).status_code == 404, audience
         assert not any("/m/" in text for text in _texts(rt, message_id).values()), audience
 
@@ -66,8 +66,8 @@ def test_exercises_are_public_only_as_public_drills_and_clearly_marked(client: F
 
 def test_feeds_link_only_public_pages(client: FlaskClient) -> None:
     rt = _rt(client)
-    public = body(create(client, title="公開のお知らせ", channels=["rss"]))["message_id"]
-    internal = body(create(client, title="職員のみ", audience="staff", channels=["rss"]))["message_id"]
+    public = create_approved(client, title="公開のお知らせ", channels=["rss"])["message_id"]
+    internal = create_approved(client, title="職員のみ", audience="staff", channels=["rss"])["message_id"]
     feed = client.application.test_client().get("/feeds/all.atom").get_data(as_text=True)
     links = re.findall(r'href="([^"]*/m/[^"]*)"', feed)
     assert links == [f"{rt.settings.public_url}{public_path(rt, public)}"]
@@ -76,8 +76,8 @@ def test_feeds_link_only_public_pages(client: FlaskClient) -> None:
 
 def test_a_cancellation_is_linked_from_the_original_page_by_its_public_id(client: FlaskClient) -> None:
     rt = _rt(client)
-    original = body(create(client, title="断水のお知らせ", channels=["sms"]))["message_id"]
-    cancel = body(create(client, title="取消", body="誤りでした", msg_type="cancel", references=original))
+    original = create_approved(client, title="断水のお知らせ", channels=["sms"])["message_id"]
+    cancel = create_approved(client, title="取消", body="誤りでした", msg_type="cancel", references=original)
     page = client.application.test_client().get(public_path(rt, original)).get_data(as_text=True)
     assert f'href="{public_path(rt, cancel["message_id"])}"' in page
     assert f'href="/m/{cancel["message_id"]}"' not in page

@@ -12,7 +12,7 @@ from hub.models.relay import CalloutTarget
 from hub.relay.clock import now
 from hub.relay.links import AnswerLink, answer_url
 from hub.runtime import Runtime
-from tests.api.support import bearer, create, login
+from tests.api.support import bearer, create_approved, login
 from tests.relay.support import seed_staff, start
 from tests.support.hubtools import public_path
 
@@ -48,7 +48,7 @@ def assert_csp_clean(html: str, path: str) -> None:
 
 
 def test_every_kind_of_response_carries_the_headers(client: FlaskClient) -> None:
-    message_id = create(client).get_json()["message_id"]
+    message_id = create_approved(client)["message_id"]
     paths = ["/login", "/healthz", "/feeds/kenko.atom", "/feeds/cap.atom", "/api/v1/openapi.json",
              "/api/v1/messages", "/no-such-page", "/static/hub.css", "/relay/a/not-a-token",
              f"/api/v1/messages/{message_id}/deliveries.csv"]
@@ -61,7 +61,7 @@ def test_every_kind_of_response_carries_the_headers(client: FlaskClient) -> None
 
 @pytest.mark.usefixtures("sandbox_client")
 def test_the_operator_and_staff_pages_have_nothing_inline(client: FlaskClient, runtime: Runtime) -> None:
-    message_id = create(client).get_json()["message_id"]
+    message_id = create_approved(client)["message_id"]
     seed_staff(runtime, 4)
     callout_id = start(runtime, departments="all")
     login(client, "admin")

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.compose.messages import ComposeError, Composition, create_message
 from hub.dispatch.tasks import release
-from hub.models import Mode, utcnow
+from hub.models import Department, Mode, utcnow
 from hub.models.triggers import FeedHealth, TriggerTelegram
 from hub.runtime import Runtime
 from hub.templating import jst
@@ -299,6 +299,9 @@ class Poller:
                                   audience=settings.jma_alarm_audience, source="trigger:jma:alarm")
         try:
             with self.runtime.session() as session:
+                # The trigger department's, like every trigger message; an alarm goes out even without one.
+                composition.department_id = session.scalar(
+                    select(Department.id).where(Department.code == settings.trigger_department))
                 message = create_message(session, self.runtime, composition, actor="trigger:jma")
                 alarm = {"source": "jma", "kind": "alarm", "url": url}
                 message.meta = {**(message.meta or {}), "trigger": alarm}
