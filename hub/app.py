@@ -20,7 +20,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config["HUB_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    from hub.api import guards
+
+    guards.init_app(app)  # JSON without ASCII escapes, bounded in depth; no method overrides
     app.extensions["hub"] = Runtime(settings)
     init_celery(app)
 

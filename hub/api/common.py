@@ -64,6 +64,10 @@ _HTTP_MESSAGES = {
 
 def handle_http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
+    # A guard's own code and (already translated) description say more than the generic status text.
+    code = getattr(exc, "api_code", None)
+    if code is not None:
+        return error_response(status, code, str(exc.description))
     message = _(_HTTP_MESSAGES.get(status, exc.name or "error"))
     return error_response(status, (exc.name or "error").lower().replace(" ", "_"), message)
 
@@ -74,7 +78,18 @@ def runtime() -> Runtime:
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    # Imported here: hub.api.guards is installed by the app factory, it does not import the API.
+    from hub.api.guards import MAX_JSON_DEPTH, JsonTooDeep
+
+    data = None
+    if request.is_json:
+        try:
+            data = current_app.json.loads(request.get_data(cache=True))
+        except JsonTooDeep as exc:
+            raise ApiError(400, "json_too_deep", _("JSONの入れ子が深すぎます（{max} 段まで）").format(
+                max=MAX_JSON_DEPTH)) from exc
+        except ValueError as exc:  # includes undecodable bytes (UnicodeDecodeError)
+            raise ApiError(400, "invalid_json", _("JSONとして読めません")) from exc
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json",
                        _("JSONオブジェクトを送ってください（Content-Type: application/json）"))

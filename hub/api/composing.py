@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, translate_problems
-from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query
+from hub.compose.audience import (
+    AUDIENCE_HELP,
+    RECEIVED_STATES,
+    Audience,
+    AudienceError,
+    contact_ids_query,
+    unknown_part,
+)
 from hub.compose.corrections import carried_channels, default_cancel_body
 from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
 from hub.i18n import gettext as _
@@ -34,9 +41,18 @@ MSG_TYPE_LABELS = {MsgType.ALERT: N_("通常"), MsgType.UPDATE: N_("訂正・続
 FOLLOW_UP = "follow-up"  # Composition.source of cancellations and corrections (hub.compose.corrections)
 
 
+# More entries than channels exist can only be a mistake or an attack: refused before any lookup.
+MAX_CHANNELS = 16
+
+
 class InvalidInput(ApiError):
+    """The request itself is wrong (types, unknown names, nothing to say): 400, and nothing is stored.
+
+    422 (``compose_failed``) is kept for a well-formed message some channel cannot carry as written.
+    """
+
     def __init__(self, problems: dict[str, list[str]]) -> None:
-        super().__init__(422, "invalid_message", _("入力内容に問題があります"), problems=problems)
+        super().__init__(400, "invalid_message", _("入力内容に問題があります"), problems=problems)
 
 
 def compose_failed(problems: dict[str, list[str]]) -> ApiError:
@@ -82,10 +98,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
                      principal: Principal) -> tuple[Composition, dict[str, list[str]]]:
     """The Composition and the problems found; the live preview renders even an unfinished one."""
     problems: dict[str, list[str]] = {}
-    channels = data.get("channels") or []
-    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        problems.setdefault("channels", []).append(_("チャネル名の配列で指定してください"))
-        channels = []
+    channels = _channels(data.get("channels"), problems)
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
         problems.setdefault("overrides", []).append(_("チャネル名と本文の組で指定してください"))
@@ -94,7 +107,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
     comp = Composition(
         title=_text(data, "title", problems).strip(),
         body=_text(data, "body", problems).strip(),
-        channels=list(dict.fromkeys(channels)),
+        channels=channels,
         audience=_text(data, "audience", problems).strip() or "all",
         mode=_choice(data, "mode", tuple(Mode), Mode.ACTUAL, problems),
         msg_type=_choice(data, "msg_type", tuple(MsgType), MsgType.ALERT, problems),
@@ -113,13 +126,48 @@ def read_composition(session: Session, data: Mapping[str, Any],
             comp.scheduled_at = parse_datetime(str(scheduled))
         except ValueError:
             problems.setdefault("scheduled_at", []).append(_("日時は ISO 8601 形式で指定してください"))
-    try:
-        Audience.parse(comp.audience)
-    except AudienceError:
-        problems.setdefault("audience", []).append(_("宛先の指定が正しくありません"))
+    _audience(session, comp.audience, problems)
     if comp.msg_type != MsgType.ALERT and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
+    if not comp.channels and not is_follow_up(comp) and "channels" not in problems:
+        problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
+    if not comp.title and not comp.body:
+        problems.setdefault("*", []).append("件名か本文を入力してください")
     return comp, problems
+
+
+def _channels(raw: Any, problems: dict[str, list[str]]) -> list[str]:
+    """The chosen channel names; wrong types, unknown names and repeats are problems, not guesses."""
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        problems.setdefault("channels", []).append(_("チャネル名の配列で指定してください"))
+        return []
+    if len(raw) > MAX_CHANNELS:
+        # Checked before anything else so a list of thousands of names costs nothing.
+        raise InvalidInput({"channels": [_("チャネルは {max} 個までです").format(max=MAX_CHANNELS)]})
+    unknown = [c for c in dict.fromkeys(raw) if c not in CHANNELS]
+    if unknown:
+        problems.setdefault("channels", []).append(
+            _("このチャネルはありません: {names}").format(names=", ".join(unknown)))
+    repeated = [c for c in dict.fromkeys(raw) if raw.count(c) > 1]
+    if repeated:
+        problems.setdefault("channels", []).append(
+            _("チャネルが重複しています: {names}").format(names=", ".join(repeated)))
+    return [c for c in dict.fromkeys(raw) if c in CHANNELS]
+
+
+def _audience(session: Session, spec: str, problems: dict[str, list[str]]) -> None:
+    try:
+        audience = Audience.parse(spec)
+    except AudienceError:
+        problems.setdefault("audience", []).append(_("宛先「{spec}」の指定が正しくありません（使えるもの: {help}）")
+                                                   .format(spec=spec, help=AUDIENCE_HELP))
+        return
+    part = unknown_part(session, audience)
+    if part is not None:
+        # Without this a typo would be sent to nobody and still be reported as 完了.
+        problems.setdefault("audience", []).append(_("宛先「{part}」は登録されていません").format(part=part))
 
 
 def is_follow_up(comp: Composition) -> bool:
@@ -260,10 +308,6 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     except ComposeError as exc:
         problems.update(exc.problems)
     follow_up = is_follow_up(comp)
-    if not comp.channels and not follow_up:
-        problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
-    if not comp.title and not comp.body:
-        problems.setdefault("*", []).append("件名か本文を入力してください")
     size = 0 if "audience" in problems else audience_size(session, comp)
     channels: dict[str, Any] = {}
     for name, r in rendered.items():

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import click
 
 from hub.cli.context import HubContext, pass_hub
-from hub.compose.audience import AUDIENCE_HELP, AudienceError
+from hub.compose.audience import AUDIENCE_HELP, Audience, AudienceError, unknown_part
 from hub.compose.messages import ComposeError, Composition, create_message
 from hub.compose.status import channel_counts, export_deliveries_csv, is_finished, message_summary
 from hub.contacts.importer import import_file
@@ -47,7 +47,14 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel."""
     rt = hub.runtime
     chosen = [c.strip() for c in channels.split(",") if c.strip()]
+    bad_overrides = [o for o in override if "=" not in o]
+    if bad_overrides:
+        raise click.UsageError(f"--override は CH=TEXT の形で指定してください: {bad_overrides[0]!r}")
     overrides = dict(o.split("=", 1) for o in override)
+    try:
+        scheduled_at = datetime.fromisoformat(schedule) if schedule else None
+    except ValueError as exc:
+        raise click.UsageError(f"--schedule は ISO 8601 の日時です: {schedule!r}") from exc
     with rt.session() as session:
         if audience.startswith("csv:"):
             path = Path(audience[4:])
@@ -55,6 +62,13 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
             for err in report.errors:
                 click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
             audience = f"list:{report.list_id}"
+        try:
+            part = unknown_part(session, Audience.parse(audience))
+        except AudienceError as exc:
+            raise click.UsageError(str(exc)) from exc
+        if part is not None:
+            # Checked before anything is stored: a typo must not become a message sent to nobody.
+            raise click.UsageError(f"宛先「{part}」は登録されていません")
         dept = None
         if department:
             dept = session.query(Department).filter(
@@ -64,7 +78,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         comp = Composition(
             title=title, body=body, channels=chosen, audience=audience, mode=mode, category_code=category,
             overrides=overrides, department_id=dept.id if dept else None,
-            scheduled_at=datetime.fromisoformat(schedule) if schedule else None,
+            scheduled_at=scheduled_at,
         )
         try:
             message = create_message(session, rt, comp, actor="cli")

@@ -56,3 +56,25 @@ def test_export_is_excel_friendly_csv_with_one_row_per_delivery(app: Flask, runt
     total = sum(sum(c.values()) for c in json.loads(_invoke(app, "status", str(message_id), "--json")[1])[
         "channels"].values())
     assert len(rows) == total and {"address", "state", "reason", "provider_id"} <= set(rows[0])
+
+
+def test_send_refuses_bad_input_with_a_message_and_stores_nothing(app: Flask, runtime: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from hub.models import Message
+
+    with runtime.session() as session:
+        seed_demo(session, residents=5, staff=1)
+    cases = [
+        (("--audience", "area:9999999"), "area:9999999"),
+        (("--audience", "category:nosuch"), "category:nosuch"),
+        (("--audience", "department:x"), "department:x"),
+        (("--audience", "list:abc"), "list:abc"),
+        (("--audience", "all", "--schedule", "tomorrow"), "--schedule"),
+        (("--audience", "all", "--override", "sms"), "--override"),
+    ]
+    for extra, named in cases:
+        code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", *extra)
+        assert code != 0 and named in out and "Traceback" not in out, (extra, out)
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0

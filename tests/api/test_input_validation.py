@@ -1,0 +1,165 @@
+"""Bad input gets a clear 4xx naming what is wrong, before anything is stored, and never a 500.
+
+Every case counts messages, bodies and deliveries before and after: a refusal that still stored a
+row (or queued one) would pass a status-code check alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.test import TestResponse
+
+from hub.models import Delivery, Message, MessageBody
+from tests.api.support import bearer, body, create, csrf, login, message
+
+API = "/api/v1"
+JSON = {"Content-Type": "application/json"}
+
+
+def stored(client: FlaskClient) -> tuple[int, int, int]:
+    with client.application.extensions["hub"].session() as s:
+        return tuple(int(s.scalar(select(func.count()).select_from(model)) or 0)
+                     for model in (Message, MessageBody, Delivery))  # type: ignore[return-value]
+
+
+def refused(client: FlaskClient, send: Any, status: int = 400) -> dict[str, Any]:
+    """Send, assert the status and a JSON error, and that nothing was stored; returns the error."""
+    before = stored(client)
+    response: TestResponse = send()
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    error = body(response)["error"]
+    assert error["code"] and error["message"]
+    assert stored(client) == before
+    return dict(error)
+
+
+@pytest.mark.parametrize(("audience", "named"), [
+    ("area:9999999", "area:9999999"),
+    ("category:nosuch", "category:nosuch"),
+    ("department:x", "department:x"),
+    ("list:424242", "list:424242"),
+    ("message:424242", "message:424242"),
+    ("list:abc", "list:abc"),          # was a 500: int("abc") inside the contact query
+    ("message:1;drop", "message:1;drop"),
+    ("everyone", "everyone"),
+])
+def test_unknown_audience_is_400_naming_it(client: FlaskClient, audience: str, named: str) -> None:
+    error = refused(client, lambda: create(client, audience=audience))
+    assert error["code"] == "invalid_message"
+    assert any(named in p for p in error["problems"]["audience"]), error
+
+
+def test_known_audiences_by_code_and_by_name_still_send(client: FlaskClient) -> None:
+    # The check must not refuse what contact_ids_query matches: codes and display names alike.
+    for audience in ("category:kenko", "department:bousai", "residents"):
+        assert create(client, audience=audience).status_code == 201, audience
+    with client.application.extensions["hub"].session() as s:
+        from hub.models import Area, Category
+        area = s.scalars(select(Area)).first()
+        name = s.scalar(select(Category.name).where(Category.code == "kenko"))
+        assert area is not None
+        codes = [f"area:{area.code}", f"area:{area.name}", f"category:{name}"]
+    for audience in codes:
+        assert create(client, audience=audience).status_code == 201, audience
+
+
+@pytest.mark.parametrize(("fields", "key", "words"), [
+    ({"title": "", "body": ""}, "*", "件名か本文"),
+    ({"title": "  ", "body": "\n"}, "*", "件名か本文"),
+    ({"channels": "sms"}, "channels", "配列"),
+    ({"channels": ["sms", 3]}, "channels", "配列"),
+    ({"channels": ["sms", "fax"]}, "channels", "fax"),
+    ({"channels": ["sms", "sms"]}, "channels", "重複"),
+    ({"channels": ["fax"] * 5000}, "channels", "16"),
+    ({"channels": []}, "*", "チャネル"),
+    ({"title": 5}, "title", "文字列"),
+])
+def test_bad_fields_are_400_with_the_field_named(client: FlaskClient, fields: dict[str, Any], key: str,
+                                                 words: str) -> None:
+    error = refused(client, lambda: create(client, **fields))
+    assert words in " ".join(error["problems"][key]), error
+
+
+def test_a_huge_channel_list_is_refused_before_any_work(client: FlaskClient) -> None:
+    # The preview renders and counts; 5,000 names must not make it render or count anything.
+    error = refused(client, lambda: client.post(f"{API}/messages/preview", headers=bearer(),
+                                                json={"channels": ["sms"] * 5000, "mode": "exercise"}))
+    assert list(error["problems"]) == ["channels"]
+
+
+@pytest.mark.parametrize("raw", [
+    "[" * 1000 + "]" * 1000,
+    '{"a":' * 1000 + "1" + "}" * 1000,
+    '{"title": "t", "overrides": ' + "[" * 40 + "]" * 40 + "}",
+])
+def test_deeply_nested_json_is_400_not_a_recursion_error(client: FlaskClient, raw: str) -> None:
+    for path in ("/messages", "/messages/preview", "/callouts"):
+        error = refused(client, lambda path=path: client.post(f"{API}{path}", data=raw, headers=bearer(**JSON)))
+        assert error["code"] == "json_too_deep"
+
+
+@pytest.mark.parametrize("raw", [b"{bad", b"\xff\xfe{", b'{"title": "t",}', b"", b"[]", b"null", b'"s"'])
+def test_malformed_json_is_400_in_the_api_error_format(client: FlaskClient, raw: bytes) -> None:
+    error = refused(client, lambda: client.post(f"{API}/messages", data=raw, headers=bearer(**JSON)))
+    assert error["code"] == "invalid_json"
+
+
+def test_method_overrides_are_refused_not_obeyed(client: FlaskClient) -> None:
+    # The client meant DELETE; creating (and sending) the message instead would be the worst answer.
+    error = refused(client, lambda: client.post(f"{API}/messages?_method=DELETE", json=message(),
+                                                headers=bearer()))
+    assert error["code"] == "method_override_not_supported"
+    for header in ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"):
+        refused(client, lambda header=header: client.post(f"{API}/messages", json=message(),
+                                                          headers=bearer(**{header: "DELETE"})))
+    # Outside the API the refusal is a page, still a 400 and still nothing stored.
+    login(client, "admin")
+    before = stored(client)
+    page = client.post("/compose?_method=PUT", data={**message(), "csrf_token": csrf(client), "step": "send",
+                                                     "confirm_actual": "yes"})
+    assert page.status_code == 400 and "メソッドの上書き" in page.get_data(as_text=True)
+    assert stored(client) == before
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "PROPFIND", "TRACE", "FOO"])
+def test_odd_methods_are_405_in_json_under_the_api(client: FlaskClient, method: str) -> None:
+    for path in ("/messages", "/messages/1", "/callouts", "/contacts/import"):
+        error = refused(client, lambda path=path: client.open(f"{API}{path}", method=method, headers=bearer()),
+                        status=405)
+        assert error["code"] == "method_not_allowed"
+    page = client.open("/compose", method=method)
+    assert page.status_code == 405
+
+
+def test_unknown_api_paths_and_bad_ids_are_json_404(client: FlaskClient) -> None:
+    for path in ("/nosuch", "/messages/abc", "/messages/99999999999999999999999"):
+        error = refused(client, lambda path=path: client.get(f"{API}{path}", headers=bearer()), status=404)
+        assert error["code"] == "not_found"
+
+
+def test_web_composer_names_an_unknown_audience(client: FlaskClient) -> None:
+    login(client, "admin")
+    before = stored(client)
+    form = {k: v for k, v in message(audience="area:9999999").items() if k != "overrides"}
+    page = client.post("/compose", data={**form, "csrf_token": csrf(client), "step": "send",
+                                         "confirm_actual": "yes"})
+    assert page.status_code == 422 and "area:9999999" in page.get_data(as_text=True)
+    assert stored(client) == before
+
+
+def test_errors_translate_with_accept_language(client: FlaskClient) -> None:
+    r = client.post(f"{API}/messages", data="[" * 100 + "]" * 100,
+                    headers=bearer(**JSON, **{"Accept-Language": "en"}))
+    assert "nested too deeply" in json.loads(r.data)["error"]["message"]
+
+
+@pytest.mark.parametrize("query", ["_scheme=javascript", "_anchor=x", "_external=1", "_method=GET"])
+def test_url_for_options_in_a_query_string_do_not_break_pages(client: FlaskClient, query: str) -> None:
+    # Every page's language links rebuild the URL from the query string: these were 500s.
+    for path in ("/login", "/nosuch"):
+        assert client.get(f"{path}?{query}").status_code in (200, 400, 404), path
