@@ -218,16 +218,41 @@ def api_list() -> ResponseReturnValue:
     return jsonify({"items": items})
 
 
+# What POST /api/v1/callouts accepts, by field (documented in hub.api.openapi as CalloutInput).
+_NAMES = (list, str)
+_CALLOUT_FIELDS: dict[str, tuple[type, ...]] = {
+    "survey": (str,), "departments": _NAMES, "mode": (str,), "steps": _NAMES, "interval": (str, int, float),
+    "cycles": (int,), "title": (str,), "deadline": (str, int, float),
+}
+MAX_NAMES = 64  # departments or steps: more than any city has
+
+
+def _callout_input(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a start request, checked for type; wrong types were 500s inside start_callout."""
+    problems: list[str] = []
+    for key, types in _CALLOUT_FIELDS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            problems.append(f"{key} の型が正しくありません")
+        elif isinstance(value, list) and (len(value) > MAX_NAMES or not all(isinstance(v, str) for v in value)):
+            problems.append(f"{key} は {MAX_NAMES} 個までの文字列の配列です")
+    if problems:
+        raise ApiError(400, "invalid_callout", "、".join(problems))
+    return data
+
+
 @relay_bp.post("/api/v1/callouts")
 def api_start() -> ResponseReturnValue:
     actor = _require_sender()
-    data = json_body()
+    data = _callout_input(json_body())
     rt = _rt()
     try:
         with rt.session() as s:
             callout = start_callout(
-                s, rt, str(data.get("survey", "anpi")), data.get("departments") or [],
-                mode=str(data.get("mode", "actual")), steps=data.get("steps"),
+                s, rt, str(data.get("survey") or "anpi"), data.get("departments") or [],
+                mode=str(data.get("mode") or "actual"), steps=data.get("steps"),
                 interval=data.get("interval"), cycles=data.get("cycles"), source="api",
                 title=data.get("title"), deadline=data.get("deadline"), actor=f"api:{actor}")
             s.flush()
