@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
-from hub.api.common import N_, ApiError, translate_problems
+from hub.api.common import N_, ApiError, as_id, translate_problems
 from hub.compose.audience import (
     AUDIENCE_HELP,
     RECEIVED_STATES,
@@ -230,11 +230,8 @@ def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, l
         if msg_type != MsgType.ALERT:
             problems.setdefault("references", []).append(_("取消・訂正には元のメッセージの番号が必要です"))
         return None
-    try:
-        ref_id = int(raw)
-    except (TypeError, ValueError):
-        ref_id = 0
-    if ref_id <= 0 or session.get(Message, ref_id) is None:
+    ref_id = as_id(raw)
+    if ref_id is None or session.get(Message, ref_id) is None:
         problems.setdefault("references", []).append(
             _("参照するメッセージ {value} はありません").format(value=raw))
         return None

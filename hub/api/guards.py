@@ -15,6 +15,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from hub.api.common import MAX_ID
 from hub.i18n import gettext as _
 
 # No document the hub accepts is deeper than a few levels (overrides: 2, call-out steps: 2).
@@ -24,12 +25,11 @@ OVERRIDE_HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Overrid
 OVERRIDE_PARAMS = ("_method",)
 
 
-# Largest id a database column holds (BIGINT); a larger one in a URL was an OverflowError, a 500.
-MAX_ID = 2**63 - 1
-
-
 class IdConverter(IntegerConverter):
-    """``<int:…>`` in every route, bounded to what the database can store: a larger number is 404."""
+    """``<int:…>`` in every route, bounded to what the database can store: a larger number is 404.
+
+    A larger one used to reach the database and come back as an OverflowError, a 500.
+    """
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)

@@ -58,7 +58,10 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     with rt.session() as session:
         if audience.startswith("csv:"):
             path = Path(audience[4:])
-            report = import_file(session, path, actor="cli", list_name=f"send:{path.name}")
+            try:
+                report = import_file(session, path, actor="cli", list_name=f"send:{path.name}")
+            except (OSError, ValueError) as exc:  # missing or unreadable file: nothing is sent
+                raise click.UsageError(f"{path}: {exc}") from exc
             for err in report.errors:
                 click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
             audience = f"list:{report.list_id}"

@@ -6,17 +6,18 @@ Columns (header row required; only one address column is mandatory):
     consent (channels ``sms;voice;email;line`` or ``all``), consent_source, consent_date (YYYY-MM-DD),
     exercise (yes/no: takes part in drills)
 Files from Excel in Shift_JIS (cp932) are read as well as UTF-8 (with or without BOM).
+A file that cannot be read at all (encoding, CSV structure) raises ValueError and imports nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -75,12 +76,18 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     """Import rows; the caller commits. With ``list_name``, the imported contacts also form a list."""
     report = ImportReport()
     text = decode_csv(data)
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"phone", "email", "line_user_id"} & {f.strip() for f in reader.fieldnames}:
+    # newline="": the csv module splits lines itself, so a bare CR (old Mac Excel) ends a row
+    # instead of raising csv.Error in the middle of a field.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ValueError(f"CSVの見出し行を読めません: {exc}") from exc
+    if not fieldnames or not {"phone", "email", "line_user_id"} & {f.strip() for f in fieldnames}:
         report.errors.append(RowError(1, "見出し行に phone / email / line_user_id のいずれかの列が必要です"))
         return report
     lookups = _Lookups(session)
-    for row in reader:
+    for row in _rows(reader):
         line = reader.line_num
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         try:
@@ -103,6 +110,18 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
         report.list_id = recipient_list.id
     audit(session, actor, "contacts.import", ("csv", source), **report.as_dict())
     return report
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The rows; a file the csv module cannot split into rows at all is a ValueError.
+
+    That is the importer's one error type: the caller's transaction rolls back, so a file that
+    breaks half-way imports nothing rather than its first half.
+    """
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"CSVの{reader.line_num}行目を読めません: {exc}") from exc
 
 
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str) -> tuple[Contact, bool]:

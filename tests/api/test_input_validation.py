@@ -78,6 +78,8 @@ def test_known_audiences_by_code_and_by_name_still_send(client: FlaskClient) -> 
     ({"channels": ["fax"] * 5000}, "channels", "16"),
     ({"channels": []}, "*", "チャネル"),
     ({"title": 5}, "title", "文字列"),
+    ({"msg_type": "cancel", "references": 2**70}, "references", "ありません"),  # was an OverflowError 500
+    ({"msg_type": "cancel", "references": True}, "references", "ありません"),
 ])
 def test_bad_fields_are_400_with_the_field_named(client: FlaskClient, fields: dict[str, Any], key: str,
                                                  words: str) -> None:
@@ -163,3 +165,25 @@ def test_url_for_options_in_a_query_string_do_not_break_pages(client: FlaskClien
     # Every page's language links rebuild the URL from the query string: these were 500s.
     for path in ("/login", "/nosuch"):
         assert client.get(f"{path}?{query}").status_code in (200, 400, 404), path
+
+
+@pytest.mark.parametrize("raw", ["not json", "[]", '{"events": 5}', '{"events": [{"type": ""}]}', '{"x": 1}'])
+def test_a_signed_but_malformed_line_webhook_is_400_and_changes_nothing(client: FlaskClient, raw: str) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    from hub.models import Consent, Contact
+
+    secret = client.application.config["HUB_SETTINGS"].line_channel_secret
+    signature = base64.b64encode(hmac.new(secret.encode(), raw.encode(), hashlib.sha256).digest()).decode()
+
+    def counts() -> tuple[int, ...]:
+        with client.application.extensions["hub"].session() as s:
+            return tuple(int(s.scalar(select(func.count()).select_from(m)) or 0) for m in (Contact, Consent))
+
+    before = counts()
+    r = client.post("/callbacks/line/webhook", data=raw, headers={"X-Line-Signature": signature,
+                                                                  "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert counts() == before
