@@ -53,7 +53,9 @@ def postback_data(callout_id: int, key: str, value: str) -> str:
 
 def parse_postback(data: str) -> tuple[int, str, str] | None:
     parts = data.split("|", 3)
-    if len(parts) != 4 or parts[0] != "relay" or not parts[1].isdigit():
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and an id the database can hold.
+    if len(parts) != 4 or parts[0] != "relay" or not (parts[1].isascii() and parts[1].isdigit()) \
+            or len(parts[1]) > 18:
         return None
     return int(parts[1]), parts[2], parts[3]
 
