@@ -133,13 +133,17 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     kind = row.get("kind") or ContactKind.RESIDENT
     if kind not in (ContactKind.RESIDENT, ContactKind.STAFF):
         raise ValueError(f"kind は resident か staff です: {kind!r}")
-    areas = [_lookup(lookups.areas, code, "地域コード") for code in _split(row.get("areas"))]
-    categories = [_lookup(lookups.categories, code, "分類") for code in _split(row.get("categories"))]
+    # Once each: "0321500;0321500" or a category by code and by name inserted the same pair twice
+    # (a unique violation that lost the whole file).
+    areas = list(dict.fromkeys(_lookup(lookups.areas, code, "地域コード") for code in _split(row.get("areas"))))
+    categories = list(dict.fromkeys(_lookup(lookups.categories, code, "分類")
+                                    for code in _split(row.get("categories"))))
     department = _lookup(lookups.departments, row["department"], "部署") if row.get("department") else None
     consent = _consent_channels(row.get("consent", ""))
     consent_date = _date(row.get("consent_date", ""))
 
     contact, created = _find(session, row.get("external_id") or None, phone, email, line_id), False
+    _check_line_id_free(session, contact, line_id)
     if contact is None:
         contact, created = Contact(external_id=row.get("external_id") or None), True
         session.add(contact)
@@ -157,6 +161,18 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
             contact.consents.append(Consent(channel=channel, source=row.get("consent_source") or source,
                                             given_at=consent_date))
     return contact, created
+
+
+def _check_line_id_free(session: Session, contact: Contact | None, line_id: str | None) -> None:
+    """A LINE user is one contact (a unique column): a second one was an IntegrityError that lost the file.
+
+    Checked before the row touches anything, so a refused row changes nothing.
+    """
+    if not line_id:
+        return
+    owner = session.scalar(select(Contact.id).where(Contact.line_user_id == line_id))
+    if owner is not None and (contact is None or owner != contact.id):
+        raise ValueError(f"line_user_id は別の連絡先（ID {owner}）に登録済みです")
 
 
 def _find(session: Session, external_id: str | None, phone: str | None, email: str | None,
