@@ -78,3 +78,18 @@ def test_send_refuses_bad_input_with_a_message_and_stores_nothing(app: Flask, ru
         assert code != 0 and named in out and "Traceback" not in out, (extra, out)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_unreadable_csv_files_are_a_message_not_a_traceback(app: Flask, runtime: Runtime, tmp_path: object) -> None:
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "bad.csv"
+    bad.write_bytes(b"name,phone\n" + b'"' + b"x" * 200_000 + b'",1\n')  # beyond the csv module's field limit
+    code, out, _ = _invoke(app, "contacts", "import", str(bad))
+    assert code == 1 and "CSV" in out and "Traceback" not in out, out
+    code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms",
+                           "--audience", f"csv:{bad}")
+    assert code == 2 and "CSV" in out, out
+    code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms",
+                           "--audience", f"csv:{Path(str(tmp_path)) / 'missing.csv'}")
+    assert code == 2 and "missing.csv" in out, out
