@@ -8,7 +8,6 @@ and the audience counted the way planning will count it (an exercise reaches dri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +27,7 @@ from hub.compose.audience import (
 )
 from hub.compose.corrections import carried_channels, default_cancel_body
 from hub.compose.messages import ComposeError, Composition, needs_second_person, preview
+from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
 from hub.runtime import Runtime
@@ -80,12 +80,6 @@ def _choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...], default
     return str(value)
 
 
-def parse_datetime(raw: str) -> datetime:
-    """ISO 8601; a time without an offset is Japan time (a browser's datetime-local has none)."""
-    value = datetime.fromisoformat(raw)
-    return value if value.tzinfo else value.replace(tzinfo=JST)
-
-
 def composition_from(session: Session, data: Mapping[str, Any], principal: Principal) -> Composition:
     """A Composition from untrusted input; raises InvalidInput listing every problem at once."""
     comp, problems = read_composition(session, data, principal)
@@ -123,9 +117,9 @@ def read_composition(session: Session, data: Mapping[str, Any],
     scheduled = data.get("scheduled_at")
     if scheduled:
         try:
-            comp.scheduled_at = parse_datetime(str(scheduled))
-        except ValueError:
-            problems.setdefault("scheduled_at", []).append(_("日時は ISO 8601 形式で指定してください"))
+            comp.scheduled_at = read_schedule(str(scheduled))
+        except ScheduleError as exc:
+            problems.setdefault("scheduled_at", []).append(_(str(exc)))
     _audience(session, comp.audience, problems)
     if comp.msg_type != MsgType.ALERT and comp.references_id:
         _as_follow_up(session, comp, principal, problems)

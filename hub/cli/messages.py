@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,6 +15,7 @@ import click
 from hub.cli.context import HubContext, pass_hub
 from hub.compose.audience import AUDIENCE_HELP, Audience, AudienceError, unknown_part
 from hub.compose.messages import ComposeError, Composition, create_message
+from hub.compose.schedule import ScheduleError, read_schedule
 from hub.compose.status import channel_counts, export_deliveries_csv, is_finished, message_summary
 from hub.contacts.importer import import_file
 from hub.dispatch.tasks import release
@@ -52,9 +52,9 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         raise click.UsageError(f"--override は CH=TEXT の形で指定してください: {bad_overrides[0]!r}")
     overrides = dict(o.split("=", 1) for o in override)
     try:
-        scheduled_at = datetime.fromisoformat(schedule) if schedule else None
-    except ValueError as exc:
-        raise click.UsageError(f"--schedule は ISO 8601 の日時です: {schedule!r}") from exc
+        scheduled_at = read_schedule(schedule) if schedule else None
+    except ScheduleError as exc:
+        raise click.UsageError(f"--schedule {schedule!r}: {exc}") from exc
     with rt.session() as session:
         if audience.startswith("csv:"):
             path = Path(audience[4:])

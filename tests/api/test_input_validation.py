@@ -187,3 +187,23 @@ def test_a_signed_but_malformed_line_webhook_is_400_and_changes_nothing(client: 
                                                                   "Content-Type": "application/json"})
     assert r.status_code == 400
     assert counts() == before
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:59:59", "0001-01-01T00:00:00+14:00",
+                                  "2000-01-01T09:00", "tomorrow", "2026-02-30T09:00"])
+def test_absurd_schedules_are_400(client: FlaskClient, when: str) -> None:
+    # Year 9999 was stored, then broke the status page (OverflowError in Japan time): a 500.
+    error = refused(client, lambda: create(client, scheduled_at=when))
+    assert list(error["problems"]) == ["scheduled_at"]
+
+
+def test_a_schedule_in_japan_time_is_stored_as_that_moment(client: FlaskClient) -> None:
+    # On SQLite the offset was dropped: 09:00+09:00 came back as 09:00 UTC, nine hours late.
+    from datetime import UTC, datetime, timedelta
+
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    for sent in (f"{day}T09:00:00+09:00", f"{day}T09:00"):  # no offset: Japan time
+        message_id = body(create(client, scheduled_at=sent))["message_id"]
+        detail = body(client.get(f"{API}/messages/{message_id}", headers=bearer()))
+        assert datetime.fromisoformat(detail["scheduled_at"]) == datetime.fromisoformat(f"{day}T00:00:00+00:00")
+        assert detail["state"] == "scheduled"
