@@ -9,12 +9,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from hub.i18n import gettext as _
+from hub.models.base import MAX_INT_ID
 from hub.runtime import Runtime
 
 MAX_PER_PAGE = 500
-# Largest id a database column holds (BIGINT). Beyond it the driver raises (OverflowError on
-# SQLite, out of range on PostgreSQL): a 500 instead of "no such message".
-MAX_ID = 2**63 - 1
 
 
 def N_(text: str) -> str:
@@ -76,12 +74,14 @@ def handle_http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 def as_id(raw: Any) -> int | None:
-    """A row id from JSON (an integer) or a form (digits); None when it cannot be one."""
+    """An id of an INTEGER key from JSON (an integer) or a form (digits); None when it cannot be one."""
     if isinstance(raw, bool):  # True is an int to Python, not an id to anyone
         return None
     if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         raw = int(raw.strip())
-    if isinstance(raw, int) and 0 < raw <= MAX_ID:
+    # Beyond the column's range the driver raises (OverflowError on SQLite, out of range on
+    # PostgreSQL): a 500 instead of "no such message".
+    if isinstance(raw, int) and 0 < raw <= MAX_INT_ID:
         return raw
     return None
 

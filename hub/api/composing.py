@@ -60,6 +60,10 @@ def compose_failed(problems: dict[str, list[str]]) -> ApiError:
                     problems=translate_problems(problems))
 
 
+# The columns' lengths (hub.models.Message): PostgreSQL refuses a longer value at commit, a 500.
+MAX_LENGTHS = {"title": 200, "audience": 200, "update_label": 16}
+
+
 def _text(data: Mapping[str, Any], key: str, problems: dict[str, list[str]]) -> str:
     value = data.get(key)
     if value is None:
@@ -67,6 +71,10 @@ def _text(data: Mapping[str, Any], key: str, problems: dict[str, list[str]]) -> 
     if not isinstance(value, str):
         problems.setdefault(key, []).append(_("文字列で指定してください"))
         return ""
+    limit = MAX_LENGTHS.get(key)
+    if limit is not None and len(value.strip()) > limit:
+        problems.setdefault(key, []).append(_("{max} 文字以内にしてください").format(max=limit))
+        return value.strip()[:limit]
     return value
 
 

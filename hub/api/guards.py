@@ -15,8 +15,8 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from hub.api.common import MAX_ID
 from hub.i18n import gettext as _
+from hub.models.base import MAX_BIG_ID, MAX_INT_ID
 
 # No document the hub accepts is deeper than a few levels (overrides: 2, call-out steps: 2).
 MAX_JSON_DEPTH = 32
@@ -26,13 +26,22 @@ OVERRIDE_PARAMS = ("_method",)
 
 
 class IdConverter(IntegerConverter):
-    """``<int:…>`` in every route, bounded to what the database can store: a larger number is 404.
+    """``<int:…>`` in every route, bounded to an INTEGER key: a larger number is 404.
 
-    A larger one used to reach the database and come back as an OverflowError, a 500.
+    A larger one used to reach the database: an OverflowError on SQLite beyond 2⁶³, an
+    out-of-range error on PostgreSQL beyond 2³¹ (both a 500).
     """
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_ID)
+        kwargs.setdefault("max", MAX_INT_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class BigIdConverter(IntegerConverter):
+    """``<bigid:…>`` for the keys that are BIGINT (deliveries, contact attempts)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_BIG_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -83,6 +92,7 @@ def _refuse_method_override() -> None:
 def init_app(app: Flask) -> None:
     """Call before any blueprint is registered (routes bind their converters then)."""
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     provider = GuardedJSONProvider(app)
     provider.ensure_ascii = False
     app.json = provider

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from hub.api import api_bp
 from hub.models import DeliveryState, MessageState, Mode, MsgType
+from hub.models.base import MAX_INT_ID
 from hub.models.relay import CalloutState, TargetState
 
 CHANNEL_NAMES = ["sms", "voice", "email", "line", "x", "rss"]
@@ -62,8 +63,8 @@ def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
-# Ids are BIGINT: a larger number in a path is 404, as for any id that does not exist.
-ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+# Ids are INTEGER keys: a larger number in a path is 404, as for any id that does not exist.
+ID = {"type": "integer", "minimum": 0, "maximum": MAX_INT_ID}
 MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": ID}
 CALLOUT_ID = {"name": "callout_id", "in": "path", "required": True, "schema": ID}
 NULLABLE_STRING = nullable("string")
@@ -79,7 +80,8 @@ MESSAGE_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 200},
     "body": STRING,
     "channels": {"type": "array", "items": {"enum": CHANNEL_NAMES}, "minItems": 1},
-    "audience": {"type": "string", "description": "all | residents | staff | category:CODE | area:CODE | "
+    "audience": {"type": "string", "maxLength": 200,
+                 "description": "all | residents | staff | category:CODE | area:CODE | "
                  "department:CODE | list:ID", "default": "all"},
     "mode": {"enum": values(Mode), "description": "required: actual vs exercise is never defaulted"},
     "msg_type": {"enum": values(MsgType), "default": "alert"},
@@ -91,7 +93,7 @@ MESSAGE_FIELDS: dict[str, Any] = {
     "references": nullable("integer", description="the message corrected or cancelled. With msg_type "
                            "cancel/update the follow-up goes to the original's recipients on its channels, "
                            "in its mode; channels, audience and mode given here are ignored"),
-    "update_label": {"type": "string", "description": "訂正 (default) or 続報, for msg_type update"},
+    "update_label": {"type": "string", "maxLength": 16, "description": "訂正 (default) or 続報, for msg_type update"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -174,7 +176,7 @@ SCHEMAS: dict[str, Any] = {
                   "description": "the chain, default line, voice, email"},
         "interval": {"type": ["string", "number", "null"], "description": "e.g. 5m, 90s, or seconds (≤ 7 days)"},
         "cycles": {"type": ["integer", "null"], "minimum": 1, "maximum": 10},
-        "title": NULLABLE_STRING,
+        "title": nullable("string", maxLength=200),
         "deadline": {"type": ["string", "number", "null"], "description": "closes the call-out after this long"},
     }, required=["departments"]),
     "CalloutSummary": {"allOf": [ref("Callout"), obj({"total": INTEGER, "answered": INTEGER})]},

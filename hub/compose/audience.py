@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Contact, ContactKind, Delivery, Department, Message, RecipientList
+from hub.models.base import MAX_INT_ID
 from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
 
 AUDIENCE_HELP = (
@@ -38,8 +39,8 @@ class Audience:
             return cls(kind)
         if kind in {"category", "area", "department"} and value:
             return cls(kind, value)
-        # Ids are checked here so a query never meets int("abc") (that was a 500 at the API).
-        if kind in {"list", "message"} and value.isascii() and value.isdigit() and len(value) <= 18:
+        # Ids are checked here so a query never meets int("abc") nor an id beyond the column (500s).
+        if kind in {"list", "message"} and value.isascii() and value.isdigit() and int(value) <= MAX_INT_ID:
             return cls(kind, value)
         raise AudienceError(f"宛先の指定が正しくありません: {spec!r}（使えるもの: {AUDIENCE_HELP}）")
 

@@ -60,7 +60,7 @@ def _authenticate_api() -> None:
 
 # -- provider posts ----------------------------------------------------------------------------------
 
-@relay_bp.post("/relay/voice/gather/<int:attempt_id>")
+@relay_bp.post("/relay/voice/gather/<bigid:attempt_id>")  # contact_attempts.id is BIGINT
 def voice_gather(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
     channel, form = signed_form(rt, "voice")
@@ -74,7 +74,7 @@ def voice_gather(attempt_id: int) -> ResponseReturnValue:
     return Response(twiml, mimetype="text/xml")
 
 
-@relay_bp.post("/relay/voice/status/<int:attempt_id>")
+@relay_bp.post("/relay/voice/status/<bigid:attempt_id>")
 def voice_status(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
     event = signed_status_post(rt, "voice")
@@ -225,6 +225,7 @@ _CALLOUT_FIELDS: dict[str, tuple[type, ...]] = {
     "cycles": (int,), "title": (str,), "deadline": (str, int, float),
 }
 MAX_NAMES = 64  # departments or steps: more than any city has
+MAX_TEXT = 200
 
 
 def _callout_input(data: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +239,9 @@ def _callout_input(data: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"{key} の型が正しくありません")
         elif isinstance(value, list) and (len(value) > MAX_NAMES or not all(isinstance(v, str) for v in value)):
             problems.append(f"{key} は {MAX_NAMES} 個までの文字列の配列です")
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            # Callout.title is 200 characters: PostgreSQL refused a longer one at commit (a 500).
+            problems.append(f"{key} は {MAX_TEXT} 文字以内です")
     if problems:
         raise ApiError(400, "invalid_callout", "、".join(problems))
     return data

@@ -46,6 +46,7 @@ def refused(client: FlaskClient, send: Any, status: int = 400) -> dict[str, Any]
     ("message:424242", "message:424242"),
     ("list:abc", "list:abc"),          # was a 500: int("abc") inside the contact query
     ("message:1;drop", "message:1;drop"),
+    (f"list:{2**31}", f"list:{2**31}"),   # beyond PostgreSQL's INTEGER: was a 500 there
     ("everyone", "everyone"),
 ])
 def test_unknown_audience_is_400_naming_it(client: FlaskClient, audience: str, named: str) -> None:
@@ -139,7 +140,9 @@ def test_odd_methods_are_405_in_json_under_the_api(client: FlaskClient, method: 
 
 
 def test_unknown_api_paths_and_bad_ids_are_json_404(client: FlaskClient) -> None:
-    for path in ("/nosuch", "/messages/abc", "/messages/99999999999999999999999"):
+    # 2**31 is beyond PostgreSQL's INTEGER (an out-of-range error, a 500); 10**23 beyond SQLite's.
+    for path in ("/nosuch", "/messages/abc", "/messages/99999999999999999999999", f"/messages/{2**31}",
+                 f"/messages/{2**31}/deliveries", f"/callouts/{2**31}"):
         error = refused(client, lambda path=path: client.get(f"{API}{path}", headers=bearer()), status=404)
         assert error["code"] == "not_found"
 
