@@ -93,7 +93,7 @@ def runtime() -> Runtime:
 
 def json_body() -> dict[str, Any]:
     # Imported here: hub.api.guards is installed by the app factory, it does not import the API.
-    from hub.api.guards import MAX_JSON_DEPTH, JsonTooDeep
+    from hub.api.guards import MAX_JSON_DEPTH, JsonHasNul, JsonTooDeep
 
     data = None
     if request.is_json:
@@ -102,6 +102,8 @@ def json_body() -> dict[str, Any]:
         except JsonTooDeep as exc:
             raise ApiError(400, "json_too_deep", _("JSONの入れ子が深すぎます（{max} 段まで）").format(
                 max=MAX_JSON_DEPTH)) from exc
+        except JsonHasNul as exc:
+            raise ApiError(400, "nul_character", _("NUL文字（\\0）は使えません")) from exc
         except ValueError as exc:  # includes undecodable bytes (UnicodeDecodeError)
             raise ApiError(400, "invalid_json", _("JSONとして読めません")) from exc
     if not isinstance(data, dict):

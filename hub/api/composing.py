@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, as_id, translate_problems
+from hub.api.guards import has_nul
 from hub.compose.audience import (
     AUDIENCE_HELP,
     RECEIVED_STATES,
@@ -99,6 +100,9 @@ def composition_from(session: Session, data: Mapping[str, Any], principal: Princ
 def read_composition(session: Session, data: Mapping[str, Any],
                      principal: Principal) -> tuple[Composition, dict[str, list[str]]]:
     """The Composition and the problems found; the live preview renders even an unfinished one."""
+    nul = [key for key, value in data.items() if has_nul(value)]
+    if nul:  # the composer's form (JSON is refused earlier): PostgreSQL stores no NUL, a 500
+        raise InvalidInput({key: [_("NUL文字（\\0）は使えません")] for key in nul})
     problems: dict[str, list[str]] = {}
     channels = _channels(data.get("channels"), problems)
     overrides = data.get("overrides") or {}

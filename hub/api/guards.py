@@ -1,4 +1,4 @@
-"""Request guards every front door shares: JSON that is too deep, method overrides, huge ids.
+"""Request guards every front door shares: JSON that is too deep, NUL, method overrides, huge ids.
 
 Both used to reach a view or a 500: a 1,000-level JSON array raised RecursionError inside the
 decoder, and ``POST /api/v1/messages?_method=DELETE`` created (and sent) a message its client
@@ -49,6 +49,26 @@ class JsonTooDeep(ValueError):
     """A JSON document nested deeper than MAX_JSON_DEPTH (a ValueError, so Flask answers 400)."""
 
 
+class JsonHasNul(ValueError):
+    """A string of the document holds NUL (``\\u0000``): PostgreSQL refuses it in any text (a 500)."""
+
+
+def has_nul(value: Any) -> bool:
+    """Whether any string (key or value) in decoded JSON, or a form's values, contains NUL."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
     """Nesting depth of decoded JSON, stopping as soon as ``limit`` is passed (so it stays cheap)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -74,6 +94,8 @@ class GuardedJSONProvider(DefaultJSONProvider):
             raise JsonTooDeep(f"deeper than {MAX_JSON_DEPTH} levels") from exc
         if depth(value) > MAX_JSON_DEPTH:
             raise JsonTooDeep(f"deeper than {MAX_JSON_DEPTH} levels")
+        if has_nul(value):
+            raise JsonHasNul("NUL in a string")
         return value
 
 
@@ -89,6 +111,16 @@ def _refuse_method_override() -> None:
         raise MethodOverrideRefused(_("メソッドの上書き（{names}）には対応していません").format(names=", ".join(sent)))
 
 
+class NulRefused(BadRequest):
+    api_code = "nul_character"
+
+
+def _refuse_nul_in_query() -> None:
+    # Query values go to SQL as text (e.g. ?channel=): PostgreSQL refuses NUL there, a 500.
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise NulRefused(_("NUL文字（\\0）は使えません"))
+
+
 def init_app(app: Flask) -> None:
     """Call before any blueprint is registered (routes bind their converters then)."""
     app.url_map.converters["int"] = IdConverter
@@ -97,3 +129,4 @@ def init_app(app: Flask) -> None:
     provider.ensure_ascii = False
     app.json = provider
     app.before_request(_refuse_method_override)
+    app.before_request(_refuse_nul_in_query)

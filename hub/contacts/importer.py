@@ -76,6 +76,8 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     """Import rows; the caller commits. With ``list_name``, the imported contacts also form a list."""
     report = ImportReport()
     text = decode_csv(data)
+    if "\x00" in text:  # a damaged or binary file; PostgreSQL stores no NUL in text (an error at flush)
+        raise ValueError("CSVにNUL文字が含まれています（壊れたファイルか、CSVではありません）")
     # newline="": the csv module splits lines itself, so a bare CR (old Mac Excel) ends a row
     # instead of raising csv.Error in the middle of a field.
     reader = csv.DictReader(io.StringIO(text, newline=""))

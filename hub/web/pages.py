@@ -221,8 +221,8 @@ def compose_post() -> ResponseReturnValue:
         with rt.session() as s:
             comp, problems = read_composition(s, data, principal)
             preview = preview_payload(s, rt, comp, problems)
-    except ApiError as exc:
-        preview = {"problems": {"*": [exc.message]}}
+    except ApiError as exc:  # refused outright (NUL, too many channels …): show what, not just that
+        preview = {"problems": exc.extra.get("problems") or {"*": [exc.message]}}
     if step == "edit" or preview["problems"]:
         status = 422 if preview["problems"] and step != "edit" else 200
         return render_template("compose.html", data=data, problems=preview["problems"], **_choices()), status

@@ -79,6 +79,8 @@ def test_known_audiences_by_code_and_by_name_still_send(client: FlaskClient) -> 
     ({"channels": ["fax"] * 5000}, "channels", "16"),
     ({"channels": []}, "*", "チャネル"),
     ({"title": 5}, "title", "文字列"),
+    ({"title": "あ" * 201}, "title", "200"),  # PostgreSQL refused it at commit: a 500
+    ({"update_label": "続報" * 9}, "update_label", "16"),
     ({"msg_type": "cancel", "references": 2**70}, "references", "ありません"),  # was an OverflowError 500
     ({"msg_type": "cancel", "references": True}, "references", "ありません"),
 ])
@@ -210,3 +212,18 @@ def test_a_schedule_in_japan_time_is_stored_as_that_moment(client: FlaskClient) 
         detail = body(client.get(f"{API}/messages/{message_id}", headers=bearer()))
         assert datetime.fromisoformat(detail["scheduled_at"]) == datetime.fromisoformat(f"{day}T00:00:00+00:00")
         assert detail["state"] == "scheduled"
+
+
+def test_nul_characters_are_400_not_a_database_error(client: FlaskClient) -> None:
+    # PostgreSQL refuses NUL in any text, stored or compared: each of these was a 500 there.
+    for fields in ({"title": "a\x00b"}, {"category": "\x00"}, {"overrides": {"sms": "\x00"}}):
+        error = refused(client, lambda fields=fields: create(client, **fields))
+        assert error["code"] == "nul_character"
+    error = refused(client, lambda: client.get(f"{API}/messages/1/deliveries?channel=%00", headers=bearer()))
+    assert error["code"] == "nul_character"
+    login(client, "admin")
+    before = stored(client)
+    form = {k: v for k, v in message(title="a\x00b").items() if k != "overrides"}
+    page = client.post("/compose", data={**form, "csrf_token": csrf(client), "step": "confirm"})
+    assert page.status_code == 422 and "NUL" in page.get_data(as_text=True)
+    assert stored(client) == before

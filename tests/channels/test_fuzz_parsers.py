@@ -159,4 +159,5 @@ def test_relay_postback_data_is_parsed_or_ignored(data: str) -> None:
 def test_relay_postback_unicode_digits_are_not_ids() -> None:
     assert parse_postback("relay|²|attend|yes") is None  # str.isdigit() says yes; int() said ValueError
     assert parse_postback("relay|" + "9" * 30 + "|attend|yes") is None
+    assert parse_postback(f"relay|{2**31}|attend|yes") is None  # call-outs.id is INTEGER on PostgreSQL
     assert parse_postback("relay|12|attend|yes") == (12, "attend", "yes")
