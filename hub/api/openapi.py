@@ -247,7 +247,8 @@ PATHS: dict[str, Any] = {
     },
     "/contacts/import": {
         "post": {"operationId": "importContacts", "summary": "Import residents/staff from CSV",
-                 "parameters": [query("list", STRING, "also keep the rows as a named list")],
+                 "parameters": [query("list", {"type": "string", "maxLength": 200},
+                                      "also keep the rows as a named list")],
                  "requestBody": {"required": True, "content": {
                      "multipart/form-data": {"schema": obj({"file": {"type": "string",
                                                                      "contentMediaType": "text/csv"}})},

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
+from hub.models.audit import AuditLog
+from hub.models.base import table_of
 
 T = TypeVar("T")
 CONSENT_CHANNELS = ("sms", "voice", "email", "line")
@@ -75,6 +77,7 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
                     list_name: str | None = None) -> ImportReport:
     """Import rows; the caller commits. With ``list_name``, the imported contacts also form a list."""
     report = ImportReport()
+    source = source[:MAX_SOURCE]  # a long file name must not fail the import at the audit entry
     text = decode_csv(data)
     if "\x00" in text:  # a damaged or binary file; PostgreSQL stores no NUL in text (an error at flush)
         raise ValueError("CSVにNUL文字が含まれています（壊れたファイルか、CSVではありません）")
@@ -105,7 +108,7 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
             report.updated += 1
     if list_name is not None:
         members = list(session.scalars(select(Contact).where(Contact.id.in_(report.contact_ids))))
-        recipient_list = RecipientList(name=list_name, members=members)
+        recipient_list = RecipientList(name=list_name[:MAX_LIST_NAME], members=members)
         session.add(recipient_list)
         session.flush()
         report.contact_ids = [c.id for c in members]
@@ -126,7 +129,28 @@ def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
         raise ValueError(f"CSVの{reader.line_num}行目を読めません: {exc}") from exc
 
 
+def _length(model: type[Any], column: str) -> int:
+    length = table_of(model).c[column].type.length  # type: ignore[attr-defined]
+    assert isinstance(length, int)
+    return length
+
+
+# Text stored as given, with its column's length: PostgreSQL refuses a longer value at flush,
+# which lost the whole file (SQLite stores it, so only PostgreSQL showed it; found by fuzzing).
+TEXT_LIMITS = {
+    "external_id": _length(Contact, "external_id"), "name": _length(Contact, "name"),
+    "language": _length(Contact, "language"), "position": _length(Contact, "position"),
+    "email": _length(Contact, "email"), "consent_source": _length(Consent, "source"),
+}
+# The import's source ("csv:FILE", "api:FILE") is the audit entry's subject id, the shorter column.
+MAX_SOURCE = _length(AuditLog, "subject_id")
+MAX_LIST_NAME = _length(RecipientList, "name")
+
+
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str) -> tuple[Contact, bool]:
+    too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
+    if too_long:
+        raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
     phone = normalise_phone(row["phone"]) if row.get("phone") else None
     email = normalise_email(row["email"]) if row.get("email") else None
     line_id = normalise_line_user(row["line_user_id"]) if row.get("line_user_id") else None

@@ -227,3 +227,9 @@ def test_nul_characters_are_400_not_a_database_error(client: FlaskClient) -> Non
     page = client.post("/compose", data={**form, "csrf_token": csrf(client), "step": "confirm"})
     assert page.status_code == 422 and "NUL" in page.get_data(as_text=True)
     assert stored(client) == before
+
+
+def test_a_list_name_longer_than_its_column_is_400(client: FlaskClient) -> None:
+    r = client.post(f"{API}/contacts/import?list={'x' * 201}", headers=bearer(**{"Content-Type": "text/csv"}),
+                    data="name,phone\n山田,09012345678\n".encode())
+    assert r.status_code == 400 and body(r)["error"]["code"] == "invalid_parameter"
