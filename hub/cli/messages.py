@@ -20,6 +20,7 @@ from hub.compose.status import channel_counts, export_deliveries_csv, is_finishe
 from hub.contacts.importer import import_file
 from hub.dispatch.tasks import release
 from hub.models import Department, Message
+from hub.models.base import table_of
 from hub.runtime import Runtime
 
 
@@ -47,6 +48,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel."""
     rt = hub.runtime
     chosen = [c.strip() for c in channels.split(",") if c.strip()]
+    _check_text(title=title, body=body, audience=audience, override=" ".join(override))
     bad_overrides = [o for o in override if "=" not in o]
     if bad_overrides:
         raise click.UsageError(f"--override は CH=TEXT の形で指定してください: {bad_overrides[0]!r}")
@@ -97,6 +99,17 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     if wait and state not in ("awaiting_approval", "scheduled"):
         _wait(rt, message_id, timeout, show_progress=not as_json)
     _print_status(rt, message_id, as_json, sandboxed)
+
+
+def _check_text(**values: str) -> None:
+    """What the database would refuse (a traceback on PostgreSQL): NUL, or more than the column holds."""
+    for option, value in values.items():
+        if "\x00" in value:
+            raise click.UsageError(f"--{option} にNUL文字は使えません")
+        column = table_of(Message).c.get(option)
+        limit = getattr(column.type, "length", None) if column is not None else None
+        if limit is not None and len(value) > limit:
+            raise click.UsageError(f"--{option} は {limit} 文字以内にしてください")
 
 
 def _wait(rt: Runtime, message_id: int, timeout: float, show_progress: bool) -> None:

@@ -72,6 +72,8 @@ def test_send_refuses_bad_input_with_a_message_and_stores_nothing(app: Flask, ru
         (("--audience", "list:abc"), "list:abc"),
         (("--audience", "all", "--schedule", "tomorrow"), "--schedule"),
         (("--audience", "all", "--override", "sms"), "--override"),
+        (("--audience", "all", "--override", "sms=a\x00b"), "NUL"),
+        (("--audience", "all", "--title", "あ" * 201), "200"),  # PostgreSQL refused it: a traceback
     ]
     for extra, named in cases:
         code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", *extra)
