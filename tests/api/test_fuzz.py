@@ -40,7 +40,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def settings_(database_url: str, sandbox: Sandbox, tmp_path: Any) -> Settings:
+def fuzz_settings(database_url: str, sandbox: Sandbox, tmp_path: Any) -> Settings:
     # database_url runs the fuzzer on SQLite and on PostgreSQL: PostgreSQL refuses text longer than
     # its column at commit, which SQLite stores (a title of 201 characters was a 500 there only).
     return Settings(**hub_settings(sandbox.http_url, sandbox.smtp_port), database_url=database_url,
@@ -48,12 +48,12 @@ def settings_(database_url: str, sandbox: Sandbox, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def fuzz_app(settings_: Settings) -> Iterator[Flask]:
+def fuzz_app(fuzz_settings: Settings) -> Iterator[Flask]:
     from hub.app import create_app
 
     # Not eager: a message the fuzzer manages to create is queued (to a broker nobody reads), not
     # delivered through the sandbox, which would make each example cost a second.
-    app = create_app(settings_)
+    app = create_app(fuzz_settings)
     seed(app)
     with app.app_context():
         yield app
