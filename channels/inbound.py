@@ -17,6 +17,10 @@ class SignatureError(Exception):
     """The post is not signed by the provider with our secret: it must change nothing."""
 
 
+class MalformedPost(ValueError):
+    """A correctly signed post whose body is not what the provider sends: refused (400), changes nothing."""
+
+
 @dataclass(frozen=True)
 class StatusEvent:
     """A provider's later word on one request (e.g. a Twilio status callback)."""

@@ -31,7 +31,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, RateLimited, TransientError, Unreachable
-from channels.inbound import SignatureError, UserEvent
+from channels.inbound import MalformedPost, SignatureError, UserEvent
 from channels.net import may_have_reached_provider
 from channels.text import join_nonempty, with_prefix
 
@@ -264,6 +264,9 @@ class LineChannel(Channel):
             events = WebhookParser(self.config.channel_secret).parse(body, signature)
         except InvalidSignatureError as exc:
             raise SignatureError("LINEの署名が一致しません") from exc
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
+            # The SDK indexes the decoded JSON without checking its shape (found by fuzzing).
+            raise MalformedPost(f"LINEのWebhookの形式が正しくありません ({type(exc).__name__})") from exc
         return [_user_event(e) for e in events]
 
     def reconcile(self, recipients: Sequence[Recipient], batch: Batch) -> list[DeliveryResult]:
@@ -277,12 +280,17 @@ def _user_event(event: Any) -> UserEvent:
     message = getattr(event, "message", None)
     return UserEvent(
         kind=str(getattr(event, "type", "") or ""),
-        user_id=getattr(getattr(event, "source", None), "user_id", None),
-        data=getattr(getattr(event, "postback", None), "data", None),
-        text=getattr(message, "text", None) if message is not None else None,
-        event_id=getattr(event, "webhook_event_id", None) or None,
+        user_id=_text_or_none(getattr(getattr(event, "source", None), "user_id", None)),
+        data=_text_or_none(getattr(getattr(event, "postback", None), "data", None)),
+        text=_text_or_none(getattr(message, "text", None) if message is not None else None),
+        event_id=_text_or_none(getattr(event, "webhook_event_id", None)),
         redelivery=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    # An unknown event keeps its raw JSON: a number or object where text belongs is no text.
+    return value if isinstance(value, str) else None
 
 
 def _is_network_error(exc: BaseException) -> bool:

@@ -28,6 +28,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         # Only the client address: links and signatures use HUB_PUBLIC_URL, never forwarded host headers.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
                                 x_proto=0, x_host=0, x_port=0, x_prefix=0)
+    from hub.api import guards
+
+    guards.init_app(app)  # JSON without ASCII escapes, bounded in depth; no method overrides
     app.extensions["hub"] = Runtime(settings)
     init_celery(app)
 

@@ -14,7 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.base import Outcome
-from channels.inbound import ReceivesUserEvents, ReportsStatus, SignatureError, StatusEvent, UserEvent
+from channels.inbound import (
+    MalformedPost,
+    ReceivesUserEvents,
+    ReportsStatus,
+    SignatureError,
+    StatusEvent,
+    UserEvent,
+)
 from hub.db import rowcount
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, WebhookEvent, audit, utcnow
 from hub.models.base import table_of
@@ -160,6 +167,9 @@ def user_events_webhook(channel_name: str) -> tuple[str, int]:
     except SignatureError as exc:
         log.warning("rejected a %s webhook: %s", channel_name, exc)
         abort(403)
+    except MalformedPost as exc:  # signed, but not a webhook: say so instead of a 500
+        log.warning("rejected a malformed %s webhook: %s", channel_name, exc)
+        abort(400)
     with rt.session() as session:
         forget_old_events(session)
         for event in events:

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from hub.i18n import gettext as _
+from hub.models.base import MAX_INT_ID
 from hub.runtime import Runtime
 
 MAX_PER_PAGE = 500
@@ -64,8 +65,25 @@ _HTTP_MESSAGES = {
 
 def handle_http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
+    # A guard's own code and (already translated) description say more than the generic status text.
+    code = getattr(exc, "api_code", None)
+    if code is not None:
+        return error_response(status, code, str(exc.description))
     message = _(_HTTP_MESSAGES.get(status, exc.name or "error"))
     return error_response(status, (exc.name or "error").lower().replace(" ", "_"), message)
+
+
+def as_id(raw: Any) -> int | None:
+    """An id of an INTEGER key from JSON (an integer) or a form (digits); None when it cannot be one."""
+    if isinstance(raw, bool):  # True is an int to Python, not an id to anyone
+        return None
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip())
+    # Beyond the column's range the driver raises (OverflowError on SQLite, out of range on
+    # PostgreSQL): a 500 instead of "no such message".
+    if isinstance(raw, int) and 0 < raw <= MAX_INT_ID:
+        return raw
+    return None
 
 
 def runtime() -> Runtime:
@@ -74,7 +92,20 @@ def runtime() -> Runtime:
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    # Imported here: hub.api.guards is installed by the app factory, it does not import the API.
+    from hub.api.guards import MAX_JSON_DEPTH, JsonHasNul, JsonTooDeep
+
+    data = None
+    if request.is_json:
+        try:
+            data = current_app.json.loads(request.get_data(cache=True))
+        except JsonTooDeep as exc:
+            raise ApiError(400, "json_too_deep", _("JSONの入れ子が深すぎます（{max} 段まで）").format(
+                max=MAX_JSON_DEPTH)) from exc
+        except JsonHasNul as exc:
+            raise ApiError(400, "nul_character", _("NUL文字（\\0）は使えません")) from exc
+        except ValueError as exc:  # includes undecodable bytes (UnicodeDecodeError)
+            raise ApiError(400, "invalid_json", _("JSONとして読めません")) from exc
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json",
                        _("JSONオブジェクトを送ってください（Content-Type: application/json）"))

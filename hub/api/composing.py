@@ -8,7 +8,6 @@ and the audience counted the way planning will count it (an exercise reaches dri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +16,22 @@ from sqlalchemy.orm import Session
 
 from channels.base import Capability, Rendered
 from hub.api.auth import Principal
-from hub.api.common import N_, ApiError, translate_problems
+from hub.api.common import N_, ApiError, as_id, translate_problems
+from hub.api.guards import has_nul
 from hub.compose.approval import needs_approval
-from hub.compose.audience import RECEIVED_STATES, Audience, AudienceError, contact_ids_query, require_usable
+from hub.compose.audience import (
+    AUDIENCE_HELP,
+    RECEIVED_STATES,
+    Audience,
+    AudienceError,
+    contact_ids_query,
+    require_usable,
+    unknown_part,
+)
 from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel
 from hub.compose.messages import ComposeError, Composition, preview
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
+from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
 from hub.policy import Action, may_follow_up, may_override
@@ -37,14 +46,27 @@ MSG_TYPE_LABELS = {MsgType.ALERT: N_("通常"), MsgType.UPDATE: N_("訂正・続
 FOLLOW_UP = "follow-up"  # Composition.source of cancellations and corrections (hub.compose.corrections)
 
 
+# More entries than channels exist can only be a mistake or an attack: refused before any lookup.
+MAX_CHANNELS = 16
+
+
 class InvalidInput(ApiError):
+    """The request itself is wrong (types, unknown names, nothing to say): 400, and nothing is stored.
+
+    422 (``compose_failed``) is kept for a well-formed message some channel cannot carry as written.
+    """
+
     def __init__(self, problems: dict[str, list[str]]) -> None:
-        super().__init__(422, "invalid_message", _("入力内容に問題があります"), problems=problems)
+        super().__init__(400, "invalid_message", _("入力内容に問題があります"), problems=problems)
 
 
 def compose_failed(problems: dict[str, list[str]]) -> ApiError:
     return ApiError(422, "compose_error", _("このままでは送信できません。チャネルごとの問題を直してください"),
                     problems=translate_problems(problems))
+
+
+# The columns' lengths (hub.models.Message): PostgreSQL refuses a longer value at commit, a 500.
+MAX_LENGTHS = {"title": 200, "audience": 200, "update_label": 16}
 
 
 def _text(data: Mapping[str, Any], key: str, problems: dict[str, list[str]]) -> str:
@@ -54,6 +76,10 @@ def _text(data: Mapping[str, Any], key: str, problems: dict[str, list[str]]) -> 
     if not isinstance(value, str):
         problems.setdefault(key, []).append(_("文字列で指定してください"))
         return ""
+    limit = MAX_LENGTHS.get(key)
+    if limit is not None and len(value.strip()) > limit:
+        problems.setdefault(key, []).append(_("{max} 文字以内にしてください").format(max=limit))
+        return value.strip()[:limit]
     return value
 
 
@@ -67,12 +93,6 @@ def _choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...], default
     return str(value)
 
 
-def parse_datetime(raw: str) -> datetime:
-    """ISO 8601; a time without an offset is Japan time (a browser's datetime-local has none)."""
-    value = datetime.fromisoformat(raw)
-    return value if value.tzinfo else value.replace(tzinfo=JST)
-
-
 def composition_from(session: Session, data: Mapping[str, Any], principal: Principal) -> Composition:
     """A Composition from untrusted input; raises InvalidInput listing every problem at once."""
     comp, problems = read_composition(session, data, principal)
@@ -84,11 +104,11 @@ def composition_from(session: Session, data: Mapping[str, Any], principal: Princ
 def read_composition(session: Session, data: Mapping[str, Any],
                      principal: Principal) -> tuple[Composition, dict[str, list[str]]]:
     """The Composition and the problems found; the live preview renders even an unfinished one."""
+    nul = [key for key, value in data.items() if has_nul(value)]
+    if nul:  # the composer's form (JSON is refused earlier): PostgreSQL stores no NUL, a 500
+        raise InvalidInput({key: [_("NUL文字（\\0）は使えません")] for key in nul})
     problems: dict[str, list[str]] = {}
-    channels = data.get("channels") or []
-    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        problems.setdefault("channels", []).append(_("チャネル名の配列で指定してください"))
-        channels = []
+    channels = _channels(data.get("channels"), problems)
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
         problems.setdefault("overrides", []).append(_("チャネル名と本文の組で指定してください"))
@@ -97,7 +117,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
     comp = Composition(
         title=_text(data, "title", problems).strip(),
         body=_text(data, "body", problems).strip(),
-        channels=list(dict.fromkeys(channels)),
+        channels=channels,
         audience=_text(data, "audience", problems).strip() or "all",
         mode=_choice(data, "mode", tuple(Mode), Mode.ACTUAL, problems),
         msg_type=_choice(data, "msg_type", tuple(MsgType), MsgType.ALERT, problems),
@@ -114,22 +134,56 @@ def read_composition(session: Session, data: Mapping[str, Any],
     scheduled = data.get("scheduled_at")
     if scheduled:
         try:
-            comp.scheduled_at = parse_datetime(str(scheduled))
-        except ValueError:
-            problems.setdefault("scheduled_at", []).append(_("日時は ISO 8601 形式で指定してください"))
-    try:
-        audience = Audience.parse(comp.audience)
-    except AudienceError:
-        problems.setdefault("audience", []).append(_("宛先の指定が正しくありません"))
-    else:
+            comp.scheduled_at = read_schedule(str(scheduled))
+        except ScheduleError as exc:
+            problems.setdefault("scheduled_at", []).append(_(str(exc)))
+    _audience(session, comp.audience, problems)
+    if "audience" not in problems and comp.msg_type == MsgType.ALERT:  # a follow-up goes where its original went
         try:
-            if comp.msg_type == MsgType.ALERT:  # a follow-up goes where its original went
-                require_usable(session, audience)
+            require_usable(session, Audience.parse(comp.audience))
         except AudienceError as exc:
             problems.setdefault("audience", []).append(_(str(exc)))
     if comp.msg_type != MsgType.ALERT and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
+    if not comp.channels and not is_follow_up(comp) and "channels" not in problems:
+        problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
+    if not comp.title and not comp.body:
+        problems.setdefault("*", []).append("件名か本文を入力してください")
     return comp, problems
+
+
+def _channels(raw: Any, problems: dict[str, list[str]]) -> list[str]:
+    """The chosen channel names; wrong types, unknown names and repeats are problems, not guesses."""
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        problems.setdefault("channels", []).append(_("チャネル名の配列で指定してください"))
+        return []
+    if len(raw) > MAX_CHANNELS:
+        # Checked before anything else so a list of thousands of names costs nothing.
+        raise InvalidInput({"channels": [_("チャネルは {max} 個までです").format(max=MAX_CHANNELS)]})
+    unknown = [c for c in dict.fromkeys(raw) if c not in CHANNELS]
+    if unknown:
+        problems.setdefault("channels", []).append(
+            _("このチャネルはありません: {names}").format(names=", ".join(unknown)))
+    repeated = [c for c in dict.fromkeys(raw) if raw.count(c) > 1]
+    if repeated:
+        problems.setdefault("channels", []).append(
+            _("チャネルが重複しています: {names}").format(names=", ".join(repeated)))
+    return [c for c in dict.fromkeys(raw) if c in CHANNELS]
+
+
+def _audience(session: Session, spec: str, problems: dict[str, list[str]]) -> None:
+    try:
+        audience = Audience.parse(spec)
+    except AudienceError:
+        problems.setdefault("audience", []).append(_("宛先「{spec}」の指定が正しくありません（使えるもの: {help}）")
+                                                   .format(spec=spec, help=AUDIENCE_HELP))
+        return
+    part = unknown_part(session, audience)
+    if part is not None:
+        # Without this a typo would be sent to nobody and still be reported as 完了.
+        problems.setdefault("audience", []).append(_("宛先「{part}」は登録されていません").format(part=part))
 
 
 def is_follow_up(comp: Composition) -> bool:
@@ -221,11 +275,8 @@ def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, l
         if msg_type != MsgType.ALERT:
             problems.setdefault("references", []).append(_("取消・訂正には元のメッセージの番号が必要です"))
         return None
-    try:
-        ref_id = int(raw)
-    except (TypeError, ValueError):
-        ref_id = 0
-    if ref_id <= 0 or session.get(Message, ref_id) is None:
+    ref_id = as_id(raw)
+    if ref_id is None or session.get(Message, ref_id) is None:
         problems.setdefault("references", []).append(
             _("参照するメッセージ {value} はありません").format(value=raw))
         return None
@@ -314,10 +365,6 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     except ComposeError as exc:
         problems.update(exc.problems)
     follow_up = is_follow_up(comp)
-    if not comp.channels and not follow_up:
-        problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
-    if not comp.title and not comp.body:
-        problems.setdefault("*", []).append("件名か本文を入力してください")
     size = 0 if "audience" in problems else audience_size(session, comp)
     channels: dict[str, Any] = {}
     for name, r in rendered.items():

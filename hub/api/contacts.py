@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from hub.api import api_bp
 from hub.api.auth import current_principal
 from hub.api.common import ApiError, runtime
-from hub.contacts.importer import import_contacts, resident_registry
+from hub.contacts.importer import MAX_LIST_NAME, import_contacts, resident_registry
 from hub.i18n import gettext as _
 from hub.policy import Action
 
@@ -35,6 +35,9 @@ def import_contacts_endpoint() -> ResponseReturnValue:
     if not data.strip():
         raise ApiError(400, "empty_file", _("CSVが空です"))
     list_name = request.args.get("list") or None
+    if list_name is not None and len(list_name) > MAX_LIST_NAME:  # the column's length (a 500 on PostgreSQL)
+        raise ApiError(400, "invalid_parameter",
+                       _("list は {max} 文字以内で指定してください").format(max=MAX_LIST_NAME))
     with runtime().session() as s:
         try:
             report = import_contacts(s, data, source=source, actor=principal.username, list_name=list_name,

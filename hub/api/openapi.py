@@ -13,6 +13,8 @@ from flask.typing import ResponseReturnValue
 
 from hub.api import api_bp
 from hub.models import DeliveryState, MessageState, Mode, MsgType
+from hub.models.base import MAX_INT_ID
+from hub.models.relay import CalloutState, TargetState
 
 CHANNEL_NAMES = ["sms", "voice", "email", "line", "x", "rss"]
 
@@ -44,7 +46,8 @@ def reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Bad request", 401: "Missing or unknown token", 403: "Role or department not allowed",
-            404: "No such message", 409: "Conflict (e.g. the creator tried to approve)",
+            404: "No such message or call-out", 405: "Method not allowed",
+            409: "Conflict (e.g. the creator tried to approve)",
             415: "Unsupported body type", 422: "Cannot be sent as written; per-channel problems"}
     return {str(s): reply(text[s], ref("Error")) for s in statuses}
 
@@ -60,7 +63,11 @@ def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
-MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": INTEGER}
+# Ids are INTEGER keys: a larger number in a path is 404, as for any id that does not exist.
+ID = {"type": "integer", "minimum": 0, "maximum": MAX_INT_ID}
+MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": ID}
+CALLOUT_ID = {"name": "callout_id", "in": "path", "required": True, "schema": ID}
+NULLABLE_STRING = nullable("string")
 PAGING = [
     query("page", {"type": "integer", "minimum": 1, "default": 1}, "1-based page"),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
@@ -73,7 +80,8 @@ MESSAGE_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 200},
     "body": STRING,
     "channels": {"type": "array", "items": {"enum": CHANNEL_NAMES}, "minItems": 1},
-    "audience": {"type": "string", "description": "all | residents | staff | category:CODE | area:CODE | "
+    "audience": {"type": "string", "maxLength": 200,
+                 "description": "all | residents | staff | category:CODE | area:CODE | "
                  "department:CODE | list:ID", "default": "all"},
     "mode": {"enum": values(Mode), "description": "required: actual vs exercise is never defaulted"},
     "msg_type": {"enum": values(MsgType), "default": "alert"},
@@ -85,7 +93,7 @@ MESSAGE_FIELDS: dict[str, Any] = {
     "references": nullable("integer", description="the message corrected or cancelled. With msg_type "
                            "cancel/update the follow-up goes to the original's recipients on its channels, "
                            "in its mode; channels, audience and mode given here are ignored"),
-    "update_label": {"type": "string", "description": "訂正 (default) or 続報, for msg_type update"},
+    "update_label": {"type": "string", "maxLength": 16, "description": "訂正 (default) or 続報, for msg_type update"},
     "override": nullable("object", description="{\"reason\": \"…\"}: the emergency override, only for an "
                          "operator who holds it (403 otherwise); sent without a second person, audited and "
                          "announced to the department's approvers and the admins"),
@@ -164,7 +172,50 @@ SCHEMAS: dict[str, Any] = {
         "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
         "list_id": nullable("integer"),
     }),
+    "Callout": obj({
+        "id": INTEGER, "title": STRING, "survey": NULLABLE_STRING,
+        "mode": {"enum": [Mode.ACTUAL.value, Mode.EXERCISE.value]}, "state": {"enum": values(CalloutState)},
+        "chain": STRINGS, "interval_seconds": INTEGER, "cycles": INTEGER, "departments": STRINGS,
+        "source": STRING, "started_at": {"type": "string", "format": "date-time"},
+        "deadline_at": nullable("string", format="date-time"), "closed_at": nullable("string", format="date-time"),
+    }),
+    "CalloutInput": obj({
+        "survey": {"type": "string", "default": "anpi", "description": "survey code (anpi, sanshu …)"},
+        "departments": {"oneOf": [{"type": "array", "items": STRING, "maxItems": 64}, STRING],
+                        "description": "codes or names, a list or comma-separated; `all` for every department"},
+        "mode": {"enum": [Mode.ACTUAL.value, Mode.EXERCISE.value], "default": "actual"},
+        "steps": {"oneOf": [{"type": "array", "items": {"enum": ["line", "voice", "email", "sms"]},
+                             "maxItems": 64}, STRING, {"type": "null"}],
+                  "description": "the chain, default line, voice, email"},
+        "interval": {"type": ["string", "number", "null"], "description": "e.g. 5m, 90s, or seconds (≤ 7 days)"},
+        "cycles": {"type": ["integer", "null"], "minimum": 1, "maximum": 10},
+        "title": nullable("string", maxLength=200),
+        "deadline": {"type": ["string", "number", "null"], "description": "closes the call-out after this long"},
+    }, required=["departments"]),
+    "CalloutSummary": {"allOf": [ref("Callout"), obj({"total": INTEGER, "answered": INTEGER})]},
+    "CalloutList": obj({"items": {"type": "array", "items": ref("CalloutSummary")}}),
+    "Tally": obj({
+        "callout": ref("Callout"),
+        "total": INTEGER, "answered": INTEGER, "unreached": INTEGER,
+        "states": {"type": "object", "additionalProperties": INTEGER,
+                   "propertyNames": {"enum": values(TargetState)}},
+        "departments": {"type": "array", "items": obj({
+            "code": NULLABLE_STRING, "name": STRING, "total": INTEGER, "answered": INTEGER, "unreached": INTEGER,
+            "answers": {"type": "object", "additionalProperties": {"type": "object",
+                                                                   "additionalProperties": INTEGER}}})},
+        "questions": {"type": "array", "items": obj({"key": STRING, "label": STRING, "kind": STRING},
+                                                    description="choice questions add counts, others answered")},
+        "eta_histogram": {"type": "array", "items": obj({"label": STRING, "min": INTEGER,
+                                                         "max": nullable("integer"), "count": INTEGER})},
+        "arrivals": {"type": "array", "items": obj({"minutes": INTEGER, "at": STRING, "count": INTEGER})},
+        "unreached_list": {"type": "array", "items": obj({
+            "target_id": INTEGER, "name": STRING, "external_id": NULLABLE_STRING, "position": NULLABLE_STRING,
+            "department": NULLABLE_STRING, "state": {"enum": values(TargetState)},
+            "attempts": {"type": "array", "items": {"type": "object"}}})},
+    }),
 }
+
+CSV = {"description": "CSV attachment (UTF-8 with BOM)", "content": {"text/csv": {}}}
 
 PATHS: dict[str, Any] = {
     "/messages": {
@@ -199,9 +250,7 @@ PATHS: dict[str, Any] = {
     "/messages/{message_id}/deliveries.csv": {
         "parameters": [MESSAGE_ID],
         "get": {"operationId": "exportDeliveries", "summary": "Every delivery row as CSV (UTF-8 with BOM)",
-                "responses": {"200": {"description": "CSV attachment",
-                                      "content": {"text/csv": {}}},
-                              **errors(401, 404)}},
+                "responses": {"200": CSV, **errors(401, 404)}},
     },
     "/messages/{message_id}/approve": {
         "parameters": [MESSAGE_ID],
@@ -211,7 +260,8 @@ PATHS: dict[str, Any] = {
     },
     "/contacts/import": {
         "post": {"operationId": "importContacts", "summary": "Import residents/staff from CSV",
-                 "parameters": [query("list", STRING, "also keep the rows as a named list")],
+                 "parameters": [query("list", {"type": "string", "maxLength": 200},
+                                      "also keep the rows as a named list")],
                  "requestBody": {"required": True, "content": {
                      "multipart/form-data": {"schema": obj({"file": {"type": "string",
                                                                      "contentMediaType": "text/csv"}})},
@@ -229,6 +279,29 @@ PATHS: dict[str, Any] = {
                           "rows per page")],
                 "responses": {"200": reply("Entries with their chain hashes", ref("AuditPage")),
                               **errors(400, 401, 403)}},
+    },
+    "/callouts": {
+        "get": {"operationId": "listCallouts", "summary": "The latest 100 call-outs (安否確認・参集)",
+                "responses": {"200": reply("Newest first", ref("CalloutList")), **errors(401)}},
+        "post": {"operationId": "startCallout", "summary": "Contact staff along the chain until they answer",
+                 "requestBody": {"required": True, "content": json_content(ref("CalloutInput"))},
+                 "responses": {"201": reply("Started; the live tally", ref("Tally")),
+                               **errors(400, 401, 403)}},
+    },
+    "/callouts/{callout_id}": {
+        "parameters": [CALLOUT_ID],
+        "get": {"operationId": "getCallout", "summary": "The live tally per department and question",
+                "responses": {"200": reply("The tally", ref("Tally")), **errors(401, 404)}},
+    },
+    "/callouts/{callout_id}/close": {
+        "parameters": [CALLOUT_ID],
+        "post": {"operationId": "closeCallout", "summary": "Stop every chain; late answers still count",
+                 "responses": {"200": reply("Closed", ref("Callout")), **errors(401, 403, 404)}},
+    },
+    "/callouts/{callout_id}/export.csv": {
+        "parameters": [CALLOUT_ID],
+        "get": {"operationId": "exportCallout", "summary": "One row per person with answers and contact history",
+                "responses": {"200": CSV, **errors(401, 404)}},
     },
     "/openapi.json": {
         "get": {"operationId": "openapiDocument", "summary": "This document", "security": [],
@@ -268,3 +341,11 @@ from hub.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS  # noqa: E40
 
 PATHS.update(ACCOUNT_PATHS)
 SCHEMAS.update(ACCOUNT_SCHEMAS)
+
+# The request guards (hub/api/guards.py) answer any operation with a 400 for a NUL character,
+# malformed or over-deep JSON, or a method override, before the operation itself runs.
+for _operations in PATHS.values():
+    for _method, _operation in _operations.items():
+        if _method != "parameters" and _operation.get("security") != []:
+            _operation["responses"].setdefault("400", reply("Bad request (NUL character, malformed JSON, "
+                                                              "method override)", ref("Error")))

@@ -62,6 +62,9 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     principal = hub.principal
     if emergency and not (reason or "").strip():
         raise click.UsageError("--override には --reason で理由を指定してください")
+    malformed = [t for t in channel_texts if "=" not in t]
+    if malformed:
+        raise click.UsageError(f"--channel-text は CH=TEXT の形で指定してください: {malformed[0]!r}")
     data: dict[str, Any] = {
         "title": title, "body": body, "channels": [c.strip() for c in channels.split(",") if c.strip()],
         "audience": audience, "mode": mode, "category": category, "department": department,
@@ -96,17 +99,26 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
 
 def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
     """``csv:FILE``: the file's people become a list (imported under the same contact rules)."""
-    report = import_file(session, path, actor=hub.principal.username, list_name=f"send:{path.name}",
-                         principal=hub.principal, registry=resident_registry(session, hub.runtime.settings))
+    try:
+        report = import_file(session, path, actor=hub.principal.username, list_name=f"send:{path.name}",
+                             principal=hub.principal, registry=resident_registry(session, hub.runtime.settings))
+    except (OSError, ValueError) as exc:  # missing or unreadable file: nothing is sent
+        raise click.UsageError(f"{path}: {exc}") from exc
     for err in report.errors:
         click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
     return f"list:{report.list_id}"
 
 
+# The API's field names as the options a CLI user typed.
+CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
+               "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
+               "mode": "--mode", "category": "--category", "department": "--department"}
+
+
 def api_error_text(exc: ApiError) -> str:
     """An ApiError (403, 422 with problems …) as CLI lines."""
     problems = exc.extra.get("problems") or {}
-    lines = [f"{field}: {p}" for field, ps in problems.items() for p in ps]
+    lines = [f"{CLI_OPTIONS.get(field, field)}: {p}" for field, ps in problems.items() for p in ps]
     return "\n".join([exc.message, *lines])
 
 

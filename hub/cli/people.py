@@ -23,9 +23,12 @@ def contacts_cli() -> None:
 def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
     """CSVから住民・職員を取り込む（不正な行は行番号と理由を表示）/ import contacts from CSV."""
     principal = hub.principal
-    with hub.runtime.session() as session:
-        report = import_file(session, path, actor=principal.username, principal=principal,
-                             registry=resident_registry(session, hub.runtime.settings))
+    try:
+        with hub.runtime.session() as session:
+            report = import_file(session, path, actor=principal.username, principal=principal,
+                                 registry=resident_registry(session, hub.runtime.settings))
+    except ValueError as exc:  # unreadable file: nothing was imported
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

@@ -18,24 +18,27 @@ contact: an admin or a sender of a department in ``HUB_RESIDENT_REGISTRY``). Any
 error line and changes nothing.
 Rows are committed every ``CHUNK_ROWS`` so a large file never holds SQLite's write lock for long
 (alerts keep going out during an import); a file stopped half-way keeps the chunks before.
+A file that cannot be read at all (encoding, CSV structure) raises ValueError and imports nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from hub.config import Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
+from hub.models.audit import AuditLog
+from hub.models.base import table_of
 from hub.policy import SYSTEM, Principal, may_manage_contact
 
 T = TypeVar("T")
@@ -106,17 +109,29 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     With ``list_name``, the imported contacts also form a list.
     """
     report = ImportReport()
+    source = source[:MAX_SOURCE]  # a long file name must not fail the import at the audit entry
     text = decode_csv(data)
-    reader = csv.DictReader(io.StringIO(text))
+    if "\x00" in text:  # a damaged or binary file; PostgreSQL stores no NUL in text (an error at flush)
+        raise ValueError("CSVにNUL文字が含まれています（壊れたファイルか、CSVではありません）")
+    # newline="": the csv module splits lines itself, so a bare CR (old Mac Excel) ends a row
+    # instead of raising csv.Error in the middle of a field.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ValueError(f"CSVの見出し行を読めません: {exc}") from exc
     # An address column finds and creates contacts; external_id alone may update stored ones.
-    if not reader.fieldnames or not {"phone", "email", "line_user_id", "external_id"} & {
-            f.strip() for f in reader.fieldnames}:
+    if not fieldnames or not {"phone", "email", "line_user_id", "external_id"} & {f.strip() for f in fieldnames}:
         report.errors.append(
             RowError(1, "見出し行に external_id / phone / email / line_user_id のいずれかの列が必要です"))
         return report
     lookups = _Lookups(session)
     allowed = _Allowed(principal, registry)
-    for n, row in enumerate(reader, start=1):
+    _open_transaction(session)
+    for n, row in enumerate(_rows(reader), start=1):
+        if n > 1 and (n - 1) % CHUNK_ROWS == 0:
+            session.commit()  # a chunk done: let an alert's writes in
+            _open_transaction(session)
         line = reader.line_num
         # Only the columns the file has: a missing column is "leave as stored", never "blank".
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
@@ -132,17 +147,23 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
             report.created += 1
         else:
             report.updated += 1
-        if n % CHUNK_ROWS == 0:
-            session.commit()
     if list_name is not None:
         members = list(session.scalars(select(Contact).where(Contact.id.in_(report.contact_ids))))
-        recipient_list = RecipientList(name=list_name, members=members)
+        recipient_list = RecipientList(name=list_name[:MAX_LIST_NAME], members=members)
         session.add(recipient_list)
         session.flush()
         report.contact_ids = [c.id for c in members]
         report.list_id = recipient_list.id
     audit(session, actor, "contacts.import", ("csv", source), **report.as_dict())
     return report
+
+
+def _open_transaction(session: Session) -> None:
+    # pysqlite opens a transaction only before a data change, so a SAVEPOINT issued first became
+    # the outer transaction and its RELEASE committed each row at once: a file that breaks half-way
+    # kept its first rows on SQLite only. A write that changes nothing opens the real transaction.
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE contacts SET id = id WHERE 0 = 1"))
 
 
 class _Allowed:
@@ -169,8 +190,41 @@ class _Keep:
 KEEP = _Keep()
 
 
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The rows; a file the csv module cannot split into rows at all is a ValueError.
+
+    That is the importer's one error type: the caller's transaction rolls back, so a file that
+    breaks half-way imports nothing rather than its first half.
+    """
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"CSVの{reader.line_num}行目を読めません: {exc}") from exc
+
+
+def _length(model: type[Any], column: str) -> int:
+    length = table_of(model).c[column].type.length  # type: ignore[attr-defined]
+    assert isinstance(length, int)
+    return length
+
+
+# Text stored as given, with its column's length: PostgreSQL refuses a longer value at flush,
+# which lost the whole file (SQLite stores it, so only PostgreSQL showed it; found by fuzzing).
+TEXT_LIMITS = {
+    "external_id": _length(Contact, "external_id"), "name": _length(Contact, "name"),
+    "language": _length(Contact, "language"), "position": _length(Contact, "position"),
+    "email": _length(Contact, "email"), "consent_source": _length(Consent, "source"),
+}
+# The import's source ("csv:FILE", "api:FILE") is the audit entry's subject id, the shorter column.
+MAX_SOURCE = _length(AuditLog, "subject_id")
+MAX_LIST_NAME = _length(RecipientList, "name")
+
+
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
             allowed: _Allowed) -> tuple[Contact, bool]:
+    too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
+    if too_long:
+        raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
     phone = _address(row, "phone", normalise_phone)
     email = _address(row, "email", normalise_email)
     line_id = _address(row, "line_user_id", normalise_line_user)
@@ -192,6 +246,7 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     target_department = found.department if found is not None and isinstance(department, _Keep) else (
         None if isinstance(department, _Keep) else department)
     allowed.check(target_department.id if target_department is not None else None)  # and whose it becomes
+    _check_line_id_free(session, found, line_id if isinstance(line_id, str) else None)
     contact, created = found, False
     if contact is None:
         contact, created = Contact(external_id=row.get("external_id") or None, kind=ContactKind.RESIDENT,
@@ -227,6 +282,18 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     return contact, created
 
 
+def _check_line_id_free(session: Session, contact: Contact | None, line_id: str | None) -> None:
+    """A LINE user is one contact (a unique column): a second one was an IntegrityError that lost the file.
+
+    Checked before the row touches anything, so a refused row changes nothing.
+    """
+    if not line_id:
+        return
+    owner = session.scalar(select(Contact.id).where(Contact.line_user_id == line_id))
+    if owner is not None and (contact is None or owner != contact.id):
+        raise ValueError(f"line_user_id は別の連絡先（ID {owner}）に登録済みです")
+
+
 def _find(session: Session, external_id: str | None, phone: str | None, email: str | None,
           line_id: str | None) -> Contact | None:
     if external_id:
@@ -247,7 +314,9 @@ def _many(row: dict[str, str], key: str, table: Mapping[str, T], what: str) -> l
     value = row.get(key, "")
     if not value:
         return KEEP
-    return [] if value == CLEAR else [_lookup(table, code, what) for code in _split(value)]
+    # Once each: "0321500;0321500" or a category by code and by name inserted the same pair twice
+    # (a unique violation that lost the whole file).
+    return [] if value == CLEAR else list(dict.fromkeys(_lookup(table, code, what) for code in _split(value)))
 
 
 def _split(value: str | None) -> list[str]:

@@ -19,6 +19,10 @@ NAMING = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id of a plain INTEGER key (messages, call-outs, lists …) and of a BigId one. Ids from
+# outside are checked against these: PostgreSQL answers a larger one with an error (a 500), not "none".
+MAX_INT_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
 
 
 class _UtcDateTime(TypeDecorator[datetime]):

@@ -42,6 +42,9 @@ MAX_STEPS = 10
 MODES = (Mode.ACTUAL, Mode.EXERCISE)
 _DURATION_RE = re.compile(r"(\d+)\s*([hms]?)")
 _UNITS = {"h": 3600, "m": 60, "s": 1, "": 1}
+# A call-out is about the next hours; a year-long interval or deadline is a typo (and a large enough
+# one overflowed the date arithmetic).
+MAX_DURATION = timedelta(days=7)
 
 Duration = timedelta | int | float | str
 
@@ -60,13 +63,22 @@ def parse_duration(value: Duration | None, default: timedelta) -> timedelta:
         return default
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
-    text = value.strip().lower()
-    parts = _DURATION_RE.findall(text)
-    if not parts or _DURATION_RE.sub("", text).strip():
-        raise CalloutError(f"時間の指定が読めません: {value!r}（例: 5m, 90s, 1h）")
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+    try:
+        if isinstance(value, int | float):
+            result = timedelta(seconds=float(value))
+        else:
+            text = value.strip().lower()
+            parts = _DURATION_RE.findall(text)
+            if not parts or _DURATION_RE.sub("", text).strip():
+                raise CalloutError(f"時間の指定が読めません: {value!r}（例: 5m, 90s, 1h）")
+            result = timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+        if abs(result) > MAX_DURATION:
+            raise CalloutError(f"時間の指定は {MAX_DURATION.days} 日以内にしてください: {str(value)[:40]!r}")
+        return result
+    except (OverflowError, ValueError) as exc:  # 1e308 seconds, NaN, or digits beyond timedelta
+        if isinstance(exc, CalloutError):
+            raise
+        raise CalloutError(f"時間の指定が大きすぎるか読めません: {str(value)[:40]!r}") from exc
 
 
 def chain_of(steps: Iterable[str] | str | None, runtime: Runtime) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from channels.base import EXERCISE_PREFIX, Choice, Question, Rendered
+from hub.models.base import MAX_INT_ID
 from hub.relay import surveys
 
 SPOKEN_EXERCISE = "これは訓練です。"
@@ -53,7 +54,9 @@ def postback_data(callout_id: int, key: str, value: str) -> str:
 
 def parse_postback(data: str) -> tuple[int, str, str] | None:
     parts = data.split("|", 3)
-    if len(parts) != 4 or parts[0] != "relay" or not parts[1].isdigit():
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and an id the database can hold.
+    if len(parts) != 4 or parts[0] != "relay" or not (parts[1].isascii() and parts[1].isdigit()) \
+            or len(parts[1]) > 10 or int(parts[1]) > MAX_INT_ID:
         return None
     return int(parts[1]), parts[2], parts[3]
 

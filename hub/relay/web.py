@@ -68,7 +68,7 @@ def _authenticate_api() -> None:
 
 # -- provider posts ----------------------------------------------------------------------------------
 
-@relay_bp.post("/relay/voice/gather/<int:attempt_id>")
+@relay_bp.post("/relay/voice/gather/<bigid:attempt_id>")  # contact_attempts.id is BIGINT
 def voice_gather(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
     channel, form = signed_form(rt, "voice")
@@ -82,7 +82,7 @@ def voice_gather(attempt_id: int) -> ResponseReturnValue:
     return Response(twiml, mimetype="text/xml")
 
 
-@relay_bp.post("/relay/voice/status/<int:attempt_id>")
+@relay_bp.post("/relay/voice/status/<bigid:attempt_id>")
 def voice_status(attempt_id: int) -> ResponseReturnValue:
     rt = _rt()
     event = signed_status_post(rt, "voice")
@@ -254,10 +254,39 @@ def api_list() -> ResponseReturnValue:
     return jsonify({"items": items})
 
 
+# What POST /api/v1/callouts accepts, by field (documented in hub.api.openapi as CalloutInput).
+_NAMES = (list, str)
+_CALLOUT_FIELDS: dict[str, tuple[type, ...]] = {
+    "survey": (str,), "departments": _NAMES, "mode": (str,), "steps": _NAMES, "interval": (str, int, float),
+    "cycles": (int,), "title": (str,), "deadline": (str, int, float),
+}
+MAX_NAMES = 64  # departments or steps: more than any city has
+MAX_TEXT = 200
+
+
+def _callout_input(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a start request, checked for type; wrong types were 500s inside start_callout."""
+    problems: list[str] = []
+    for key, types in _CALLOUT_FIELDS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            problems.append(f"{key} の型が正しくありません")
+        elif isinstance(value, list) and (len(value) > MAX_NAMES or not all(isinstance(v, str) for v in value)):
+            problems.append(f"{key} は {MAX_NAMES} 個までの文字列の配列です")
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            # Callout.title is 200 characters: PostgreSQL refused a longer one at commit (a 500).
+            problems.append(f"{key} は {MAX_TEXT} 文字以内です")
+    if problems:
+        raise ApiError(400, "invalid_callout", "、".join(problems))
+    return data
+
+
 @relay_bp.post("/api/v1/callouts")
 def api_start() -> ResponseReturnValue:
     principal = _caller()
-    data = json_body()
+    data = _callout_input(json_body())
     if not data.get("mode"):
         # No default on purpose, as for messages: actual vs exercise is always a conscious choice.
         raise ApiError(400, "invalid_callout", "mode（actual: 本番 / exercise: 訓練）を指定してください")
@@ -265,7 +294,7 @@ def api_start() -> ResponseReturnValue:
     try:
         with rt.session() as s:
             callout = start_callout(
-                s, rt, str(data.get("survey", "anpi")), data.get("departments") or [],
+                s, rt, str(data.get("survey") or "anpi"), data.get("departments") or [],
                 mode=str(data["mode"]), steps=data.get("steps"),
                 interval=data.get("interval"), cycles=data.get("cycles"), source="api",
                 title=data.get("title"), deadline=data.get("deadline"), actor=f"api:{principal.username}",

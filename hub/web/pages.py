@@ -82,7 +82,10 @@ def jst(value: datetime | str | None) -> str:
 @web_bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     def lang_url(code: str) -> str:
-        args = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+        # url_for reads _method, _scheme, _external and _anchor as its own options: from a query
+        # string they made every page (error pages included) fail to render, a 500.
+        query = {k: v for k, v in request.args.to_dict().items() if not k.startswith("_")}
+        args = {**(request.view_args or {}), **query, "lang": code}
         return url_for(request.endpoint or "web.dashboard", **args)
 
     return {"csrf_token": csrf_token, "lang_url": lang_url, "operator": g.get("operator"),
@@ -207,8 +210,8 @@ def compose_post() -> ResponseReturnValue:
         with rt.session() as s:
             comp, problems = read_composition(s, data, principal)
             preview = preview_payload(s, rt, comp, problems)
-    except ApiError as exc:
-        preview = {"problems": {"*": [exc.message]}}
+    except ApiError as exc:  # refused outright (NUL, too many channels …): show what, not just that
+        preview = {"problems": exc.extra.get("problems") or {"*": [exc.message]}}
     if step == "edit" or preview["problems"]:
         status = 422 if preview["problems"] and step != "edit" else 200
         return render_template("compose.html", data=data, problems=preview["problems"], **_choices()), status

@@ -73,10 +73,11 @@ def test_sms_over_660_chars_is_422_with_problems_per_channel(client: FlaskClient
     assert "660" in error["problems"]["sms"][0] and "email" not in error["problems"]
     assert body(client.get(f"{API}/messages", headers=bearer()))["total"] == 0
 
+    # A request with a missing or wrong field is malformed (400); 422 is for text a channel cannot carry.
     missing = client.post(f"{API}/messages", json={"title": "x", "channels": ["sms"]}, headers=bearer())
-    assert missing.status_code == 422 and "mode" in body(missing)["error"]["problems"]
+    assert missing.status_code == 400 and "mode" in body(missing)["error"]["problems"]
     cancel = create(client, msg_type="cancel")
-    assert cancel.status_code == 422 and "references" in body(cancel)["error"]["problems"]
+    assert cancel.status_code == 400 and "references" in body(cancel)["error"]["problems"]
     assert client.post(f"{API}/messages", data="x", headers=bearer()).status_code == 400
 
 

@@ -158,7 +158,7 @@ def test_sender_may_not_borrow_another_departments_name(team: FlaskClient, app: 
 def test_without_a_home_department_the_department_must_be_named(team: FlaskClient, app: Flask) -> None:
     before = snapshot(app)
     r = create(team, who="roamer")
-    assert r.status_code == 422 and "department" in body(r)["error"]["problems"]
+    assert r.status_code == 400 and "department" in body(r)["error"]["problems"]
     assert snapshot(app) == before
     named = create(team, who="roamer", department="bousai")
     assert named.status_code == 201
@@ -214,7 +214,7 @@ def test_override_without_holding_it_is_refused(team: FlaskClient, app: Flask) -
     assert snapshot(app) == before
     assert not audit_actions(app, "message.override")
     empty = create(team, who="hero", override={"reason": " "})
-    assert empty.status_code == 422 and "override" in body(empty)["error"]["problems"]
+    assert empty.status_code == 400 and "override" in body(empty)["error"]["problems"]
 
 
 # -- call-outs -------------------------------------------------------------------------------------------

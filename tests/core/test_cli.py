@@ -90,3 +90,43 @@ def test_export_is_excel_friendly_csv_with_one_row_per_delivery(app: Flask, runt
     total = sum(sum(c.values()) for c in json.loads(_invoke(app, "status", str(message_id), "--json")[1])[
         "channels"].values())
     assert len(rows) == total and {"address", "state", "reason", "provider_id"} <= set(rows[0])
+
+
+def test_send_refuses_bad_input_with_a_message_and_stores_nothing(app: Flask, runtime: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from hub.models import Message
+
+    seed(app, residents=5, staff=1)
+    cases = [
+        (("--audience", "area:9999999"), "area:9999999"),
+        (("--audience", "category:nosuch"), "category:nosuch"),
+        (("--audience", "department:x"), "department:x"),
+        (("--audience", "list:abc"), "list:abc"),
+        (("--audience", "all", "--schedule", "tomorrow"), "--schedule"),
+        (("--audience", "all", "--channel-text", "sms"), "--channel-text"),
+        (("--audience", "all", "--channel-text", "sms=a\x00b"), "NUL"),
+        (("--audience", "all", "--title", "あ" * 201), "200"),  # PostgreSQL refused it: a traceback
+    ]
+    for extra, named in cases:
+        code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", "--mode", "actual",
+                               *extra)
+        assert code != 0 and named in out and "Traceback" not in out, (extra, out)
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_unreadable_csv_files_are_a_message_not_a_traceback(app: Flask, runtime: Runtime, tmp_path: object) -> None:
+    from pathlib import Path
+
+    seed(app, residents=2, staff=1)
+    bad = Path(str(tmp_path)) / "bad.csv"
+    bad.write_bytes(b"name,phone\n" + b'"' + b"x" * 200_000 + b'",1\n')  # beyond the csv module's field limit
+    code, out, _ = _invoke(app, "contacts", "import", str(bad))
+    assert code == 1 and "CSV" in out and "Traceback" not in out, out
+    code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", "--mode", "actual",
+                           "--audience", f"csv:{bad}")
+    assert code == 2 and "CSV" in out, out
+    code, out, _ = _invoke(app, "send", "--title", "t", "--body", "b", "--channels", "sms", "--mode", "actual",
+                           "--audience", f"csv:{Path(str(tmp_path)) / 'missing.csv'}")
+    assert code == 2 and "missing.csv" in out, out

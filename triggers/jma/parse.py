@@ -75,8 +75,9 @@ def parse_telegram(
         return _parse_root(root, type_code)
     except TelegramError:
         raise
-    except (ValueError, TypeError, AttributeError, LookupError) as exc:
+    except (ValueError, TypeError, AttributeError, LookupError, ArithmeticError) as exc:
         # A structure our parsers did not anticipate is still bad input, not a crash of the poller.
+        # ArithmeticError: numbers beyond a float (a 400-digit depth overflowed; found by fuzzing).
         raise TelegramError(
             f"電文の構造を解釈できません (unexpected structure: {type(exc).__name__})"
         ) from exc
