@@ -23,12 +23,12 @@ from hub.api.composing import (
 )
 from hub.compose.audience import AudienceError
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message
+from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message, reject
 from hub.compose.status import export_deliveries_csv, message_summary
 from hub.contacts.masking import mask_address
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
-from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator
+from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
 
 DELIVERY_STATES = tuple(DeliveryState)
@@ -127,6 +127,20 @@ def approve_as(message_id: int, principal: Principal) -> str:
         return str(message.state)
 
 
+def reject_as(message_id: int, principal: Principal, reason: str) -> None:
+    """The second person refuses a waiting message, with a reason (an approver of its department)."""
+    with runtime().session() as s:
+        message = get_message(s, message_id)
+        operator = s.get(Operator, principal.id)
+        if operator is None or not principal.may(Action.APPROVE, message.department_id):
+            raise ApiError(403, "forbidden",
+                           _("このメッセージを却下する権限がありません（その部署の承認者か管理者のみ）"))
+        try:
+            reject(s, message, operator, reason)
+        except ApprovalError as exc:
+            raise ApiError(409, "approval_conflict", _(str(exc))) from exc
+
+
 @api_bp.post("/messages")
 def create_message_endpoint() -> ResponseReturnValue:
     # The department is the one named or the operator's home one; composition_from checks SEND there.
@@ -218,6 +232,7 @@ def export_deliveries(message_id: int) -> ResponseReturnValue:
     with rt.session() as s:
         message = readable_message(s, message_id, principal)
         mask = not may_see_addresses(principal, message.department_id)
+        audit(s, principal.username, "export.deliveries", message, masked=mask, via="api")
 
     def generate() -> Iterator[bytes]:
         with rt.session() as s:
@@ -235,6 +250,17 @@ def export_deliveries(message_id: int) -> ResponseReturnValue:
 def approve_endpoint(message_id: int) -> ResponseReturnValue:
     state = approve_as(message_id, current_principal())
     release(message_id, state)
+    with runtime().session() as s:
+        return jsonify(summary(s, get_message(s, message_id)))
+
+
+@api_bp.post("/messages/<int:message_id>/reject")
+def reject_endpoint(message_id: int) -> ResponseReturnValue:
+    data = json_body()
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise ApiError(400, "invalid_reason", _("却下する理由を入力してください（500文字以内）"))
+    reject_as(message_id, current_principal(), reason)
     with runtime().session() as s:
         return jsonify(summary(s, get_message(s, message_id)))
 

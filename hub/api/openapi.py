@@ -167,6 +167,7 @@ SCHEMAS: dict[str, Any] = {
     }),
     "AuditPage": obj({"items": {"type": "array", "items": ref("AuditEntry")},
                       "next_after": nullable("integer", description="pass as ?after= for the next page")}),
+    "RejectInput": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
     "ImportReport": obj({
         "created": INTEGER, "updated": INTEGER,
         "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
@@ -257,6 +258,13 @@ PATHS: dict[str, Any] = {
         "post": {"operationId": "approveMessage", "summary": "Second-person approval (not the creator)",
                  "responses": {"200": reply("Approved and released", ref("MessageSummary")),
                                **errors(401, 403, 404, 409)}},
+    },
+    "/messages/{message_id}/reject": {
+        "parameters": [MESSAGE_ID],
+        "post": {"operationId": "rejectMessage", "summary": "The second person refuses a waiting message",
+                 "requestBody": {"required": True, "content": json_content(ref("RejectInput"))},
+                 "responses": {"200": reply("Rejected: it will never go out", ref("MessageSummary")),
+                               **errors(400, 401, 403, 404, 409)}},
     },
     "/contacts/import": {
         "post": {"operationId": "importContacts", "summary": "Import residents/staff from CSV",

@@ -9,7 +9,7 @@ from hub.cli.audit import audit_cli
 from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand modules)
 from hub.cli.db import db_cli
 from hub.cli.directory import admin_cli as _admin_with_directory  # noqa: F401  (adds its groups)
-from hub.cli.followups import approve_cmd, cancel_cmd, correct_cmd
+from hub.cli.followups import approve_cmd, cancel_cmd, correct_cmd, reject_cmd
 from hub.cli.messages import export_cli, send_cmd, status_cmd
 from hub.cli.people import contacts_cli
 from hub.cli.relay import callout_cli, staff_cli
@@ -29,6 +29,7 @@ main.add_command(status_cmd)
 main.add_command(cancel_cmd)
 main.add_command(correct_cmd)
 main.add_command(approve_cmd)
+main.add_command(reject_cmd)
 main.add_command(export_cli)
 main.add_command(contacts_cli)
 main.add_command(web_cmd)

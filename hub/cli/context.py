@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 from flask import Flask
 
-from hub.policy import Principal
+from hub.policy import Action, Forbidden, Principal, require
 from hub.runtime import Runtime
 
 TOKEN_ENV = "HUB_TOKEN"
@@ -50,6 +50,13 @@ class HubContext:
                 f" (Set {TOKEN_ENV} to a valid API token of the operator acting)."
             )
         return principal
+
+    def authorized(self, action: Action, department_id: int | None = None) -> Principal:
+        """The ``HUB_TOKEN`` operator, if the policy lets them do ``action``; a non-zero exit otherwise."""
+        try:
+            return require(self.principal, action, department_id)
+        except Forbidden as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def pass_hub(func: F) -> F:

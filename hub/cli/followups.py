@@ -8,7 +8,7 @@ import click
 from hub.cli.context import HubContext, pass_hub
 from hub.cli.messages import _print_status, _sandbox_note, _wait
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ApprovalError, ComposeError, approve
+from hub.compose.messages import ApprovalError, ComposeError, approve, reject
 from hub.dispatch.tasks import release
 from hub.models import Message, MessageState, Operator
 from hub.policy import Action, may_follow_up
@@ -84,3 +84,24 @@ def approve_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
         state, channels = str(message.state), list(message.channels)
     release(message_id, state)
     _print_status(rt, message_id, as_json, _sandbox_note(rt, channels))
+
+
+@click.command("reject")
+@click.argument("message_id", type=int)
+@click.option("--reason", required=True, help="却下の理由（作成者に残ります）/ why it must not go out")
+@pass_hub
+def reject_cmd(hub: HubContext, message_id: int, reason: str) -> None:
+    """承認待ちのメッセージを却下 / refuse a waiting message: it never goes out."""
+    principal = hub.principal
+    with hub.runtime.session() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise click.ClickException(f"メッセージ {message_id} はありません")
+        operator = session.get(Operator, principal.id)
+        if operator is None or not principal.may(Action.APPROVE, message.department_id):
+            raise click.ClickException("このメッセージを却下する権限がありません（その部署の承認者か管理者のみ）")
+        try:
+            reject(session, message, operator, reason)
+        except ApprovalError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"メッセージ {message_id} を却下しました（送信されません）")

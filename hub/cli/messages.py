@@ -21,7 +21,7 @@ from hub.compose.messages import ComposeError, OverrideRefused, create_message
 from hub.compose.status import channel_counts, export_deliveries_csv, is_finished, message_summary
 from hub.contacts.importer import import_file, resident_registry
 from hub.dispatch.tasks import release
-from hub.models import Message, Operator
+from hub.models import Message, Operator, audit
 from hub.policy import Action, Principal, may_see_addresses
 from hub.runtime import Runtime
 
@@ -210,6 +210,7 @@ def export_deliveries(hub: HubContext, message_id: int, output: Path | None) -> 
     with hub.runtime.session() as session:
         message = readable(session, principal, message_id)
         mask = not may_see_addresses(principal, message.department_id)
+        audit(session, principal.username, "export.deliveries", message, masked=mask, via="cli")
         chunks = export_deliveries_csv(session, message_id, mask=mask)
         if output is None:
             out: BinaryIO = sys.stdout.buffer

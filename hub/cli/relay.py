@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.cli.context import HubContext, pass_hub
 from hub.contacts.importer import decode_csv, import_contacts, resident_registry
-from hub.models import Contact, ContactKind
+from hub.models import Contact, ContactKind, audit
 from hub.models.relay import Callout, CalloutTarget, Survey
 from hub.policy import Action
 from hub.relay import tally
@@ -142,6 +142,8 @@ def export_cmd(hub: HubContext, callout_id: int, output: Path | None) -> None:
     with hub.runtime.session() as session:
         _readable(session, hub, callout_id)
         text = tally.export_csv(session, callout_id)
+        if text is not None:
+            audit(session, hub.principal.username, "export.callout", ("callouts", callout_id), via="cli")
     if text is None:
         raise click.ClickException(f"呼び出し {callout_id} はありません")
     data = text.encode("utf-8")

@@ -13,9 +13,9 @@ import click
 from sqlalchemy import func, select
 
 from hub.cli.context import HubContext, pass_hub
-from hub.models import Template, utcnow
+from hub.models import Template, audit, utcnow
 from hub.models.triggers import FeedHealth, QuarantinedTelegram, TriggerTelegram
-from hub.runtime import Runtime
+from hub.policy import Action
 from hub.templating import TemplateError, jst, load_templates
 from triggers.base import RuleError, load_source
 from triggers.rulebook import list_rules, read_rule_file, remove_rule, save_rules
@@ -76,13 +76,20 @@ def rules_add(hub: HubContext, **options: Any) -> None:
     for key in ("min_intensity", "min_kind", "min_level", "scheme"):
         if options[key] is not None:
             data[key] = options[key]
-    _save(hub.runtime, [data])
+    _save(hub, [data])
 
 
-def _save(rt: Runtime, items: list[dict[str, Any]], dry_run: bool = False) -> None:
+def _save(hub: HubContext, items: list[dict[str, Any]], dry_run: bool = False) -> None:
+    # A rule sends live alerts later with nobody at the desk (its own approval setting decides):
+    # writing one is administration, and audited like the accounts are.
+    actor = hub.authorized(Action.ADMINISTER).username
+    rt = hub.runtime
     session = rt.sessions()
     try:
         results = save_rules(session, rt, items)
+        for result in results:
+            if result.action != "unchanged":
+                audit(session, actor, f"rule.{result.action[:-1]}", ("trigger_rules", result.name))
         session.rollback() if dry_run else session.commit()
     except RuleError as exc:
         session.rollback()
@@ -106,7 +113,7 @@ def rules_load(hub: HubContext, path: Path, dry_run: bool) -> None:
         items = read_rule_file(path)
     except RuleError as exc:
         raise click.ClickException(str(exc)) from exc
-    _save(hub.runtime, items, dry_run=dry_run)
+    _save(hub, items, dry_run=dry_run)
 
 
 @rules_cli.command("list")
@@ -142,11 +149,13 @@ def rules_list(hub: HubContext, as_json: bool) -> None:
 @pass_hub
 def rules_remove(hub: HubContext, name_or_id: str) -> None:
     """ルールを停止・削除（送信履歴のため記録は残ります）/ remove a rule."""
+    actor = hub.authorized(Action.ADMINISTER).username
     with hub.runtime.session() as session:
         try:
             rule = remove_rule(session, name_or_id)
         except RuleError as exc:
             raise click.ClickException(str(exc)) from exc
+        audit(session, actor, "rule.remove", rule)
         click.echo(f"削除しました: [{rule.id}] {rule.name}")
 
 
@@ -281,11 +290,15 @@ def templates_cli() -> None:
 @pass_hub
 def templates_load(hub: HubContext, paths: tuple[Path, ...]) -> None:
     """YAMLのテンプレートを登録（省略時は同梱の templates/）/ load templates (default: the shipped ones)."""
+    actor = hub.authorized(Action.ADMINISTER).username
     with hub.runtime.session() as session:
         try:
             results = load_templates(session, paths) if paths else load_templates(session)
         except TemplateError as exc:
             raise click.ClickException(str(exc)) from exc
+        for result in results:
+            if result.action != "unchanged":
+                audit(session, actor, f"template.{result.action[:-1]}", ("templates", result.code))
         words = {"created": "追加", "updated": "更新", "unchanged": "変更なし"}
         for result in results:
             click.echo(f"{words[result.action]}: {result.code}（{result.name}）")

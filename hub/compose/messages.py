@@ -179,6 +179,17 @@ def approve(session: Session, message: Message, approver: Operator) -> None:
     audit(session, approver.username, "message.approve", message)
 
 
+def reject(session: Session, message: Message, approver: Operator, reason: str) -> None:
+    """The second person says no: the message never goes out, and why is kept with it."""
+    if message.state != MessageState.AWAITING_APPROVAL:
+        raise ApprovalError("このメッセージは承認待ちではありません")
+    if not reason.strip():
+        raise ApprovalError("却下する理由を入力してください")
+    message.state = MessageState.WITHDRAWN
+    message.meta = {**(message.meta or {}), "rejected": {"by": approver.username, "reason": reason.strip()}}
+    audit(session, approver.username, "message.reject", message, reason=reason.strip())
+
+
 def withdraw(session: Session, message: Message, actor: str, reason: str) -> int:
     """Stop whatever of ``message`` has not gone out yet; returns the rows withdrawn."""
     result = session.execute(

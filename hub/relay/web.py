@@ -30,6 +30,7 @@ from channels.inbound import TakesKeypadAnswers, UserEvent
 from hub.api.common import ApiError, handle_api_error, json_body
 from hub.callbacks import postback_handlers, signed_form, signed_status_post
 from hub.i18n import gettext as _
+from hub.models import audit
 from hub.models.relay import Callout, CalloutState, CalloutTarget, TargetState
 from hub.policy import Action, Principal
 from hub.relay import surveys, tally, tasks
@@ -224,6 +225,8 @@ def _csv(callout_id: int, principal: Principal) -> ResponseReturnValue:
     with _rt().session() as s:
         _readable(s, callout_id, principal)
         text = tally.export_csv(s, callout_id)
+        if text is not None:
+            audit(s, principal.username, "export.callout", ("callouts", callout_id), via=request.path)
     if text is None:
         abort(404)
     return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",

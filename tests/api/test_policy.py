@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import ApprovalPolicy, Contact, Department, Message
+from hub.models import ApprovalPolicy, Contact, Delivery, Department, Message
 from sandbox import SandboxClient
 from tests.api.policy_support import (
     audit_actions,
@@ -109,6 +109,33 @@ def test_creator_and_other_departments_approver_cannot_approve(team: FlaskClient
     assert other.status_code == 403
     assert snapshot(app) == before
     assert team.post(approve, headers=bearer("admin")).status_code == 200
+
+
+def test_an_approver_rejects_with_a_reason_and_nothing_goes_out(team: FlaskClient, app: Flask) -> None:
+    waiting = body(create(team, who="bousai1", title="誤った避難指示"))["message_id"]
+    reject = f"{API}/messages/{waiting}/reject"
+    assert team.post(reject, json={"reason": "対象地域が違う"}, headers=bearer("kenko2")).status_code == 403
+    assert team.post(reject, json={"reason": " "}, headers=bearer("bousai2")).status_code == 400
+    refused = team.post(reject, json={"reason": "対象地域が違う"}, headers=bearer("bousai2"))
+    assert refused.status_code == 200 and body(refused)["state"] == "withdrawn"
+    # Rejected is final: nobody can approve it afterwards, and nothing was planned.
+    assert team.post(f"{API}/messages/{waiting}/approve", headers=bearer("admin")).status_code == 409
+    assert count(app, Delivery, Delivery.message_id == waiting) == 0
+    [entry] = audit_actions(app, "message.reject")
+    assert entry.actor == "bousai2" and entry.detail["reason"] == "対象地域が違う"
+
+
+def test_every_export_is_audited_with_who_and_whether_addresses_were_masked(
+        team: FlaskClient, app: Flask) -> None:
+    sent = create_approved(team, who="bousai1", channels=["sms"])["message_id"]
+    assert team.get(f"{API}/messages/{sent}/deliveries.csv", headers=bearer("viewer")).status_code == 200
+    assert team.get(f"{API}/messages/{sent}/deliveries.csv", headers=bearer("bousai1")).status_code == 200
+    started = team.post(f"{API}/callouts", json={**CALLOUT, "departments": ["bousai"]}, headers=bearer("bousai1"))
+    callout_id = body(started)["callout"]["id"]
+    assert team.get(f"{API}/callouts/{callout_id}/export.csv", headers=bearer("bousai1")).status_code == 200
+    exports = [(e.actor, e.action, e.detail.get("masked")) for e in audit_actions(app, "export.deliveries")]
+    assert exports == [("viewer", "export.deliveries", True), ("bousai1", "export.deliveries", False)]
+    assert [(e.actor, e.subject_id) for e in audit_actions(app, "export.callout")] == [("bousai1", str(callout_id))]
 
 
 def test_viewer_cannot_send_and_sees_masked_addresses(team: FlaskClient, app: Flask) -> None:

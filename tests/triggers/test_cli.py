@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy import select
 
+from hub.accounts import issue_token
 from hub.cli import main
-from hub.cli.context import HubContext
+from hub.cli.context import TOKEN_ENV, HubContext
+from hub.demo.seed import DEMO_TOKEN
+from hub.models import AuditLog, Operator
 from hub.runtime import Runtime
 from tests.conftest import _empty
 from tests.triggers.feedserver import FeedServer
@@ -74,8 +78,9 @@ def hub(app: Flask) -> HubContext:
     return context
 
 
-def run(hub: HubContext, *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), obj=hub)
+def run(hub: HubContext, *args: str, token: str = DEMO_TOKEN) -> Result:
+    """As the demo admin by default: rules and templates are administration."""
+    return CliRunner().invoke(main, list(args), obj=hub, env={TOKEN_ENV: token})
 
 
 def test_rules_load_list_remove(hub: HubContext, runtime: Runtime, tmp_path: Path) -> None:
@@ -125,6 +130,31 @@ def test_rules_add_and_templates(hub: HubContext, runtime: Runtime) -> None:
     assert result.exit_code == 0 and "追加: 浅間山" in result.output
     assert "jma-volcano: 噴火警報" in run(hub, "templates", "list").output
     assert "変更なし: jma-earthquake" in run(hub, "templates", "load").output
+
+
+def test_only_an_admin_changes_rules_and_templates_and_each_change_is_audited(
+        hub: HubContext, runtime: Runtime, tmp_path: Path) -> None:
+    """A rule sends live alerts later with nobody at the desk: a sender may not write one."""
+    prepare(runtime, residents=5, staff=1)
+    (tmp_path / "rules.yaml").write_text(RULES_YAML, encoding="utf-8")
+    with runtime.session() as session:
+        sender = session.scalar(select(Operator).where(Operator.username == "bousai1"))
+        assert sender is not None
+        sender_token = issue_token(session, sender, "cli", expires_at=None, actor="test")
+    for args in (("rules", "load", str(tmp_path / "rules.yaml")), ("templates", "load"),
+                 ("rules", "add", "--name", "x", "--when", "volcano", "--volcanoes", "306",
+                  "--template", "jma-volcano")):
+        refused = run(hub, *args, token=sender_token)
+        assert refused.exit_code != 0 and "権限" in refused.output, args
+        assert run(hub, *args, token="").exit_code != 0
+    assert json.loads(run(hub, "rules", "list", "--json").output) == []
+
+    assert run(hub, "rules", "load", str(tmp_path / "rules.yaml")).exit_code == 0
+    assert run(hub, "rules", "remove", "奥州市 震度5弱以上").exit_code == 0
+    with runtime.session() as session:
+        entries = [(a.actor, a.action) for a in session.scalars(
+            select(AuditLog).where(AuditLog.action.like("rule.%")).order_by(AuditLog.id))]
+    assert entries.count(("admin", "rule.create")) == 3 and entries[-1] == ("admin", "rule.remove")
 
 
 def test_poll_once_and_status(hub: HubContext, runtime: Runtime) -> None:
