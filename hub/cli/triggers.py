@@ -181,6 +181,8 @@ def jma_replay(hub: HubContext, files: tuple[Path, ...], as_json: bool, dry_run:
     from triggers.jma.feed import type_code_from_url
 
     rt = hub.runtime
+    if not dry_run:  # a replayed telegram creates messages as the trigger engine would
+        hub.authorized(Action.ADMINISTER)
     live = [ch for ch in LIVE_CHANNELS if not rt.settings.uses_sandbox(ch)]
     if not dry_run and not allow_live and (live or rt.settings.is_production):
         raise click.ClickException(

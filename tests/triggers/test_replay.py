@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from flask import Flask
 
 from hub.cli import main
-from hub.cli.context import HubContext
+from hub.cli.context import TOKEN_ENV, HubContext
+from hub.demo.seed import DEMO_TOKEN
 from hub.runtime import Runtime
 from tests.conftest import _empty
 from tests.triggers.support import FIXTURES, OSHU, QUAKE_6PLUS, QUAKE_CANCELLED, add_rules, prepare, replay
@@ -70,7 +71,8 @@ def test_replay_command_prints_one_decision_per_telegram(app: Flask, runtime: Ru
     hub = HubContext()
     hub._app = app
 
-    result = CliRunner().invoke(main, ["jma", "replay", *files, "--json"], obj=hub)
+    assert CliRunner().invoke(main, ["jma", "replay", *files], obj=hub, env={TOKEN_ENV: ""}).exit_code != 0
+    result = CliRunner().invoke(main, ["jma", "replay", *files, "--json"], obj=hub, env={TOKEN_ENV: DEMO_TOKEN})
 
     assert result.exit_code == 0, result.output
     decisions = json.loads(result.output)
@@ -81,5 +83,5 @@ def test_replay_command_prints_one_decision_per_telegram(app: Flask, runtime: Ru
     assert "VXSE56" in decisions[2]["reason"]
     assert decisions[3]["rules"][0]["action"] == "cancel"
 
-    again = CliRunner().invoke(main, ["jma", "replay", files[0]], obj=hub)
+    again = CliRunner().invoke(main, ["jma", "replay", files[0]], obj=hub, env={TOKEN_ENV: DEMO_TOKEN})
     assert "ignored（配信なし）: 処理済み" in again.output
