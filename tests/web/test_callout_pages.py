@@ -38,6 +38,9 @@ def test_a_viewer_sees_the_list_and_jma_but_may_not_start_or_close(
     listing = client.get("/callouts").get_data(as_text=True)
     assert f'data-id="{callout_id}"' in listing and 'id="new-callout"' not in listing
     assert client.get("/jma").status_code == 200
+    english = client.get("/callouts?lang=en").get_data(as_text=True)
+    assert "Staff call-outs" in english and ">JMA</a>" in english
+    assert "Recent telegrams and decisions" in client.get("/jma?lang=en").get_data(as_text=True)
     assert client.get("/callouts/new").status_code == 403
     assert client.post("/callouts/new", data=_form(client, step="start")).status_code == 403
     tally = client.get(f"/relay/callouts/{callout_id}").get_data(as_text=True)
