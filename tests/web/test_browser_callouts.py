@@ -12,8 +12,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from hub.models.relay import Callout, CalloutState, CalloutTarget
-from hub.relay.answers import record_answers
 from hub.runtime import Runtime
+from sandbox import SandboxClient
+from sandbox.staff import is_callout_contact, postback_choices
 from tests.api.support import PASSWORDS, seed
 from tests.relay.support import seed_staff
 from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
@@ -53,7 +54,7 @@ def _fill_form(web: Any, base: str, mode: str) -> None:
 
 
 def test_a_sender_starts_an_exercise_call_out_watches_answers_arrive_and_closes_it(
-    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -91,12 +92,16 @@ def test_a_sender_starts_an_exercise_call_out_watches_answers_arrive_and_closes_
         assert callout is not None and callout.mode == "exercise" and callout.created_by == "web:bousai1"
         assert (callout.interval_seconds, callout.cycles) == (120, 2)
 
-    # A staff member answers on LINE: the tally moves without a reload (the page polls).
+    # A staff member presses 無事 on the LINE message the call-out sent (the sandbox signs the
+    # webhook post): the tally moves without a reload (the page polls).
     web.execute_script("window.__still_here = 'yes'")
-    with runtime.session() as s:
-        target = s.scalars(select(CalloutTarget).where(CalloutTarget.callout_id == callout_id)).first()
-        assert target is not None
-        record_answers(s, target, {"safety": "safe"}, via="line", actor="line:test")
+    presses = [(item["to"], data) for item in sandbox_client.inbox("line") if is_callout_contact(item)
+               for data in postback_choices(item) if data.split("|")[1:] == [str(callout_id), "safety", "safe"]]
+    assert len(presses) == expected, "every exercise participant got the LINE step with its buttons"
+    user, data = presses[0]
+    pressed = sandbox_client.emit_line_event({"type": "postback", "postback": {"data": data},
+                                              "source": {"type": "user", "userId": user}})
+    assert pressed["status"] == 200, pressed
     WebDriverWait(web, 20).until(lambda w: w.find_element(By.ID, "tally-answered").text == "1")
     assert web.execute_script("return window.__still_here") == "yes", "updated in place, not reloaded"
     _shoot(web, tmp_path, "callout-tally-answered")
