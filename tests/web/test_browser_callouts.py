@@ -31,7 +31,7 @@ def _login(web: Any, base: str, who: str) -> None:
     WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
 
 
-def _fill_form(web: Any, base: str, mode: str) -> None:
+def _fill_form(web: Any, base: str, mode: str, shots: Path | None = None) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -49,6 +49,8 @@ def _fill_form(web: Any, base: str, mode: str) -> None:
     cycles = web.find_element(By.ID, "cycles")
     cycles.clear()
     cycles.send_keys("2")
+    if shots is not None:
+        _shoot(web, shots, f"callout-form-{mode}")
     web.find_element(By.ID, "to-confirm").click()
     WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "callout-summary") or w.find_elements(By.ID, "problem"))
 
@@ -65,7 +67,7 @@ def test_a_sender_starts_an_exercise_call_out_watches_answers_arrive_and_closes_
     web = browser
     _login(web, base, "bousai1")
     # Nothing started before the confirmation.
-    _fill_form(web, base, "exercise")
+    _fill_form(web, base, "exercise", tmp_path)
     _shoot(web, tmp_path, "callout-confirm-exercise")
     summary = web.find_element(By.ID, "callout-summary")
     with runtime.session() as s:
