@@ -39,6 +39,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.callbacks import callbacks_bp
     from hub.relay.web import relay_bp
     from hub.web import feeds_bp, headers, web_bp
+    from hub.web.callouts import console_bp
 
     i18n.init_app(app)
     headers.init_app(app)
@@ -47,6 +48,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(relay_bp)
+    app.register_blueprint(console_bp)
 
     # Register the tasks with this app's Celery instance.
     import hub.dispatch.sweeper

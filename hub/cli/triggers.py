@@ -5,19 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub.cli.context import HubContext, pass_hub
-from hub.models import Template, audit, utcnow
-from hub.models.triggers import FeedHealth, QuarantinedTelegram, TriggerTelegram
+from hub.models import Template, audit
 from hub.policy import Action
-from hub.templating import TemplateError, jst, load_templates
+from hub.templating import TemplateError, load_templates
 from triggers.base import RuleError, load_source
+from triggers.health import feed_status
 from triggers.rulebook import list_rules, read_rule_file, remove_rule, save_rules
 
 LIVE_CHANNELS = ("sms", "voice", "email", "line", "x")
@@ -241,26 +240,9 @@ def jma_poll(hub: HubContext, once: bool, feeds: tuple[str, ...], as_json: bool)
 def jma_status(hub: HubContext, as_json: bool) -> None:
     """受信状況。途絶えたフィードがあれば終了コード1 / poller health (exit 1 if a feed is silent)."""
     rt = hub.runtime
-    limit = timedelta(minutes=rt.settings.jma_silence_alarm_minutes)
-    now = utcnow()
     with rt.session() as session:
-        feeds = list(session.scalars(select(FeedHealth).order_by(FeedHealth.url)))
-        day = now - timedelta(days=1)
-        processed = session.scalar(select(func.count()).select_from(TriggerTelegram)
-                                   .where(TriggerTelegram.claimed_at > day)) or 0
-        quarantined = list(session.scalars(select(QuarantinedTelegram)
-                                           .order_by(QuarantinedTelegram.id.desc()).limit(5)))
-        rows = []
-        for f in feeds:
-            last_ok = f.last_success_at or f.first_polled_at
-            silent = now - (last_ok if last_ok.tzinfo else last_ok.replace(tzinfo=now.tzinfo)) > limit
-            rows.append({"url": f.url, "silent": silent, "last_success": jst(f.last_success_at),
-                         "last_error": f.last_error or "", "last_error_at": jst(f.last_error_at),
-                         "entries_seen": f.entries_seen, "new_telegrams": f.new_telegrams,
-                         "alarm_sent": f.alarm_sent_at is not None})
-        recent = [{"item": q.item_key, "error": q.error, "at": jst(q.received_at)} for q in quarantined]
-    data = {"enabled": rt.settings.jma_enabled, "feeds": rows, "telegrams_24h": processed,
-            "quarantined": recent}
+        data = feed_status(session, rt.settings)
+    rows, processed, recent = data["feeds"], data["telegrams_24h"], data["quarantined"]
     if as_json:
         _echo_json(data)
     else:

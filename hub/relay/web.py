@@ -16,6 +16,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -51,7 +52,7 @@ from hub.runtime import Runtime
 log = logging.getLogger(__name__)
 relay_bp = Blueprint("relay", __name__, template_folder="templates")
 relay_bp.register_error_handler(ApiError, handle_api_error)
-REFRESH_SECONDS = 15
+REFRESH_SECONDS = 5  # how often the tally page asks for new counts (static/callouts.js)
 
 
 def _rt() -> Runtime:
@@ -198,16 +199,19 @@ def tally_page(callout_id: int) -> ResponseReturnValue:
     principal = _operator_or_login()
     if not isinstance(principal, Principal):
         return principal
+    g.operator = principal  # the site navigation
     with _rt().session() as s:
         try:
-            _readable(s, callout_id, principal)
+            callout = _readable(s, callout_id, principal)
         except ApiError as exc:
             abort(exc.status)
+        may_close = may_on_callout(s, principal, callout, Action.CALL)
         data = tally.tally(s, callout_id)
     if data is None:
         abort(404)
     return render_template("relay/tally.html", t=data, refresh=REFRESH_SECONDS, labels=tally.CHANNEL_LABELS,
-                           summary=tally.attempts_summary, prefix=exercise_prefix(data["callout"]["mode"]))
+                           summary=tally.attempts_summary, prefix=exercise_prefix(data["callout"]["mode"]),
+                           may_close=may_close)
 
 
 @relay_bp.get("/relay/callouts/<int:callout_id>/export.csv")
@@ -245,16 +249,21 @@ def _caller() -> Principal:
 def api_list() -> ResponseReturnValue:
     principal = _caller()
     with _rt().session() as s:
-        recent = s.scalars(select(Callout).order_by(Callout.id.desc()).limit(100))
-        callouts = [c for c in recent if may_on_callout(s, principal, c, Action.READ)]
-        answered = dict(s.execute(
-            select(CalloutTarget.callout_id, func.count()).where(CalloutTarget.state == TargetState.ANSWERED)
-            .group_by(CalloutTarget.callout_id)).all())
-        totals = dict(s.execute(select(CalloutTarget.callout_id, func.count())
-                                .group_by(CalloutTarget.callout_id)).all())
-        items = [{**describe(c), "total": totals.get(c.id, 0), "answered": answered.get(c.id, 0)}
-                 for c in callouts]
+        items = recent_callouts(s, principal)
     return jsonify({"items": items})
+
+
+def recent_callouts(s: Session, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest call-outs ``principal`` may READ, with answered/total (the API's list and the console's)."""
+    recent = s.scalars(select(Callout).order_by(Callout.id.desc()).limit(limit))
+    callouts = [c for c in recent if may_on_callout(s, principal, c, Action.READ)]
+    answered = dict(s.execute(
+        select(CalloutTarget.callout_id, func.count()).where(CalloutTarget.state == TargetState.ANSWERED)
+        .group_by(CalloutTarget.callout_id)).all())
+    totals = dict(s.execute(select(CalloutTarget.callout_id, func.count())
+                            .group_by(CalloutTarget.callout_id)).all())
+    return [{**describe(c), "total": totals.get(c.id, 0), "answered": answered.get(c.id, 0)}
+            for c in callouts]
 
 
 # What POST /api/v1/callouts accepts, by field (documented in hub.api.openapi as CalloutInput).

@@ -119,7 +119,7 @@ def test_api_start_read_close_and_export(
     assert exported.status_code == 200 and exported.data.startswith("\ufeff".encode())
 
 
-def test_live_tally_page_needs_a_login_and_refreshes_itself(
+def test_live_tally_page_needs_a_login_and_keeps_itself_current(
     app: Flask, runtime: Runtime, clock: ManualClock
 ) -> None:
     seed(app)
@@ -134,7 +134,9 @@ def test_live_tally_page_needs_a_login_and_refreshes_itself(
     assert client.get(f"/relay/callouts/{everyone}").status_code == 403
     page = client.get(f"/relay/callouts/{callout_id}")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and 'http-equiv="refresh"' in text
+    # It polls (static/callouts.js) instead of reloading: the operator's scroll position stays.
+    assert page.status_code == 200 and 'data-poll="5"' in text and "callouts.js" in text
+    assert 'http-equiv="refresh"' not in text
     assert "【訓練】" in text and "部署別" in text and "連絡がついていない職員" in text
 
 
