@@ -37,6 +37,7 @@ FIELD_LABELS = {
     "email_sender": "メール送信元アドレス", "email_sender_name": "メール送信者名", "approval": "承認方針",
     "family": "地域の種類", "username": "ユーザー名", "display_name": "表示名", "department": "所属部署",
     "role": "役割", "expires_in_days": "有効期限（日）",
+    "action": "操作", "actor": "操作者", "from": "開始日", "to": "終了日",
 }
 ROLE_LABELS = {"viewer": "閲覧", "sender": "送信", "approver": "承認"}
 AUDIT_PAGE = 50
@@ -112,7 +113,7 @@ def admin_create_operator() -> ResponseReturnValue:
             abort(403)
         problems = dict(exc.extra.get("problems") or {"*": [exc.message]})
         return _operators_page(form, problems, exc.status)
-    return render_template("admin/one_time.html", operator=view, secret=secret, created=True), 201, NO_STORE
+    return render_template("admin/one_time.html", account=view, secret=secret, created=True), 201, NO_STORE
 
 
 @web_bp.get("/admin/operators/<username>")
@@ -182,7 +183,7 @@ def admin_reset_password(username: str) -> ResponseReturnValue:
     except AccountError as exc:
         _fail(exc)
         return redirect(url_for("web.admin_operator", username=username))
-    return render_template("admin/one_time.html", operator=view, secret=secret, created=False), 200, NO_STORE
+    return render_template("admin/one_time.html", account=view, secret=secret, created=False), 200, NO_STORE
 
 
 # ---- departments, categories, areas ------------------------------------------------------------

@@ -110,8 +110,10 @@ def test_issuing_a_token_keeps_this_session_and_shows_it_once(client: FlaskClien
 
 def test_audit_filters_and_chain_verification(client: FlaskClient) -> None:
     _admin(client)
-    client.post("/admin/operators", data={"csrf_token": csrf(client), "username": "tanaka",
-                                          "display_name": "田中", "department": "bousai"})
+    created = client.post("/admin/operators", data={"csrf_token": csrf(client), "username": "tanaka",
+                                                    "display_name": "田中", "department": "bousai"})
+    assert created.status_code == 201 and 'id="one-time-password"' in created.get_data(as_text=True)
+    assert created.headers["Cache-Control"] == "no-store"
     page = client.get("/admin/audit?action=operator.&verify=1").get_data(as_text=True)
     actions = re.findall(r'data-action="([^"]+)"', page)
     assert actions and all(a.startswith("operator.") for a in actions) and "operator.create" in actions
@@ -140,3 +142,36 @@ def test_settings_page_shows_no_secret(client: FlaskClient, app: Flask) -> None:
     for name in ("twilio_auth_token", "line_channel_secret", "twilio_account_sid"):
         value = getattr(settings, name)
         assert not value or value not in html, name
+
+
+def test_roles_disable_password_and_totp_of_an_operator(client: FlaskClient, app: Flask) -> None:
+    _admin(client)
+    base = "/admin/operators/bousai1"
+    assert client.post(f"{base}/roles", data={"csrf_token": csrf(client), "department": "kenko",
+                                              "role": "approver"}).status_code == 302
+    assert "kenko" in client.get(base).get_data(as_text=True)
+    bad = client.post(f"{base}/roles", data={"csrf_token": csrf(client), "department": "kenko", "role": "admin"},
+                      follow_redirects=True)
+    assert "次のいずれかを指定してください" in bad.get_data(as_text=True)
+    assert client.post(f"{base}/roles/kenko/remove", data={"csrf_token": csrf(client)}).status_code == 302
+    assert client.post(f"{base}/disabled", data={"csrf_token": csrf(client), "disabled": "yes"}).status_code == 302
+    with app.extensions["hub"].session() as s:
+        op = s.scalar(select(Operator).where(Operator.username == "bousai1"))
+        assert op is not None and op.disabled_at is not None
+        assert {m.department.code for m in op.memberships} == {"bousai"}
+        op.totp_secret = "JBSWY3DPEHPK3PXP"
+    assert client.post(f"{base}/disabled", data={"csrf_token": csrf(client), "disabled": "no"}).status_code == 302
+    reset = client.post(f"{base}/password", data={"csrf_token": csrf(client)})
+    secret = re.search(r'id="one-time-password"[^>]*>([^<]+)<', reset.get_data(as_text=True))
+    assert reset.status_code == 200 and secret and reset.headers["Cache-Control"] == "no-store"
+    assert secret.group(1) not in client.get(base).get_data(as_text=True)
+    assert client.post(f"{base}/totp", data={"csrf_token": csrf(client)}).status_code == 302
+    with app.extensions["hub"].session() as s:
+        op = s.scalar(select(Operator).where(Operator.username == "bousai1"))
+        assert op is not None and op.disabled_at is None and op.must_change_password and op.totp_secret is None
+        actions = set(s.scalars(select(AuditLog.action).where(AuditLog.subject_id == str(op.id))))
+    assert {"operator.grant", "operator.revoke_role", "operator.update", "operator.reset_password",
+            "operator.reset_totp"} <= actions
+    last = client.post("/admin/operators/admin/disabled", data={"csrf_token": csrf(client), "disabled": "yes"},
+                       follow_redirects=True)
+    assert "最後の管理者は無効にできません" in last.get_data(as_text=True)
