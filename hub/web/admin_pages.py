@@ -31,7 +31,6 @@ from hub.templating import JST
 from hub.web.pages import _operator, login_required, web_bp
 
 PLURAL = {"departments": "department", "categories": "category", "areas": "area"}
-KIND_LABELS = {"department": "部署", "category": "分類", "area": "地域"}
 FIELD_LABELS = {
     "code": "コード", "name": "名前", "sms_sender": "SMS送信元番号", "voice_sender": "音声発信元番号",
     "email_sender": "メール送信元アドレス", "email_sender_name": "メール送信者名", "approval": "承認方針",
@@ -64,7 +63,7 @@ def _fail(exc: AccountError) -> None:
 
 @web_bp.app_context_processor
 def _admin_helpers() -> dict[str, Any]:
-    return {"FIELD_LABELS": FIELD_LABELS, "ROLE_LABELS": ROLE_LABELS, "KIND_LABELS": KIND_LABELS,
+    return {"FIELD_LABELS": FIELD_LABELS, "ROLE_LABELS": ROLE_LABELS,
             "may_administer": lambda p: p is not None and p.may(Action.ADMINISTER)}
 
 

@@ -175,3 +175,11 @@ def test_roles_disable_password_and_totp_of_an_operator(client: FlaskClient, app
     last = client.post("/admin/operators/admin/disabled", data={"csrf_token": csrf(client), "disabled": "yes"},
                        follow_redirects=True)
     assert "最後の管理者は無効にできません" in last.get_data(as_text=True)
+
+
+def test_the_admin_pages_are_translated(client: FlaskClient) -> None:
+    _admin(client)
+    assert "Operators and roles" in client.get("/admin/operators?lang=en").get_data(as_text=True)
+    assert "Verify the chain" in client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "Issue a token" in client.get("/tokens?lang=en").get_data(as_text=True)
+    assert "SMS sender number" in client.get("/admin/d/departments?lang=en").get_data(as_text=True)
