@@ -183,3 +183,42 @@ def test_the_admin_pages_are_translated(client: FlaskClient) -> None:
     assert "Verify the chain" in client.get("/admin/audit?lang=en").get_data(as_text=True)
     assert "Issue a token" in client.get("/tokens?lang=en").get_data(as_text=True)
     assert "SMS sender number" in client.get("/admin/d/departments?lang=en").get_data(as_text=True)
+
+
+def test_audit_pages_newest_first(client: FlaskClient, app: Flask) -> None:
+    _admin(client)
+    with app.extensions["hub"].session() as s:
+        from hub.models import audit
+
+        for n in range(60):
+            audit(s, "pager", "test.page", ("test", n))
+    first = client.get("/admin/audit?actor=pager").get_data(as_text=True)
+    ids = [int(i) for i in re.findall(r'<tr data-action="test.page">\s*<td>(\d+)</td>', first)]
+    assert len(ids) == 50 and ids == sorted(ids, reverse=True)
+    older = re.search(r'id="older" href="([^"]+)"', first)
+    assert older
+    second = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    rest = [int(i) for i in re.findall(r'<tr data-action="test.page">\s*<td>(\d+)</td>', second)]
+    assert len(rest) == 10 and max(rest) < min(ids) and 'id="older"' not in second
+
+
+def test_categories_and_areas_create_edit_and_validate(client: FlaskClient, app: Flask) -> None:
+    _admin(client)
+    bad = client.post("/admin/d/areas", data={"csrf_token": csrf(client), "code": "12", "name": "どこか",
+                                              "family": "municipality"})
+    assert bad.status_code == 422 and 'id="err-code"' in bad.get_data(as_text=True)
+    ok = client.post("/admin/d/areas", data={"csrf_token": csrf(client), "code": "1310100", "name": "千代田区",
+                                             "family": "municipality"})
+    assert ok.status_code == 302
+    renamed = client.post("/admin/d/areas/1310100", data={"csrf_token": csrf(client), "name": "東京都千代田区"})
+    assert renamed.status_code == 302
+    empty = client.post("/admin/d/categories/zei", data={"csrf_token": csrf(client), "name": ""})
+    assert empty.status_code == 422 and 'id="err-name"' in empty.get_data(as_text=True)
+    from hub.models import Area, Category
+
+    with app.extensions["hub"].session() as s:
+        area = s.scalar(select(Area).where(Area.code == "1310100"))
+        assert area is not None and area.name == "東京都千代田区" and area.family == "municipality"
+        zei = s.scalar(select(Category).where(Category.code == "zei"))
+        assert zei is not None and zei.name
+    assert client.get("/admin/d/nothing").status_code == 404
