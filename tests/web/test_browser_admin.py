@@ -146,3 +146,43 @@ def test_an_admin_issues_an_api_token_in_the_browser_and_it_works(
     _shoot(web, tmp_path, "token-revoked")
     assert requests.get(f"{base}/api/v1/messages", headers={"Authorization": f"Bearer {token}"},
                         timeout=10).status_code == 401
+
+
+def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
+        app: Flask, runtime: Runtime, browser: object, tmp_path: Path) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from hub.models import Department
+
+    seed(app)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    _login(web, base, "admin", PASSWORDS["admin"])
+    web.get(f"{base}/admin")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "link-departments").click()  # type: ignore[attr-defined]
+    web.find_element(By.ID, "f-code").send_keys("kikaku")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "f-name").send_keys("企画課")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "f-sms_sender").send_keys("03-1234-5678")  # type: ignore[attr-defined]
+    Select(web.find_element(By.ID, "f-approval")).select_by_value("all_live")  # type: ignore[attr-defined]
+    web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
+    error = web.find_element(By.ID, "err-sms_sender")  # type: ignore[attr-defined]
+    web.execute_script("arguments[0].scrollIntoView()", error)  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "admin-department-error")
+    assert "E.164" in error.text
+    with runtime.session() as s:
+        assert s.scalar(select(Department).where(Department.code == "kikaku")) is None
+    field = web.find_element(By.ID, "f-sms_sender")  # type: ignore[attr-defined]
+    field.clear()
+    field.send_keys("+815012345678")
+    web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
+    row = web.find_element(By.CSS_SELECTOR, 'tr[data-code="kikaku"]')  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "admin-departments")
+    assert "+815012345678" in row.text and "すべての実配信は承認が必要" in row.text
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    status = web.find_element(By.CSS_SELECTOR, 'tr[data-code="kikaku"] td[data-field="disabled"]')  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "admin-department-disabled")
+    assert status.text.startswith("無効") and "有効にする" in status.text
+    with runtime.session() as s:
+        kikaku = s.scalar(select(Department).where(Department.code == "kikaku"))
+        assert kikaku is not None and kikaku.disabled_at is not None
