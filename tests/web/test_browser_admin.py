@@ -144,6 +144,14 @@ def test_an_admin_issues_an_api_token_in_the_browser_and_it_works(
     row.find_element(By.CSS_SELECTOR, "button").click()
     WebDriverWait(web, 10).until(lambda w: "失効させました" in w.page_source)  # type: ignore[arg-type]
     _shoot(web, tmp_path, "token-revoked")
+
+    web.find_element(By.ID, "nav-admin").click()  # type: ignore[attr-defined]
+    web.find_element(By.ID, "link-settings").click()  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "admin-settings")
+    assert web.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    secret_row = web.find_element(By.CSS_SELECTOR, 'tr[data-name="secret_key"]')  # type: ignore[attr-defined]
+    assert "********" in secret_row.text and runtime.settings.secret_key not in web.page_source  # type: ignore[attr-defined]
     assert requests.get(f"{base}/api/v1/messages", headers={"Authorization": f"Bearer {token}"},
                         timeout=10).status_code == 401
 
