@@ -25,6 +25,7 @@ def _login(web: object, base: str, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    web.implicitly_wait(5)  # type: ignore[attr-defined]  # after a click, wait for the next page's elements
     web.get(f"{base}/login")  # type: ignore[attr-defined]
     web.find_element(By.ID, "username").send_keys(username)  # type: ignore[attr-defined]
     web.find_element(By.ID, "password").send_keys(password)  # type: ignore[attr-defined]
@@ -159,7 +160,7 @@ def test_an_admin_issues_an_api_token_in_the_browser_and_it_works(
 def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
         app: Flask, runtime: Runtime, browser: object, tmp_path: Path) -> None:  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from hub.models import Department
 
@@ -188,6 +189,7 @@ def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
     _shoot(web, tmp_path, "admin-departments")
     assert "+815012345678" in row.text and "すべての実配信は承認が必要" in row.text
     row.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(web, 10).until(lambda w: "「kikaku」を無効にしました" in w.page_source)  # type: ignore[arg-type]
     status = web.find_element(By.CSS_SELECTOR, 'tr[data-code="kikaku"] td[data-field="disabled"]')  # type: ignore[attr-defined]
     _shoot(web, tmp_path, "admin-department-disabled")
     assert status.text.startswith("無効") and "有効にする" in status.text
