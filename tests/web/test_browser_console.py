@@ -214,3 +214,49 @@ def test_an_unknown_page_answers_in_japanese_and_the_api_keeps_json(
 
     answer = app.test_client().get("/api/v1/no-such-thing", headers=bearer("admin"))
     assert answer.status_code == 404 and answer.is_json
+
+
+def test_a_send_in_progress_updates_on_the_dashboard_without_a_reload(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    """Rows finish behind the page's back (as a worker would): the 送信中 line follows, then the page redraws."""
+    from hub.models import Delivery, DeliveryState, Department, utcnow
+
+    by = _by()
+    seed(app)
+    with runtime.session() as s:
+        department = s.scalars(select(Department)).first()
+        assert department is not None
+        going = Message(title="給水所の開設", body="給水所を開設しました。", channels=["sms"], audience="residents",
+                        mode="exercise", msg_type="alert", state=MessageState.QUEUED, planned_at=utcnow(),
+                        department_id=department.id, meta={})
+        s.add(going)
+        s.flush()
+        message_id = going.id
+        s.add_all([Delivery(message_id=message_id, channel="sms", address=f"+8190000000{n}") for n in range(2)])
+
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    _login(web, base, "admin")
+    web.get(f"{base}/")
+    line = web.find_element(by.CSS_SELECTOR, '#sending li.live span.chan[data-channel="sms"]')
+    assert line.text.endswith("0/2")
+    _shoot(web, tmp_path, "console-sending")
+
+    with runtime.session() as s:
+        first = s.scalars(select(Delivery).where(Delivery.message_id == message_id).order_by(Delivery.id)).first()
+        assert first is not None
+        first.state = DeliveryState.SENT
+    _wait(web, lambda w: line.text.endswith("1/2"), 10)
+
+    with runtime.session() as s:
+        for row in s.scalars(select(Delivery).where(Delivery.message_id == message_id)):
+            row.state = DeliveryState.DELIVERED
+        finished = s.get(Message, message_id)
+        assert finished is not None
+        finished.state = MessageState.DONE
+    # Finished: the page draws itself again; the message has left 送信中 and shows its counts in the history.
+    _wait(web, lambda w: not w.find_elements(by.CSS_SELECTOR, "#sending"), 15)
+    item = web.find_element(by.CSS_SELECTOR, f'#history li[data-message-id="{message_id}"]')
+    assert item.find_element(by.CSS_SELECTOR, 'div[data-key="delivered"] dd').text == "2"
+    _shoot(web, tmp_path, "console-sending-done")
