@@ -26,9 +26,12 @@ def _by() -> Any:
 
 
 def _wait(web: Any, until: Any, seconds: float = 15) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(web, seconds).until(until)
+    # The status page reloads itself when the state changes: an element can go stale under the check.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(web, seconds, ignored_exceptions=ignored).until(until)
 
 
 def _login(web: Any, base: str, username: str) -> None:
