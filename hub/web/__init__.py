@@ -1,6 +1,10 @@
 """Browser-facing pages: the composer, message status, and the public feeds."""
 
-from hub.web import admin_pages, login  # noqa: F401  (register /login …, /admin/…, /tokens on web_bp)
+from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
+    admin_pages,  # /admin/…, /tokens
+    console,  # the reject and stop forms, the 404/403 pages
+    login,  # /login, /logout, /password, /totp
+)
 from hub.web.feeds import feeds_bp
 from hub.web.pages import web_bp
 

@@ -44,7 +44,7 @@ from hub.api.composing import (
     preview_payload,
     read_composition,
 )
-from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where, summary
+from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where
 from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
 from hub.i18n import SUPPORTED
@@ -136,15 +136,12 @@ def healthz() -> ResponseReturnValue:
 @web_bp.get("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
+    from hub.web.console import dashboard_context
+
     where = readable_where(_operator())
     with runtime().session() as s:
-        recent = s.scalars(select(Message).where(*where)
-                           .order_by(Message.created_at.desc(), Message.id.desc()).limit(20))
-        messages = [summary(s, m) for m in recent]
-        # However old: a message waiting for a second person must not scroll out of sight.
-        waiting = [(m.id, m.title) for m in s.scalars(
-            select(Message).where(Message.state == MessageState.AWAITING_APPROVAL, *where).order_by(Message.id))]
-    return render_template("dashboard.html", messages=messages, waiting=waiting)
+        context = dashboard_context(s, where)
+    return render_template("dashboard.html", **context)
 
 
 def _choices() -> dict[str, Any]:
@@ -253,10 +250,15 @@ def message_page(message_id: int) -> ResponseReturnValue:
         followers = {m.id: (m.title, m.msg_type) for m in s.scalars(
             select(Message).where(Message.id.in_(detail["referenced_by"])))}
         public_id = message.public_id if message_is_public(message) else None
+        from hub.web.console import approval_plan, honest_counts
+
+        plan = approval_plan(s, message) if message.state == MessageState.AWAITING_APPROVAL else {}
+        honest = honest_counts(s, message.id, message.channels or [])
+        rejected = (message.meta or {}).get("rejected")
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
-                           is_creator=principal.id == creator_id)
+                           is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected)
 
 
 @web_bp.post("/messages/<int:message_id>/approve")
