@@ -45,6 +45,8 @@ def operator_view(operator: Operator) -> dict[str, Any]:
 
 
 def find_operator(session: Session, username: str) -> Operator:
+    if not isinstance(username, str):
+        raise invalid({"username": [_("ユーザー名は文字列で指定してください")]}, _("入力内容に問題があります"))
     operator = session.scalar(select(Operator).options(selectinload(Operator.memberships))
                               .where(Operator.username == username))
     if operator is None:
@@ -53,6 +55,8 @@ def find_operator(session: Session, username: str) -> Operator:
 
 
 def department_by_code(session: Session, code: str, *, usable: bool = True) -> Department:
+    if not isinstance(code, str):  # JSON true or 5 compared with a text column: a database error (500)
+        raise invalid({"department": [_("部署はコード（文字列）で指定してください")]}, _("入力内容に問題があります"))
     dept = session.scalar(select(Department).where(Department.code == code))
     if dept is None or (usable and dept.disabled_at is not None):
         raise not_found(_("部署「{value}」は登録されていないか、無効です").format(value=code))

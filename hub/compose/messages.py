@@ -183,6 +183,8 @@ def reject(session: Session, message: Message, approver: Operator, reason: str) 
     """The second person says no: the message never goes out, and why is kept with it."""
     if message.state != MessageState.AWAITING_APPROVAL:
         raise ApprovalError("このメッセージは承認待ちではありません")
+    if message.created_by_id is not None and message.created_by_id == approver.id:
+        raise ApprovalError("作成者本人は却下できません。別の担当者が確認してください")
     if not reason.strip():
         raise ApprovalError("却下する理由を入力してください")
     message.state = MessageState.WITHDRAWN

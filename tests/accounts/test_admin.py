@@ -208,3 +208,10 @@ def test_cli_operator_lifecycle_prints_a_one_time_password_once(client: FlaskCli
 
 def test_login_page_still_works_for_the_demo_admin(client: FlaskClient) -> None:
     assert login(client, "admin").status_code == 302
+
+
+def test_a_department_or_username_that_is_not_text_is_a_clear_error(client: FlaskClient) -> None:
+    # Found by the API fuzzer: JSON true compared with a text column was a database error (500) on PostgreSQL.
+    created = client.post(f"{API}/admin/operators", headers=bearer(),
+                          json={"username": "yamada", "display_name": "山田", "department": True})
+    assert created.status_code == 422 and "department" in body(created)["error"]["problems"]

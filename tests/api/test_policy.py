@@ -116,6 +116,7 @@ def test_an_approver_rejects_with_a_reason_and_nothing_goes_out(team: FlaskClien
     reject = f"{API}/messages/{waiting}/reject"
     assert team.post(reject, json={"reason": "対象地域が違う"}, headers=bearer("kenko2")).status_code == 403
     assert team.post(reject, json={"reason": " "}, headers=bearer("bousai2")).status_code == 400
+    assert team.post(reject, json={"reason": "自分で"}, headers=bearer("bousai1")).status_code in (403, 409)
     refused = team.post(reject, json={"reason": "対象地域が違う"}, headers=bearer("bousai2"))
     assert refused.status_code == 200 and body(refused)["state"] == "withdrawn"
     # Rejected is final: nobody can approve it afterwards, and nothing was planned.
