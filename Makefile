@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := $(VENV)/axe/axe.min.js
 
-.PHONY: demo test install lint typecheck bench clean
+.PHONY: demo test install lint typecheck bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +17,26 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# axe-core (the accessibility checker the browser tests run inside each page), from the npm registry.
+$(AXE):
+	mkdir -p $(VENV)/axe
+	cd $(VENV)/axe && npm pack --silent axe-core@4.14.1 >/dev/null && tar -xzf axe-core-4.14.1.tgz --strip-components=1 package/axe.min.js
+
 demo: $(STAMP)
 	HUB_DATA_DIR=$${HUB_DATA_DIR:-var} $(BIN)/hub demo
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub channels triggers sandbox tests benchmarks
 	$(BIN)/mypy hub channels triggers sandbox
+
+# The console's screenshots in docs/screenshots (docs/console.md shows them), taken by the
+# real-Chromium tests on the embedded default.
+screenshots: $(STAMP) $(AXE)
+	rm -rf docs/screenshots && mkdir -p docs/screenshots
+	HUB_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web -k "browser and sqlite"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fanout.py --recipients 10000

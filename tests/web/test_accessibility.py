@@ -1,0 +1,69 @@
+"""Every console page passes axe-core (run inside the page in a real Chromium) with no serious or
+critical violation. axe-core comes from its npm package (`make test` fetches it into .venv/axe)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from hub.config import Settings
+from tests.api.support import PASSWORDS, body, create, seed
+from tests.support.hubtools import public_path
+from tests.support.services import in_ci
+from tests.web.test_browser import browser  # noqa: F401  (the Chromium fixture)
+
+AXE = Path(__file__).resolve().parents[2] / ".venv" / "axe" / "axe.min.js"
+SERIOUS = {"serious", "critical"}
+
+
+def _axe_source() -> str:
+    if not AXE.exists():
+        if in_ci():
+            pytest.fail(f"{AXE} is missing; `make test` fetches axe-core from the npm registry")
+        pytest.skip(f"{AXE} is missing (run `make test` or `make .venv/axe/axe.min.js`)")
+    return AXE.read_text(encoding="utf-8")
+
+
+def _violations(web: Any, source: str) -> list[dict[str, Any]]:
+    web.execute_script(source)
+    result = web.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations)))"
+        ".catch(e => done(JSON.stringify([{impact: 'critical', id: 'axe-error', help: String(e)}])));")
+    found: list[dict[str, Any]] = json.loads(result)
+    return [v for v in found if v.get("impact") in SERIOUS]
+
+
+def test_every_console_page_has_no_serious_accessibility_violation(
+        app: Flask, settings: Settings, browser: Any) -> None:  # noqa: F811
+    source = _axe_source()
+    seed(app)
+    client = app.test_client()
+    message_id = body(create(client, mode="exercise", audience="residents"))["message_id"]
+    base = settings.public_url.rstrip("/")
+    web = browser
+    web.set_script_timeout(60)
+
+    pages = {"/login": _violations_at(web, f"{base}/login", source)}
+    web.find_element(By.ID, "username").send_keys("admin")
+    web.find_element(By.ID, "password").send_keys(PASSWORDS["admin"])
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+    for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
+                 "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
+                 "/admin/audit", "/admin/settings", public_path(app.extensions["hub"], message_id)):
+        pages[path] = _violations_at(web, f"{base}{path}", source)
+    problems = {path: [f"{v['id']} ({v['impact']}): {v.get('help')}" for v in found]
+                for path, found in pages.items() if found}
+    assert problems == {}
+
+
+def _violations_at(web: Any, url: str, source: str) -> list[dict[str, Any]]:
+    web.get(url)
+    return _violations(web, source)
