@@ -77,3 +77,13 @@ def test_create_disable_and_try_a_rule_is_audited_and_the_try_stores_nothing(
                                             "telegram": (io.BytesIO(FIXTURE.read_bytes()), FIXTURE.name)},
                         content_type="multipart/form-data")
     assert 'data-outcome="matched"' not in again.get_data(as_text=True), "a stopped rule does not match"
+
+
+def test_an_unreadable_upload_is_shown_as_unreadable_and_not_quarantined(client: FlaskClient, app: Flask) -> None:
+    assert login(client, "admin").status_code == 302
+    tried = client.post("/rules/try", data={"csrf_token": csrf(client),
+                                            "telegram": (io.BytesIO(b"<not-a-telegram/>"), "x.xml")},
+                        content_type="multipart/form-data")
+    assert tried.status_code == 200 and 'data-outcome="quarantined"' in tried.get_data(as_text=True)
+    with app.extensions["hub"].session() as s:
+        assert s.scalar(select(func.count()).select_from(TriggerTelegram)) == 0
