@@ -10,6 +10,7 @@ whole decision, and the sweeper plans whatever was committed but not yet release
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -56,8 +57,13 @@ class Decision:
 
 
 def process(runtime: Runtime, source: Source, raw: bytes, *, item_key: str, hint: str | None = None,
-            max_age: timedelta | None = None, dry_run: bool = False) -> Decision:
-    """Run one item through the pipeline. Never raises for bad input: that is a decision too."""
+            max_age: timedelta | None = None, dry_run: bool = False,
+            inspect: Callable[[Session, Decision], None] | None = None) -> Decision:
+    """Run one item through the pipeline. Never raises for bad input: that is a decision too.
+
+    ``inspect`` (dry runs only): called with the session before it is rolled back, so a caller can read
+    what would have been stored (the console's 「ルールを試す」 shows the rendered texts).
+    """
     try:
         envelope = source.decode(raw, hint)
     except SourceInputError as exc:
@@ -68,6 +74,8 @@ def process(runtime: Runtime, source: Source, raw: bytes, *, item_key: str, hint
         try:
             decision = _handle(session, runtime, source, envelope, item_key, max_age, releases)
             if dry_run:
+                if inspect is not None:
+                    inspect(session, decision)
                 session.rollback()
             else:
                 session.commit()

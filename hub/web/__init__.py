@@ -4,6 +4,7 @@ from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     admin_pages,  # /admin/…, /tokens
     console,  # the reject and stop forms, the 404/403 pages
     login,  # /login, /logout, /password, /totp
+    rules_pages,  # /rules, /templates
 )
 from hub.web.feeds import feeds_bp
 from hub.web.pages import web_bp
