@@ -69,6 +69,8 @@ def test_a_viewer_sees_masked_numbers_and_may_not_import(client: FlaskClient, ru
     exported = client.get("/contacts/export.csv?kind=staff").get_data(as_text=True)
     assert phone(0) not in exported and f"+81 90-****-{phone(0)[-4:]}" in exported
     assert client.get("/contacts/import").status_code == 403
+    english = client.get("/contacts?lang=en").get_data(as_text=True)
+    assert ">Contacts</a>" in english and "Search (name, phone, e-mail, LINE ID)" in english
     login(client, "bousai1")
     assert phone(0) in client.get("/contacts?kind=staff").get_data(as_text=True)
 
