@@ -91,3 +91,27 @@ def test_import_reports_bad_rows_and_export_is_formula_safe_and_audited(client: 
     with runtime.session() as s:
         entry = s.scalar(select(AuditLog).where(AuditLog.action == "export.contacts"))
         assert entry is not None
+
+
+def test_a_contacts_page_shows_consents_deliveries_with_links_and_masks_for_a_viewer(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from hub.models import Delivery
+    from hub.models.contacts import Consent
+    from tests.api.support import body, create
+
+    people = seed_staff(runtime, 1)
+    message_id = body(create(client, "admin"))["message_id"]
+    with runtime.session() as s:
+        s.add(Consent(contact_id=people[0].contact_id, channel="sms", source="csv:consent-2026.csv",
+                      revoked_at=datetime(2026, 5, 1, tzinfo=UTC)))
+        s.add(Delivery(message_id=message_id, channel="sms", contact_id=people[0].contact_id, address=phone(0)))
+    login(client, "bousai1")
+    page = client.get(f"/contacts/{people[0].contact_id}").get_data(as_text=True)
+    assert "csv:consent-2026.csv" in page and "2026-05-01" in page
+    assert f'href="/messages/{message_id}"' in page and phone(0) in page
+    login(client, "viewer")
+    page = client.get(f"/contacts/{people[0].contact_id}").get_data(as_text=True)
+    assert f'href="/messages/{message_id}"' in page and phone(0) not in page
