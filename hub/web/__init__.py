@@ -3,6 +3,7 @@
 from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     admin_pages,  # /admin/…, /tokens
     console,  # the reject and stop forms, the 404/403 pages
+    contacts_pages,  # /contacts, /contacts/<id>, /contacts/import, /contacts/export.csv
     login,  # /login, /logout, /password, /totp
     rules_pages,  # /rules, /templates
 )

@@ -1,0 +1,67 @@
+"""Contacts as a sender sees them, in a real Chromium: import a CSV, read its bad rows, find a contact.
+
+Screenshots go to the test's tmp dir (and to ``$HUB_SCREENSHOTS`` when set) to be looked at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from hub.runtime import Runtime
+from tests.api.support import PASSWORDS, seed
+from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
+
+CSV = ("external_id,kind,name,department,phone,email\n"
+       "B-001,staff,取込 一郎,bousai,090-7777-0001,ichiro@city.example.jp\n"
+       "B-002,staff,取込 二郎,bousai,12,\n"
+       "B-003,staff,取込 三郎,bousai,090-7777-0003,\n"
+       "B-004,staff,取込 四郎,no-such-department,090-7777-0004,\n")
+
+
+def test_a_sender_imports_a_csv_sees_the_bad_lines_and_finds_a_contact_by_number(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seed(app)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    web.get(f"{base}/login")
+    web.find_element(By.ID, "username").send_keys("bousai1")
+    web.find_element(By.ID, "password").send_keys(PASSWORDS["bousai1"])
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+
+    web.find_element(By.ID, "nav-contacts").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "import-contacts"))
+    web.find_element(By.ID, "import-contacts").click()
+    upload = tmp_path / "staff.csv"
+    upload.write_text(CSV, encoding="utf-8")
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "file"))
+    web.find_element(By.ID, "file").send_keys(str(upload))
+    web.find_element(By.ID, "import").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "import-report"))
+    _shoot(web, tmp_path, "contacts-import-report")
+    assert web.find_element(By.ID, "created").text == "2"
+    assert web.find_element(By.ID, "error-count").text == "2"
+    errors = {int(r.get_attribute("data-line")): r.text for r in web.find_elements(By.CSS_SELECTOR, ".import-error")}
+    assert sorted(errors) == [3, 5]
+    assert all(text.split(maxsplit=1)[1:] for text in errors.values()), f"a reason on every line: {errors}"
+    assert "no-such-department" in errors[5] or "部署" in errors[5]
+
+    web.get(f"{base}/contacts")
+    web.find_element(By.ID, "q").send_keys("090-7777-0003")
+    web.find_element(By.ID, "search").click()
+    WebDriverWait(web, 10).until(lambda w: "q=" in w.current_url)
+    rows = web.find_elements(By.CSS_SELECTOR, "#contacts .contact-row")
+    assert [r.find_element(By.TAG_NAME, "a").text for r in rows] == ["取込 三郎"]
+    _shoot(web, tmp_path, "contacts-search")
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "contact-name"))
+    assert web.find_element(By.ID, "contact-name").text == "取込 三郎"
+    assert web.find_element(By.ID, "contact-phone").text == "+819077770003"  # a sender of 防災 sees it whole
+    _shoot(web, tmp_path, "contacts-page")
