@@ -57,7 +57,7 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
     for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
-                 "/admin/audit", "/admin/settings", "/rules", "/templates", public_path(app.extensions["hub"], message_id)):
+                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):
         pages[path] = _violations_at(web, f"{base}{path}", source)
     problems = {path: [f"{v['id']} ({v['impact']}): {v.get('help')}" for v in found]
                 for path, found in pages.items() if found}
