@@ -3,6 +3,7 @@
 from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     admin_pages,  # /admin/…, /tokens
     console,  # the reject and stop forms, the 404/403 pages
+    followups,  # 取消 and 訂正 from the message page
     login,  # /login, /logout, /password, /totp
 )
 from hub.web.feeds import feeds_bp
