@@ -5,6 +5,7 @@ from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     console,  # the reject and stop forms, the 404/403 pages
     followups,  # 取消 and 訂正 from the message page
     login,  # /login, /logout, /password, /totp
+    recipients,  # /messages/<id>/recipients: search by name, number, address
 )
 from hub.web.feeds import feeds_bp
 from hub.web.pages import web_bp
