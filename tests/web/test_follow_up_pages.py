@@ -20,6 +20,7 @@ def _original(client: FlaskClient) -> int:
 def test_a_correction_previews_the_new_text_then_goes_as_an_update(app: Flask, client: FlaskClient) -> None:
     original = _original(client)
     login(client, "bousai1")
+    assert 'id="correct-button"' in client.get(f"/messages/{original}").get_data(as_text=True)
     page = client.get(f"/messages/{original}/follow-up/update")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -42,6 +43,8 @@ def test_a_correction_previews_the_new_text_then_goes_as_an_update(app: Flask, c
 def test_a_viewer_may_not_cancel(app: Flask, client: FlaskClient) -> None:
     original = _original(client)
     login(client, "viewer")
+    page = client.get(f"/messages/{original}").get_data(as_text=True)
+    assert 'id="cancel-button"' not in page and 'id="correct-button"' not in page, "no button that can only fail"
     assert client.get(f"/messages/{original}/follow-up/cancel").status_code == 403
     refused = client.post(f"/messages/{original}/follow-up/cancel", data={"csrf_token": csrf(client), "step": "send"})
     assert refused.status_code == 403
