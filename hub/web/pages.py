@@ -50,7 +50,7 @@ from hub.dispatch.tasks import release
 from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType
-from hub.policy import Action, may_override, may_send_somewhere
+from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
 
 web_bp = Blueprint("web", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -255,10 +255,12 @@ def message_page(message_id: int) -> ResponseReturnValue:
         plan = approval_plan(s, message) if message.state == MessageState.AWAITING_APPROVAL else {}
         honest = honest_counts(s, message.id, message.channels or [])
         rejected = (message.meta or {}).get("rejected")
+        can_follow_up = may_follow_up(principal, message)
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
-                           is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected)
+                           is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected,
+                           can_follow_up=can_follow_up)
 
 
 @web_bp.post("/messages/<int:message_id>/approve")

@@ -77,6 +77,10 @@
       card.appendChild(h);
       if (item.subject) card.appendChild(el("p", "meta", L.subject + "：" + item.subject));
       card.appendChild(el("pre", null, item.text));
+      if (item.meta.speech) {  // what the caller hears: the opening, the message and its repeat
+        card.appendChild(el("p", "meta", L.spoken));
+        card.appendChild(el("pre", "speech", item.meta.speech));
+      }
       card.appendChild(el("p", "meta", metaLine(ch, item)));
       item.warnings.forEach(function (w) { card.appendChild(el("p", "warn", w)); });
       item.errors.forEach(function (e) { card.appendChild(el("p", "err", e)); });
