@@ -49,7 +49,7 @@ from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
 from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
-from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType
+from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
 
 web_bp = Blueprint("web", __name__)
@@ -152,6 +152,9 @@ def _choices() -> dict[str, Any]:
             "departments": [(d.code, d.name)
                             for d in s.scalars(select(Department).order_by(Department.code))],
             "channels": [c for c in CHANNELS if c in runtime().available_channels()],
+            # Only texts a person can send as they are; a JMA template's variables are the trigger's to fill.
+            "templates": [(t.code, t.name) for t in s.scalars(select(Template).order_by(Template.code))
+                          if not t.variables],
         }
 
 
@@ -185,6 +188,17 @@ def _prefill(ref_id: int | None, kind: str) -> dict[str, Any]:
     return data
 
 
+def _from_template(code: str) -> dict[str, Any]:
+    """A prepared text to start from: its title, body, category and per-channel texts, then edited."""
+    with runtime().session() as s:
+        template = s.scalar(select(Template).where(Template.code == code))
+        if template is None:
+            abort(404)
+        return {"template": template.code, "title": template.title, "body": template.body,
+                "category": template.category_code or "", "overrides": dict(template.channel_bodies or {}),
+                "channels": sorted(template.channel_bodies or {})}
+
+
 @web_bp.get("/compose")
 @login_required
 def compose() -> ResponseReturnValue:
@@ -192,6 +206,8 @@ def compose() -> ResponseReturnValue:
         abort(403)
     kind = request.args.get("type", "")
     data = _prefill(request.args.get("ref", type=int), kind)
+    if not data.get("references") and request.args.get("template"):
+        data.update(_from_template(request.args["template"]))
     return render_template("compose.html", data=data, problems={}, **_choices())
 
 

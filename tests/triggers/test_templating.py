@@ -39,7 +39,7 @@ def test_every_shipped_template_has_correction_and_cancellation() -> None:
     files = template_files([SHIPPED])
     codes = {read_template_file(path)["code"] for path in files}
     assert codes == {"jma-earthquake", "jma-tsunami", "jma-evacuation-level4", "jma-cleared", "jma-record-rain",
-                     "jma-volcano"}
+                     "jma-volcano", "manual-shelter-open", "manual-water-outage"}
     for path in files:
         record = read_template_file(path)
         template = Template(**record)

@@ -138,3 +138,14 @@ def test_prepared_cancellation_from_the_status_page(client: FlaskClient) -> None
     assert sent.status_code == 302
     page = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "取消" in page and f"#{original}" in page
+
+
+def test_the_composer_starts_from_a_prepared_text_but_never_from_a_trigger_template(client: FlaskClient) -> None:
+    login(client, "bousai1")
+    page = client.get("/compose").get_data(as_text=True)
+    assert 'value="manual-shelter-open"' in page and 'value="manual-water-outage"' in page
+    assert 'value="jma-earthquake"' not in page, "a JMA template's variables are the trigger's to fill"
+    started = client.get("/compose?template=manual-shelter-open").get_data(as_text=True)
+    assert 'value="避難所を開設しました"' in started and "開設場所：（避難所名）" in started
+    assert "○○市：避難所を開設しました。" in started  # the SMS text of the template
+    assert client.get("/compose?template=no-such").status_code == 404
