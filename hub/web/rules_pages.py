@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import triggers
 from hub.api.common import runtime
 from hub.i18n import gettext as _
 from hub.models import Message, MessageBody, Template, audit, utcnow
@@ -39,6 +41,10 @@ channels: [sms, email]
 approval: auto
 hold_minutes: 0
 """
+
+
+# Shipped sample telegrams (出典：気象庁, see triggers/jma/samples/README.md), chosen by file name only.
+SAMPLES = {path.name: path for path in sorted((Path(triggers.__file__).parent / "jma" / "samples").glob("*.xml"))}
 
 
 def _admin() -> Principal:
@@ -81,7 +87,7 @@ def _page(text: str = "", error: str = "", editing: str | None = None, status: i
                  "template": r.template_code, "audience": r.audience, "channels": r.channels,
                  "approval": r.approval, "hold_minutes": r.hold_minutes, "enabled": r.enabled} for r in rules]
     return render_template("rules/rules.html", rules=rows, text=text or EXAMPLE, error=error, editing=editing,
-                           trial=trial), status
+                           trial=trial, samples=list(SAMPLES)), status
 
 
 @web_bp.get("/rules")
@@ -166,7 +172,8 @@ def rules_try() -> ResponseReturnValue:
 
     _admin()
     upload = request.files.get("telegram")
-    raw = upload.read(MAX_TELEGRAM + 1) if upload else b""
+    sample = SAMPLES.get(request.form.get("sample", ""))
+    raw = sample.read_bytes() if sample else upload.read(MAX_TELEGRAM + 1) if upload else b""
     if not raw or len(raw) > MAX_TELEGRAM:
         flash(_("電文のXMLファイルを選んでください（2MBまで）"), "error")
         return _page(status=400)
@@ -178,7 +185,7 @@ def rules_try() -> ResponseReturnValue:
 
     # A key of its own, so a telegram the poller already handled is still judged against today's rules.
     key = f"console-try:{hashlib.sha256(raw).hexdigest()}:{uuid.uuid4().hex}"
-    name = upload.filename if upload and upload.filename else "telegram.xml"
+    name = sample.name if sample else upload.filename if upload and upload.filename else "telegram.xml"
     decision = process(rt, load_source("jma", rt.settings), raw, item_key=key,
                        hint=type_code_from_url(f"/data/{name}"), dry_run=True, inspect=inspect)
     outcomes = [{"rule": r.rule, "action": r.action, "note": r.note, "state": r.state,

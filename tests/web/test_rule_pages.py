@@ -68,6 +68,12 @@ def test_create_disable_and_try_a_rule_is_audited_and_the_try_stores_nothing(
         assert s.scalar(select(func.count()).select_from(Message)) == 0
         assert s.scalar(select(func.count()).select_from(TriggerTelegram)) == 0
 
+    # The same telegram from the shipped samples: no file needed at 3 a.m.
+    shipped = client.post("/rules/try", data={"csrf_token": csrf(client), "sample": FIXTURE.name})
+    assert 'data-outcome="matched"' in shipped.get_data(as_text=True)
+    assert client.post("/rules/try", data={"csrf_token": csrf(client), "sample": "../../etc/passwd"}
+                       ).status_code == 400, "only the shipped files by name"
+
     off = client.post(f"/rules/{rule_id}/enabled", data={"csrf_token": csrf(client), "enabled": "no"})
     assert off.status_code == 302
     with app.extensions["hub"].session() as s:
