@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -84,3 +86,23 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
 def rowcount(result: Any) -> int:
     """Rows matched by an UPDATE/DELETE (typed Result objects do not declare it)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run ``action`` once the session's transaction committed (never if it rolls back).
+
+    What was committed stands: an action that fails is logged and must not fail the request.
+    """
+    pending: list[Callable[[], object]] = session.info.setdefault("after_commit_actions", [])
+    if not pending:
+        def run(_s: Session) -> None:
+            todo, pending[:] = list(pending), []
+            for fn in todo:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("after-commit action failed")
+
+        event.listen(session, "after_commit", run, once=True)
+        event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
+    pending.append(action)

@@ -8,34 +8,18 @@ like any other message, and they themselves never wait for approval.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.compose.approval import SYSTEM_SOURCE
+from hub.db import after_commit
 from hub.models import Contact, Membership, Message, MsgType, Operator, RecipientList, Role
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
 NOTICE_CHANNELS = ("line", "email")
 
-
-def after_commit(session: Session, action: Callable[[], object]) -> None:
-    """Run ``action`` once the session's transaction committed (never if it rolls back)."""
-    pending: list[Callable[[], object]] = session.info.setdefault("notices_after_commit", [])
-    if not pending:
-        def run(_s: Session) -> None:
-            todo, pending[:] = list(pending), []
-            for fn in todo:
-                try:
-                    fn()
-                except Exception:  # the notice is stored: the sweeper plans it if telling the worker failed
-                    log.exception("notice: after-commit action failed")
-
-        event.listen(session, "after_commit", run, once=True)
-        event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
-    pending.append(action)
 
 
 def approvers_of(session: Session, department_id: int | None, *, exclude: int | None = None) -> list[Operator]:

@@ -8,7 +8,6 @@ webhook in hub.callbacks checks X-Line-Signature before our postback hook ever r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -24,12 +23,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.inbound import TakesKeypadAnswers, UserEvent
 from hub.api.common import ApiError, handle_api_error, json_body
 from hub.callbacks import postback_handlers, signed_form, signed_status_post
+from hub.db import after_commit
 from hub.i18n import gettext as _
 from hub.models import audit
 from hub.models.relay import Callout, CalloutState, CalloutTarget, TargetState
@@ -93,22 +93,6 @@ def voice_status(attempt_id: int) -> ResponseReturnValue:
     tasks.enqueue(dispatches)
     return "", 204
 
-
-def after_commit(session: Session, action: Callable[[], Any]) -> None:
-    """Run ``action`` once the session's transaction committed (never if it rolls back)."""
-    pending: list[Callable[[], Any]] = session.info.setdefault("relay_after_commit", [])
-    if not pending:
-        def run(_s: Session) -> None:
-            todo, pending[:] = list(pending), []
-            for fn in todo:
-                try:
-                    fn()
-                except Exception:  # what was committed stands; a follow-up must not fail the request
-                    log.exception("relay: after-commit action failed")
-
-        event.listen(session, "after_commit", run, once=True)
-        event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
-    pending.append(action)
 
 
 def handle_postback(session: Session, event: UserEvent) -> bool:

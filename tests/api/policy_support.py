@@ -7,14 +7,14 @@ import hashlib
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from werkzeug.test import TestResponse
 
 from hub.accounts import issue_token
 from hub.models import AuditLog, Contact, ContactKind, Delivery, Department, Membership, Message, Operator, Role
 from hub.models.relay import Callout
-from tests.api.support import TOKENS, body, message
+from tests.api.support import bearer, create, create_approved
+
+__all__ = ["bearer", "create", "create_approved"]
 
 # username → (home department, role there, can_override)
 EXTRA = {
@@ -50,25 +50,6 @@ def seed_operators(app: Flask) -> None:
             s.add(contact)
             s.flush()
             operator.contact_id = contact.id
-
-
-def bearer(who: str = "admin", **headers: str) -> dict[str, str]:
-    """tests.api.support.bearer for the demo operators and the extra ones alike."""
-    return {"Authorization": f"Bearer {TOKENS.get(who, f'{who}-token')}", **headers}
-
-
-def create(client: FlaskClient, who: str = "admin", **fields: Any) -> TestResponse:
-    return client.post("/api/v1/messages", json=message(**fields), headers=bearer(who))
-
-
-def create_approved(client: FlaskClient, who: str = "admin", approver: str = "bousai2",
-                    **fields: Any) -> dict[str, Any]:
-    created = body(create(client, who, **fields))
-    if created["state"] != "awaiting_approval":
-        return dict(created)
-    approved = client.post(f"/api/v1/messages/{created['message_id']}/approve", headers=bearer(approver))
-    assert approved.status_code == 200, approved.get_data(as_text=True)
-    return dict(body(approved))
 
 
 def count(app: Flask, model: Any, *where: Any) -> int:
