@@ -33,9 +33,12 @@ def test_line_read_timeout_on_the_first_multicast_sends_nobody_a_second_copy(
     assert {r.state for r in final} == {DeliveryState.SENT}
     assert set(i["to"] for i in sandbox_client.inbox("line")) == {line_user(n) for n in range(1742)}
     # The retry was the very same request: LINE recognised its retry key instead of sending again.
-    assert sandbox_client.stats().get("line.retry_key_conflicts", 0) >= 1
+    conflicts = sandbox_client.stats().get("line.retry_key_conflicts", 0)
+    assert conflicts >= 1
+    # On a loaded machine another multicast may also outlive the 1 s timeout; whatever went over the
+    # wire twice was a request LINE recognised by its retry key (at most 500 rows each).
     stalled = [r for r in final if r.attempts == 2]
-    assert 0 < len(stalled) <= 500, "only the rows of the stalled request were sent twice over the wire"
+    assert 0 < len(stalled) <= 500 * conflicts, "only rows of requests LINE saw as retries went twice"
 
 
 def test_sms_fault_storm_delivers_nearly_everyone_once_and_says_why_for_the_rest(
