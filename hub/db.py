@@ -106,3 +106,21 @@ def after_commit(session: Session, action: Callable[[], object]) -> None:
         event.listen(session, "after_commit", run, once=True)
         event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
     pending.append(action)
+
+
+def insert_ignoring_duplicates(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys), skipping any that would break a unique constraint.
+
+    Core, not ORM: the ORM splits rows whose None columns differ into separate statements.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
