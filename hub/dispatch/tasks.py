@@ -25,6 +25,7 @@ from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
 from hub.runtime import Runtime
 from hub.runtime.leases import DatabaseAway, OwnershipLost
+from hub.runtime.ratelimit import waiting_budget
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,8 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             batch = replace(batch, recipients=[r for r in batch.recipients
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
-            channel.deliver(batch, on_progress=progress)
+            with waiting_budget(rt.settings.rate_wait_max_seconds):
+                channel.deliver(batch, on_progress=progress)
     except OwnershipLost:
         log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
                   channel_name, batch_no)

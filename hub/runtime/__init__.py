@@ -18,7 +18,7 @@ from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
 from hub.runtime.leases import Lease
-from hub.runtime.ratelimit import RateLimiter, WaitTooLong, make_limiter
+from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
 
 
 class Runtime:
@@ -86,10 +86,10 @@ class Runtime:
         def throttle(sender: str | None, n: int) -> None:
             # Before any request is made: whatever goes wrong here leaves nothing in doubt.
             try:
-                limiter.acquire(name, sender, n, rate, max_wait)
+                waited(limiter.acquire(name, sender, n, rate, wait_allowed(max_wait)))
             except WaitTooLong as exc:
                 raise RateLimited(f"送信速度の上限（毎秒{rate:g}件）のため、{exc.wait:.0f}秒後に続きを送ります",
-                                  retry_after=exc.wait, code="hub_rate") from exc
+                                  retry_after=exc.wait, code=RATE_WAIT_CODE) from exc
             except Exception as exc:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 

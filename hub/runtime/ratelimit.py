@@ -5,7 +5,9 @@ default) each process keeps its own bucket, which is documented as approximate.
 
 A wait longer than ``max_wait`` is not slept: the tokens are left in the bucket and
 :class:`WaitTooLong` says how long, so the batch goes back to the queue for that long and the worker
-slot serves other work (an alert must never queue behind a rate-limited everyday send).
+slot serves other work (an alert must never queue behind a rate-limited everyday send). Inside
+:func:`waiting_budget` the waits of one batch add up against one budget: a batch of 100 e-mails at
+2 per second sends what it can within the budget and requeues the rest.
 
 When Redis is away, sending pauses: the limiter keeps trying for ``outage_wait`` seconds, then
 raises :class:`LimiterUnavailable`, which dispatch turns into a clean retry (nothing was sent).
@@ -16,11 +18,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
 
 import redis
 
 log = logging.getLogger(__name__)
+
+
+RATE_WAIT_CODE = "hub_rate"  # error code of rows requeued for their sender's rate: due again exactly then
 
 
 class LimiterUnavailable(Exception):
@@ -58,6 +66,30 @@ redis.call('HSET', key, 'tokens', tokens - n, 'ts', now)
 redis.call('EXPIRE', key, 3600)
 return tostring(wait)
 """
+
+
+_budget: ContextVar[list[float] | None] = ContextVar("rate_wait_budget", default=None)
+
+
+@contextmanager
+def waiting_budget(seconds: float) -> Iterator[None]:
+    """Rate waits inside add up; a wait that would take them past ``seconds`` raises WaitTooLong."""
+    token = _budget.set([seconds])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def wait_allowed(default: float) -> float:
+    budget = _budget.get()
+    return default if budget is None else max(0.0, budget[0])
+
+
+def waited(seconds: float) -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget[0] -= seconds
 
 
 class RateLimiter(Protocol):
