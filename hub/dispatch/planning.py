@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
@@ -155,22 +156,23 @@ def _broadcast_row(message: Message, channel: Channel) -> dict[str, Any]:
 def _audience_page(session: Session, message: Message, channels: Sequence[Channel], audience: Audience,
                    after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """The next ``limit`` contacts of the audience after ``after``, as rows for every channel."""
-    ids_query: Select[Any] = contact_ids_query(audience, distinct=False).where(Contact.id > after)
-    if message.mode != Mode.ACTUAL:
-        ids_query = ids_query.where(Contact.exercise_participant.is_(True))
-    ids = list(dict.fromkeys(session.scalars(ids_query.order_by(Contact.id).limit(limit))))
-    if not ids:
-        return [], None
     fields = sorted({c.address_field for c in channels if c.address_field})
-    contacts = session.execute(
-        select(Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields))
-        .where(Contact.id.in_(ids)).order_by(Contact.id)
-    ).all()
+    page: Select[Any] = contact_ids_query(audience, distinct=False).with_only_columns(
+        Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields)
+    ).where(Contact.id > after)
+    if message.mode != Mode.ACTUAL:
+        page = page.where(Contact.exercise_participant.is_(True))
+    contacts = list({c.id: c for c in session.execute(page.order_by(Contact.id).limit(limit))}.values())
+    if not contacts:
+        return [], None
+    last = contacts[-1].id
+    # A range, not a list of ids: thousands of bound parameters cost more than the query itself.
     consented = {(contact_id, channel) for contact_id, channel in session.execute(
         select(Consent.contact_id, Consent.channel).where(
-            Consent.contact_id.in_(ids), Consent.channel.in_([c.name for c in channels]),
-            Consent.revoked_at.is_(None)))}
+            Consent.contact_id > after, Consent.contact_id <= last,
+            Consent.channel.in_([c.name for c in channels]), Consent.revoked_at.is_(None)))}
     rows: list[dict[str, Any]] = []
+    now = utcnow()
     for channel in channels:
         assert channel.address_field, f"{channel.name} has no address field"
         column = 3 + fields.index(channel.address_field)
@@ -185,8 +187,8 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
                 reason: str | None = "no_consent"
             else:
                 reason = channel.check_address(address)
-            rows.append(_row(message, channel.name, contact.id, address, contact.language, reason=reason))
-    return rows, ids[-1]
+            rows.append(_row(message, channel.name, contact.id, address, contact.language, reason, now))
+    return rows, last
 
 
 def _follow_up_page(session: Session, message: Message, channels: Sequence[Channel], original_id: int,
@@ -211,11 +213,11 @@ def _follow_up_page(session: Session, message: Message, channels: Sequence[Chann
 
 
 def _row(message: Message, channel: str, contact_id: int | None, address: str, language: str,
-         reason: str | None = None) -> dict[str, Any]:
+         reason: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     row = {
         "message_id": message.id, "channel": channel, "contact_id": contact_id, "address": address,
         "language": language or "ja", "batch_no": 0, "state": DeliveryState.PENDING,
-        "reason": None, "error": None, "attempts": 0, "updated_at": utcnow(),
+        "reason": None, "error": None, "attempts": 0, "updated_at": now or utcnow(),
     }
     if reason:
         row.update(state=DeliveryState.SKIPPED, reason=reason, error=skip_message(reason), batch_no=NOT_BATCHED)
