@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import redis
+from sqlalchemy import update
 
 from hub.compose.corrections import follow_up
 from hub.config import Settings
-from hub.dispatch.tasks import release
-from hub.models import DeliveryState, MsgType
+from hub.dispatch.lanes import ALERTS, LANES, NOTICES
+from hub.dispatch.tasks import plan_message, release
+from hub.models import Delivery, DeliveryState, MsgType
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.e2e.guarantees import (
@@ -82,3 +85,28 @@ def test_within_one_message_sms_and_line_do_not_wait_behind_rate_limited_email(
     wait_finished(stack_runtime, message_id, timeout=120)
     for channel in ("email", "line", "sms"):
         assert len(assert_each_reached_exactly_once(stack_runtime, sandbox_client, message_id, channel)) == RESIDENTS
+
+
+def test_everyday_notices_and_their_batches_go_to_the_notices_lane_and_a_cancellation_to_alerts(
+    stack_runtime: Runtime,
+) -> None:
+    broker = redis.Redis.from_url(stack_runtime.settings.broker_url)
+    add_residents(stack_runtime, 250)
+
+    def queued() -> dict[str, int]:
+        return {lane: int(broker.llen(lane)) for lane in LANES}
+
+    notice = send(stack_runtime, channels=["sms"], audience="residents", msg_type=MsgType.NOTICE)
+    assert queued() == {ALERTS: 0, NOTICES: 1}, "planning the notice waits in its own lane"
+    broker.delete(NOTICES)
+    plan_message.run(notice)
+    assert queued() == {ALERTS: 0, NOTICES: 3}, "250 SMS are three batches, all everyday work"
+
+    broker.delete(NOTICES)
+    with stack_runtime.session() as session:  # as if the workers had sent it
+        session.execute(update(Delivery).where(Delivery.message_id == notice).values(state=DeliveryState.SENT))
+    with stack_runtime.session() as session:
+        cancel = follow_up(session, stack_runtime, notice, kind="cancel", actor="test")
+        cancel_id, state = cancel.id, cancel.state
+    release(cancel_id, state)
+    assert queued() == {ALERTS: 1, NOTICES: 0}, "a 取消 of an everyday notice is still urgent"
