@@ -48,8 +48,6 @@ def blocking_reason(session: Session, message: Message) -> str | None:
     return None
 
 
-FIRST_PAGE = 500  # contacts: small, so the first requests leave within a second at any audience size
-PAGE = 5000  # contacts per page after the first
 NOT_BATCHED = -1  # skipped rows never go to a worker
 
 
@@ -88,7 +86,7 @@ def plan_page(session: Session, runtime: Runtime, message: Message) -> PlannedPa
     """Write the next page of the message's rows and advance its cursor. Caller commits, then
     enqueues ``batches``. Sets ``planned_at`` with the last page."""
     cursor = PlanCursor.of(message)
-    limit = FIRST_PAGE if cursor.pages == 0 else PAGE
+    limit = runtime.settings.plan_first_page if cursor.pages == 0 else runtime.settings.plan_page
     channels = [runtime.channel(name) for name in message.channels]
     rows: list[dict[str, Any]] = []
     if cursor.pages == 0:
