@@ -64,7 +64,9 @@ def plan_message(message_id: int) -> dict[str, int]:
     started = time.monotonic()
     while True:
         with rt.session() as session:
-            message = session.get(Message, message_id, with_for_update=True)
+            # Locked: another planner is writing a page (the sweeper queues one for every message not
+            # yet planned); it carries on, and this task must not hold a worker slot waiting for it.
+            message = session.get(Message, message_id, with_for_update={"skip_locked": True})
             if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
                 return counts
             lane = lane_for(message.msg_type)

@@ -3,11 +3,13 @@ dies is resumed without a second row, and a 取消 during planning stops the pag
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from hub.compose.corrections import follow_up
@@ -120,3 +122,22 @@ def test_a_cancellation_during_planning_withdraws_the_pages_not_yet_written(
     by_state = Counter(r.state for r in rows(runtime, message_id, "sms"))
     assert by_state == {DeliveryState.SKIPPED: AUDIENCE}, "nothing of the cancelled message is left to send"
     assert sandbox_client.inbox("sms") == []
+
+
+def test_two_planners_at_once_write_each_row_once(runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    add_residents(runtime, AUDIENCE)
+    message_id = _queued(runtime, ["sms"])
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def plan() -> None:
+        with app.app_context():
+            plan_message.run(message_id)
+    planners = [threading.Thread(target=plan) for _ in range(2)]
+    for planner in planners:
+        planner.start()
+    for planner in planners:
+        planner.join(timeout=120)
+
+    final = rows(runtime, message_id, "sms")
+    assert sorted(r.address for r in final) == sorted(phone(n) for n in range(AUDIENCE))
+    assert Counter(i["to"] for i in sandbox_client.inbox("sms")) == {phone(n): 1 for n in range(AUDIENCE)}
