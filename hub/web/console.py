@@ -177,3 +177,8 @@ def _app_not_found(exc: HTTPException) -> ResponseReturnValue:
 @web_bp.app_errorhandler(403)
 def _app_forbidden(exc: HTTPException) -> ResponseReturnValue:
     return _error_page(exc, 403, _("この操作を行う権限がありません"))
+
+
+@web_bp.app_errorhandler(400)
+def _app_bad_request(exc: HTTPException) -> ResponseReturnValue:
+    return _error_page(exc, 400, exc.description or "")
