@@ -15,7 +15,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
-from hub.dispatch.batches import build_batch, non_exercise_contacts
+from hub.dispatch import gateways
+from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.planning import blocking_reason, plan_deliveries
 from hub.dispatch.record import Recorder
@@ -134,9 +135,13 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             return {}
         blocked = non_exercise_contacts(session, message, [r.contact_id for r in rows])
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
+        multi = gateways.gateways_of(channel)
+        # New requests go through the department's gateway, or its partner while its circuit is open.
+        route = gateways.choose(rt, multi, message.department) if multi is not None else None
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
-                            attempt=max(r.attempts for r in rows) + 1)
+                            attempt=max(r.attempts for r in rows) + 1, gateway=route)
+        senders = senders_by_gateway(message, channel)
         policy = retry_policy(rt, message)
     recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
                         can_reconcile=can_reconcile(channel))
@@ -158,12 +163,17 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         if checking:
             # Ask first about rows whose last answer was lost; send again only what never arrived.
             in_doubt = [r for r in batch.recipients if r.delivery_id in checking]
-            found = channel.reconcile(in_doubt, batch)
+            # Each row is asked of the gateway it was requested through, whatever that gateway's
+            # circuit says; if it cannot answer, the row stays in doubt (checking) and waits.
+            found = gateways.reconcile(channel, in_doubt, batch, {r.id: r.gateway for r in rows}, senders)
             progress([f for f in found if f.outcome != Outcome.NOT_SENT])
             resend = {f.delivery_id for f in found if f.outcome == Outcome.NOT_SENT}
             batch = replace(batch, recipients=[r for r in batch.recipients
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
+            if route is not None:
+                ids = [r.delivery_id for r in batch.recipients]
+                through_blips(lambda: _stamp(rt, ids, route, owner))
             channel.deliver(batch, on_progress=progress)
     except OwnershipLost:
         log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
@@ -180,6 +190,11 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         schedule_retry(message_id, channel_name, batch_no, recorder.retry_in)
     finish_if_done(message_id)
     return recorder.counts
+
+
+def _stamp(rt: Runtime, ids: list[int], gateway: str, owner: str) -> None:
+    with rt.session() as session:
+        gateways.stamp(session, ids, gateway, owner)
 
 
 def release_claim(rt: Runtime, row_ids: list[int], owner: str) -> None:

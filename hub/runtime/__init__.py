@@ -17,6 +17,7 @@ from channels.errors import Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
+from hub.runtime.breaker import BreakerPolicy, CircuitBreaker, make_breaker
 from hub.runtime.leases import Lease
 from hub.runtime.ratelimit import RateLimiter, make_limiter
 
@@ -29,6 +30,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._limiter: RateLimiter | None = None
         self._login_throttle: LoginThrottle | None = None
+        self._breaker: CircuitBreaker | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
 
     @property
@@ -36,6 +38,14 @@ class Runtime:
         if self._limiter is None:
             self._limiter = make_limiter(self.redis_url)
         return self._limiter
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit of each SMS gateway, shared by all workers through Redis when there is one."""
+        if self._breaker is None:
+            policy = BreakerPolicy(self.settings.sms_breaker_failures, self.settings.sms_breaker_cooldown_seconds)
+            self._breaker = make_breaker(self.redis_url, policy)
+        return self._breaker
 
     @property
     def login_throttle(self) -> LoginThrottle:
@@ -88,8 +98,15 @@ class Runtime:
             except Exception as exc:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
+        def gateway_health(gateway: str, ok: bool) -> None:
+            try:
+                self.breaker.record(gateway, ok)
+            except Exception:  # bookkeeping must never fail a send
+                pass
+
         context = ChannelContext(
-            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout
+            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
+            gateway_health=gateway_health,
         )
         return registry.build(name, self.settings, context)
 
