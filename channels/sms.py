@@ -27,7 +27,7 @@ from channels.inbound import StatusEvent
 from channels.karaden import KaradenGateway, KaradenSettings
 from channels.sms_gateways import KARADEN, SMS_GATEWAYS, TWILIO, observe
 from channels.text import SMS_MAX_CHARS, join_nonempty, sms_info, with_prefix
-from channels.twilio import SECRET, TwilioChannel, TwilioConfig, e164, parse_phone
+from channels.twilio import SANDBOX_SENDER, SECRET, TwilioChannel, TwilioConfig, e164, parse_phone
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -46,7 +46,10 @@ class SmsConfig(TwilioConfig):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmsConfig:
-        return cls(**cls.twilio_kwargs(settings, "sms"),
+        twilio = cls.twilio_kwargs(settings, "sms")
+        # The sandbox's visible number only when Twilio itself is not live (Karaden may be the one that is not).
+        twilio["default_sender"] = SANDBOX_SENDER if settings.uses_sandbox("twilio") else ""
+        return cls(**twilio,
                    karaden_api_token=settings.karaden_api_token, karaden_tenant_id=settings.karaden_tenant_id,
                    karaden_base_url=settings.karaden_base_url or None,
                    karaden_service_id=settings.karaden_service_id,

@@ -203,6 +203,8 @@ class Settings:
             "x": bool(self.x_consumer_key and self.x_access_token and not self.x_base_url),
             "email": bool(self.smtp_host) and not self._smtp_is_sandbox(),
             "rss": True,
+            # The two SMS gateways on their own ("sms" is live only when every configured one is).
+            "twilio": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
             "karaden": bool(self.karaden_api_token and self.karaden_tenant_id and not self.karaden_base_url),
         }
         if channel == "sms" and self.karaden_configured and not live["karaden"]:
@@ -220,9 +222,11 @@ class Settings:
     def published_secret(self, channel: str) -> bool:
         """True when ``channel`` is live but carries a credential published in this repository:
         anyone could sign its webhooks, so its signatures must never be trusted."""
+        if channel in ("sms", "voice"):
+            # Twilio's signatures: whether Twilio itself is live, whatever the other SMS gateway is.
+            channel = "twilio"
         secrets = {
-            "sms": [self.twilio_auth_token],
-            "voice": [self.twilio_auth_token],
+            "twilio": [self.twilio_auth_token],
             "line": [self.line_channel_secret, self.line_channel_access_token],
             "x": [self.x_consumer_secret, self.x_access_token_secret],
             "karaden": [self.karaden_api_token, self.karaden_callback_secret],
