@@ -95,9 +95,10 @@ class Settings:
     karaden_base_url: str = ""
     karaden_api_version: str = "2024-03-01"
     # Which gateway carries SMS when the department names none, and its failover partner:
-    # "auto" = the other gateway when it is configured, "none" = no failover, or a gateway name.
+    # "none" = no failover (the default: residents would see another sender, a city decides that),
+    # "auto" = the other gateway when it is configured, or a gateway name.
     sms_gateway: str = "twilio"
-    sms_failover_gateway: str = "auto"
+    sms_failover_gateway: str = "none"
     # The circuit breaker per gateway (shared through Redis): open after this many failed requests
     # in a row (5xx, timeouts, unreachable); let one batch probe it again after the cool-down.
     sms_breaker_failures: int = 5

@@ -26,8 +26,8 @@ PHONES = [f"+8190{30000000 + i}" for i in range(5)]
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Status callbacks go nowhere: what the hub knows comes from its requests and from asking.
-    return replace(settings, public_url="http://127.0.0.1:9", sms_breaker_failures=1,
-                   sms_breaker_cooldown_seconds=300.0)
+    return replace(settings, public_url="http://127.0.0.1:9", sms_failover_gateway="auto",
+                   sms_breaker_failures=1, sms_breaker_cooldown_seconds=300.0)
 
 
 @pytest.fixture
