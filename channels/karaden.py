@@ -93,7 +93,8 @@ class KaradenGateway:
         except ValueError:
             value = default
         if value <= 0:
-            raise PermanentError("KaradenのサービスID（サービス設定ID）が設定されていません。部署かHUB_KARADEN_SERVICE_IDに設定してください")
+            raise PermanentError("KaradenのサービスID（サービス設定ID）が設定されていません。"
+                                 "部署かHUB_KARADEN_SERVICE_IDに設定してください")
         return value
 
     def send(self, batch: Batch) -> Iterator[SendEvent]:
@@ -235,7 +236,8 @@ def karaden_failure(recipient: Recipient, exc: Any) -> DeliveryResult:
 
 def _retry_after(exc: Any) -> float | None:
     headers = getattr(exc, "headers", None) or {}
+    value = headers.get("Retry-After")
     try:
-        return float(headers.get("Retry-After")) if headers.get("Retry-After") else None
+        return float(value) if value else None
     except (TypeError, ValueError):
         return None

@@ -250,7 +250,8 @@ class KaradenApi:
         try:
             page = max(1, int(request.arg("page") or 1))
             per_page = int(request.arg("per_page") or MAX_PER_PAGE)
-            service = int(request.arg("service_id")) if request.arg("service_id") else None
+            service_arg = request.arg("service_id")
+            service = int(service_arg) if service_arg else None
             start = _parse_time(request.arg("start_at"))
             end = _parse_time(request.arg("end_at"))
         except ValueError:

@@ -6,6 +6,7 @@ worker process too; channel adapters are built once and reused so SDK connection
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,10 +100,8 @@ class Runtime:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
         def gateway_health(gateway: str, ok: bool) -> None:
-            try:
+            with contextlib.suppress(Exception):  # bookkeeping must never fail a send
                 self.breaker.record(gateway, ok)
-            except Exception:  # bookkeeping must never fail a send
-                pass
 
         context = ChannelContext(
             public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
