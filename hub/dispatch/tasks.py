@@ -135,13 +135,11 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             return {}
         blocked = non_exercise_contacts(session, message, [r.contact_id for r in rows])
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
-        multi = gateways.gateways_of(channel)
-        # New requests go through the department's gateway, or its partner while its circuit is open.
-        route = gateways.choose(rt, multi, message.department) if multi is not None else None
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
-                            attempt=max(r.attempts for r in rows) + 1, gateway=route)
+                            attempt=max(r.attempts for r in rows) + 1)
         senders = senders_by_gateway(message, channel)
+        department = message.department
         policy = retry_policy(rt, message)
     recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
                         can_reconcile=can_reconcile(channel))
@@ -171,7 +169,12 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             batch = replace(batch, recipients=[r for r in batch.recipients
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
-            if route is not None:
+            multi = gateways.gateways_of(channel)
+            if multi is not None:
+                # New requests go through the department's gateway, or its partner while its circuit
+                # is open; written on the rows first, so whatever happens next is asked of that one.
+                route = gateways.choose(rt, multi, department)
+                batch = replace(batch, gateway=route, sender=senders.get(route, batch.sender))
                 ids = [r.delivery_id for r in batch.recipients]
                 through_blips(lambda: _stamp(rt, ids, route, owner))
             channel.deliver(batch, on_progress=progress)
