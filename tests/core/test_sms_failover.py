@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import update
 
 from hub.config import Settings
 from hub.dispatch.sweeper import sweep
-from hub.models import Contact, Delivery, Department
+from hub.models import Contact, Delivery, DeliveryState, Department, utcnow
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.support.hubtools import rows, send
@@ -145,4 +146,22 @@ def test_a_row_in_doubt_waits_while_its_gateway_cannot_be_asked(
     sandbox_client.clear_faults()  # Karaden is back: the row is settled by asking it
     final = {r.address: r for r in _sweep_until_settled(runtime, message_id)}
     assert (final[PHONES[0]].state, final[PHONES[0]].attempts) == ("sent", 1)
+    assert _copies(sandbox_client) == Counter(PHONES), "every phone exactly once"
+
+
+def test_after_a_crash_rows_are_asked_of_the_gateway_written_on_them(
+    runtime: Runtime, city: dict[str, int], sandbox_client: SandboxClient
+) -> None:
+    """A worker died mid-batch: Karaden had accepted four rows, the fifth was refused (a 500, which
+    also opened Karaden's circuit). The sweeper asks Karaden about all five; only the refused one is
+    sent again, and that one through the partner."""
+    sandbox_client.inject_fault("karaden", "500", count=1, match=PHONES[4][-8:])
+    message_id = send(runtime, channels=["sms"], department_id=city["bousai"])
+    assert runtime.breaker.is_open("karaden")
+    with runtime.session() as session:  # as if the worker died before recording anything
+        session.execute(update(Delivery).where(Delivery.message_id == message_id).values(
+            state=DeliveryState.SENDING, claimed_by="gone:1:dead", claimed_at=utcnow(), next_attempt_at=None))
+    final = {r.address: r for r in _sweep_until_settled(runtime, message_id)}
+    assert {final[p].gateway for p in PHONES[:4]} == {"karaden"}, "found where they were sent"
+    assert final[PHONES[4]].gateway == "twilio", "never accepted by Karaden: sent once, through the partner"
     assert _copies(sandbox_client) == Counter(PHONES), "every phone exactly once"
