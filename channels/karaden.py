@@ -102,6 +102,8 @@ class KaradenGateway:
         from karaden.model.message import Message
         from karaden.param.message_create_params import MessageCreateParams
 
+        if not self.settings.ready:  # said before any request: a configuration gap, not a failing gateway
+            raise PermanentError("Karadenの設定（HUB_KARADEN_API_TOKEN・HUB_KARADEN_TENANT_ID）がありません")
         service = self.service_id(batch, self.settings.service_id)
         options = self.options()
         for recipient in batch.recipients:

@@ -140,3 +140,15 @@ def test_callback_secret_is_required_and_published_ones_are_never_trusted(settin
     assert _channel(replace(settings, karaden_callback_secret="")).karaden_status(body, "") is None
     live = replace(settings, karaden_base_url="")  # live Karaden with the sandbox's published secret
     assert _channel(live).karaden_status(body, settings.karaden_callback_secret) is None
+
+
+def test_a_department_on_karaden_without_karaden_credentials_fails_loudly_without_a_request(
+    sb: Sandbox, settings: Settings
+) -> None:
+    health: list[tuple[str, bool]] = []
+    channel = _channel(replace(settings, karaden_api_token="", karaden_tenant_id=""), health)
+    results = by_id(channel.deliver(_batch(channel)))
+    assert {(r.outcome, r.attempted) for r in results.values()} == {(Outcome.FAILED, False)}
+    assert "HUB_KARADEN_API_TOKEN" in (results[1].error or "")
+    assert health == [], "a configuration gap is not the gateway failing"
+    assert sb.inbox("sms") == []
