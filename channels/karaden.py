@@ -173,8 +173,9 @@ class KaradenGateway:
             raise MalformedPost("KaradenのコールバックがJSONではありません") from exc
         if not isinstance(payload, dict) or payload.get("object") != "message" or not payload.get("id"):
             raise MalformedPost("Karadenのメッセージ通知ではありません")
-        tags = payload.get("tags") or []
-        ids = [int(m.group(1)) for t in tags if isinstance(t, str) and (m := _TAG.match(t))]
+        tags = payload.get("tags")
+        ids = [int(m.group(1)) for t in (tags if isinstance(tags, list) else [])
+               if isinstance(t, str) and (m := _TAG.match(t))]
         if len(ids) != 1:
             raise MalformedPost("配信ハブが付けたタグがありません")
         status, sent_result = str(payload.get("status") or ""), str(payload.get("sent_result") or "")

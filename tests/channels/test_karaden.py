@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from channels.base import Batch, ChannelContext, Draft, Outcome
 from channels.inbound import MalformedPost
@@ -17,6 +20,9 @@ from sandbox import Sandbox
 
 from .helpers import CALLBACK_URL, build, by_id, make_batch, recipients
 
+FUZZ = settings(max_examples=int(os.environ.get("HUB_FUZZ_EXAMPLES", "100")), deadline=None,
+                derandomize=not os.environ.get("HUB_FUZZ_RANDOM"), database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 PHONES = ["+819012340001", "+819012340002", "+819012340003"]
 DRAFT = Draft(title="【訓練】避難指示", body="○○地区に避難指示を発令しました。", mode="exercise")
 
@@ -126,7 +132,9 @@ def test_delivery_results_are_read_from_status_and_sent_result(status: str, sent
     assert event.provider_id == "82bdf9de-a532-4bf5-86bc-c9a1366e5f4a"
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[]", _callback([]), _callback(["hub-d1", "hub-d2"])])
+@pytest.mark.parametrize("raw", [b"not json", b"[]", _callback([]), _callback(["hub-d1", "hub-d2"]),
+                                 b'{"id": "x", "object": "message", "tags": 5}',
+                                 b'{"id": "x", "object": "message", "tags": "hub-d1"}'])
 def test_callbacks_that_name_no_single_row_are_refused(raw: bytes) -> None:
     with pytest.raises(MalformedPost):
         KaradenGateway.status_event(raw)
@@ -152,3 +160,22 @@ def test_a_department_on_karaden_without_karaden_credentials_fails_loudly_withou
     assert "HUB_KARADEN_API_TOKEN" in (results[1].error or "")
     assert health == [], "a configuration gap is not the gateway failing"
     assert sb.inbox("sms") == []
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                 max_size=6), max_leaves=20)
+FIELDS = st.fixed_dictionaries({}, optional={
+    "id": JSON, "object": st.sampled_from(["message", "error"]) | JSON, "status": JSON, "sent_result": JSON,
+    "tags": st.lists(st.sampled_from(["hub-d1", "hub-d99", "hub-dx", "other"]) | JSON, max_size=3) | JSON})
+
+
+@FUZZ
+@given(st.binary(max_size=200) | FIELDS.map(lambda d: json.dumps(d).encode()))
+def test_any_callback_body_is_an_event_or_malformed_never_a_crash(raw: bytes) -> None:
+    try:
+        row, event = KaradenGateway.status_event(raw)
+    except MalformedPost:
+        return
+    assert isinstance(row, int) and row > 0
+    assert isinstance(event.provider_id, str) and len(event.status) <= 32
