@@ -53,7 +53,7 @@ def choose(rt: Runtime, channel: HasGateways, dept: Department | None) -> str:
     if breaker.allows(primary):
         return primary
     if partner is not None and breaker.allows(partner):
-        log.warning("SMS gateway %s is failing (circuit open): this batch goes through %s", primary, partner)
+        log.info("SMS gateway %s is failing (circuit open): this batch goes through %s", primary, partner)
         return partner
     return primary  # both failing: keep to the department's own (rows retry with backoff)
 
