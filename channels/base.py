@@ -129,6 +129,9 @@ class Batch:
     mode: str = "actual"
     idempotency_key: str = ""  # stable per batch: e.g. LINE X-Line-Retry-Key is derived from it
     attempt: int = 1  # 1 on the first try; adapters read provider "duplicate" answers in its light
+    # For channels with more than one gateway (SMS: twilio | karaden): the one that carries this
+    # batch, recorded on each row before the request. None: the channel's first gateway.
+    gateway: str | None = None
 
     def content_for(self, recipient: Recipient) -> Rendered:
         return self.contents.get(recipient.language) or self.contents["ja"]
@@ -169,6 +172,9 @@ class ChannelContext:
     public_url: str = "http://127.0.0.1:8000"
     throttle: Callable[[str | None, int], None] = lambda sender, n: None
     timeout: float = 10.0
+    # Told, per request to a gateway, whether the gateway answered (True) or failed it (5xx,
+    # timeout, unreachable, credentials refused): the hub's circuit breaker counts these.
+    gateway_health: Callable[[str, bool], None] = lambda gateway, ok: None
 
 
 class ProgressCallback(Protocol):

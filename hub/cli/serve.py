@@ -113,12 +113,13 @@ def demo_cmd(residents: int) -> None:
     from werkzeug.serving import make_server
 
     from hub.app import create_app
-    from sandbox import Sandbox, hub_env, write_env_file
+    from sandbox import SANDBOX_KARADEN_CALLBACK_SECRET, Sandbox, hub_env, write_env_file
 
     base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
     _refuse_in_production(base)
     sandbox = Sandbox(http_port=urlsplit(base.sandbox_url).port or 0, smtp_port=base.sandbox_smtp_port,
-                      line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5)
+                      line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5,
+                      karaden_callback_url=f"{base.public_url}/callbacks/karaden/{SANDBOX_KARADEN_CALLBACK_SECRET}")
     sandbox.start()
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
     workers: list[subprocess.Popen[bytes]] = []
