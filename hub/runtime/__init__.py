@@ -17,6 +17,7 @@ from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
+from hub.health.provider_stats import ProviderStats
 from hub.runtime.leases import Lease
 from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
 
@@ -30,6 +31,8 @@ class Runtime:
         self._limiter: RateLimiter | None = None
         self._login_throttle: LoginThrottle | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
+        # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
+        self.provider_stats = ProviderStats(self.sessions)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -94,7 +97,8 @@ class Runtime:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
         context = ChannelContext(
-            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout
+            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
+            observer=self.provider_stats,
         )
         return registry.build(name, self.settings, context)
 
