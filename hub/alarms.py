@@ -87,10 +87,10 @@ def deliver_here(rt: Runtime, message_id: int) -> None:
     if not plan_here(message_id):
         return
     with rt.session() as session:
-        batches = sorted(set(session.execute(
+        batches = sorted((str(c), int(b)) for c, b in session.execute(
             select(Delivery.channel, Delivery.batch_no)
             .where(Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE)).distinct()
-        ).tuples()))
+        ))
     for channel, batch_no in batches:
         try:
             send_batch.run(message_id, channel, batch_no)

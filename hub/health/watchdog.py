@@ -104,15 +104,19 @@ class Kicker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = float("-inf")
+        self._last_ok = True
         self._running = False
 
     def kick(self, app: Flask, health: EngineHealth) -> bool:
         rt: Runtime = app.extensions["hub"]
         with self._lock:
             now = time.monotonic()
-            if self._running or now - self._last < rt.settings.watchdog_seconds:
+            # At most one round per interval, except when the engine's state just changed: an
+            # outage must not wait for the interval a quiet round started.
+            quiet = now - self._last < rt.settings.watchdog_seconds and health.ok == self._last_ok
+            if self._running or quiet:
                 return False
-            self._running, self._last = True, now
+            self._running, self._last, self._last_ok = True, now, health.ok
 
         def run() -> None:
             try:
