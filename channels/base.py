@@ -273,7 +273,8 @@ class Channel(ABC):
         def answered() -> None:
             nonlocal request_began
             if request_began is not None:
-                self._observe("request", time.monotonic() - request_began)
+                seconds = time.monotonic() - request_began
+                self._observe(lambda o: o.request(self.name, seconds))
                 request_began = None
 
         sendable = [r for r in batch.recipients if not self._skip(r, report)]
@@ -307,17 +308,17 @@ class Channel(ABC):
             if r.delivery_id not in results:
                 report(_crashed(r.delivery_id, r.delivery_id in requested, "アダプタが結果を返しませんでした"))
         flush()
-        self._observe("results", list(results.values()))
-        return list(results.values())
+        final = list(results.values())
+        self._observe(lambda o: o.results(self.name, final))
+        return final
 
-    def _observe(self, what: str, value: Any) -> None:
-        observer = self.context.observer
-        if observer is None:
+    def _observe(self, tell: Callable[[Observer], None]) -> None:
+        if self.context.observer is None:
             return
         try:
-            getattr(observer, what)(self.name, value)
+            tell(self.context.observer)
         except Exception:  # measuring must never disturb a send
-            log.exception("%s: the %s observer failed", self.name, what)
+            log.exception("%s: the delivery observer failed", self.name)
 
     def _skip(self, recipient: Recipient, report: Callable[[DeliveryResult], None]) -> bool:
         reason = self.check_address(recipient.address)

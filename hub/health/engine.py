@@ -165,7 +165,7 @@ def _sends(session: Session, now: datetime, limit: timedelta) -> tuple[list[_Sen
                                     Message.created_at, Message.scheduled_at).where(or_(
         Message.state == MessageState.QUEUED,
         and_(Message.state == MessageState.SCHEDULED, Message.scheduled_at <= now),
-    ))).all()
+    )).order_by(Message.id)).all()  # one order for every watcher: concurrent ones never deadlock
     ids = [m.id for m in active]
     counts: dict[int, tuple[int, int, int, int]] = {}
     if ids:

@@ -47,6 +47,7 @@ def test_killed_worker_raises_the_engine_alarm_within_three_minutes(
     with using(ManualClock(utcnow())) as clock:
         assert isinstance(clock, ManualClock)
         wait_for(lambda: len(observe(rt).live_workers) == 1, timeout=20)
+        assert observe(rt).live_workers[0].lanes  # the queues it consumes, as Celery names them
         assert check(rt) is None
         # However far the clock jumps, a worker that keeps beating is alive.
         clock.advance(minutes=10)
