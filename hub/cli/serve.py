@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
