@@ -163,6 +163,18 @@ class Settings:
     # The shortest gap between two steps of a chain: a call-out must not become a phone storm.
     relay_min_interval_seconds: int = 60
 
+    # The engine watchdog (docs/operations.md#health-alarm-and-metrics). A worker node whose heartbeat
+    # did not move for worker_silence_seconds of the watcher's clock is gone; a send with due rows
+    # and no row settled for stall_alarm_seconds is stalled. Either raises the engine alarm.
+    worker_silence_seconds: int = 60
+    stall_alarm_seconds: int = 180
+    watchdog_seconds: float = 15.0  # `hub watchdog`'s round, and the least gap between /healthz checks
+    watchdog_in_web: bool = True  # web processes answering /healthz also check (and alarm) now and then
+    # Who may read /metrics and the detailed /healthz in production: a bearer token, or these
+    # addresses (comma-separated IPs or networks). Outside production both are open.
+    metrics_token: str = field(default="", metadata=SECRET)
+    metrics_allow: str = "127.0.0.1,::1"
+
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.
     resident_registry: str = ""

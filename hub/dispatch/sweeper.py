@@ -147,10 +147,13 @@ def sweep_lock(rt: Runtime) -> Iterator[bool]:
 class SweepTimer:
     """Runs the sweeper (and other safety nets) every ``interval`` seconds in a worker's background thread."""
 
-    def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = ()) -> None:
+    def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = (),
+                 beat: Callable[[Runtime], object] | None = None) -> None:
         self.app = app
         self.interval = interval
         self.also = list(also)
+        # Every round, lock or no lock: the node's heartbeat (hub/health/heartbeat.py).
+        self.beat = beat
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -167,6 +170,7 @@ class SweepTimer:
             try:
                 with self.app.app_context():
                     rt: Runtime = self.app.extensions["hub"]
+                    self._beat(rt)
                     with sweep_lock(rt) as mine:
                         if mine:
                             sweep_once(rt)
@@ -174,3 +178,11 @@ class SweepTimer:
                                 job(rt)
             except Exception:  # a database or broker blip: the next round tries again
                 log.exception("sweep failed; trying again in %.0f s", self.interval)
+
+    def _beat(self, rt: Runtime) -> None:
+        if self.beat is None:
+            return
+        try:
+            self.beat(rt)
+        except Exception:  # a database blip: the watcher allows several missed beats
+            log.exception("heartbeat failed; trying again in %.0f s", self.interval)

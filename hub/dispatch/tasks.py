@@ -116,6 +116,27 @@ def _original_still_planning(session: Session, message: Message) -> bool:
             and original.state == MessageState.QUEUED)
 
 
+def plan_here(message_id: int) -> bool:
+    """Plan every page of the message in this process, queueing nothing; False if there was nothing to plan.
+
+    The engine alarm uses it: when no worker is alive, an alarm planned by a queued task never goes.
+    """
+    rt = runtime()
+    planned = False
+    while True:
+        with rt.session() as session:
+            message = session.get(Message, message_id, with_for_update=True)
+            if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
+                return planned
+            if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
+                return planned
+            page = plan_page(session, rt, message)
+            message.state = MessageState.QUEUED
+        planned = True
+        if page.done:
+            return planned
+
+
 def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
     """Enqueue one task per batch that still has rows to send or check; returns how many.
 

@@ -18,6 +18,7 @@ from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
+from hub.health.provider_stats import ProviderStats
 from hub.runtime.breaker import BreakerPolicy, CircuitBreaker, make_breaker
 from hub.runtime.leases import Lease
 from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
@@ -33,6 +34,8 @@ class Runtime:
         self._login_throttle: LoginThrottle | None = None
         self._breaker: CircuitBreaker | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
+        # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
+        self.provider_stats = ProviderStats(self.sessions)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -110,7 +113,7 @@ class Runtime:
 
         context = ChannelContext(
             public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
-            gateway_health=gateway_health,
+            gateway_health=gateway_health, observer=self.provider_stats,
         )
         return registry.build(name, self.settings, context)
 

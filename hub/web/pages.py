@@ -18,7 +18,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -126,11 +125,6 @@ def login_required(view: View) -> View:
 def _operator() -> Principal:
     principal: Principal = g.operator
     return principal
-
-
-@web_bp.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    return jsonify(status="ok")
 
 
 @web_bp.get("/")
