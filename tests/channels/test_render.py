@@ -215,7 +215,7 @@ def test_registry_finds_every_channel_and_configures_the_sandbox() -> None:
             if f.metadata.get("secret") and getattr(ch.config, f.name):
                 assert masked[f.name] == "********"
     secret = {f.name for f in fields(channel("sms").config) if f.metadata.get("secret")}
-    assert secret == {"auth_token"}
+    assert secret == {"auth_token", "karaden_api_token", "karaden_callback_secret"}
     assert {f.name for f in fields(channel("line").config) if f.metadata.get("secret")} == {
         "access_token",
         "channel_secret",
