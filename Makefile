@@ -36,7 +36,7 @@ test: $(STAMP) $(AXE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub channels triggers sandbox tests benchmarks
-	$(BIN)/mypy hub channels triggers sandbox
+	$(BIN)/mypy hub channels triggers sandbox benchmarks
 
 # The console's screenshots in docs/screenshots (docs/console.md shows them), taken by the
 # real-Chromium tests on the embedded default.
