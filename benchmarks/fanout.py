@@ -460,15 +460,18 @@ PROFILE_BUCKETS = (
 
 
 def profile_workers(stack: Stack, seconds: int, out: Path) -> dict[str, Any]:
-    """py-spy samples of every worker process (CPU only, idle excluded), summarised two ways: the
+    """py-spy samples of every worker process (running Python only), summarised two ways: the
     share of samples inside each library (inclusive, first match from the innermost frame) and the
     functions most often on top of the stack (self time)."""
     spy = str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         spy = shutil.which("py-spy") or "py-spy"
     raw = out.with_suffix(".txt")
-    subprocess.run([spy, "record", "--subprocesses", "--format", "raw", "--rate", "200", "--duration", str(seconds),
-                    "--nonblocking", "-o", str(raw), "--pid", str(stack.workers[0].pid)],
+    # --gil: only samples holding the GIL, i.e. running Python. Without it a process that is merely
+    # runnable counts too, and on a loaded 2-core machine a worker is mostly preempted right in the
+    # sendall() that woke the sandbox: the profile would credit the HTTP client with waiting.
+    subprocess.run([spy, "record", "--subprocesses", "--gil", "--format", "raw", "--rate", "100",
+                    "--duration", str(seconds), "--nonblocking", "-o", str(raw), "--pid", str(stack.workers[0].pid)],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return summarise_profile(raw)
 
@@ -629,7 +632,8 @@ def main() -> None:
         if not args.cold:
             warm_up(stack, channels)
         result: dict[str, Any] = {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"), "recipients": args.recipients, "seed": how,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "loadavg_1min_before": os.getloadavg()[0],
+            "recipients": args.recipients, "seed": how,
             "channels": channels, "workers": args.workers, "concurrency": args.concurrency, "warm": not args.cold,
         }
         if args.cancel_under_load:
@@ -638,6 +642,7 @@ def main() -> None:
         else:
             result.update(throughput(stack, channels, "all", args.timeout, profile=args.profile,
                                      stop_at_first=args.first_request))
+        result["loadavg_1min_after"] = os.getloadavg()[0]  # other work on the machine meanwhile shows here
         print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -195,7 +195,10 @@ def main() -> None:
             for round_no in range(args.repeat):
                 for peer in peers:
                     stack.sandbox.clear()  # each run starts with an empty inbox and request counters
+                    load_before = os.getloadavg()[0]
                     run = runners[peer](stack, size)
+                    # Other work on the machine shows here: figures under a high load are not comparable.
+                    run["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                     requests_made = sms_requests(stack)
                     run["per_second"] = round(run["sent"] / run["seconds"], 1)
                     run["requests"] = requests_made
