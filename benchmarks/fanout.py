@@ -516,7 +516,8 @@ def throughput(stack: Stack, channels: list[str], audience: str, timeout: float,
     if first is not None:
         result["first_request_seconds"] = round(first - created, 3)
     if profile:
-        result["profile"] = profile_workers(stack, profile, stack.workdir / "profile")
+        # Outside the run's directory, which is removed at the end: the raw samples are worth keeping.
+        result["profile"] = profile_workers(stack, profile, Path(f"/tmp/hub-profile-{stack.schema}"))
     if stop_at_first:
         sampler.stop()
         result["worker_rss"] = sampler.result()
@@ -628,7 +629,7 @@ def main() -> None:
     with full_stack(workers=args.workers, concurrency=args.concurrency, rate=args.rate,
                     database_url=args.database_url, redis_url=args.redis_url) as stack:
         seconds = seed(stack, args.recipients, how)
-        print(f"seeded {args.recipients} residents ({how}) in {seconds:.1f}s", flush=True)
+        print(f"seeded {args.recipients} residents ({how}) in {seconds:.1f}s", file=sys.stderr, flush=True)
         if not args.cold:
             warm_up(stack, channels)
         result: dict[str, Any] = {

@@ -54,7 +54,9 @@ from fanout import (
     SMS_SENDER,
     Stack,
     bench_phone,
+    cpu_seconds,
     full_stack,
+    process_tree,
     seed,
     sms_requests,
     throughput,
@@ -67,6 +69,19 @@ PEERS = ("aiohttp", "apprise", "hub")
 def accepted(stack: Stack) -> int:
     """SMS the sandbox accepted (answered 201 and put in its inbox); read after the timing."""
     return len(stack.sandbox.inbox(channel="sms"))
+
+
+def cpu_now(stack: Stack) -> tuple[float, float]:
+    """CPU used so far by this process (the client, all its threads) and by the sink."""
+    return time.process_time(), cpu_seconds(process_tree(stack.sandbox_proc.pid) if stack.sandbox_proc else [])
+
+
+def cpu_per_sms(stack: Stack, before: tuple[float, float], sent: int) -> dict[str, float]:
+    """CPU milliseconds per SMS, client and sink apart: unlike a rate, barely moved by other work
+    on the machine, so peers measured at different moments can still be compared."""
+    after = cpu_now(stack)
+    return {"client": round(1000 * (after[0] - before[0]) / sent, 3),
+            "sandbox": round(1000 * (after[1] - before[1]) / sent, 3)}
 
 
 def run_aiohttp(stack: Stack, size: int, connections: int) -> dict[str, Any]:
@@ -93,9 +108,10 @@ def run_aiohttp(stack: Stack, size: int, connections: int) -> dict[str, Any]:
             await asyncio.gather(*(sender() for _ in range(connections)))
             return time.perf_counter() - start
 
+    before = cpu_now(stack)
     elapsed = asyncio.run(go())
     return {"seconds": elapsed, "sent": statuses.get(201, 0), "statuses": dict(statuses),
-            "settings": {"connections": connections}}
+            "cpu_ms_per_sms": cpu_per_sms(stack, before, size), "settings": {"connections": connections}}
 
 
 def run_apprise(stack: Stack, size: int, services: int) -> dict[str, Any]:
@@ -117,10 +133,12 @@ def run_apprise(stack: Stack, size: int, services: int) -> dict[str, Any]:
             url = f"twilio://{settings.twilio_account_sid}:{settings.twilio_auth_token}@{SMS_SENDER}/{numbers}"
             if not notifier.add(url):
                 raise SystemExit("Apprise refused the twilio:// URL")
+    before = cpu_now(stack)
     start = time.perf_counter()
     ok = notifier.notify(body=BODY)
     elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "ok": bool(ok), "sent": accepted(stack),
+    cpu = cpu_per_sms(stack, before, size)
+    return {"seconds": elapsed, "ok": bool(ok), "sent": accepted(stack), "cpu_ms_per_sms": cpu,
             "settings": {"services": services, "setup_seconds": round(start - setup, 2)}}
 
 
