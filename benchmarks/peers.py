@@ -23,10 +23,13 @@ and every SMS is one request:
 - ``hub``: a message to a category of exactly N residents through the full stack
   (PostgreSQL + Redis + Celery workers + gunicorn answering the sandbox's two signed status
   callbacks per SMS), timed from the message's creation (planning included) to the last SMS
-  request the sandbox received. Its requests also carry ``StatusCallback``.
+  request the sandbox received. Its requests also carry ``StatusCallback``. One small send warms
+  the workers up first (a long-running deployment's workers are warm).
 
 Prints messages/second per peer (median and spread over ``--repeat``) and the ratios
-hub/Apprise and hub/aiohttp. Everything shares the machine's cores; see docs/operations.md.
+hub/Apprise and hub/aiohttp; ``--json`` adds each run's CPU milliseconds per SMS (client and sink
+apart, and for the hub each part of its stack) and the load average around it. Everything shares
+the machine's cores; see docs/operations.md#benchmarks.
 """
 
 from __future__ import annotations
