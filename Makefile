@@ -17,6 +17,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The benchmark extra (Apprise, aiohttp, py-spy) on top of the test install; only `make bench` needs it.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
 # axe-core (the accessibility checker the browser tests run inside each page), from the npm registry.
 $(AXE):
 	mkdir -p $(VENV)/axe
@@ -33,7 +39,7 @@ test: $(STAMP) $(AXE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub channels triggers sandbox tests benchmarks
-	$(BIN)/mypy hub channels triggers sandbox
+	$(BIN)/mypy hub channels triggers sandbox benchmarks
 
 # The console's screenshots in docs/screenshots (docs/console.md shows them), taken by the
 # real-Chromium tests on the embedded default.
@@ -41,8 +47,10 @@ screenshots: $(STAMP) $(AXE)
 	rm -rf docs/screenshots && mkdir -p docs/screenshots
 	HUB_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web -k "browser and sqlite"
 
-bench: $(STAMP)
+# Figures for docs/operations.md#benchmarks (needs PostgreSQL and Redis on 127.0.0.1).
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --recipients 10000
+	$(BIN)/python benchmarks/peers.py --sizes 10000
 
 clean:
 	rm -rf var .pytest_cache

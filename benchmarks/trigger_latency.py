@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import requests
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
         port = free_port()
         url = args.database_url or f"sqlite:///{tmp}/hub.db"
         settings = Settings(
-            **hub_settings(sandbox.http_url, sandbox.smtp_port),
+            **cast(dict[str, Any], hub_settings(sandbox.http_url, sandbox.smtp_port)),
             database_url=url, tasks_eager=True, data_dir=tmp, public_url=f"http://127.0.0.1:{port}",
             provider_timeout=5.0,
             rate_sms=0, rate_voice=0, rate_email=0, rate_line=0, rate_x=0, jma_feeds=feeds.feed_url(),
