@@ -77,5 +77,6 @@ def build(name: str, settings: Settings, context: ChannelContext | None = None) 
     """A ready adapter for ``name``, configured from ``settings`` (sandbox or live)."""
     cls = channel_class(name)
     if context is None:
-        context = ChannelContext(public_url=settings.public_url, timeout=settings.provider_timeout)
+        context = ChannelContext(public_url=settings.public_url, timeout=settings.provider_timeout,
+                                 requests_in_flight=settings.requests_in_flight)
     return cls(config_for(cls, settings), context)

@@ -92,6 +92,9 @@ class Settings:
     smtp_ca_file: str = ""  # a CA bundle for a private CA; TLS certificates are always verified
 
     provider_timeout: float = 10.0
+    # Provider requests a worker process keeps unanswered at once within a batch (SMS, voice); the
+    # shared per-sender rate limit still governs how many start per second.
+    requests_in_flight: int = 16
     batch_size: int = 200
     # Provider requests per recipient before giving up; rate-limit waits and requests that never
     # left do not count, they are retried until retry_deadline_seconds after planning instead.

@@ -89,7 +89,8 @@ class Runtime:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
         context = ChannelContext(
-            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout
+            public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
+            requests_in_flight=self.settings.requests_in_flight,
         )
         return registry.build(name, self.settings, context)
 
