@@ -115,6 +115,9 @@ class Settings:
     lease_seconds: float = 30.0
     # Every worker runs the sweeper on this timer (one at a time), independent of the scheduler.
     sweep_interval_seconds: float = 10.0
+    # Queued provider status callbacks are applied in bulk by every worker on this timer (one at a
+    # time): a status is visible about this long after its callback (hub/statuses.py).
+    status_apply_seconds: float = 1.0
     # Rows a living worker has held this long are settled by the sweeper anyway (no batch takes this
     # long; it covers a worker that lost its database while holding rows).
     stuck_after_seconds: int = 3600
