@@ -25,8 +25,11 @@ $(AXE):
 demo: $(STAMP)
 	HUB_DATA_DIR=$${HUB_DATA_DIR:-var} $(BIN)/hub demo
 
+# Two at a time where tests only wait on sockets; the end-to-end tests (real Celery workers, one
+# shared Redis they flush) one after another.
 test: $(STAMP) $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub channels triggers sandbox tests benchmarks

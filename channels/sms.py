@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +25,10 @@ from channels.twilio import TwilioChannel, TwilioConfig, e164, parse_phone
 
 if TYPE_CHECKING:
     from hub.config import Settings
+
+# 070/080/090 numbers in E.164, as contacts are stored: always mobile in Japan's numbering plan
+# (phonenumbers agrees: tests/channels/test_sms_numbers.py).
+JAPANESE_MOBILE = re.compile(r"\+81[789]0[1-9]\d{7}")
 
 @dataclass(frozen=True)
 class SmsConfig(TwilioConfig):
@@ -70,6 +75,8 @@ class SmsChannel(TwilioChannel):
         )
 
     def check_address(self, address: str) -> str | None:
+        if JAPANESE_MOBILE.fullmatch(address):
+            return None  # the common case, without phonenumbers' parse (a third of planning's time)
         parsed = parse_phone(address)
         if parsed is None:
             return "invalid_address"

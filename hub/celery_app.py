@@ -14,6 +14,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from flask import Flask
 
 from hub.config import Settings
+from hub.dispatch.lanes import ALERTS
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -26,7 +27,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_always_eager": settings.tasks_eager,
         "task_eager_propagates": True,
         "broker_connection_retry_on_startup": True,
-        "task_default_queue": "hub",
+        # Unrouted work (the relay's steps, the JMA poller, the sweeper's) is urgent by default.
+        "task_default_queue": ALERTS,
         "beat_schedule": {
             "relay-tick": {"task": "hub.relay.tick", "schedule": float(settings.relay_tick_seconds)},
         },

@@ -108,6 +108,12 @@ class Settings:
     rate_email: float = 100.0
     rate_line: float = 20.0
     rate_x: float = 1.0
+    # A batch that would wait longer than this for its sender's rate goes back to the queue for that
+    # long instead, so the worker slot serves other work meanwhile (alerts first).
+    rate_wait_max_seconds: float = 2.0
+    # Planning pages (contacts): a small first page, so the first requests leave at once.
+    plan_first_page: int = 500
+    plan_page: int = 5000
     # Pending rows whose task has not run this long after they were due are queued again
     # (e.g. the broker lost its queue in a restart).
     stale_after_seconds: int = 120

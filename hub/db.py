@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -106,3 +107,50 @@ def after_commit(session: Session, action: Callable[[], object]) -> None:
         event.listen(session, "after_commit", run, once=True)
         event.listen(session, "after_rollback", lambda _s: pending.clear(), once=True)
     pending.append(action)
+
+
+def insert_ignoring_duplicates(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys), skipping any that would break a unique constraint.
+
+    Core, not ORM: the ORM splits rows whose None columns differ into separate statements.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    if is_postgres(session):
+        _copy_ignoring_duplicates(session, table, rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+
+
+COPY_AT_LEAST = 200  # rows: below this one INSERT is as quick as COPY and its staging
+
+
+def _copy_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY into a session-local staging table, then one INSERT … SELECT … ON CONFLICT
+    DO NOTHING. COPY does not know ON CONFLICT; the staging table has no constraints to check."""
+    columns = list(rows[0])
+    if len(rows) < COPY_AT_LEAST:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        return
+    stage, name = f"_stage_{table.name}", table.name
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT {names} FROM "{name}" WITH NO DATA')
+        with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([_plain(row[c]) for c in columns])
+        cursor.execute(f'INSERT INTO "{name}" ({names}) SELECT {names} FROM "{stage}" ON CONFLICT DO NOTHING')
+        cursor.execute(f'TRUNCATE "{stage}"')
+    finally:
+        cursor.close()
+
+
+def _plain(value: Any) -> Any:
+    # psycopg would write an Enum by its name; the column holds its value.
+    return value.value if isinstance(value, enum.Enum) else value

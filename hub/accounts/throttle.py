@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,8 +53,9 @@ class FailureStore(Protocol):
 
 
 class LocalFailures:
-    def __init__(self, window: float = WINDOW_SECONDS) -> None:
+    def __init__(self, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
+        self._clock = clock
         self._lock = threading.Lock()
         self._times: dict[str, deque[float]] = {}
 
@@ -64,14 +66,14 @@ class LocalFailures:
         return times
 
     def add(self, key: str) -> int:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             times = self._live(key, now)
             times.append(now)
             return len(times)
 
     def count(self, key: str) -> tuple[int, float]:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             times = self._live(key, now)
             return len(times), (times[0] + self.window - now) if times else 0.0

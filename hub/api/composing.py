@@ -33,7 +33,7 @@ from hub.compose.messages import ComposeError, Composition, preview
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
 from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
-from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType
+from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
 from hub.policy import Action, may_follow_up, may_override
 from hub.runtime import Runtime
 
@@ -41,7 +41,8 @@ JST = ZoneInfo("Asia/Tokyo")
 CHANNELS = ("sms", "voice", "email", "line", "x", "rss")
 CHANNEL_LABELS = {"sms": N_("SMS"), "voice": N_("音声電話"), "email": N_("メール"), "line": N_("LINE"),
                   "x": N_("X（旧Twitter）"), "rss": N_("ホームページ・フィード")}
-MSG_TYPE_LABELS = {MsgType.ALERT: N_("通常"), MsgType.UPDATE: N_("訂正・続報"), MsgType.CANCEL: N_("取消")}
+MSG_TYPE_LABELS = {MsgType.ALERT: N_("緊急・防災"), MsgType.NOTICE: N_("お知らせ"),
+                   MsgType.UPDATE: N_("訂正・続報"), MsgType.CANCEL: N_("取消")}
 
 FOLLOW_UP = "follow-up"  # Composition.source of cancellations and corrections (hub.compose.corrections)
 
@@ -138,12 +139,12 @@ def read_composition(session: Session, data: Mapping[str, Any],
         except ScheduleError as exc:
             problems.setdefault("scheduled_at", []).append(_(str(exc)))
     _audience(session, comp.audience, problems)
-    if "audience" not in problems and comp.msg_type == MsgType.ALERT:  # a follow-up goes where its original went
+    if "audience" not in problems and not follows_up(comp.msg_type):  # a follow-up goes where its original went
         try:
             require_usable(session, Audience.parse(comp.audience))
         except AudienceError as exc:
             problems.setdefault("audience", []).append(_(str(exc)))
-    if comp.msg_type != MsgType.ALERT and comp.references_id:
+    if follows_up(comp.msg_type) and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
     if not comp.channels and not is_follow_up(comp) and "channels" not in problems:
         problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
@@ -272,7 +273,7 @@ def _override(raw: Any, principal: Principal, problems: dict[str, list[str]]) ->
 
 def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, list[str]]) -> int | None:
     if raw in (None, ""):
-        if msg_type != MsgType.ALERT:
+        if follows_up(msg_type):
             problems.setdefault("references", []).append(_("取消・訂正には元のメッセージの番号が必要です"))
         return None
     ref_id = as_id(raw)

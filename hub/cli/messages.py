@@ -37,6 +37,8 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @click.option("--audience", required=True, help=AUDIENCE_HELP)
 @click.option("--mode", type=click.Choice(["actual", "exercise", "test"]), required=True,
               help="actual（実配信）か exercise（訓練）: 既定値はありません / no default, always chosen")
+@click.option("--notice", is_flag=True,
+              help="日常のお知らせ: 緊急情報の後に送る（既定は緊急・防災情報）/ an everyday notice, sent after alerts")
 @click.option("--category", default=None, help="分類コード (bousai, kenko, zei, kosodate …)")
 @click.option("--department", default=None,
               help="送信部署（コードまたは名称、省略時は所属部署）/ sending department (default: your own)")
@@ -50,7 +52,7 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
 @pass_hub
-def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str,
+def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str, notice: bool,
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
              reason: str | None, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
@@ -68,6 +70,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     data: dict[str, Any] = {
         "title": title, "body": body, "channels": [c.strip() for c in channels.split(",") if c.strip()],
         "audience": audience, "mode": mode, "category": category, "department": department,
+        "msg_type": "notice" if notice else "alert",
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
     }

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ import click
 from hub.cli.context import HubContext, pass_hub
 from hub.config import SANDBOX_ENV_FILE, Settings
 from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, seed_demo
+from hub.dispatch.lanes import ALERTS, LANES
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 
@@ -30,9 +32,10 @@ def web_cmd(hub: HubContext, host: str, port: int) -> None:
     run_simple(host, port, hub.app, threaded=True, use_reloader=False)
 
 
-def worker_argv(settings: Settings, beat: bool, concurrency: int | None) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "hub.worker:celery", "worker", "-Q", "hub",
-            "--loglevel", "INFO"]
+def worker_argv(settings: Settings, beat: bool, concurrency: int | None,
+                lanes: tuple[str, ...] = LANES, node: str = "all") -> list[str]:
+    argv = [sys.executable, "-m", "celery", "-A", "hub.worker:celery", "worker", "-Q", ",".join(lanes),
+            "-n", f"{node}@%h", "--loglevel", "INFO"]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if beat:
@@ -41,13 +44,45 @@ def worker_argv(settings: Settings, beat: bool, concurrency: int | None) -> list
     return argv
 
 
+def start_workers(settings: Settings, beat: bool, concurrency: int | None, reserved: int,
+                  env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+    """A node for both lanes and, unless ``reserved`` is 0, one for alerts only: capacity that
+    no everyday notice can take, however long it is."""
+    nodes = [subprocess.Popen(worker_argv(settings, beat, concurrency), env=env)]
+    if reserved:
+        nodes.append(subprocess.Popen(worker_argv(settings, False, reserved, (ALERTS,), "alerts"), env=env))
+    return nodes
+
+
+def stop_workers(nodes: list[subprocess.Popen[bytes]], patience: float = 15.0) -> None:
+    for node in nodes:
+        node.terminate()
+    for node in nodes:
+        try:
+            node.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            node.wait()
+
+
 @click.command("worker", context_settings={"ignore_unknown_options": True})
 @click.option("--beat", is_flag=True, help="このワーカーでスケジューラも動かす（1台だけ）/ also run the scheduler")
 @click.option("--concurrency", type=int, default=None)
-def worker_cmd(beat: bool, concurrency: int | None) -> None:
-    """Celeryワーカー / start a Celery worker (run one per machine; any number of machines)."""
-    argv = worker_argv(Settings.from_env(), beat, concurrency)
-    os.execv(argv[0], argv)
+@click.option("--reserved", type=int, default=2, show_default=True,
+              help="緊急情報専用の枠（0で無し）/ slots only alerts may use (0: none)")
+def worker_cmd(beat: bool, concurrency: int | None, reserved: int) -> None:
+    """Celeryワーカー / start the Celery workers of this machine (any number of machines)."""
+    nodes = start_workers(Settings.from_env(), beat, concurrency, reserved)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while all(node.poll() is None for node in nodes):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_workers(nodes)
+    sys.exit(max(node.returncode or 0 for node in nodes))
 
 
 @click.command("seed")
@@ -86,7 +121,7 @@ def demo_cmd(residents: int) -> None:
                       line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5)
     sandbox.start()
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
-    worker: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = []
     server = None
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -99,7 +134,7 @@ def demo_cmd(residents: int) -> None:
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
         worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **os.environ}
-        worker = subprocess.Popen(worker_argv(settings, beat=True, concurrency=2), env=worker_env)
+        workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
         server = make_server("127.0.0.1", port, app, threaded=True)
         click.echo("")
         click.echo("=" * 64)
@@ -122,13 +157,7 @@ def demo_cmd(residents: int) -> None:
         # SIGTERM (e.g. `timeout` forwarding one to a group that already got it) must not cut this short.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         env_file.unlink(missing_ok=True)
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        stop_workers(workers)
         if server is not None:
             server.server_close()
         sandbox.stop()

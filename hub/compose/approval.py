@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import Capability
 from hub.compose.audience import Audience, contact_ids_query
-from hub.models import ApprovalPolicy, Contact, ContactKind, Department, Message, Mode, MsgType
+from hub.models import ApprovalPolicy, Contact, ContactKind, Department, Message, Mode, MsgType, follows_up
 from hub.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def needs_approval(session: Session, runtime: Runtime, c: Composition) -> bool:
     """The one answer every front door gets: held for a second person, or not."""
     if is_automatic(c) or c.mode != Mode.ACTUAL:
         return False
-    if c.references_id is not None and c.msg_type != MsgType.ALERT:
+    if c.references_id is not None and follows_up(c.msg_type):
         if c.msg_type == MsgType.CANCEL and c.prepared:
             return False  # the prepared retraction goes out at once
         original = session.get(Message, c.references_id)

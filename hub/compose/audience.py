@@ -89,8 +89,12 @@ def unknown_part(session: Session, audience: Audience) -> str | None:
     return None if found is not None else str(audience)
 
 
-def contact_ids_query(audience: Audience) -> Select[int]:
-    """Active contacts in the audience (ids only, so planning streams without loading objects)."""
+def contact_ids_query(audience: Audience, distinct: bool = True) -> Select[int]:
+    """Active contacts in the audience (ids only, so planning streams without loading objects).
+
+    ``distinct=False`` for keyset pages: DISTINCT would make the database read the whole audience
+    before the first row; the caller drops the rare repeated id (a contact in two matching areas).
+    """
     q = select(Contact.id).where(Contact.active.is_(True))
     match audience.kind:
         case "all":
@@ -121,4 +125,4 @@ def contact_ids_query(audience: Audience) -> Select[int]:
             )
         case _:
             raise AudienceError(f"unknown audience kind {audience.kind}")
-    return q.distinct()
+    return q.distinct() if distinct else q

@@ -201,6 +201,9 @@ def withdraw(session: Session, message: Message, actor: str, reason: str) -> int
     )
     if message.state in {MessageState.AWAITING_APPROVAL, MessageState.SCHEDULED}:
         message.state = MessageState.WITHDRAWN
+    elif message.planned_at is None:
+        # Still being planned (hub.dispatch.planning): the pages not written yet are written withdrawn.
+        message.meta = {**(message.meta or {}), "withdrawn": True}
     audit(session, actor, "message.withdraw", message, reason=reason, rows=rowcount(result))
     return rowcount(result)
 

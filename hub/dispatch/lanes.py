@@ -10,3 +10,8 @@ from __future__ import annotations
 ALERTS = "hub.alerts"  # alerts, 取消/訂正, call-out steps, alarms, the sweeper's own work
 NOTICES = "hub.notices"  # everyday notices (お知らせ, reminders, personalised CSV sends)
 LANES = (ALERTS, NOTICES)
+
+
+def lane_for(msg_type: str) -> str:
+    """Only a message its author called an everyday notice waits behind alerts; follow-ups never do."""
+    return NOTICES if msg_type == "notice" else ALERTS

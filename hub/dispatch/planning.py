@@ -1,22 +1,32 @@
-"""Plan every delivery row of a message in bulk: one row per address and channel, batch numbers fixed.
+"""Plan a message's delivery rows page by page: the first batches leave while the rest is planned.
 
-Batches are decided here, once, and stored on the rows; a task later only says "send batch N of
-channel C of message M", so a redelivered or swept task always finds the same rows (and LINE's
-retry key, derived from the batch, stays the same).
+One row per address and channel, batch numbers fixed when the row is written. A task later only
+says "send batch N of channel C of message M", so a redelivered or swept task always finds the same
+rows (and LINE's retry key, derived from the batch, stays the same). A batch is released only once
+the page that filled it is committed, and a later page never adds a row to a batch already written.
+
+Pages follow the audience by contact id (keyset: each page is an index range scan, never the whole
+audience), all channels at once, so the first SMS, LINE and e-mail batches all leave within the
+first page. Where planning got to is stored with the message in the same transaction as the page's
+rows, so a planner that dies is resumed by the next one without a row twice
+(``UNIQUE (message_id, channel, address)`` also holds across pages: two contacts sharing one phone
+get one copy, whichever page the second is on).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, skip_message
 from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
+from hub.db import insert_ignoring_duplicates
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
-from hub.models.base import table_of
 from hub.runtime import Runtime
 
 # Plugins (e.g. triggers) add checks that run right before a message is planned and sent; a
@@ -38,7 +48,6 @@ def blocking_reason(session: Session, message: Message) -> str | None:
     return None
 
 
-INSERT_CHUNK = 5000
 NOT_BATCHED = -1  # skipped rows never go to a worker
 
 
@@ -46,103 +55,173 @@ def broadcast_address(channel: str, message: Message) -> str:
     return f"{channel}:{message.category_code or 'all'}"
 
 
-def plan_deliveries(session: Session, runtime: Runtime, message: Message) -> dict[str, int]:
-    """Insert the message's delivery rows; returns rows planned per channel. Caller commits."""
+@dataclass
+class PlanCursor:
+    """How far planning got, kept in ``Message.meta["plan"]`` with the rows it covers."""
+
+    after: int = 0  # last contact id (or, for a follow-up, the original's delivery id) planned
+    next_batch: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+
+    @classmethod
+    def of(cls, message: Message) -> PlanCursor:
+        raw = (message.meta or {}).get("plan") or {}
+        return cls(after=int(raw.get("after", 0)), next_batch=dict(raw.get("next_batch", {})),
+                   pages=int(raw.get("pages", 0)))
+
+    def store(self, message: Message) -> None:
+        # A new dict: the JSON column notices reassignment, not mutation.
+        message.meta = {**(message.meta or {}),
+                        "plan": {"after": self.after, "next_batch": self.next_batch, "pages": self.pages}}
+
+
+@dataclass
+class PlannedPage:
+    counts: dict[str, int]  # rows written per channel
+    batches: list[tuple[str, int]]  # (channel, batch_no) released by this page, in sending order
+    done: bool
+
+
+def plan_page(session: Session, runtime: Runtime, message: Message) -> PlannedPage:
+    """Write the next page of the message's rows and advance its cursor. Caller commits, then
+    enqueues ``batches``. Sets ``planned_at`` with the last page."""
+    cursor = PlanCursor.of(message)
+    limit = runtime.settings.plan_first_page if cursor.pages == 0 else runtime.settings.plan_page
+    channels = [runtime.channel(name) for name in message.channels]
+    rows: list[dict[str, Any]] = []
+    if cursor.pages == 0:
+        rows += [_broadcast_row(message, c) for c in channels if c.capabilities & Capability.BROADCAST]
+    personal = [c for c in channels if not c.capabilities & Capability.BROADCAST]
+    done = True
+    if personal:
+        audience = Audience.parse(message.audience)
+        if audience.kind == "message":
+            page, last = _follow_up_page(session, message, personal, int(audience.value), cursor.after, limit)
+        else:
+            page, last = _audience_page(session, message, personal, audience, cursor.after, limit)
+        rows += page
+        done = last is None
+        cursor.after = last if last is not None else cursor.after
+    withdrawn = bool((message.meta or {}).get("withdrawn"))
+    batches = _number(rows, {c.name: c.batch_size for c in channels}, cursor, withdrawn)
     counts: dict[str, int] = {}
-    for name in message.channels:
-        channel = runtime.channel(name)
-        rows = _broadcast_rows(message, channel) if channel.capabilities & Capability.BROADCAST else (
-            _personal_rows(session, message, channel)
-        )
-        counts[name] = 0
-        for chunk in _chunks(rows, INSERT_CHUNK):
-            # Core, not ORM: the ORM splits rows whose None columns differ into separate statements.
-            session.execute(insert(table_of(Delivery)), chunk)
-            counts[name] += len(chunk)
-    message.planned_at = utcnow()
-    return counts
+    for row in rows:
+        counts[row["channel"]] = counts.get(row["channel"], 0) + 1
+    insert_ignoring_duplicates(session, Delivery, rows)
+    cursor.pages += 1
+    cursor.store(message)
+    if done:
+        message.planned_at = utcnow()
+    return PlannedPage(counts, batches, done)
 
 
-def _broadcast_rows(message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
-    row = _row(message, channel.name, None, broadcast_address(channel.name, message), "ja", 0)
+def _number(rows: Sequence[dict[str, Any]], batch_sizes: dict[str, int], cursor: PlanCursor,
+            withdrawn: bool) -> list[tuple[str, int]]:
+    """Give the page's sendable rows batch numbers after those already written; returns the batches,
+    batch 0 of every channel before batch 1 of any, so fast channels never wait for slow ones."""
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["state"] != DeliveryState.PENDING:
+            continue
+        if withdrawn:
+            row.update(state=DeliveryState.SKIPPED, reason="withdrawn", error="取り下げ: 取消・訂正",
+                       batch_no=NOT_BATCHED)
+            continue
+        by_channel.setdefault(row["channel"], []).append(row)
+    released: list[tuple[str, int]] = []
+    for channel, sendable in by_channel.items():
+        # One language per stretch of a batch: LINE sends one request per language in a batch.
+        sendable.sort(key=lambda r: (r["language"], r["contact_id"] or 0))
+        first = cursor.next_batch.get(channel, 0)
+        size = batch_sizes[channel]
+        for n, row in enumerate(sendable):
+            row["batch_no"] = first + n // size
+        used = -(-len(sendable) // size)
+        cursor.next_batch[channel] = first + used
+        released += [(channel, b) for b in range(first, first + used)]
+    return sorted(released, key=lambda cb: (cb[1], cb[0]))
+
+
+def _broadcast_row(message: Message, channel: Channel) -> dict[str, Any]:
+    row = _row(message, channel.name, None, broadcast_address(channel.name, message), "ja")
     # A drill never posts to a real public account; our own feed keeps exercises in a separate feed.
     if message.mode != Mode.ACTUAL and not channel.publishes_exercises and not channel.config.sandbox:
         row.update(state=DeliveryState.SKIPPED, reason="exercise_only", error=skip_message("exercise_only"),
                    batch_no=NOT_BATCHED)
-    yield row
+    return row
 
 
-def _follow_up_rows(session: Session, message: Message, channel: Channel,
-                    original_id: int) -> Iterator[dict[str, Any]]:
-    """A cancellation or correction reaches exactly the addresses the original reached on this channel."""
+def _audience_page(session: Session, message: Message, channels: Sequence[Channel], audience: Audience,
+                   after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """The next ``limit`` contacts of the audience after ``after``, as rows for every channel."""
+    fields = sorted({c.address_field for c in channels if c.address_field})
+    page: Select[Any] = contact_ids_query(audience, distinct=False).with_only_columns(
+        Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields)
+    ).where(Contact.id > after)
+    if message.mode != Mode.ACTUAL:
+        page = page.where(Contact.exercise_participant.is_(True))
+    contacts = list({c.id: c for c in session.execute(page.order_by(Contact.id).limit(limit))}.values())
+    if not contacts:
+        return [], None
+    last = contacts[-1].id
+    # A range, not a list of ids: thousands of bound parameters cost more than the query itself.
+    consented = {(contact_id, channel) for contact_id, channel in session.execute(
+        select(Consent.contact_id, Consent.channel).where(
+            Consent.contact_id > after, Consent.contact_id <= last,
+            Consent.channel.in_([c.name for c in channels]), Consent.revoked_at.is_(None)))}
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for channel in channels:
+        assert channel.address_field, f"{channel.name} has no address field"
+        column = 3 + fields.index(channel.address_field)
+        seen: set[str] = set()  # two contacts sharing one phone or mailbox get one copy
+        for contact in contacts:
+            address = contact[column]
+            if not address or address in seen:
+                continue
+            seen.add(address)
+            # Residents need a live consent for this channel; staff are reached as part of their work.
+            if contact.kind == ContactKind.RESIDENT and (contact.id, channel.name) not in consented:
+                reason: str | None = "no_consent"
+            else:
+                reason = channel.check_address(address)
+            rows.append(_row(message, channel.name, contact.id, address, contact.language, reason, now))
+    return rows, last
+
+
+def _follow_up_page(session: Session, message: Message, channels: Sequence[Channel], original_id: int,
+                    after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A cancellation or correction reaches exactly the addresses the original reached on each channel."""
     reached: ColumnElement[bool] = Delivery.state.in_(RECEIVED_STATES)
     if message.msg_type == MsgType.UPDATE:
         # A correction also goes to those whose copy of the original was withdrawn before it went
         # out: they must get the corrected information, not nothing.
         reached = reached | ((Delivery.state == DeliveryState.SKIPPED) & (Delivery.reason == "withdrawn"))
-    query = (
-        select(Delivery.contact_id, Delivery.address, Delivery.language)
-        .where(Delivery.message_id == original_id, Delivery.channel == channel.name, reached)
-        .order_by(Delivery.language, Delivery.id)
-    )
-    for n, (contact_id, address, language) in enumerate(session.execute(query).all()):
-        yield _row(message, channel.name, contact_id, address, language, n // channel.batch_size)
-
-
-def _personal_rows(session: Session, message: Message, channel: Channel) -> Iterator[dict[str, Any]]:
-    assert channel.address_field, f"{channel.name} has no address field"
-    audience = Audience.parse(message.audience)
-    if audience.kind == "message":
-        yield from _follow_up_rows(session, message, channel, int(audience.value))
-        return
-    address_col = getattr(Contact, channel.address_field)
-    audience_ids = contact_ids_query(audience)
-    if message.mode != Mode.ACTUAL:
-        audience_ids = audience_ids.where(Contact.exercise_participant.is_(True))
-    # Residents need a live consent for this channel; staff are reached as part of their work.
-    consented = exists().where(
-        and_(Consent.contact_id == Contact.id, Consent.channel == channel.name, Consent.revoked_at.is_(None))
-    )
-    query = (
-        select(Contact.id, address_col, Contact.language, Contact.kind, consented)
-        .where(Contact.id.in_(audience_ids.scalar_subquery()), address_col.is_not(None), address_col != "")
-        .order_by(Contact.language, Contact.id)
-    )
-    seen: set[str] = set()
-    sendable = 0
-    for contact_id, address, language, kind, has_consent in session.execute(query).all():
-        if address in seen:  # two contacts sharing one phone or mailbox get one copy
-            continue
-        seen.add(address)
-        reason = None
-        if kind == ContactKind.RESIDENT and not has_consent:
-            reason = "no_consent"
-        else:
-            reason = channel.check_address(address)
-        if reason:
-            row = _row(message, channel.name, contact_id, address, language, NOT_BATCHED)
-            row.update(state=DeliveryState.SKIPPED, reason=reason, error=skip_message(reason))
-        else:
-            row = _row(message, channel.name, contact_id, address, language, sendable // channel.batch_size)
-            sendable += 1
-        yield row
+    found = session.execute(
+        select(Delivery.id, Delivery.channel, Delivery.contact_id, Delivery.address, Delivery.language)
+        .where(Delivery.message_id == original_id, Delivery.channel.in_([c.name for c in channels]),
+               Delivery.id > after, reached)
+        .order_by(Delivery.id).limit(limit)
+    ).all()
+    if not found:
+        return [], None
+    rows = [_row(message, channel, contact_id, address, language)
+            for _id, channel, contact_id, address, language in found]
+    return rows, found[-1][0]
 
 
 def _row(message: Message, channel: str, contact_id: int | None, address: str, language: str,
-         batch_no: int) -> dict[str, Any]:
-    return {
+         reason: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    row = {
         "message_id": message.id, "channel": channel, "contact_id": contact_id, "address": address,
-        "language": language or "ja", "batch_no": batch_no, "state": DeliveryState.PENDING,
-        "reason": None, "error": None, "attempts": 0, "updated_at": utcnow(),
+        "language": language or "ja", "batch_no": 0, "state": DeliveryState.PENDING,
+        "reason": None, "error": None, "attempts": 0, "updated_at": now or utcnow(),
     }
+    if reason:
+        row.update(state=DeliveryState.SKIPPED, reason=reason, error=skip_message(reason), batch_no=NOT_BATCHED)
+    return row
 
 
-def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def released_in_order(groups: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Batches to enqueue, batch 0 of every channel first: a slow channel's backlog never goes first."""
+    return sorted(set(groups), key=lambda cb: (cb[1], cb[0]))

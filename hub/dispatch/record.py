@@ -26,6 +26,7 @@ from hub.dispatch.retry import (
 from hub.models import Delivery, DeliveryState, utcnow
 from hub.models.base import table_of
 from hub.runtime.leases import OwnershipLost
+from hub.runtime.ratelimit import RATE_WAIT_CODE
 
 _FINAL_STATE = {
     Outcome.SENT: DeliveryState.SENT,
@@ -157,6 +158,9 @@ class Recorder:
             return Decision(DeliveryState.FAILED, with_note(r.error, gave_up_note(attempts)), attempts)
         if policy.past_deadline(now):
             return Decision(DeliveryState.FAILED, with_note(r.error, deadline_note(policy)), attempts)
+        if r.error_code == RATE_WAIT_CODE and r.retry_after is not None:
+            # Our own rate limit, not a provider's refusal: due exactly when the sender has room again.
+            return Decision(DeliveryState.PENDING, r.error, attempts, now + timedelta_seconds(r.retry_after))
         at = self._retry_time(now, attempts, r.retry_after)
         return Decision(DeliveryState.PENDING, with_note(r.error, retry_note(at, attempts, policy)), attempts, at)
 

@@ -27,7 +27,14 @@ from hub.db import get_engine
 from hub.dispatch.batches import build_batch
 from hub.dispatch.claim import claim_stale_sending
 from hub.dispatch.record import Recorder
-from hub.dispatch.tasks import can_reconcile, enqueue_pending, finish_if_done, plan_message, retry_policy, runtime
+from hub.dispatch.tasks import (
+    can_reconcile,
+    enqueue_pending,
+    enqueue_planning,
+    finish_if_done,
+    retry_policy,
+    runtime,
+)
 from hub.models import Delivery, DeliveryState, Message, MessageState
 from hub.runtime import Runtime
 
@@ -91,7 +98,7 @@ def sweep_once(rt: Runtime) -> dict[str, int]:
             select(Message.id).where(Message.state == MessageState.QUEUED, Message.planned_at.is_not(None))
         ))
     for message_id in due:
-        plan_message.delay(message_id)
+        enqueue_planning(message_id)
     reconciled = reconcile_stale(rt)
     requeued = sum(enqueue_pending(m, only_stale=True) for m in unfinished)
     for message_id in unfinished:

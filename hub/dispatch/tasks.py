@@ -13,21 +13,25 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
 from hub.dispatch.batches import build_batch, non_exercise_contacts
 from hub.dispatch.claim import CLAIMABLE, claim_batch
-from hub.dispatch.planning import blocking_reason, plan_deliveries
+from hub.dispatch.lanes import lane_for
+from hub.dispatch.planning import PlanCursor, blocking_reason, plan_page, released_in_order
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
 from hub.runtime import Runtime
 from hub.runtime.leases import DatabaseAway, OwnershipLost
+from hub.runtime.ratelimit import waiting_budget
 
 log = logging.getLogger(__name__)
 
 BUSY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING)
 DATABASE_PATIENCE = 30.0  # seconds a worker keeps trying to record outcomes through a database blip
+PLANNING_SLICE = 5.0  # seconds one planning task runs before it hands the lane on and queues itself again
 T = TypeVar("T")
 
 
@@ -54,28 +58,61 @@ def runtime() -> Runtime:
 
 @shared_task(name="hub.dispatch.plan_message")
 def plan_message(message_id: int) -> dict[str, int]:
+    """Plan the message page by page, each page's batches queued as soon as it is committed."""
     rt = runtime()
-    with rt.session() as session:
-        message = session.get(Message, message_id, with_for_update=True)
-        if message is None or message.planned_at is not None:
-            return {}
-        due = message.state == MessageState.QUEUED or (
-            message.state == MessageState.SCHEDULED and message.scheduled_at is not None
-            and message.scheduled_at <= utcnow()
-        )
-        if not due:
-            return {}
-        blocked = blocking_reason(session, message)
-        if blocked:
-            log.error("message %s stopped before sending: %s", message_id, blocked)
-            message.state = MessageState.WITHDRAWN
-            audit(session, "safety", "message.blocked", message, reason=blocked, mode=message.mode)
-            return {}
-        counts = plan_deliveries(session, rt, message)
-        message.state = MessageState.QUEUED
-    enqueue_pending(message_id)
+    counts: dict[str, int] = {}
+    started = time.monotonic()
+    while True:
+        with rt.session() as session:
+            # Locked: another planner is writing a page (the sweeper queues one for every message not
+            # yet planned); it carries on, and this task must not hold a worker slot waiting for it.
+            message = session.get(Message, message_id, with_for_update={"skip_locked": True})
+            if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
+                return counts
+            lane = lane_for(message.msg_type)
+            if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
+                return counts
+            if _original_still_planning(session, message):
+                # A follow-up reaches whom the original reached: wait until all of them are known.
+                plan_message.apply_async((message_id,), countdown=1.0, queue=lane)
+                return counts
+            page = plan_page(session, rt, message)
+            message.state = MessageState.QUEUED
+        for channel, n in page.counts.items():
+            counts[channel] = counts.get(channel, 0) + n
+        for channel, batch_no in page.batches:
+            send_batch.apply_async((message_id, channel, batch_no), queue=lane)
+        if page.done:
+            break
+        if time.monotonic() - started > PLANNING_SLICE:
+            plan_message.apply_async((message_id,), queue=lane)  # others in the lane get a turn
+            return counts
     finish_if_done(message_id)
     return counts
+
+
+def _may_start(session: Session, message: Message) -> bool:
+    due = message.state == MessageState.QUEUED or (
+        message.state == MessageState.SCHEDULED and message.scheduled_at is not None
+        and message.scheduled_at <= utcnow()
+    )
+    if not due:
+        return False
+    blocked = blocking_reason(session, message)
+    if blocked:
+        log.error("message %s stopped before sending: %s", message.id, blocked)
+        message.state = MessageState.WITHDRAWN
+        audit(session, "safety", "message.blocked", message, reason=blocked, mode=message.mode)
+        return False
+    return True
+
+
+def _original_still_planning(session: Session, message: Message) -> bool:
+    if message.references_id is None or not message.audience.startswith("message:"):
+        return False
+    original = session.get(Message, message.references_id)
+    return (original is not None and original.planned_at is None
+            and original.state == MessageState.QUEUED)
 
 
 def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
@@ -86,6 +123,7 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
     """
     rt = runtime()
     with rt.session() as session:
+        lane = lane_for(session.scalar(select(Message.msg_type).where(Message.id == message_id)) or "")
         q = select(Delivery.channel, Delivery.batch_no).where(
             Delivery.message_id == message_id, Delivery.state.in_(CLAIMABLE)
         )
@@ -95,7 +133,7 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
             Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds))
         if only_stale:
             q = q.where(overdue)
-        groups = sorted({(c, b) for c, b in session.execute(q.distinct())})
+        groups = released_in_order((c, b) for c, b in session.execute(q.distinct()))
         if only_stale and groups:
             # Re-stamp so the next sweep does not enqueue the same backlog again while it waits.
             # Rows a claimer holds are left alone: bookkeeping must never make a claim wait or deadlock.
@@ -105,7 +143,7 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
             session.execute(update(Delivery).where(Delivery.id.in_(free.scalar_subquery()))
                             .values(updated_at=now, next_attempt_at=None))
     for channel, batch_no in groups:
-        send_batch.delay(message_id, channel, batch_no)
+        send_batch.apply_async((message_id, channel, batch_no), queue=lane)
     return len(groups)
 
 
@@ -138,6 +176,7 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
                             [r for r in recipients if r.contact_id not in blocked],
                             attempt=max(r.attempts for r in rows) + 1)
         policy = retry_policy(rt, message)
+        lane = lane_for(message.msg_type)
     recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
                         can_reconcile=can_reconcile(channel))
 
@@ -164,7 +203,8 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
             batch = replace(batch, recipients=[r for r in batch.recipients
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
-            channel.deliver(batch, on_progress=progress)
+            with waiting_budget(rt.settings.rate_wait_max_seconds):
+                channel.deliver(batch, on_progress=progress)
     except OwnershipLost:
         log.error("batch %s/%s/%s was taken over by the sweeper; stopped sending it", message_id,
                   channel_name, batch_no)
@@ -177,7 +217,7 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         release_claim(rt, [r.id for r in rows], owner)
         raise
     if recorder.retry_in is not None:
-        schedule_retry(message_id, channel_name, batch_no, recorder.retry_in)
+        schedule_retry(message_id, channel_name, batch_no, recorder.retry_in, lane)
     finish_if_done(message_id)
     return recorder.counts
 
@@ -195,9 +235,9 @@ def release_claim(rt: Runtime, row_ids: list[int], owner: str) -> None:
                      len(row_ids))
 
 
-def schedule_retry(message_id: int, channel_name: str, batch_no: int, seconds: float) -> None:
+def schedule_retry(message_id: int, channel_name: str, batch_no: int, seconds: float, lane: str) -> None:
     try:
-        send_batch.apply_async((message_id, channel_name, batch_no), countdown=seconds)
+        send_batch.apply_async((message_id, channel_name, batch_no), countdown=seconds, queue=lane)
     except Exception:  # the broker is away: the rows wait in the database and the sweeper queues them
         log.warning("could not queue the retry of batch %s/%s/%s; the sweeper will", message_id, channel_name,
                     batch_no, exc_info=True)
@@ -222,4 +262,10 @@ def finish_if_done(message_id: int) -> bool:
 def release(message_id: int, state: str) -> None:
     """Call after the message's transaction committed: a worker must find the row it is told about."""
     if state == MessageState.QUEUED:
-        plan_message.delay(message_id)
+        enqueue_planning(message_id)
+
+
+def enqueue_planning(message_id: int) -> None:
+    with runtime().session() as session:
+        msg_type = session.scalar(select(Message.msg_type).where(Message.id == message_id))
+    plan_message.apply_async((message_id,), queue=lane_for(msg_type or ""))

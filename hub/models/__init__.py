@@ -4,7 +4,7 @@ from hub.models.audit import AuditLog, audit
 from hub.models.base import Base, utcnow
 from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
-from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template
+from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
 from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
 from hub.models.triggers import TriggerRule  # noqa: F401  (loads every trigger table for Alembic)
@@ -14,5 +14,5 @@ __all__ = [
     "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
     "Contact", "ContactKind", "Delivery", "DeliveryState", "Department", "Membership", "Message",
     "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role", "Template",
-    "WebhookEvent", "WorkerLease", "audit", "utcnow",
+    "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
 ]

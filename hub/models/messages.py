@@ -21,9 +21,15 @@ class Mode(enum.StrEnum):
 
 
 class MsgType(enum.StrEnum):
-    ALERT = "alert"
-    UPDATE = "update"
-    CANCEL = "cancel"
+    ALERT = "alert"  # 緊急・防災情報: the alerts lane
+    NOTICE = "notice"  # everyday お知らせ: the notices lane, behind every alert
+    UPDATE = "update"  # 訂正・続報 of an earlier message
+    CANCEL = "cancel"  # 取消 of an earlier message
+
+
+def follows_up(msg_type: str) -> bool:
+    """A 訂正/続報/取消 of an earlier message (as opposed to a message of its own)."""
+    return msg_type in (MsgType.UPDATE, MsgType.CANCEL)
 
 
 class MessageState(enum.StrEnum):

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import Channel, ChannelContext
-from channels.errors import Unreachable
+from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
 from hub.runtime.leases import Lease
-from hub.runtime.ratelimit import RateLimiter, make_limiter
+from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
 
 
 class Runtime:
@@ -81,10 +81,15 @@ class Runtime:
         rate = self.settings.rate_for(name)
         limiter = self.limiter
 
+        max_wait = self.settings.rate_wait_max_seconds
+
         def throttle(sender: str | None, n: int) -> None:
             # Before any request is made: whatever goes wrong here leaves nothing in doubt.
             try:
-                limiter.acquire(name, sender, n, rate)
+                waited(limiter.acquire(name, sender, n, rate, wait_allowed(max_wait)))
+            except WaitTooLong as exc:
+                raise RateLimited(f"送信速度の上限（毎秒{rate:g}件）のため、{exc.wait:.0f}秒後に続きを送ります",
+                                  retry_after=exc.wait, code=RATE_WAIT_CODE) from exc
             except Exception as exc:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 

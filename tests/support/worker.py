@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from hub.config import Settings
+from hub.dispatch.lanes import LANES
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -25,15 +26,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """One ``celery worker`` (its own process group, so SIGKILL takes the pool children too)."""
 
-    def __init__(self, settings: Settings, log_path: Path, concurrency: int = 2, beat: bool = False) -> None:
+    def __init__(self, settings: Settings, log_path: Path, concurrency: int = 2, beat: bool = False,
+                 lanes: tuple[str, ...] = LANES) -> None:
         self.settings = settings
+        self.lanes = lanes
         self.log_path = log_path
         self.concurrency = concurrency
         self.beat = beat
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
-        argv = [sys.executable, "-m", "celery", "-A", "hub.worker:celery", "worker", "-Q", "hub",
+        argv = [sys.executable, "-m", "celery", "-A", "hub.worker:celery", "worker", "-Q", ",".join(self.lanes),
                 "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip",
                 "--without-mingle", "--without-heartbeat"]
         if self.beat:

@@ -149,3 +149,19 @@ def test_the_composer_starts_from_a_prepared_text_but_never_from_a_trigger_templ
     assert 'value="避難所を開設しました"' in started and "開設場所：（避難所名）" in started
     assert "○○市：避難所を開設しました。" in started  # the SMS text of the template
     assert client.get("/compose?template=no-such").status_code == 404
+
+
+def test_the_composer_asks_alert_or_everyday_notice_and_the_notice_is_marked(client: FlaskClient) -> None:
+    login(client, "admin")
+    page = client.get("/compose").get_data(as_text=True)
+    assert 'name="msg_type" value="alert"' in page and 'name="msg_type" value="notice"' in page
+    token = csrf(client)
+    sent = client.post("/compose", data={**_form(mode="exercise", audience="staff"), "msg_type": "notice",
+                                         "csrf_token": token, "step": "send"})
+    assert sent.status_code == 302
+    status = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "お知らせ" in status
+    follow_up_form = client.get(sent.headers["Location"].replace("/messages/", "/compose?type=cancel&ref="))
+    assert follow_up_form.status_code == 200
+    assert 'name="msg_type" value="cancel"' in follow_up_form.get_data(as_text=True), "a 取消 has no kind to choose"
+    assert 'name="msg_type" value="notice"' not in follow_up_form.get_data(as_text=True)
