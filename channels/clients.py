@@ -32,6 +32,8 @@ from twilio.http import AsyncHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client as TwilioClient
+from twilio.rest.api.v2010.account.call import CallList  # noqa: F401  (imported lazily by the SDK otherwise)
+from twilio.rest.api.v2010.account.message import MessageList  # noqa: F401
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 X_API_ORIGIN = "https://api.twitter.com"
