@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -129,6 +130,9 @@ class Batch:
     mode: str = "actual"
     idempotency_key: str = ""  # stable per batch: e.g. LINE X-Line-Retry-Key is derived from it
     attempt: int = 1  # 1 on the first try; adapters read provider "duplicate" answers in its light
+    # For channels with more than one gateway (SMS: twilio | karaden): the one that carries this
+    # batch, recorded on each row before the request. None: the channel's first gateway.
+    gateway: str | None = None
 
     def content_for(self, recipient: Recipient) -> Rendered:
         return self.contents.get(recipient.language) or self.contents["ja"]
@@ -162,6 +166,14 @@ class Requesting:
 SendEvent = DeliveryResult | Requesting
 
 
+class Observer(Protocol):
+    """Told how long each provider request took and how a batch ended (the hub's metrics)."""
+
+    def request(self, channel: str, seconds: float) -> None: ...
+
+    def results(self, channel: str, results: Sequence[DeliveryResult]) -> None: ...
+
+
 @dataclass(frozen=True)
 class ChannelContext:
     """What an adapter may know about the hub: URLs for callbacks and a throttle shared by workers."""
@@ -172,6 +184,10 @@ class ChannelContext:
     # Provider requests one batch may have unanswered at a time (HUB_REQUESTS_IN_FLIGHT), for
     # adapters that can make them concurrently; each still passes the throttle first.
     requests_in_flight: int = 16
+    # Told, per request to a gateway, whether the gateway answered (True) or failed it (5xx,
+    # timeout, unreachable, credentials refused): the hub's circuit breaker counts these.
+    gateway_health: Callable[[str, bool], None] = lambda gateway, ok: None
+    observer: Observer | None = None
 
 
 class ProgressCallback(Protocol):
@@ -260,21 +276,35 @@ class Channel(ABC):
             if len(unreported) >= self.progress_every:
                 flush()
 
+        # A request lasts from the adapter's Requesting to its next event (the answer, or an error).
+        request_began: float | None = None
+
+        def answered() -> None:
+            nonlocal request_began
+            if request_began is not None:
+                seconds = time.monotonic() - request_began
+                self._observe(lambda o: o.request(self.name, seconds))
+                request_began = None
+
         sendable = [r for r in batch.recipients if not self._skip(r, report)]
         if sendable:
             inner = Batch(**{**batch.__dict__, "recipients": sendable})
             try:
                 for event in _iterate(self._send(inner)):
+                    answered()
                     if isinstance(event, Requesting):
                         ids = [i for i in event.delivery_ids if i in wanted and i not in results]
                         requested.update(ids)
                         if each_request:
                             flush(ids)
+                        request_began = time.monotonic()
                         continue
                     report(event)
+                answered()
             except StopDelivery:
                 raise
             except DeliveryError as exc:
+                answered()
                 for r in sendable:
                     if r.delivery_id not in results:
                         report(result_from_error(r.delivery_id, exc, r.delivery_id in requested))
@@ -287,7 +317,17 @@ class Channel(ABC):
             if r.delivery_id not in results:
                 report(crashed_result(r.delivery_id, r.delivery_id in requested, "アダプタが結果を返しませんでした"))
         flush()
-        return list(results.values())
+        final = list(results.values())
+        self._observe(lambda o: o.results(self.name, final))
+        return final
+
+    def _observe(self, tell: Callable[[Observer], None]) -> None:
+        if self.context.observer is None:
+            return
+        try:
+            tell(self.context.observer)
+        except Exception:  # measuring must never disturb a send
+            log.exception("%s: the delivery observer failed", self.name)
 
     def _skip(self, recipient: Recipient, report: Callable[[DeliveryResult], None]) -> bool:
         reason = self.check_address(recipient.address)

@@ -22,13 +22,16 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
-from channels.base import DeliveryResult, Recipient, Requesting, SendEvent
+from channels.base import DeliveryResult, Recipient, Requesting, SendEvent, crashed_result
+from channels.errors import DeliveryError, TransientError
 
 T = TypeVar("T")
 
-# What becomes of one answered request: its result, and an error that must stop the batch
-# (a timeout, a 429, the provider unreachable) or None.
-Settled = tuple[DeliveryResult, BaseException | None]
+# What becomes of one answered request: its result, and an error that must stop the batch (a
+# timeout, a 429, the provider unreachable) or None. No result: the error itself is the row's
+# answer (a 429, a refused connection), and deliver() settles the row from it, as when one request
+# at a time raised it.
+Settled = tuple[DeliveryResult | None, BaseException | None]
 
 
 class _Loop:
@@ -84,15 +87,18 @@ def send_in_flight(
     after them, so :meth:`Channel.deliver` retries the rows never requested.
     """
     pending: dict[Future[Any], Recipient] = {}
-    stop: BaseException | None = None
+    stop: BaseException | None = None  # the first error: nothing new starts after it
+    raised: BaseException | None = None  # what deliver() settles the unanswered rows from
 
     def answered(futures: Sequence[Future[Any]]) -> Iterator[DeliveryResult]:
-        nonlocal stop
+        nonlocal stop, raised
         for future in futures:
             result, error = settle(pending.pop(future), future)
-            if error is not None and stop is None:
-                stop = error
-            yield result
+            if error is not None:
+                stop = stop or error
+                raised = _settles_more(raised, error)
+            if result is not None:
+                yield result
 
     try:
         for recipient in recipients:
@@ -104,13 +110,14 @@ def send_in_flight(
             try:
                 before_request()
             except Exception as exc:
-                stop = exc
+                stop = raised = exc
                 break
             yield Requesting((recipient.delivery_id,))
             try:
                 future = start(recipient)
             except Exception as exc:  # our own failure once the request may have begun: in doubt
-                stop = exc
+                yield crashed_result(recipient.delivery_id, True, repr(exc))
+                stop = raised = _settles_more(raised, exc)
                 break
             pending[future] = recipient
         while pending:
@@ -120,5 +127,16 @@ def send_in_flight(
         # abandoned; its rows stay "sending" and are reconciled with the provider like a crash.
         for future in pending:
             future.cancel()
-    if stop is not None:
-        raise stop
+    if raised is not None:
+        raise raised
+
+
+def _settles_more(first: BaseException | None, later: BaseException) -> BaseException:
+    """The error deliver() should settle the unanswered rows from: the first one, unless it was a
+    lost answer (its row already has its own result) and a later request got a 429, a refusal or
+    bad credentials, which say what became of their rows (no attempt used, or failed)."""
+    if first is None:
+        return later
+    if type(first) is TransientError and isinstance(later, DeliveryError):
+        return later
+    return first

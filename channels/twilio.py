@@ -27,7 +27,6 @@ from channels.base import (
     Recipient,
     SendEvent,
     crashed_result,
-    result_from_error,
 )
 from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from channels.inbound import StatusEvent
@@ -257,12 +256,12 @@ class TwilioChannel(Channel):
             try:
                 return twilio_failure(recipient, exc, number_reason), None
             except DeliveryError as batch_error:  # 429, a full queue, bad credentials: nothing more now
-                return result_from_error(rid, batch_error, requested=True), batch_error
+                return None, batch_error
         except NETWORK_ERRORS as exc:
             try:
                 result = network_result(recipient, exc, "Twilio")
             except DeliveryError as never_sent:  # never left this machine
-                return result_from_error(rid, never_sent, requested=True), never_sent
+                return None, never_sent
             # A provider that did not answer in time will likely not answer the next one either:
             # the rest of the batch is retried later rather than piling up timeouts.
             silent = TransientError("Twilioから応答がなかったため、この宛先はまだ送っていません")

@@ -37,6 +37,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub import i18n
     from hub.api import api_bp
     from hub.callbacks import callbacks_bp
+    from hub.callbacks_karaden import karaden_bp
     from hub.relay.web import relay_bp
     from hub.web import feeds_bp, headers, web_bp
     from hub.web.callouts import console_bp
@@ -45,6 +46,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(callbacks_bp)
+    app.register_blueprint(karaden_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(relay_bp)

@@ -7,6 +7,8 @@ second copy going out, whether or not the scheduler is alive.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 from celery import Celery, Task
@@ -15,6 +17,7 @@ from flask import Flask
 
 from hub.config import Settings
 from hub.dispatch.lanes import ALERTS
+from hub.health.heartbeat import Heartbeat
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -71,6 +74,20 @@ def init_celery(app: Flask) -> Celery:
     return celery
 
 
+def _heartbeat(app: Flask, consumer: Any) -> Heartbeat | None:
+    """The node's heartbeat, named as Celery names the node, with the queues it consumes."""
+    try:
+        node = str(consumer.hostname)
+        lanes = list(consumer.app.amqp.queues.consume_from or consumer.app.amqp.queues)
+        beat = Heartbeat(node, lanes)
+        with app.app_context():
+            beat.start(app.extensions["hub"])
+        return beat
+    except Exception:  # never keep a worker from starting; the watcher will report it missing
+        logging.getLogger(__name__).exception("worker heartbeat could not start")
+        return None
+
+
 def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
     from hub.dispatch.sweeper import SweepTimer
     from hub.relay.tasks import tick as relay_tick
@@ -85,12 +102,17 @@ def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
     # Its own timer, not the sweeper's: statuses should show within a second, sweeps every 10 s.
     applier = StatusApplier(app, settings.status_apply_seconds)
 
-    def start(**_: Any) -> None:
+    def start(sender: Any = None, **_: Any) -> None:
+        timer.beat = _heartbeat(app, sender)
         timer.start()
         applier.start()
 
     def stop(**_: Any) -> None:
         timer.stop()
+        if isinstance(timer.beat, Heartbeat):
+            # The database away: the watcher notices the silence instead.
+            with app.app_context(), contextlib.suppress(Exception):
+                timer.beat.stop(app.extensions["hub"])
         applier.stop()
 
     # weak=False: the receivers are closures that nothing else keeps alive.

@@ -38,7 +38,10 @@ PUBLISHED_CREDENTIALS = frozenset({
     "sandbox-line-channel-access-token",
     "sandbox-x-consumer-secret",
     "sandbox-x-access-token-secret",
+    "sandbox-karaden-api-token",
+    "sandbox-karaden-callback-secret",
 })
+SMS_GATEWAY_NAMES = ("twilio", "karaden")
 
 
 class ConfigError(RuntimeError):
@@ -83,6 +86,23 @@ class Settings:
     x_access_token: str = ""
     x_access_token_secret: str = field(default="", metadata=SECRET)
     x_base_url: str = ""
+    # The second SMS gateway, Karaden SMS API (docs/channels.md). Its callbacks are authenticated
+    # by the secret in the URL registered in Karaden's service setting: /callbacks/karaden/<secret>.
+    karaden_api_token: str = field(default="", metadata=SECRET)
+    karaden_tenant_id: str = ""
+    karaden_service_id: int = 0  # サービス設定ID used when a department has none of its own
+    karaden_callback_secret: str = field(default="", metadata=SECRET)
+    karaden_base_url: str = ""
+    karaden_api_version: str = "2024-03-01"
+    # Which gateway carries SMS when the department names none, and its failover partner:
+    # "none" = no failover (the default: residents would see another sender, a city decides that),
+    # "auto" = the other gateway when it is configured, or a gateway name.
+    sms_gateway: str = "twilio"
+    sms_failover_gateway: str = "none"
+    # The circuit breaker per gateway (shared through Redis): open after this many failed requests
+    # in a row (5xx, timeouts, unreachable); let one batch probe it again after the cool-down.
+    sms_breaker_failures: int = 5
+    sms_breaker_cooldown_seconds: float = 60.0
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str = ""
@@ -149,6 +169,18 @@ class Settings:
     # The shortest gap between two steps of a chain: a call-out must not become a phone storm.
     relay_min_interval_seconds: int = 60
 
+    # The engine watchdog (docs/operations.md#health-alarm-and-metrics). A worker node whose heartbeat
+    # did not move for worker_silence_seconds of the watcher's clock is gone; a send with due rows
+    # and no row settled for stall_alarm_seconds is stalled. Either raises the engine alarm.
+    worker_silence_seconds: int = 60
+    stall_alarm_seconds: int = 180
+    watchdog_seconds: float = 15.0  # `hub watchdog`'s round, and the least gap between /healthz checks
+    watchdog_in_web: bool = True  # web processes answering /healthz also check (and alarm) now and then
+    # Who may read /metrics and the detailed /healthz in production: a bearer token, or these
+    # addresses (comma-separated IPs or networks). Outside production both are open.
+    metrics_token: str = field(default="", metadata=SECRET)
+    metrics_allow: str = "127.0.0.1,::1"
+
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.
     resident_registry: str = ""
@@ -196,8 +228,17 @@ class Settings:
             "x": bool(self.x_consumer_key and self.x_access_token and not self.x_base_url),
             "email": bool(self.smtp_host) and not self._smtp_is_sandbox(),
             "rss": True,
+            # The two SMS gateways on their own ("sms" is live only when every configured one is).
+            "twilio": bool(self.twilio_account_sid and self.twilio_auth_token and not self.twilio_base_url),
+            "karaden": bool(self.karaden_api_token and self.karaden_tenant_id and not self.karaden_base_url),
         }
+        if channel == "sms" and self.karaden_configured and not live["karaden"]:
+            return True  # a department routed to Karaden (or failing over to it) would not be live
         return not live.get(channel, False)
+
+    @property
+    def karaden_configured(self) -> bool:
+        return bool(self.karaden_api_token or self.karaden_tenant_id or self.karaden_base_url)
 
     def _smtp_is_sandbox(self) -> bool:
         sandbox_host = urlsplit(self.sandbox_url).hostname or ""
@@ -206,11 +247,14 @@ class Settings:
     def published_secret(self, channel: str) -> bool:
         """True when ``channel`` is live but carries a credential published in this repository:
         anyone could sign its webhooks, so its signatures must never be trusted."""
+        if channel in ("sms", "voice"):
+            # Twilio's signatures: whether Twilio itself is live, whatever the other SMS gateway is.
+            channel = "twilio"
         secrets = {
-            "sms": [self.twilio_auth_token],
-            "voice": [self.twilio_auth_token],
+            "twilio": [self.twilio_auth_token],
             "line": [self.line_channel_secret, self.line_channel_access_token],
             "x": [self.x_consumer_secret, self.x_access_token_secret],
+            "karaden": [self.karaden_api_token, self.karaden_callback_secret],
         }.get(channel, [])
         return not self.uses_sandbox(channel) and any(s in PUBLISHED_CREDENTIALS for s in secrets)
 
@@ -225,7 +269,8 @@ class Settings:
                 f"（{MIN_SECRET_KEY_BYTES}バイト以上のランダムな値を設定してください。例: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'）。"
             )
-        published = [c for c in channels if self.published_secret(c)]
+        karaden = ["karaden"] if "sms" in channels and self.karaden_configured else []
+        published = [c for c in [*channels, *karaden] if self.published_secret(c)]
         if published:
             raise ConfigError(
                 "本番環境(HUB_ENV=production)で、公開されているサンドボックスの認証情報を設定した"
@@ -237,6 +282,14 @@ class Settings:
                 "本番環境(HUB_ENV=production)でLINEが本番設定なのに HUB_LINE_CHANNEL_SECRET が空です。"
                 "Webhookの署名を検証できないため起動しません。"
             )
+        if karaden and not self.uses_sandbox("karaden") and not self.karaden_callback_secret:
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)でKaradenが本番設定なのに HUB_KARADEN_CALLBACK_SECRET が空です。"
+                "送達結果の通知を認証できないため起動しません。"
+            )
+        for name in (self.sms_gateway, self.sms_failover_gateway):
+            if name not in (*SMS_GATEWAY_NAMES, "auto", "none"):
+                raise ConfigError(f"SMSのゲートウェイ「{name}」はありません（twilio / karaden）。")
         sandboxed = [c for c in channels if self.uses_sandbox(c)]
         if sandboxed and not self.allow_sandbox:
             raise ConfigError(

@@ -1,4 +1,4 @@
-"""The provider sandbox: local servers that speak Twilio, LINE, X and SMTP, plus an inbox.
+"""The provider sandbox: local servers that speak Twilio, LINE, X, Karaden and SMTP, plus an inbox.
 
 In development, tests and demos the hub talks to these servers instead of real providers.  The
 official SDKs are pointed at them by ordinary hub settings (base URLs and credentials, see
@@ -11,6 +11,10 @@ from sandbox.constants import (
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
     DEFAULT_URL,
+    SANDBOX_KARADEN_API_TOKEN,
+    SANDBOX_KARADEN_CALLBACK_SECRET,
+    SANDBOX_KARADEN_SERVICE_ID,
+    SANDBOX_KARADEN_TENANT_ID,
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_BOT_USER_ID,
     SANDBOX_LINE_CHANNEL_SECRET,
@@ -28,6 +32,10 @@ __all__ = [
     "DEFAULT_HTTP_PORT",
     "DEFAULT_SMTP_PORT",
     "DEFAULT_URL",
+    "SANDBOX_KARADEN_API_TOKEN",
+    "SANDBOX_KARADEN_CALLBACK_SECRET",
+    "SANDBOX_KARADEN_SERVICE_ID",
+    "SANDBOX_KARADEN_TENANT_ID",
     "SANDBOX_LINE_ACCESS_TOKEN",
     "SANDBOX_LINE_BOT_USER_ID",
     "SANDBOX_LINE_CHANNEL_SECRET",

@@ -17,12 +17,14 @@ from sandbox.constants import (
     DEFAULT_HTTP_PORT,
     DEFAULT_SMTP_PORT,
     DEFAULT_URL,
+    SANDBOX_KARADEN_API_TOKEN,
+    SANDBOX_KARADEN_TENANT_ID,
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_CHANNEL_SECRET,
     SANDBOX_TWILIO_ACCOUNT_SID,
     SANDBOX_TWILIO_AUTH_TOKEN,
 )
-from sandbox.faults import ALL_KINDS, parse_fault_spec
+from sandbox.faults import ALL_KINDS, KINDS_BY_CHANNEL, parse_fault_spec
 from sandbox.handover import hub_env, write_env_file
 from sandbox.sandbox import Sandbox
 
@@ -87,6 +89,8 @@ def run(
     click.echo(f"  LINE              : {base}  access token {SANDBOX_LINE_ACCESS_TOKEN}")
     click.echo(f"                      channel secret {SANDBOX_LINE_CHANNEL_SECRET}")
     click.echo(f"  X                 : {base}   (any OAuth 1.0a credentials)")
+    click.echo(f"  Karaden SMS API   : {base}/api  token {SANDBOX_KARADEN_API_TOKEN}")
+    click.echo(f"                      tenant {SANDBOX_KARADEN_TENANT_ID}")
     click.echo(f"  SMTP              : {host}:{sandbox.smtp_port}")
     if env_file is not None:
         write_env_file(env_file, base, sandbox.smtp_port)
@@ -156,7 +160,7 @@ def inbox(channel: str | None, to: str | None, limit: int | None, as_json: bool,
 
 
 @sandbox_cli.command("fault")
-@click.argument("channel", type=click.Choice(CHANNELS))
+@click.argument("channel", type=click.Choice(list(KINDS_BY_CHANNEL)))
 @click.argument("kind", type=click.Choice(sorted(ALL_KINDS)))
 @click.option(
     "--count", type=int, default=1, show_default=True, help="How many requests fail (0 = until cleared)."

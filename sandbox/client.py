@@ -76,6 +76,10 @@ class SandboxClient:
     def set_line_webhook_url(self, url: str | None) -> None:
         self._call("PUT", "/sandbox/line/webhook", json={"url": url})
 
+    def set_karaden_callback_url(self, url: str | None) -> None:
+        """Where Karaden posts delivery results (the service setting's callback URL)."""
+        self._call("PUT", "/sandbox/karaden/callback", json={"url": url})
+
     def press_digits(self, call_sid: str, digits: str) -> dict[str, Any]:
         """A resident presses keys during a call: the digits go to the call's ``<Gather action>``."""
         result: dict[str, Any] = self._call(

@@ -17,6 +17,12 @@ SANDBOX_X_CONSUMER_KEY = "sandbox-x-consumer-key"
 SANDBOX_X_CONSUMER_SECRET = "sandbox-x-consumer-secret"
 SANDBOX_X_ACCESS_TOKEN = "1000000000000000001-sandbox-x-access-token"
 SANDBOX_X_ACCESS_TOKEN_SECRET = "sandbox-x-access-token-secret"
+# Karaden SMS API: a token, a tenant id (any UUID is served, as any AC… SID is for Twilio) and the
+# secret the hub expects in the callback URL it configures for delivery results.
+SANDBOX_KARADEN_API_TOKEN = "sandbox-karaden-api-token"
+SANDBOX_KARADEN_TENANT_ID = "5a4db0c5-5a4d-4b0c-95a4-db0c55a4db0c"
+SANDBOX_KARADEN_SERVICE_ID = 1
+SANDBOX_KARADEN_CALLBACK_SECRET = "sandbox-karaden-callback-secret"
 # The bot user id put in webhook bodies as "destination".
 SANDBOX_LINE_BOT_USER_ID = "U" + "5a4db0c5" * 4
 

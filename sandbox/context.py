@@ -17,6 +17,8 @@ class SandboxContext:
     line_access_token: str
     line_webhook_url: str | None
     callback_delay: float
+    karaden_api_token: str = ""
+    karaden_callback_url: str | None = None
     inbox: Inbox = field(default_factory=Inbox)
     stats: Stats = field(default_factory=Stats)
     faults: FaultBook = field(default_factory=FaultBook)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sandbox.constants import CHANNELS, DEFAULT_TIMEOUT_FAULT_DELAY
+from sandbox.constants import DEFAULT_TIMEOUT_FAULT_DELAY
 
 # Which kinds make sense where; anything else is refused at injection time so a typo in a test
 # fails loudly instead of silently injecting nothing.
@@ -24,6 +24,8 @@ KINDS_BY_CHANNEL: dict[str, frozenset[str]] = {
     "line": frozenset({"429", "500", "timeout", "duplicate"}),
     "x": frozenset({"429", "500", "timeout", "duplicate"}),
     "email": frozenset({"429", "500", "timeout", "mailbox_550"}),
+    # The second SMS gateway: its faults are its own, so one gateway can fail while the other works.
+    "karaden": frozenset({"429", "500", "timeout", "invalid_number", "undelivered"}),
 }
 ALL_KINDS = frozenset().union(*KINDS_BY_CHANNEL.values())
 
@@ -70,8 +72,8 @@ class FaultBook:
         self, channel: str, kind: str, count: int = 1, match: str | None = None, delay: float | None = None,
         probability: float | None = None,
     ) -> Fault:
-        if channel not in CHANNELS:
-            raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        if channel not in KINDS_BY_CHANNEL:
+            raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(KINDS_BY_CHANNEL)}")
         if kind not in KINDS_BY_CHANNEL[channel]:
             allowed = ", ".join(sorted(KINDS_BY_CHANNEL[channel]))
             raise ValueError(f"fault kind {kind!r} does not apply to {channel}; use one of {allowed}")

@@ -12,6 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sandbox.constants import (
+    SANDBOX_KARADEN_API_TOKEN,
+    SANDBOX_KARADEN_CALLBACK_SECRET,
+    SANDBOX_KARADEN_SERVICE_ID,
+    SANDBOX_KARADEN_TENANT_ID,
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_CHANNEL_SECRET,
     SANDBOX_TWILIO_ACCOUNT_SID,
@@ -41,6 +45,11 @@ def hub_settings(http_url: str, smtp_port: int) -> dict[str, object]:
         "x_access_token": SANDBOX_X_ACCESS_TOKEN,
         "x_access_token_secret": SANDBOX_X_ACCESS_TOKEN_SECRET,
         "x_base_url": base,
+        "karaden_api_token": SANDBOX_KARADEN_API_TOKEN,
+        "karaden_tenant_id": SANDBOX_KARADEN_TENANT_ID,
+        "karaden_service_id": SANDBOX_KARADEN_SERVICE_ID,
+        "karaden_callback_secret": SANDBOX_KARADEN_CALLBACK_SECRET,
+        "karaden_base_url": f"{base}/api",
         "smtp_host": urlsplit(base).hostname or "127.0.0.1",
         "smtp_port": smtp_port,
     }

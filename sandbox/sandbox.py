@@ -1,6 +1,6 @@
 """``Sandbox``: every provider emulator on one HTTP port, plus the SMTP server.
 
-Twilio (``/2010-04-01/...``), LINE (``/v2/bot/...``), X (``/2/...``) and the sandbox's own
+Twilio (``/2010-04-01/...``), LINE (``/v2/bot/...``), X (``/2/...``), Karaden (``/api/...``) and the sandbox's own
 pages (``/sandbox/...``) have disjoint paths, so one port serves all of them and the hub needs
 a single base URL per environment.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from sandbox.callbacks import CallbackDispatcher
 from sandbox.constants import (
+    SANDBOX_KARADEN_API_TOKEN,
     SANDBOX_LINE_ACCESS_TOKEN,
     SANDBOX_LINE_CHANNEL_SECRET,
     SANDBOX_TWILIO_AUTH_TOKEN,
@@ -22,6 +23,7 @@ from sandbox.constants import (
 from sandbox.context import SandboxContext
 from sandbox.handover import hub_settings
 from sandbox.inbox import Stats
+from sandbox.karaden import KaradenApi
 from sandbox.line_api import LineApi
 from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
 from sandbox.smtp import SandboxSMTP
@@ -48,6 +50,8 @@ class Sandbox:
         callback_delay: float = 0.0,
         *,
         line_access_token: str = SANDBOX_LINE_ACCESS_TOKEN,
+        karaden_api_token: str = SANDBOX_KARADEN_API_TOKEN,
+        karaden_callback_url: str | None = None,
         faults: Iterable[tuple[str, str, int]] = (),
         callback_workers: int = 4,
         smtp_tls_context: ssl.SSLContext | None = None,
@@ -67,6 +71,8 @@ class Sandbox:
             line_access_token=line_access_token,
             line_webhook_url=line_webhook_url,
             callback_delay=callback_delay,
+            karaden_api_token=karaden_api_token,
+            karaden_callback_url=karaden_callback_url,
             stats=stats,
             dispatcher=CallbackDispatcher(stats, workers=callback_workers),
         )
@@ -76,9 +82,10 @@ class Sandbox:
         self.calls = TwilioCalls(self.ctx)
         self.line = LineApi(self.ctx)
         self.x = XApi(self.ctx)
+        self.karaden = KaradenApi(self.ctx)
         self.web = SandboxWeb(self.ctx, self.clear, self._info)
         self.router = Router()
-        for part in (self.messages, self.calls, self.line, self.x, self.web):
+        for part in (self.messages, self.calls, self.line, self.x, self.karaden, self.web):
             part.register(self.router)
         self._http: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -168,7 +175,7 @@ class Sandbox:
         self.ctx.inbox.clear()
         self.ctx.stats.clear()
         self.ctx.faults.clear()
-        for part in (self.messages, self.calls, self.line, self.x):
+        for part in (self.messages, self.calls, self.line, self.x, self.karaden):
             part.clear()
 
     # -- HTTP entry point --------------------------------------------------------------------

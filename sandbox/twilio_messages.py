@@ -130,6 +130,7 @@ class TwilioMessages:
         if not undelivered:
             encoding = sms_segments(body)[0]
             meta = {
+                "gateway": "twilio",
                 "sid": record.sid,
                 "account_sid": record.account_sid,
                 "num_segments": int(record.num_segments),

@@ -89,6 +89,8 @@ def _card(item: InboxItem) -> str:
     )
     subject = f'<div class="subject">件名: {escape(item.subject)}</div>' if item.subject else ""
     label = escape(CHANNEL_LABELS.get(item.channel, item.channel))
+    if item.meta.get("gateway") == "karaden":
+        label += "（Karaden）"  # the second SMS gateway: which one carried it is worth seeing
     return (
         f'<div class="{classes}"><div class="meta"><span class="ch">{label}'
         f"</span>{badges}<span>宛先: {escape(item.to)}</span><span>送信元: {escape(item.from_)}</span>"

@@ -22,7 +22,8 @@ from hub.policy import Principal
 Row = Department | Category | Area
 KINDS: dict[str, type[Row]] = {"department": Department, "category": Category, "area": Area}
 FIELDS: dict[str, tuple[str, ...]] = {
-    "department": ("name", "sms_sender", "voice_sender", "email_sender", "email_sender_name", "approval"),
+    "department": ("name", "sms_sender", "voice_sender", "email_sender", "email_sender_name", "approval",
+                   "sms_gateway", "sms_failover_gateway", "karaden_service_id"),
     "category": ("name",),
     "area": ("name", "family"),
 }
@@ -64,12 +65,31 @@ def _clean(kind: str, values: Mapping[str, Any], problems: v.Problems, current: 
                 v.add(problems, "approval", _("次のいずれかを指定してください: {values}").format(
                     values=", ".join(allowed)))
             out["approval"] = text["approval"]
+        _clean_sms_gateways(text, problems, out)
     if kind == "area" and ("family" in text or current is None):
         family = text.get("family") or (current.family if isinstance(current, Area) else "municipality")
         code = text.get("code") or (current.code if current else "")
         v.area_code(code, family, problems)
         out["family"] = family
     return out
+
+
+SMS_GATEWAYS = ("twilio", "karaden")
+FAILOVER_CHOICES = (*SMS_GATEWAYS, "auto", "none")
+
+
+def _clean_sms_gateways(text: Mapping[str, str | None], problems: v.Problems, out: dict[str, Any]) -> None:
+    """The department's SMS gateway, its failover partner and its Karaden service id (empty: the hub's)."""
+    for key, allowed in (("sms_gateway", SMS_GATEWAYS), ("sms_failover_gateway", FAILOVER_CHOICES)):
+        if key in text:
+            if text[key] is not None and text[key] not in allowed:
+                v.add(problems, key, _("次のいずれかを指定してください: {values}").format(values=", ".join(allowed)))
+            out[key] = text[key]
+    if "karaden_service_id" in text:
+        raw = text["karaden_service_id"]
+        if raw is not None and not (raw.isdigit() and 0 < int(raw) < 2**31):
+            v.add(problems, "karaden_service_id", _("正の整数を指定してください"))
+        out["karaden_service_id"] = int(raw) if raw is not None and raw.isdigit() else None
 
 
 def create(session: Session, actor: Principal, kind: str, code: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from hub.errors import Refusal
 
 
-class AccountError(Exception):
-    """An operation refused; ``status`` is what the API answers, ``message`` is already translated."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
+class AccountError(Refusal):
+    """An account or administration operation refused."""
 
 
 def not_found(message: str) -> AccountError:

@@ -8,6 +8,7 @@ from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from hub.errors import Refusal
 from hub.i18n import gettext as _
 from hub.models.base import MAX_INT_ID
 from hub.runtime import Runtime
@@ -30,15 +31,8 @@ CORE_MESSAGES = (
 )
 
 
-class ApiError(Exception):
+class ApiError(Refusal):
     """An error the client can act on; ``message`` is already translated for the request's locale."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> ResponseReturnValue:

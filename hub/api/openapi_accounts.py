@@ -47,6 +47,9 @@ DEPARTMENT_FIELDS: dict[str, Any] = {
     "email_sender": nullable("string", format="email"),
     "email_sender_name": nullable("string"),
     "approval": {"enum": [p.value for p in ApprovalPolicy]},
+    "sms_gateway": nullable("string", description="twilio | karaden; null: HUB_SMS_GATEWAY"),
+    "sms_failover_gateway": nullable("string", description="twilio | karaden | auto | none; null: the hub's"),
+    "karaden_service_id": nullable("integer", description="Karaden サービス設定ID (the sender on Karaden)"),
 }
 AREA_FIELDS: dict[str, Any] = {"name": STRING, "family": {"enum": list(AREA_FAMILIES),
                                                           "description": "JMA code list; default municipality"}}

@@ -10,6 +10,7 @@ from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand 
 from hub.cli.db import db_cli
 from hub.cli.directory import admin_cli as _admin_with_directory  # noqa: F401  (adds its groups)
 from hub.cli.followups import approve_cmd, cancel_cmd, correct_cmd, reject_cmd
+from hub.cli.health import health_cmd, watchdog_cmd
 from hub.cli.messages import export_cli, send_cmd, status_cmd
 from hub.cli.people import contacts_cli
 from hub.cli.relay import callout_cli, staff_cli
@@ -44,6 +45,8 @@ main.add_command(staff_cli)
 main.add_command(admin_cli)
 main.add_command(token_cli)
 main.add_command(audit_cli)
+main.add_command(health_cmd)
+main.add_command(watchdog_cmd)
 
 try:
     from sandbox.cli import sandbox_cli

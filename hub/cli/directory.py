@@ -19,6 +19,11 @@ DEPARTMENT_OPTIONS = [
     click.option("--email-sender-name", default=None, help="送信者名"),
     click.option("--approval", type=click.Choice(["residents", "all_live"]), default=None,
                  help="承認が必要な配信 / which live messages need a second person"),
+    click.option("--sms-gateway", default=None,
+                 help="SMSゲートウェイ twilio|karaden（空文字でハブの既定）/ the department's SMS gateway"),
+    click.option("--sms-failover-gateway", default=None,
+                 help="障害時の切替先 twilio|karaden|auto|none（空文字でハブの既定）/ failover partner"),
+    click.option("--karaden-service-id", default=None, help="KaradenのサービスID（送信元）/ Karaden service id"),
 ]
 OPTIONS = {
     "department": DEPARTMENT_OPTIONS,

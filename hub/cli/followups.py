@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.orm import Session
 
 from hub.cli.context import HubContext, pass_hub
 from hub.cli.messages import _print_status, _sandbox_note, _wait
@@ -69,14 +70,8 @@ def correct_cmd(hub: HubContext, message_id: int, body: str, wait: bool, as_json
 def approve_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
     """承認待ちのメッセージを承認 / approve a waiting message (an approver of its department, not its creator)."""
     rt = hub.runtime
-    principal = hub.principal
     with rt.session() as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise click.ClickException(f"メッセージ {message_id} はありません")
-        operator = session.get(Operator, principal.id)
-        if operator is None or not principal.may(Action.APPROVE, message.department_id):
-            raise click.ClickException("このメッセージを承認する権限がありません（その部署の承認者か管理者のみ）")
+        message, operator = _approver_and_message(hub, session, message_id, "承認")
         try:
             approve(session, message, operator)
         except ApprovalError as exc:
@@ -92,16 +87,21 @@ def approve_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
 @pass_hub
 def reject_cmd(hub: HubContext, message_id: int, reason: str) -> None:
     """承認待ちのメッセージを却下 / refuse a waiting message: it never goes out."""
-    principal = hub.principal
     with hub.runtime.session() as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise click.ClickException(f"メッセージ {message_id} はありません")
-        operator = session.get(Operator, principal.id)
-        if operator is None or not principal.may(Action.APPROVE, message.department_id):
-            raise click.ClickException("このメッセージを却下する権限がありません（その部署の承認者か管理者のみ）")
+        message, operator = _approver_and_message(hub, session, message_id, "却下")
         try:
             reject(session, message, operator, reason)
         except ApprovalError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"メッセージ {message_id} を却下しました（送信されません）")
+
+
+def _approver_and_message(hub: HubContext, session: Session, message_id: int, verb: str) -> tuple[Message, Operator]:
+    """The waiting message and its approver (an approver of its department or an admin), or a refusal."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise click.ClickException(f"メッセージ {message_id} はありません")
+    operator = session.get(Operator, hub.principal.id)
+    if operator is None or not hub.principal.may(Action.APPROVE, message.department_id):
+        raise click.ClickException(f"このメッセージを{verb}する権限がありません（その部署の承認者か管理者のみ）")
+    return message, operator

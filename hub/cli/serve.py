@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hub.cli.context import HubContext, pass_hub
 from hub.config import SANDBOX_ENV_FILE, Settings
 from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, seed_demo
 from hub.dispatch.lanes import ALERTS, LANES
+from hub.health.watchdog import run_forever
 from hub.migrate import upgrade
 from hub.runtime import Runtime
 
@@ -113,16 +115,18 @@ def demo_cmd(residents: int) -> None:
     from werkzeug.serving import make_server
 
     from hub.app import create_app
-    from sandbox import Sandbox, hub_env, write_env_file
+    from sandbox import SANDBOX_KARADEN_CALLBACK_SECRET, Sandbox, hub_env, write_env_file
 
     base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
     _refuse_in_production(base)
     sandbox = Sandbox(http_port=urlsplit(base.sandbox_url).port or 0, smtp_port=base.sandbox_smtp_port,
-                      line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5)
+                      line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5,
+                      karaden_callback_url=f"{base.public_url}/callbacks/karaden/{SANDBOX_KARADEN_CALLBACK_SECRET}")
     sandbox.start()
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
     workers: list[subprocess.Popen[bytes]] = []
     server = None
+    watchdog_stop = threading.Event()
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
         write_env_file(env_file, sandbox.http_url, sandbox.smtp_port)
@@ -136,6 +140,8 @@ def demo_cmd(residents: int) -> None:
         worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **os.environ}
         workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
         server = make_server("127.0.0.1", port, app, threaded=True)
+        # The demo's own `hub watchdog`: a killed demo worker alarms the 防災 staff in the sandbox inbox.
+        threading.Thread(target=run_forever, args=(app, watchdog_stop), name="hub-watchdog", daemon=True).start()
         click.echo("")
         click.echo("=" * 64)
         click.echo(f" ハブ / hub:            {settings.public_url}/")
@@ -156,6 +162,7 @@ def demo_cmd(residents: int) -> None:
         # Stop everything even if the worker is slow to finish: a demo must never linger. A second
         # SIGTERM (e.g. `timeout` forwarding one to a group that already got it) must not cut this short.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        watchdog_stop.set()
         env_file.unlink(missing_ok=True)
         stop_workers(workers)
         if server is not None:

@@ -35,8 +35,18 @@ def contents_for(session: Session, message_id: int, channel: str) -> dict[str, R
     return contents
 
 
+def senders_by_gateway(message: Message, channel: Channel) -> dict[str | None, str | None]:
+    """The department's sender identity on each gateway of ``channel`` (None: the channel's own)."""
+    from hub.dispatch.gateways import gateways_of, sender_for
+
+    default = department_sender(message.department, channel)
+    multi = gateways_of(channel)
+    names: list[str | None] = [None, *(multi.gateways if multi is not None else ())]
+    return {g: sender_for(channel, message.department, g, default) for g in names}
+
+
 def build_batch(session: Session, message: Message, channel: Channel, batch_no: int,
-                recipients: Sequence[Recipient], attempt: int) -> Batch:
+                recipients: Sequence[Recipient], attempt: int, gateway: str | None = None) -> Batch:
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
     if dept is not None and dept.email_sender_name:
@@ -46,8 +56,8 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
                     for language, c in contents.items()}
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents,
-        sender=department_sender(dept, channel), mode=message.mode,
-        idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt,
+        sender=senders_by_gateway(message, channel)[gateway], mode=message.mode,
+        idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt, gateway=gateway,
     )
 
 

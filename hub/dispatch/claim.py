@@ -21,6 +21,7 @@ class ClaimedRow:
     language: str
     contact_id: int | None
     attempts: int  # provider requests made for the row so far
+    gateway: str | None  # the gateway its last request went through (channels with several)
     checking: bool  # a request may have reached the provider: ask it before sending again
 
 
@@ -67,7 +68,8 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
         .where(Delivery.id.in_(list(before)), Delivery.state.in_(CLAIMABLE))
         .values(state=DeliveryState.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now,
                 requested_at=None)
-        .returning(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts)
+        .returning(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts,
+                   Delivery.gateway)
     ).all()
     return [ClaimedRow(*row, checking=before[row[0]] == DeliveryState.CHECKING) for row in rows]
 

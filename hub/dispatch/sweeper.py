@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from channels.base import DeliveryResult, Outcome, Recipient
 from hub.compose.messages import messages_due
 from hub.db import get_engine
-from hub.dispatch.batches import build_batch
+from hub.dispatch import gateways
+from hub.dispatch.batches import build_batch, senders_by_gateway
 from hub.dispatch.claim import claim_stale_sending
 from hub.dispatch.record import Recorder
 from hub.dispatch.tasks import (
@@ -58,7 +59,7 @@ def reconcile_stale(rt: Runtime) -> int:
                 continue
             rows = session.execute(
                 select(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts,
-                       Delivery.requested_at)
+                       Delivery.requested_at, Delivery.gateway)
                 .where(Delivery.id.in_(row_ids), Delivery.state == DeliveryState.SENDING,
                        Delivery.claimed_by == owner)
             ).all()
@@ -67,6 +68,7 @@ def reconcile_stale(rt: Runtime) -> int:
             recipients = {r.id: Recipient(r.id, r.address, r.language, r.contact_id) for r in rows}
             batch = build_batch(session, message, channel, batch_no, list(recipients.values()),
                                 attempt=max(r.attempts for r in rows) + 1)
+            senders = senders_by_gateway(message, channel)
             policy = retry_policy(rt, message)
         results: list[DeliveryResult] = []
         if channel.records_each_request():
@@ -78,7 +80,8 @@ def reconcile_stale(rt: Runtime) -> int:
             in_doubt = list(recipients.values())
         if in_doubt:
             results += [replace(f, attempted=f.outcome in (Outcome.SENT, Outcome.DELIVERED, Outcome.UNKNOWN))
-                        for f in channel.reconcile(in_doubt, batch)]
+                        for f in gateways.reconcile(channel, in_doubt, batch, {r.id: r.gateway for r in rows},
+                                                    senders)]
         recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
                             can_reconcile=can_reconcile(channel))
         with rt.session() as session:
@@ -144,10 +147,13 @@ def sweep_lock(rt: Runtime) -> Iterator[bool]:
 class SweepTimer:
     """Runs the sweeper (and other safety nets) every ``interval`` seconds in a worker's background thread."""
 
-    def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = ()) -> None:
+    def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = (),
+                 beat: Callable[[Runtime], object] | None = None) -> None:
         self.app = app
         self.interval = interval
         self.also = list(also)
+        # Every round, lock or no lock: the node's heartbeat (hub/health/heartbeat.py).
+        self.beat = beat
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -164,6 +170,7 @@ class SweepTimer:
             try:
                 with self.app.app_context():
                     rt: Runtime = self.app.extensions["hub"]
+                    self._beat(rt)
                     with sweep_lock(rt) as mine:
                         if mine:
                             sweep_once(rt)
@@ -171,3 +178,11 @@ class SweepTimer:
                                 job(rt)
             except Exception:  # a database or broker blip: the next round tries again
                 log.exception("sweep failed; trying again in %.0f s", self.interval)
+
+    def _beat(self, rt: Runtime) -> None:
+        if self.beat is None:
+            return
+        try:
+            self.beat(rt)
+        except Exception:  # a database blip: the watcher allows several missed beats
+            log.exception("heartbeat failed; trying again in %.0f s", self.interval)

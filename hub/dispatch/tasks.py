@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
-from hub.dispatch.batches import build_batch, non_exercise_contacts
+from hub.dispatch import gateways
+from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.lanes import lane_for
 from hub.dispatch.planning import PlanCursor, blocking_reason, plan_page, released_in_order
@@ -115,6 +116,27 @@ def _original_still_planning(session: Session, message: Message) -> bool:
             and original.state == MessageState.QUEUED)
 
 
+def plan_here(message_id: int) -> bool:
+    """Plan every page of the message in this process, queueing nothing; False if there was nothing to plan.
+
+    The engine alarm uses it: when no worker is alive, an alarm planned by a queued task never goes.
+    """
+    rt = runtime()
+    planned = False
+    while True:
+        with rt.session() as session:
+            message = session.get(Message, message_id, with_for_update=True)
+            if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
+                return planned
+            if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
+                return planned
+            page = plan_page(session, rt, message)
+            message.state = MessageState.QUEUED
+        planned = True
+        if page.done:
+            return planned
+
+
 def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
     """Enqueue one task per batch that still has rows to send or check; returns how many.
 
@@ -175,6 +197,8 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
                             attempt=max(r.attempts for r in rows) + 1)
+        senders = senders_by_gateway(message, channel)
+        department = message.department
         policy = retry_policy(rt, message)
         lane = lane_for(message.msg_type)
     recorder = Recorder(attempts={r.id: r.attempts for r in rows}, owner=owner, policy=policy,
@@ -197,12 +221,22 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         if checking:
             # Ask first about rows whose last answer was lost; send again only what never arrived.
             in_doubt = [r for r in batch.recipients if r.delivery_id in checking]
-            found = channel.reconcile(in_doubt, batch)
+            # Each row is asked of the gateway it was requested through, whatever that gateway's
+            # circuit says; if it cannot answer, the row stays in doubt (checking) and waits.
+            found = gateways.reconcile(channel, in_doubt, batch, {r.id: r.gateway for r in rows}, senders)
             progress([f for f in found if f.outcome != Outcome.NOT_SENT])
             resend = {f.delivery_id for f in found if f.outcome == Outcome.NOT_SENT}
             batch = replace(batch, recipients=[r for r in batch.recipients
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
+            multi = gateways.gateways_of(channel)
+            if multi is not None:
+                # New requests go through the department's gateway, or its partner while its circuit
+                # is open; written on the rows first, so whatever happens next is asked of that one.
+                route = gateways.choose(rt, multi, department)
+                batch = replace(batch, gateway=route, sender=senders.get(route, batch.sender))
+                ids = [r.delivery_id for r in batch.recipients]
+                through_blips(lambda: _stamp(rt, ids, route, owner))
             with waiting_budget(rt.settings.rate_wait_max_seconds):
                 channel.deliver(batch, on_progress=progress)
     except OwnershipLost:
@@ -220,6 +254,11 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         schedule_retry(message_id, channel_name, batch_no, recorder.retry_in, lane)
     finish_if_done(message_id)
     return recorder.counts
+
+
+def _stamp(rt: Runtime, ids: list[int], gateway: str, owner: str) -> None:
+    with rt.session() as session:
+        gateways.stamp(session, ids, gateway, owner)
 
 
 def release_claim(rt: Runtime, row_ids: list[int], owner: str) -> None:

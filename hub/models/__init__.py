@@ -4,6 +4,7 @@ from hub.models.audit import AuditLog, audit
 from hub.models.base import Base, utcnow
 from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
+from hub.models.health import EngineAlarm  # noqa: F401  (loads every health table for Alembic)
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
 from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)

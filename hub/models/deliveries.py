@@ -53,6 +53,10 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     provider_status: Mapped[str | None] = mapped_column(String(32))
+    # The gateway that carries (or carried) the row, on channels with several (SMS: twilio |
+    # karaden). Written before the request, so rows in doubt are asked of the right gateway.
+    # NULL: never requested through a chosen gateway (rows from before there were two: Twilio).
+    gateway: Mapped[str | None] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)

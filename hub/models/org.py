@@ -38,6 +38,12 @@ class Department(Base):
     voice_sender: Mapped[str | None] = mapped_column(String(32))
     email_sender: Mapped[str | None] = mapped_column(String(254))
     email_sender_name: Mapped[str | None] = mapped_column(String(100))
+    # Which SMS gateway carries the department's SMS (NULL: HUB_SMS_GATEWAY) and which takes over
+    # when its circuit is open (NULL: HUB_SMS_FAILOVER_GATEWAY; "none": no failover).
+    sms_gateway: Mapped[str | None] = mapped_column(String(16))
+    sms_failover_gateway: Mapped[str | None] = mapped_column(String(16))
+    # The department's Karaden サービス設定ID: its sender identity on that gateway.
+    karaden_service_id: Mapped[int | None] = mapped_column(Integer)
     approval: Mapped[str] = mapped_column(String(16), default=ApprovalPolicy.RESIDENTS,
                                           server_default=ApprovalPolicy.RESIDENTS)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

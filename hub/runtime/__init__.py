@@ -6,6 +6,7 @@ worker process too; channel adapters are built once and reused so SDK connection
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
 from hub.db import session_factory
+from hub.health.provider_stats import ProviderStats
+from hub.runtime.breaker import BreakerPolicy, CircuitBreaker, make_breaker
 from hub.runtime.leases import Lease
 from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
 
@@ -29,13 +32,24 @@ class Runtime:
         self._lock = threading.Lock()
         self._limiter: RateLimiter | None = None
         self._login_throttle: LoginThrottle | None = None
+        self._breaker: CircuitBreaker | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
+        # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
+        self.provider_stats = ProviderStats(self.sessions)
 
     @property
     def limiter(self) -> RateLimiter:
         if self._limiter is None:
             self._limiter = make_limiter(self.redis_url)
         return self._limiter
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit of each SMS gateway, shared by all workers through Redis when there is one."""
+        if self._breaker is None:
+            policy = BreakerPolicy(self.settings.sms_breaker_failures, self.settings.sms_breaker_cooldown_seconds)
+            self._breaker = make_breaker(self.redis_url, policy)
+        return self._breaker
 
     @property
     def login_throttle(self) -> LoginThrottle:
@@ -93,9 +107,14 @@ class Runtime:
             except Exception as exc:
                 raise Unreachable(f"レート制限（Redis）が使えないため送信を止めました（未送信）: {exc}") from exc
 
+        def gateway_health(gateway: str, ok: bool) -> None:
+            with contextlib.suppress(Exception):  # bookkeeping must never fail a send
+                self.breaker.record(gateway, ok)
+
         context = ChannelContext(
             public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
             requests_in_flight=self.settings.requests_in_flight,
+            gateway_health=gateway_health, observer=self.provider_stats,
         )
         return registry.build(name, self.settings, context)
 

@@ -52,21 +52,6 @@ def _check_csrf() -> None:
         abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
 
 
-@console_bp.errorhandler(403)
-def _forbidden(exc: Exception) -> ResponseReturnValue:
-    return render_template("error.html", status=403, message=_("この操作を行う権限がありません")), 403
-
-
-@console_bp.errorhandler(404)
-def _not_found(exc: Exception) -> ResponseReturnValue:
-    return render_template("error.html", status=404, message=_("ページが見つかりません")), 404
-
-
-@console_bp.errorhandler(400)
-def _bad_request(exc: Any) -> ResponseReturnValue:
-    return render_template("error.html", status=400, message=getattr(exc, "description", "")), 400
-
-
 # -- call-outs -----------------------------------------------------------------------------------
 
 def _callable_departments(s: Session, principal: Principal) -> list[Department]:

@@ -6,6 +6,7 @@ decision goes through hub.policy; the pages only show what the policy already al
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +22,13 @@ from hub.api.composing import reachable
 from hub.api.messages import reject_as, summary
 from hub.compose.messages import Composition, withdraw
 from hub.compose.status import BUSY_STATES
+from hub.health.engine import EngineHealth, observe
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageState, MsgType
 from hub.policy import Action
 from hub.web.pages import _operator, login_required, web_bp
+
+log = logging.getLogger(__name__)
 
 TRIGGER_PREFIX = "trigger:"
 # Shown apart on the console; 取り下げ rows are stored as skipped with reason "withdrawn".
@@ -102,7 +106,16 @@ def dashboard_context(session: Session, where: Sequence[Any]) -> dict[str, Any]:
         with_dept = session.get(Message, row["message_id"])
         row["may_stop"] = with_dept is not None and principal.may(Action.SEND, with_dept.department_id)
     sending = [row for row in messages if row["state"] == MessageState.QUEUED or row["total"]["pending"]]
-    return {"messages": messages, "waiting": waiting, "held": held, "sending": sending}
+    return {"messages": messages, "waiting": waiting, "held": held, "sending": sending, "engine": engine_state()}
+
+
+def engine_state() -> EngineHealth | None:
+    """For the dashboard's banner; None when it cannot be read (the page must still open)."""
+    try:
+        return observe(runtime())
+    except Exception:
+        log.exception("engine health could not be read for the dashboard")
+        return None
 
 
 def approval_plan(session: Session, message: Message) -> dict[str, int]:
@@ -177,3 +190,8 @@ def _app_not_found(exc: HTTPException) -> ResponseReturnValue:
 @web_bp.app_errorhandler(403)
 def _app_forbidden(exc: HTTPException) -> ResponseReturnValue:
     return _error_page(exc, 403, _("この操作を行う権限がありません"))
+
+
+@web_bp.app_errorhandler(400)
+def _app_bad_request(exc: HTTPException) -> ResponseReturnValue:
+    return _error_page(exc, 400, exc.description or "")

@@ -18,7 +18,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -126,11 +125,6 @@ def login_required(view: View) -> View:
 def _operator() -> Principal:
     principal: Principal = g.operator
     return principal
-
-
-@web_bp.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    return jsonify(status="ok")
 
 
 @web_bp.get("/")
@@ -318,18 +312,3 @@ def public_message(public_id: str) -> ResponseReturnValue:
     response = current_app.make_response(render_template("public_message.html", p=page))
     response.headers["Cache-Control"] = "public, max-age=30"
     return response
-
-
-@web_bp.errorhandler(404)
-def _not_found(exc: Exception) -> ResponseReturnValue:
-    return render_template("error.html", status=404, message=_("ページが見つかりません")), 404
-
-
-@web_bp.errorhandler(403)
-def _forbidden(exc: Exception) -> ResponseReturnValue:
-    return render_template("error.html", status=403, message=_("この操作を行う権限がありません")), 403
-
-
-@web_bp.errorhandler(400)
-def _bad_request(exc: Any) -> ResponseReturnValue:
-    return render_template("error.html", status=400, message=getattr(exc, "description", "")), 400

@@ -139,3 +139,15 @@ def test_callouts_are_bounded_and_limited_to_callable_departments(team: Flask) -
     assert code == 1 and "権限" in out
     code, out = hub(team, "bousai1", "callout", "close", str(callout_id))
     assert code == 0, out
+
+
+def test_only_an_approver_of_the_messages_department_approves_or_rejects_from_the_cli(team: Flask) -> None:
+    code, out = hub(team, "bousai1", *SEND, "--mode", "actual", "--json")
+    message_id = str(json.loads(out)["message_id"])
+    for who, command in (("kenko2", "approve"), ("kenko2", "reject"), ("roamer", "approve")):
+        code, out = hub(team, who, command, message_id, *(("--reason", "不要") if command == "reject" else ()))
+        assert code != 0 and "権限がありません" in out, (who, command, out)
+        assert _state(team, int(message_id)) == "awaiting_approval"
+    code, out = hub(team, "bousai2", "reject", message_id, "--reason", "文面を見直してください")
+    assert code == 0 and "却下しました" in out
+    assert _state(team, int(message_id)) == "withdrawn"

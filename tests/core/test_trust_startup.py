@@ -99,7 +99,7 @@ def test_a_callback_signed_with_the_sandbox_token_fails_on_a_live_twilio_channel
     sandboxed = create_app(settings)
     assert _twilio_post(sandboxed, settings, sandbox_constants.SANDBOX_TWILIO_AUTH_TOKEN) == 204
     live = replace(settings, twilio_base_url="")
-    assert not live.uses_sandbox("sms")
+    assert not live.uses_sandbox("twilio")  # (SMS as a whole is not live: Karaden is still the sandbox)
     assert _twilio_post(create_app(live), live, sandbox_constants.SANDBOX_TWILIO_AUTH_TOKEN) == 403
     real = replace(live, twilio_auth_token="real-twilio-token-0123456789")
     assert _twilio_post(create_app(real), real, "real-twilio-token-0123456789") == 204

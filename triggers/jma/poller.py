@@ -20,9 +20,8 @@ import requests
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.compose.messages import ComposeError, Composition, create_message
-from hub.dispatch.tasks import release
-from hub.models import Department, Mode, utcnow
+from hub.alarms import Alarm, flip, send_alarm
+from hub.models import utcnow
 from hub.models.triggers import FeedHealth, TriggerTelegram
 from hub.runtime import Runtime
 from hub.templating import jst
@@ -275,12 +274,8 @@ class Poller:
 
     def _mark_alarm(self, health_id: int, value: object, expected: object) -> bool:
         # Compare-and-set: with two pollers only one of them sends the alarm.
-        with self.runtime.session() as session:
-            condition = (FeedHealth.alarm_sent_at.is_(None) if expected is None
-                         else FeedHealth.alarm_sent_at.is_not(None))
-            done = session.execute(update(FeedHealth).where(FeedHealth.id == health_id, condition)
-                                   .values(alarm_sent_at=value))
-        return _changed(done)
+        return flip(self.runtime, FeedHealth.alarm_sent_at, FeedHealth.id == health_id,
+                    utcnow() if expected is None else None)
 
     def _alarm(self, url: str, health: FeedHealth, recovered: bool) -> None:
         settings = self.runtime.settings
@@ -294,23 +289,8 @@ class Poller:
                     f"最後に受信できた時刻：{last}\n最後のエラー：{health.last_error or '不明'}\n"
                     "地震・津波・警報の自動配信が止まっている可能性があります。"
                     "気象庁ホームページ等で発表状況を確認し、必要なら手動で配信してください。")
-        channels = [c.strip() for c in settings.jma_alarm_channels.split(",") if c.strip()]
-        composition = Composition(title=title, body=body, channels=channels, mode=Mode.ACTUAL,
-                                  audience=settings.jma_alarm_audience, source="trigger:jma:alarm")
-        try:
-            with self.runtime.session() as session:
-                # The trigger department's, like every trigger message; an alarm goes out even without one.
-                composition.department_id = session.scalar(
-                    select(Department.id).where(Department.code == settings.trigger_department))
-                message = create_message(session, self.runtime, composition, actor="trigger:jma")
-                alarm = {"source": "jma", "kind": "alarm", "url": url}
-                message.meta = {**(message.meta or {}), "trigger": alarm}
-                message_id, state = message.id, message.state
-        except ComposeError as exc:
-            log.error("feed silence alarm for %s could not be sent: %s", url, exc)
-            return
-        log.error("feed %s: %s (message %s)", url, title, message_id)
-        release(message_id, state)
+        send_alarm(self.runtime, Alarm(title=title, body=body, source="trigger:jma:alarm", actor="trigger:jma",
+                                       meta={"trigger": {"source": "jma", "kind": "alarm", "url": url}}))
 
 
 def _read(response: requests.Response, limit: int) -> bytes:
