@@ -1,7 +1,7 @@
 """status_events: signed status callbacks accepted and waiting to be applied in bulk
 
 Revision ID: b5d8e2f41a93
-Revises: a7c3d9e15b42
+Revises: 5e8b2c4d7f19
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'b5d8e2f41a93'
-down_revision: str | Sequence[str] | None = 'a7c3d9e15b42'
+down_revision: str | Sequence[str] | None = '5e8b2c4d7f19'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
