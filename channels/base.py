@@ -181,6 +181,9 @@ class ChannelContext:
     public_url: str = "http://127.0.0.1:8000"
     throttle: Callable[[str | None, int], None] = lambda sender, n: None
     timeout: float = 10.0
+    # Provider requests one batch may have unanswered at a time (HUB_REQUESTS_IN_FLIGHT), for
+    # adapters that can make them concurrently; each still passes the throttle first.
+    requests_in_flight: int = 16
     # Told, per request to a gateway, whether the gateway answered (True) or failed it (5xx,
     # timeout, unreachable, credentials refused): the hub's circuit breaker counts these.
     gateway_health: Callable[[str, bool], None] = lambda gateway, ok: None
@@ -304,15 +307,15 @@ class Channel(ABC):
                 answered()
                 for r in sendable:
                     if r.delivery_id not in results:
-                        report(_result_from_error(r.delivery_id, exc, r.delivery_id in requested))
+                        report(result_from_error(r.delivery_id, exc, r.delivery_id in requested))
             except Exception as exc:  # an adapter bug must not lose rows
                 log.exception("%s adapter crashed", self.name)
                 for r in sendable:
                     if r.delivery_id not in results:
-                        report(_crashed(r.delivery_id, r.delivery_id in requested, repr(exc)))
+                        report(crashed_result(r.delivery_id, r.delivery_id in requested, repr(exc)))
         for r in batch.recipients:
             if r.delivery_id not in results:
-                report(_crashed(r.delivery_id, r.delivery_id in requested, "アダプタが結果を返しませんでした"))
+                report(crashed_result(r.delivery_id, r.delivery_id in requested, "アダプタが結果を返しませんでした"))
         flush()
         final = list(results.values())
         self._observe(lambda o: o.results(self.name, final))
@@ -338,7 +341,7 @@ def _iterate(events: Iterable[SendEvent]) -> Iterator[SendEvent]:
     yield from events
 
 
-def _crashed(delivery_id: int, requested: bool, what: str) -> DeliveryResult:
+def crashed_result(delivery_id: int, requested: bool, what: str) -> DeliveryResult:
     """Our own failure: unknown only if a request for the row was under way, else a clean retry."""
     if requested:
         return DeliveryResult(delivery_id, Outcome.UNKNOWN, attempted=True,
@@ -347,7 +350,7 @@ def _crashed(delivery_id: int, requested: bool, what: str) -> DeliveryResult:
                           error=f"送信処理が止まったため未送信です: {what}")
 
 
-def _result_from_error(delivery_id: int, exc: DeliveryError, requested: bool) -> DeliveryResult:
+def result_from_error(delivery_id: int, exc: DeliveryError, requested: bool) -> DeliveryResult:
     if isinstance(exc, RateLimited):
         return DeliveryResult(delivery_id, Outcome.RETRY, error=exc.message, error_code=exc.code,
                               retry_after=exc.retry_after, attempted=False)

@@ -14,20 +14,26 @@ urllib3 2.x ``NewConnectionError`` is also a ``TimeoutError``: test for ``ReadTi
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
 import smtplib
 import ssl
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import aiohttp
 import requests
 import tweepy
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from linebot.v3.messaging.rest import RESTClientObject
 from requests.adapters import HTTPAdapter
+from twilio.http import AsyncHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client as TwilioClient
+from twilio.rest.api.v2010.account.call import CallList  # noqa: F401  (imported lazily by the SDK otherwise)
+from twilio.rest.api.v2010.account.message import MessageList  # noqa: F401
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 X_API_ORIGIN = "https://api.twitter.com"
@@ -83,6 +89,68 @@ def make_twilio_client(
 ) -> TwilioClient:
     _ensure_no_proxy_for_local(base_url)
     http_client = RebasingTwilioHttpClient(base_url, timeout=timeout)
+    return TwilioClient(account_sid, auth_token, http_client=http_client)
+
+
+class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
+    """The SDK's async client contract (``create_async``) on aiohttp, rebased like the sync one.
+
+    Written here rather than subclassing the SDK's ``AsyncTwilioHttpClient``, which ignores its own
+    timeout, hands ``aiohttp`` a deprecated ``auth`` and cannot encode list parameters (a call's
+    ``StatusCallbackEvent``). Timeouts keep the sync client's meaning: a connect timeout
+    (``aiohttp.ConnectionTimeoutError``: never sent) is told apart from a read timeout (sent,
+    answer lost). The body is form-encoded exactly as ``requests`` does it.
+    """
+
+    def __init__(self, base_url: str | None, timeout: float, connections: int) -> None:
+        super().__init__(logger=logging.getLogger("twilio.http_client"), is_async=True, timeout=timeout)
+        self.base_url = base_url.rstrip("/") if base_url else None
+        proxy_free = bool(self.base_url and urlsplit(self.base_url).hostname in LOCAL_HOSTS)
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+            trust_env=not proxy_free,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        if self.base_url:
+            url = _rebase(url, self.base_url)
+        headers = dict(headers or {})
+        if auth is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        body = None
+        if data:
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            body = urlencode(list(data.items()), doseq=True)
+        query = urlencode(list((params or {}).items()), doseq=True)
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout) if timeout else self.session.timeout
+        async with self.session.request(method.upper(), url, data=body, headers=headers,
+                                        allow_redirects=allow_redirects, timeout=limits) as response:
+            # A local, never an attribute of the shared client: concurrent requests keep their answers.
+            return TwilioResponse(response.status, await response.text(), response.headers)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def make_twilio_async_client(
+    account_sid: str, auth_token: str, base_url: str | None, timeout: float, connections: int
+) -> TwilioClient:
+    """A Twilio client for ``create_async``; call it on the event loop that will use it."""
+    _ensure_no_proxy_for_local(base_url)
+    http_client = AsyncRebasingTwilioHttpClient(base_url, timeout, connections)
     return TwilioClient(account_sid, auth_token, http_client=http_client)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import aiohttp
 import requests
 import urllib3.exceptions
 
@@ -39,6 +40,8 @@ def may_have_reached_provider(exc: BaseException) -> bool:
         requests.ConnectTimeout,
         urllib3.exceptions.NewConnectionError,
         urllib3.exceptions.ConnectTimeoutError,
+        aiohttp.ClientConnectorError,  # no connection was made: refused, DNS, TLS handshake
+        aiohttp.ConnectionTimeoutError,  # connect timeout (a read timeout is SocketTimeoutError)
     )
     return not any(isinstance(e, never_sent) for e in _causes(exc))
 
@@ -46,7 +49,8 @@ def may_have_reached_provider(exc: BaseException) -> bool:
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
-    OSError,
+    aiohttp.ClientError,
+    OSError,  # includes TimeoutError, which asyncio raises
 )
 
 

@@ -148,11 +148,12 @@ class SmsChannel(TwilioChannel):
             yield from observe(TWILIO, self._send_twilio(batch), self.context.gateway_health)
 
     def _send_twilio(self, batch: Batch) -> Iterable[SendEvent]:
-        sender, client = self.sender_for(batch), self.client()
-        def message(r: Recipient) -> Any:
+        sender, client = self.sender_for(batch), self.async_client()
+
+        async def message(r: Recipient) -> Any:
             content = batch.content_for(r)
             status_url = content.meta.get("status_callback", self.callback_url("status", r.delivery_id))
-            return client.messages.create(to=e164(r.address), from_=sender, body=content.text,
+            return await client.messages.create_async(to=e164(r.address), from_=sender, body=content.text,
                                           **({"status_callback": status_url} if status_url else {}))
 
         yield from self._send_each(batch, "not_mobile", message)

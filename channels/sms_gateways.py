@@ -45,13 +45,17 @@ def observe(gateway: str, events: Iterable[SendEvent], report: Callable[[str, bo
     rate limit is neither (the gateway is busy, not broken), nor is anything raised before a
     request was under way (our own rate limiter, a missing sender).
     """
-    in_request = False
+    # Several requests may be under way at once (HUB_REQUESTS_IN_FLIGHT): each row maps to its
+    # request, and a request is reported once, with the first result that comes for it.
+    request_of: dict[int, int] = {}
+    unanswered: set[int] = set()
     try:
-        for event in events:
+        for number, event in enumerate(events):
             if isinstance(event, Requesting):
-                in_request = True
-            elif isinstance(event, DeliveryResult) and in_request:
-                in_request = False
+                request_of.update(dict.fromkeys(event.delivery_ids, number))
+                unanswered.add(number)
+            elif isinstance(event, DeliveryResult) and request_of.get(event.delivery_id) in unanswered:
+                unanswered.discard(request_of[event.delivery_id])
                 if event.outcome in _ANSWERED:
                     report(gateway, True)
                 elif event.outcome in _FAILED_REQUEST:
@@ -60,7 +64,7 @@ def observe(gateway: str, events: Iterable[SendEvent], report: Callable[[str, bo
     except RateLimited:
         raise
     except (Unreachable, PermanentError):
-        if in_request:
+        if unanswered:
             report(gateway, False)
         raise
     except TransientError:

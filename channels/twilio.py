@@ -4,7 +4,11 @@ a lazily built client and reconciliation by listing what Twilio accepted."""
 from __future__ import annotations
 
 import functools
+import inspect
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,11 +25,12 @@ from channels.base import (
     DeliveryResult,
     Outcome,
     Recipient,
-    Requesting,
     SendEvent,
+    crashed_result,
 )
-from channels.errors import PermanentError, RateLimited, TransientError
+from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from channels.inbound import StatusEvent
+from channels.inflight import Settled, done_future, request_loop, send_in_flight
 from channels.net import NETWORK_ERRORS, network_result
 
 if TYPE_CHECKING:
@@ -144,6 +149,11 @@ def e164(address: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Keyed by process id too: a forked worker child must not use its parent's connections.
+_ASYNC_CLIENTS: dict[tuple[Any, ...], Client] = {}
+_ASYNC_LOCK = threading.Lock()
+
+
 class TwilioChannel(Channel):
     """What SMS and voice share: a lazily built client reused across batches."""
 
@@ -194,23 +204,72 @@ class TwilioChannel(Channel):
         return datetime.now(UTC) - timedelta(minutes=self.config.reconcile_lookback_minutes)
 
 
+    def async_client(self) -> Client:
+        """The client for ``create_async``, shared by every channel object with the same settings in
+        this process (each holds an aiohttp connection pool bound to the request loop)."""
+        key = (os.getpid(), self.config.account_sid, self.config.auth_token, self.config.base_url,
+               self.context.timeout, max(1, self.context.requests_in_flight))
+        with _ASYNC_LOCK:
+            client = _ASYNC_CLIENTS.get(key)
+            if client is None:
+                from channels.clients import make_twilio_async_client
+
+                client = _ASYNC_CLIENTS[key] = request_loop.run(make_twilio_async_client(*key[1:]))
+            return client
+
+    def requests_in_flight(self) -> int:
+        # Channels that record each request before making it promise at most one row in doubt.
+        return 1 if self.records_each_request() else max(1, self.context.requests_in_flight)
+
     def _send_each(self, batch: Batch, number_reason: str,
                    create: Callable[[Recipient], Any]) -> Iterator[SendEvent]:
-        """One Twilio request per recipient, with the error policy SMS and calls share."""
-        for recipient in batch.recipients:
-            self.context.throttle(batch.sender, 1)
-            yield Requesting((recipient.delivery_id,))
+        """One request per recipient, with the error policy SMS and calls share.
+
+        ``create`` makes the request for one recipient and returns the created resource (its
+        ``sid`` is the provider id). A coroutine function is run on the process's request loop
+        with up to ``requests_in_flight()`` requests unanswered; a plain function is called one
+        request at a time, as it may not be safe to call from two threads.
+        """
+        if inspect.iscoroutinefunction(create):
+            limit = self.requests_in_flight()
+
+            def start(r: Recipient) -> Future[Any]:
+                return request_loop.submit(create(r))
+        else:
+            limit = 1
+
+            def start(r: Recipient) -> Future[Any]:
+                return done_future(create, r)
+
+        def settle(r: Recipient, answer: Future[Any]) -> Settled:
+            return self._settled(r, answer, number_reason)
+
+        yield from send_in_flight(batch.recipients, limit, lambda: self.context.throttle(batch.sender, 1),
+                                  start, settle)
+
+    def _settled(self, recipient: Recipient, answer: Future[Any], number_reason: str) -> Settled:
+        """A request's answer as the recipient's result, and the error that stops the batch, if any."""
+        rid = recipient.delivery_id
+        try:
+            resource = answer.result()
+        except TwilioRestException as exc:
             try:
-                resource = create(recipient)
-            except TwilioRestException as exc:
-                yield twilio_failure(recipient, exc, number_reason)
-                continue
-            except NETWORK_ERRORS as exc:
-                yield network_result(recipient, exc, "Twilio")
-                # A provider that did not answer in time will likely not answer the next one either:
-                # the rest of the batch is retried later rather than piling up timeouts.
-                raise TransientError("Twilioから応答がなかったため、この宛先はまだ送っていません") from exc
-            yield DeliveryResult(recipient.delivery_id, Outcome.SENT, provider_id=resource.sid)
+                return twilio_failure(recipient, exc, number_reason), None
+            except DeliveryError as batch_error:  # 429, a full queue, bad credentials: nothing more now
+                return None, batch_error
+        except NETWORK_ERRORS as exc:
+            try:
+                result = network_result(recipient, exc, "Twilio")
+            except DeliveryError as never_sent:  # never left this machine
+                return None, never_sent
+            # A provider that did not answer in time will likely not answer the next one either:
+            # the rest of the batch is retried later rather than piling up timeouts.
+            silent = TransientError("Twilioから応答がなかったため、この宛先はまだ送っていません")
+            silent.__cause__ = exc
+            return result, silent
+        except Exception as exc:  # our own failure after the request began: in doubt, and stop
+            return crashed_result(rid, True, repr(exc)), exc
+        return DeliveryResult(rid, Outcome.SENT, provider_id=resource.sid), None
 
     def _reconcile_by_listing(
         self,

@@ -200,16 +200,16 @@ class VoiceChannel(TwilioChannel):
         return None if parse_phone(address) is not None else "invalid_address"
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
-        sender, client = self.sender_for(batch), self.client()
+        sender, client = self.sender_for(batch), self.async_client()
 
-        def call(recipient: Recipient) -> Any:
+        async def call(recipient: Recipient) -> Any:
             content = batch.content_for(recipient)
             if "question" in content.meta:
                 twiml = self.question_twiml(content)
             else:
                 twiml = content.meta.get("twiml") or self.twiml(speech_for_text(content.text, batch.mode))
             status_url = content.meta.get("status_callback", self.callback_url("call-status", recipient.delivery_id))
-            return client.calls.create(
+            return await client.calls.create_async(
                 to=e164(recipient.address), from_=sender, twiml=twiml,
                 **({"status_callback": status_url, "status_callback_event": CALL_EVENTS} if status_url else {}),
             )

@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from channels.base import Outcome
 from channels.inbound import (
     MalformedPost,
     ReceivesUserEvents,
@@ -22,9 +20,8 @@ from channels.inbound import (
     StatusEvent,
     UserEvent,
 )
-from hub.db import rowcount
-from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, WebhookEvent, audit, utcnow
-from hub.models.base import table_of
+from hub import statuses
+from hub.models import Consent, Contact, ContactKind, WebhookEvent, audit, utcnow
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +33,6 @@ postback_handlers: list[PostbackHandler] = []
 
 SEEN_EVENTS_KEPT = timedelta(days=7)
 MAX_FORM_FIELDS = 200  # a Twilio status callback or Gather post carries a few dozen
-_FINAL_STATE = {Outcome.DELIVERED: DeliveryState.DELIVERED, Outcome.FAILED: DeliveryState.FAILED}
 
 
 def _runtime() -> Runtime:
@@ -96,43 +92,6 @@ def signed_status_post(rt: Runtime, channel_name: str) -> StatusEvent:
     return channel.status_event(form)
 
 
-# Callbacks arrive two per SMS, so this is the hottest path of a big send: three prepared Core
-# statements (building ORM statements per request cost more than executing them).
-_T = table_of(Delivery)
-_OURS = (_T.c.id == bindparam("b_id")) & (_T.c.provider_id.is_(None) | (_T.c.provider_id == bindparam("b_sid")))
-_COMMON: dict[str, Any] = {"provider_id": bindparam("b_sid"), "provider_status": bindparam("b_status"),
-           "updated_at": bindparam("b_now")}
-# "sent"/"ringing" etc. only confirm acceptance: they never downgrade a final state.
-# A row being checked after a lost answer is settled by the provider's own word.
-_ACCEPTED = update(_T).where(_OURS, _T.c.state.in_([DeliveryState.SENDING, DeliveryState.CHECKING,
-                                                    DeliveryState.SENT])).values(
-    state=DeliveryState.SENT, sent_at=bindparam("b_now"), **_COMMON)
-_SETTLEABLE = [DeliveryState.SENDING, DeliveryState.CHECKING, DeliveryState.SENT, DeliveryState.UNKNOWN]
-_DELIVERED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
-    state=DeliveryState.DELIVERED, delivered_at=bindparam("b_now"), **_COMMON)
-_FAILED = update(_T).where(_OURS, _T.c.state.in_(_SETTLEABLE)).values(
-    state=DeliveryState.FAILED, error_code=bindparam("b_code"), error=bindparam("b_error"), **_COMMON)
-
-
-def _apply_final(delivery_id: int, event: StatusEvent) -> None:
-    final = _FINAL_STATE.get(event.outcome) if event.outcome else None
-    error_code, provider_status = event.error_code, event.status
-    params: dict[str, Any] = {"b_id": delivery_id, "b_sid": event.provider_id, "b_status": provider_status,
-                              "b_now": utcnow()}
-    if final is None:
-        stmt = _ACCEPTED
-    elif final == DeliveryState.DELIVERED:
-        stmt = _DELIVERED
-    else:
-        stmt = _FAILED
-        params["b_code"] = error_code
-        params["b_error"] = f"通信事業者が配信できませんでした（{provider_status}, code {error_code or '-'}）"
-    with _runtime().session() as session:
-        if rowcount(session.connection().execute(stmt, params)) == 0:
-            log.info("status callback changed nothing for delivery %s / %s (%s)", delivery_id,
-                     event.provider_id, provider_status)
-
-
 def _delivery_id() -> int:
     try:
         return int(request.args["d"])
@@ -141,15 +100,19 @@ def _delivery_id() -> int:
 
 
 # The paths are the ones the channels hand to their provider with each request.
+# Two callbacks per SMS make these the hottest path of a big send: they only verify, queue and
+# answer; the queue is applied in bulk (hub/statuses.py says who applies it, and when).
 @callbacks_bp.post("/twilio/status")
 def twilio_message_status() -> tuple[str, int]:
-    _apply_final(_delivery_id(), signed_status_post(_runtime(), "sms"))
+    rt, delivery_id = _runtime(), _delivery_id()
+    statuses.enqueue(rt, "sms", delivery_id, signed_status_post(rt, "sms"))
     return "", 204
 
 
 @callbacks_bp.post("/twilio/call-status")
 def twilio_call_status() -> tuple[str, int]:
-    _apply_final(_delivery_id(), signed_status_post(_runtime(), "voice"))
+    rt, delivery_id = _runtime(), _delivery_id()
+    statuses.enqueue(rt, "voice", delivery_id, signed_status_post(rt, "voice"))
     return "", 204
 
 

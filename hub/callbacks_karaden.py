@@ -3,7 +3,7 @@
 Karaden documents no signature for them; the service setting's callback URL carries a secret
 (``/callbacks/karaden/<HUB_KARADEN_CALLBACK_SECRET>``), compared in constant time. A wrong or
 missing secret gets 403 and changes nothing; a body that is not Karaden's message object gets 400.
-Rows are updated exactly as by Twilio's status callbacks (``hub.callbacks``).
+Rows are updated exactly as by Twilio's status callbacks: queued and applied in bulk (``hub.statuses``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from flask import Blueprint, abort
 
 from channels.inbound import MalformedPost
-from hub import callbacks
+from hub import callbacks, statuses
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def karaden_result(secret: str) -> tuple[str, int]:
         log.warning("rejected a Karaden callback with a wrong secret")
         abort(403)
     delivery_id, event = found
-    # The same path as Twilio's status callbacks: never downgrades a final state, and a row whose
-    # provider id is another message's (it was sent again elsewhere) is left alone.
-    callbacks._apply_final(delivery_id, event)
+    # The same path as Twilio's status callbacks (queued, applied in bulk): never downgrades a final
+    # state, and a row whose provider id is another message's (it was sent again elsewhere) is left alone.
+    statuses.enqueue(rt, "sms", delivery_id, event)
     return "", 204

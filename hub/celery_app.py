@@ -96,11 +96,16 @@ def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
         # Call-outs go on (due steps dispatched, dead workers' steps reconciled) without the scheduler.
         relay_tick()
 
+    from hub.statuses import StatusApplier
+
     timer = SweepTimer(app, settings.sweep_interval_seconds, also=[relay_safety_net])
+    # Its own timer, not the sweeper's: statuses should show within a second, sweeps every 10 s.
+    applier = StatusApplier(app, settings.status_apply_seconds)
 
     def start(sender: Any = None, **_: Any) -> None:
         timer.beat = _heartbeat(app, sender)
         timer.start()
+        applier.start()
 
     def stop(**_: Any) -> None:
         timer.stop()
@@ -108,6 +113,7 @@ def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
             # The database away: the watcher notices the silence instead.
             with app.app_context(), contextlib.suppress(Exception):
                 timer.beat.stop(app.extensions["hub"])
+        applier.stop()
 
     # weak=False: the receivers are closures that nothing else keeps alive.
     worker_ready.connect(start, weak=False)

@@ -112,6 +112,9 @@ class Settings:
     smtp_ca_file: str = ""  # a CA bundle for a private CA; TLS certificates are always verified
 
     provider_timeout: float = 10.0
+    # Provider requests a worker process keeps unanswered at once within a batch (SMS, voice); the
+    # shared per-sender rate limit still governs how many start per second.
+    requests_in_flight: int = 16
     batch_size: int = 200
     # Provider requests per recipient before giving up; rate-limit waits and requests that never
     # left do not count, they are retried until retry_deadline_seconds after planning instead.
@@ -138,6 +141,9 @@ class Settings:
     lease_seconds: float = 30.0
     # Every worker runs the sweeper on this timer (one at a time), independent of the scheduler.
     sweep_interval_seconds: float = 10.0
+    # Queued provider status callbacks are applied in bulk by every worker on this timer (one at a
+    # time): a status is visible about this long after its callback (hub/statuses.py).
+    status_apply_seconds: float = 1.0
     # Rows a living worker has held this long are settled by the sweeper anyway (no batch takes this
     # long; it covers a worker that lost its database while holding rows).
     stuck_after_seconds: int = 3600

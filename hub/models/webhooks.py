@@ -21,3 +21,23 @@ class WebhookEvent(Base):
     channel: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class QueuedStatus(Base):
+    """A signed provider status callback, accepted and waiting to be applied (append-only).
+
+    The callback endpoint only inserts here and answers; ``hub/statuses.py`` applies the queue to
+    ``deliveries`` in bulk and deletes what it applied in the same transaction, so an applier that
+    dies half-way leaves every event queued.
+    """
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)  # arrival order
+    channel: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[int] = mapped_column(BigId)  # no foreign key: a stray id is ignored when applied
+    provider_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # delivered | failed; None: accepted only
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -113,6 +113,7 @@ class Runtime:
 
         context = ChannelContext(
             public_url=self.settings.public_url, throttle=throttle, timeout=self.settings.provider_timeout,
+            requests_in_flight=self.settings.requests_in_flight,
             gateway_health=gateway_health, observer=self.provider_stats,
         )
         return registry.build(name, self.settings, context)

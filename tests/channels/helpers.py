@@ -17,14 +17,16 @@ def sandbox_settings(http_url: str, smtp_port: int) -> Settings:
 
 
 def build(
-    name: str, settings: Settings, timeout: float = 5.0, throttle_log: list[str] | None = None
+    name: str, settings: Settings, timeout: float = 5.0, throttle_log: list[str] | None = None,
+    in_flight: int = 16,
 ) -> Channel:
     def throttle(sender: str | None, n: int) -> None:
         if throttle_log is not None:
             throttle_log.append(f"{sender}:{n}")
 
     return registry.build(
-        name, settings, ChannelContext(public_url=CALLBACK_URL, throttle=throttle, timeout=timeout)
+        name, settings, ChannelContext(public_url=CALLBACK_URL, throttle=throttle, timeout=timeout,
+                                        requests_in_flight=in_flight)
     )
 
 

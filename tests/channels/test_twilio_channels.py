@@ -65,7 +65,7 @@ def test_sms_invalid_number_fails_that_one_and_sends_the_others(sb: Sandbox, set
 
 def test_sms_429_retries_everyone_with_a_hint(sb: Sandbox, settings: Settings) -> None:
     sb.inject_fault("sms", "429")
-    ch = build("sms", settings)
+    ch = build("sms", settings, in_flight=1)
     results = ch.deliver(sms_batch(ch))
     assert {r.outcome for r in results} == {Outcome.RETRY}
     assert all(r.retry_after for r in results)
@@ -74,7 +74,7 @@ def test_sms_429_retries_everyone_with_a_hint(sb: Sandbox, settings: Settings) -
 
 def test_sms_queue_full_waits_longer(sb: Sandbox, settings: Settings) -> None:
     sb.inject_fault("sms", "queue_full")
-    ch = build("sms", settings)
+    ch = build("sms", settings, in_flight=1)
     results = ch.deliver(sms_batch(ch))
     assert {r.outcome for r in results} == {Outcome.RETRY}
     assert all((r.retry_after or 0) >= 60 for r in results)
@@ -90,7 +90,7 @@ def test_sms_500_retries_that_recipient_only(sb: Sandbox, settings: Settings) ->
 
 def test_sms_timeout_is_unknown_then_reconciled(sb: Sandbox, settings: Settings) -> None:
     sb.inject_fault("sms", "timeout", match=MOBILES[1], delay=1.5)
-    ch = build("sms", settings, timeout=0.5)
+    ch = build("sms", settings, timeout=0.5, in_flight=1)
     batch = sms_batch(ch)
     results = by_id(ch.deliver(batch))
     assert results[1].outcome is Outcome.SENT
@@ -100,6 +100,50 @@ def test_sms_timeout_is_unknown_then_reconciled(sb: Sandbox, settings: Settings)
     assert reconciled[2].outcome is Outcome.SENT
     assert reconciled[2].provider_id == sb.inbox("sms", MOBILES[1])[0]["provider_id"]
     assert reconciled[3].outcome is Outcome.NOT_SENT
+
+
+MANY = [f"+8190{i:08d}" for i in range(12340011, 12340017)]
+
+
+def test_requests_in_flight_stop_at_a_timeout_and_the_in_flight_ones_still_report(
+    sb: Sandbox, settings: Settings
+) -> None:
+    """Provider silent: the two requests in flight end in doubt (then checked), nobody else is tried."""
+    sb.inject_fault("sms", "timeout", count=0, delay=1.0)
+    throttled: list[str] = []
+    ch = build("sms", settings, timeout=0.3, in_flight=2, throttle_log=throttled)
+    batch = make_batch(ch, DRAFT, recipients(MANY))
+    results = by_id(ch.deliver(batch))
+    assert [results[i].outcome for i in (1, 2)] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
+    assert results[1].attempted and results[2].attempted
+    assert all(results[i].outcome is Outcome.RETRY and results[i].attempted is False for i in range(3, 7))
+    assert len(throttled) == 2, "one token per request actually made"
+    assert {m["to"] for m in sb.inbox("sms")} == set(MANY[:2])
+
+
+def test_a_429_stops_new_requests_but_the_one_in_flight_is_recorded_as_sent(sb: Sandbox, settings: Settings) -> None:
+    sb.inject_fault("sms", "429", match=MANY[0])
+    sb.inject_fault("sms", "timeout", match=MANY[1], delay=1.0)  # slow, not lost: answered in time
+    ch = build("sms", settings, timeout=3.0, in_flight=2)
+    results = by_id(ch.deliver(make_batch(ch, DRAFT, recipients(MANY))))
+    assert results[1].outcome is Outcome.RETRY and results[1].attempted is False and results[1].retry_after
+    sent = sb.inbox("sms", MANY[1])
+    assert results[2].outcome is Outcome.SENT and results[2].provider_id == sent[0]["provider_id"]
+    assert all(results[i].outcome is Outcome.RETRY and results[i].attempted is False for i in range(3, 7))
+    assert [m["to"] for m in sb.inbox("sms")] == [MANY[1]]
+
+
+def test_requests_in_flight_each_get_their_own_answer(sb: Sandbox, settings: Settings) -> None:
+    """Concurrent requests never swap answers: each row's provider id is the message to its number."""
+    people = [f"+8190{i:08d}" for i in range(12341000, 12341060)]
+    throttled: list[str] = []
+    ch = build("sms", settings, in_flight=16, throttle_log=throttled)
+    results = by_id(ch.deliver(make_batch(ch, DRAFT, recipients(people), sender="+815011112222")))
+    by_sid = {m["provider_id"]: m["to"] for m in sb.inbox("sms")}
+    assert len(by_sid) == len(people), "one copy each"
+    assert {by_sid[results[i + 1].provider_id or ""] for i in range(len(people))} == set(people)
+    assert all(by_sid[results[i + 1].provider_id or ""] == people[i] for i in range(len(people)))
+    assert throttled == ["+815011112222:1"] * len(people)
 
 
 def test_sms_reconcile_needs_the_same_body(sb: Sandbox, settings: Settings) -> None:
