@@ -15,7 +15,8 @@ Who applies, and when: a thread in every worker (:class:`StatusApplier`, every
 ``HUB_STATUS_APPLY_SECONDS``, 1 s by default) — not the sweeper's tick, whose 10 s would leave
 statuses invisible too long, and not a Celery task per callback, which would put a broker round
 trip back on the hot path. One applier at a time (a PostgreSQL advisory lock held by its
-transaction), so events are applied in arrival order. A status is visible within about a second of
+transaction; on SQLite the database's write lock, taken with ``BEGIN IMMEDIATE`` before the events
+are read), so events are applied in arrival order. A status is visible within about a second of
 its callback. Without workers (``tasks_eager``: tests, a web-only process) the request applies the
 queue itself.
 
@@ -173,7 +174,13 @@ def apply_batch(rt: Runtime, limit: int = APPLY_BATCH) -> int:
         if conn.dialect.name == "postgresql" and not conn.scalar(
                 select(func.pg_try_advisory_xact_lock(_APPLY_LOCK_KEY))):
             return 0  # another worker is applying; it drains the queue in arrival order
-        # (On SQLite two appliers may take the same events: applying one twice changes nothing more.)
+        if conn.dialect.name == "sqlite":
+            # Read, apply and delete under the write lock (waiting for it up to the busy timeout).
+            # pysqlite would only BEGIN at the UPDATE, leaving the read outside the transaction: two
+            # appliers could then take the same events, and SQLite gives a deleted newest row's id
+            # (INTEGER PRIMARY KEY, no AUTOINCREMENT) to the next event, so the slower applier's
+            # DELETE by id removed a newer callback — a "delivered" — that nobody had applied.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         events = conn.execute(select(_Q.c.id, _Q.c.delivery_id, _Q.c.provider_id, _Q.c.status, _Q.c.outcome,
                                      _Q.c.error_code).order_by(_Q.c.id).limit(limit)).all()
         if not events:

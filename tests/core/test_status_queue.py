@@ -5,6 +5,7 @@ statements, and an applier that dies before committing loses nothing."""
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -175,6 +176,44 @@ def test_an_applier_that_dies_before_committing_loses_nothing(queued: Runtime) -
         assert session.query(QueuedStatus).count() == 20
     assert statuses.apply_queued(queued) == 20
     assert {s[0] for s in _snapshot(queued, rows)} == {"delivered"}
+
+
+def test_two_appliers_at_once_never_drop_a_callback_that_came_in_between(queued: Runtime) -> None:
+    """The web server applies callbacks in concurrent requests: while one applier has read the
+    queue but not yet applied it, another applies the same events and the next callback arrives.
+    (On SQLite that callback used to get the id of the event just deleted, and the first applier's
+    DELETE by id removed it unapplied: the row stayed "sent" with an empty queue.)"""
+    (row,) = _rows(queued, [("sending", None)])
+    statuses.enqueue(queued, "sms", row, _event(WORDS[1], "SM1"))  # sent
+    engine = get_engine(queued.settings.database_url)
+    first = threading.get_ident()
+    errors: list[BaseException] = []
+
+    def meanwhile() -> None:
+        try:
+            statuses.apply_queued(queued)  # a second request's applier takes the same event
+            statuses.enqueue(queued, "sms", row, _event(WORDS[2], "SM1"))  # then "delivered" arrives
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    other = threading.Thread(target=meanwhile)
+
+    def interleave(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == first and statement.lstrip().upper().startswith("UPDATE") \
+                and other.ident is None:
+            other.start()
+            other.join(timeout=2)  # it finishes unless it has to wait for this applier's lock
+    event.listen(engine, "before_cursor_execute", interleave)
+    try:
+        statuses.apply_queued(queued)
+    finally:
+        event.remove(engine, "before_cursor_execute", interleave)
+    other.join(timeout=30)
+    assert not other.is_alive() and not errors, errors
+    statuses.apply_queued(queued)
+    assert _snapshot(queued, [row])[0][:3] == ("delivered", "SM1", "delivered")
+    with queued.session() as session:
+        assert session.query(QueuedStatus).count() == 0
 
 
 def test_the_endpoint_only_verifies_queues_and_answers(app: Flask, queued: Runtime) -> None:
