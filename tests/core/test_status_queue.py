@@ -123,9 +123,12 @@ def test_a_final_state_is_never_overwritten_by_a_late_accepted_word(queued: Runt
 @contextmanager
 def _statements(engine: Engine) -> Iterator[list[str]]:
     seen: list[str] = []
+    here = threading.get_ident()
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
+        # This thread's statements only: another test's leftover thread may share the process.
+        if threading.get_ident() == here:
+            seen.append(statement.split(None, 1)[0].upper())
     event.listen(engine, "before_cursor_execute", count)
     try:
         yield seen
