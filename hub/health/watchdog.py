@@ -106,6 +106,7 @@ class Kicker:
         self._last = float("-inf")
         self._last_ok = True
         self._running = False
+        self._again: EngineHealth | None = None
 
     def kick(self, app: Flask, health: EngineHealth) -> bool:
         rt: Runtime = app.extensions["hub"]
@@ -114,7 +115,13 @@ class Kicker:
             # At most one round per interval, except when the engine's state just changed: an
             # outage must not wait for the interval a quiet round started.
             quiet = now - self._last < rt.settings.watchdog_seconds and health.ok == self._last_ok
-            if self._running or quiet:
+            if self._running:
+                if health.ok != self._last_ok:
+                    # The state changed during a round (a slow database): check again right after
+                    # it, or the outage would wait for the next probe that happens to come.
+                    self._again = health
+                return False
+            if quiet:
                 return False
             self._running, self._last, self._last_ok = True, now, health.ok
 
@@ -127,6 +134,9 @@ class Kicker:
             finally:
                 with self._lock:
                     self._running = False
+                    again, self._again = self._again, None
+                if again is not None:
+                    self.kick(app, again)
 
         threading.Thread(target=run, name="hub-engine-check", daemon=True).start()
         return True
