@@ -10,6 +10,7 @@ drops, provider errors translated into outcomes) so adapters stay small.
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -276,35 +277,44 @@ class Channel(ABC):
             if len(unreported) >= self.progress_every:
                 flush()
 
-        # A request lasts from the adapter's Requesting to its next event (the answer, or an error).
-        request_began: float | None = None
+        # A request lasts from the adapter's Requesting to the first result for a row it carried
+        # (several may be in flight at once; a multicast's rows all answer together), or to an
+        # error that ends the batch.
+        began: dict[int, float] = {}  # request number -> when it began
+        request_of: dict[int, int] = {}  # delivery id -> request number
+        numbers = itertools.count()
 
-        def answered() -> None:
-            nonlocal request_began
-            if request_began is not None:
-                seconds = time.monotonic() - request_began
-                self._observe(lambda o: o.request(self.name, seconds))
-                request_began = None
+        def answered(seconds_since: float) -> None:
+            seconds = time.monotonic() - seconds_since
+            self._observe(lambda o: o.request(self.name, seconds))
+
+        def answered_all() -> None:
+            for start in began.values():
+                answered(start)
+            began.clear()
 
         sendable = [r for r in batch.recipients if not self._skip(r, report)]
         if sendable:
             inner = Batch(**{**batch.__dict__, "recipients": sendable})
             try:
                 for event in _iterate(self._send(inner)):
-                    answered()
                     if isinstance(event, Requesting):
                         ids = [i for i in event.delivery_ids if i in wanted and i not in results]
                         requested.update(ids)
                         if each_request:
                             flush(ids)
-                        request_began = time.monotonic()
+                        number = next(numbers)
+                        began[number] = time.monotonic()
+                        request_of.update((i, number) for i in ids)
                         continue
+                    start = began.pop(request_of.pop(event.delivery_id, -1), None)
+                    if start is not None:
+                        answered(start)
                     report(event)
-                answered()
             except StopDelivery:
                 raise
             except DeliveryError as exc:
-                answered()
+                answered_all()
                 for r in sendable:
                     if r.delivery_id not in results:
                         report(result_from_error(r.delivery_id, exc, r.delivery_id in requested))

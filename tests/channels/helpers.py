@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from channels import registry
-from channels.base import Batch, Channel, ChannelContext, DeliveryResult, Draft, Recipient, Rendered
+from channels.base import Batch, Channel, ChannelContext, DeliveryResult, Draft, Observer, Recipient, Rendered
 from hub.config import Settings
 from sandbox import hub_settings
 
@@ -18,7 +18,7 @@ def sandbox_settings(http_url: str, smtp_port: int) -> Settings:
 
 def build(
     name: str, settings: Settings, timeout: float = 5.0, throttle_log: list[str] | None = None,
-    in_flight: int = 16,
+    in_flight: int = 16, observer: Observer | None = None,
 ) -> Channel:
     def throttle(sender: str | None, n: int) -> None:
         if throttle_log is not None:
@@ -26,7 +26,7 @@ def build(
 
     return registry.build(
         name, settings, ChannelContext(public_url=CALLBACK_URL, throttle=throttle, timeout=timeout,
-                                        requests_in_flight=in_flight)
+                                        requests_in_flight=in_flight, observer=observer)
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 
 import pytest
 import requests
 import urllib3.exceptions
 from twilio.base.exceptions import TwilioRestException
 
-from channels.base import Batch, Draft, Outcome, Recipient, Rendered
+from channels.base import Batch, DeliveryResult, Draft, Outcome, Recipient, Rendered
 from channels.errors import PermanentError, RateLimited
 from channels.net import may_have_reached_provider
 from channels.sms import SmsChannel, SmsConfig
@@ -144,6 +145,33 @@ def test_requests_in_flight_each_get_their_own_answer(sb: Sandbox, settings: Set
     assert {by_sid[results[i + 1].provider_id or ""] for i in range(len(people))} == set(people)
     assert all(by_sid[results[i + 1].provider_id or ""] == people[i] for i in range(len(people)))
     assert throttled == ["+815011112222:1"] * len(people)
+
+
+class Timings:
+    """Our own Observer: what the metrics would be told."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def request(self, channel: str, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+    def results(self, channel: str, results: Sequence[DeliveryResult]) -> None:
+        pass
+
+
+def test_each_request_in_flight_is_timed_from_its_own_start_to_its_own_answer(
+    sb: Sandbox, settings: Settings
+) -> None:
+    """Four requests in flight, each answered 0.4 s late: four latencies of at least 0.4 s, not one
+    long one and three that end when the next request starts."""
+    for number in MANY[:4]:
+        sb.inject_fault("sms", "timeout", match=number, delay=0.4)  # slow, answered in time
+    timings = Timings()
+    ch = build("sms", settings, timeout=3.0, in_flight=4, observer=timings)
+    results = by_id(ch.deliver(make_batch(ch, DRAFT, recipients(MANY[:4]))))
+    assert all(r.outcome is Outcome.SENT for r in results.values())
+    assert len(timings.seconds) == 4 and min(timings.seconds) >= 0.4, timings.seconds
 
 
 def test_sms_reconcile_needs_the_same_body(sb: Sandbox, settings: Settings) -> None:
