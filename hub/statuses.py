@@ -29,13 +29,11 @@ delivery, another provider id) changes nothing and is only logged.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, text, update
 
 from channels.base import Outcome
@@ -44,6 +42,7 @@ from hub.db import get_engine, rowcount
 from hub.models import Delivery, DeliveryState, QueuedStatus, utcnow
 from hub.models.base import UtcDateTime, table_of
 from hub.runtime import Runtime
+from hub.runtime.timer import AppTimer
 
 log = logging.getLogger(__name__)
 
@@ -206,25 +205,11 @@ def apply_queued(rt: Runtime, limit: int = APPLY_BATCH) -> int:
             return total
 
 
-class StatusApplier:
-    """Applies queued status callbacks every ``interval`` seconds in a worker's background thread."""
+class StatusApplier(AppTimer):
+    """Applies queued status callbacks every ``interval`` seconds in a worker's background thread
+    (a failed round leaves the events in their table for the next)."""
 
-    def __init__(self, app: Flask, interval: float) -> None:
-        self.app = app
-        self.interval = interval
-        self._stop = threading.Event()
+    name = "hub-statuses"
 
-    def start(self) -> StatusApplier:
-        threading.Thread(target=self._run, name="hub-statuses", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.app.app_context():
-                    apply_queued(self.app.extensions["hub"])
-            except Exception:  # the database away: the events wait in their table
-                log.exception("applying status callbacks failed; trying again in %.0f s", self.interval)
+    def tick(self, runtime: Runtime) -> None:
+        apply_queued(runtime)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -38,6 +37,7 @@ from hub.dispatch.tasks import (
 )
 from hub.models import Delivery, DeliveryState, Message, MessageState
 from hub.runtime import Runtime
+from hub.runtime.timer import AppTimer
 
 log = logging.getLogger(__name__)
 
@@ -144,40 +144,25 @@ def sweep_lock(rt: Runtime) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class SweepTimer:
+class SweepTimer(AppTimer):
     """Runs the sweeper (and other safety nets) every ``interval`` seconds in a worker's background thread."""
+
+    name = "hub-sweeper"
 
     def __init__(self, app: Flask, interval: float, also: Sequence[Callable[[Runtime], object]] = (),
                  beat: Callable[[Runtime], object] | None = None) -> None:
-        self.app = app
-        self.interval = interval
+        super().__init__(app, interval)
         self.also = list(also)
         # Every round, lock or no lock: the node's heartbeat (hub/health/heartbeat.py).
         self.beat = beat
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> SweepTimer:
-        self._thread = threading.Thread(target=self._run, name="hub-sweeper", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.app.app_context():
-                    rt: Runtime = self.app.extensions["hub"]
-                    self._beat(rt)
-                    with sweep_lock(rt) as mine:
-                        if mine:
-                            sweep_once(rt)
-                            for job in self.also:
-                                job(rt)
-            except Exception:  # a database or broker blip: the next round tries again
-                log.exception("sweep failed; trying again in %.0f s", self.interval)
+    def tick(self, rt: Runtime) -> None:
+        self._beat(rt)
+        with sweep_lock(rt) as mine:
+            if mine:
+                sweep_once(rt)
+                for job in self.also:
+                    job(rt)
 
     def _beat(self, rt: Runtime) -> None:
         if self.beat is None:
