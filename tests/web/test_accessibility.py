@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from hub.config import Settings
-from tests.api.support import PASSWORDS, body, create, seed
+from tests.api.support import body, create, seed
 from tests.support.hubtools import public_path
 from tests.support.services import in_ci
-from tests.web.test_browser import browser  # noqa: F401  (the Chromium fixture)
+from tests.web.test_browser import browser, sign_in  # noqa: F401  (the Chromium fixture)
 
 AXE = Path(__file__).resolve().parents[2] / ".venv" / "axe" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
@@ -51,10 +49,7 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     web.set_script_timeout(60)
 
     pages = {"/login": _violations_at(web, f"{base}/login", source)}
-    web.find_element(By.ID, "username").send_keys("admin")
-    web.find_element(By.ID, "password").send_keys(PASSWORDS["admin"])
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+    sign_in(web, base, "admin")
     for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
                  "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):

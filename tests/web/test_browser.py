@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -44,6 +45,18 @@ def browser(tmp_path: Path) -> Iterator[object]:
     web.quit()
 
 
+
+def sign_in(web: Any, base: str, username: str, password: str | None = None) -> None:
+    """Log in through the login form, as a person would; waits until the console is shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    web.get(f"{base}/login")
+    web.find_element(By.ID, "username").send_keys(username)
+    web.find_element(By.ID, "password").send_keys(password if password is not None else PASSWORDS[username])
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+
 def _shoot(web: object, tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.png"
     web.save_screenshot(str(path))  # type: ignore[attr-defined]
@@ -56,7 +69,6 @@ def test_a_message_with_recipients_in_doubt_says_check_not_done(
     app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: object, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     seed(app)
     sandbox_client.inject_fault("x", "timeout", count=1, delay=4.0)  # the post's answer is lost
@@ -64,11 +76,7 @@ def test_a_message_with_recipients_in_doubt_says_check_not_done(
     base = runtime.settings.public_url.rstrip("/")
 
     web = browser
-    web.get(f"{base}/login")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "username").send_keys("admin")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "password").send_keys(PASSWORDS["admin"])  # type: ignore[attr-defined]
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
+    sign_in(web, base, "admin")
 
     web.get(f"{base}/messages/{message_id}")  # type: ignore[attr-defined]
     state = web.find_element(By.ID, "state").text  # type: ignore[attr-defined]
@@ -103,11 +111,7 @@ def test_the_approve_button_works_on_a_phone_sized_screen(
 
     web = browser
     web.set_window_size(390, 844)  # type: ignore[attr-defined]
-    web.get(f"{base}/login")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "username").send_keys("bousai2")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "password").send_keys(PASSWORDS["bousai2"])  # type: ignore[attr-defined]
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
+    sign_in(web, base, "bousai2")
 
     web.get(f"{base}/messages/{message_id}")  # type: ignore[attr-defined]
     button = web.find_element(By.CSS_SELECTOR, "section.waiting form button[type=submit]")  # type: ignore[attr-defined]

@@ -16,21 +16,14 @@ from hub.models import Operator
 from hub.runtime import Runtime
 from hub.templating import JST
 from tests.api.support import PASSWORDS, seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the Chromium fixture)
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the Chromium fixture)
 
 NEW_PASSWORD = "Kawa-no-hotori-2026"
 
 
 def _login(web: object, base: str, username: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
     web.implicitly_wait(5)  # type: ignore[attr-defined]  # after a click, wait for the next page's elements
-    web.get(f"{base}/login")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "username").send_keys(username)  # type: ignore[attr-defined]
-    web.find_element(By.ID, "password").send_keys(password)  # type: ignore[attr-defined]
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
+    sign_in(web, base, username, password)
 
 
 def _logout(web: object) -> None:

@@ -15,20 +15,9 @@ from hub.models.relay import Callout, CalloutState, CalloutTarget
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from sandbox.staff import is_callout_contact, postback_choices
-from tests.api.support import PASSWORDS, seed
+from tests.api.support import seed
 from tests.relay.support import seed_staff
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
-
-
-def _login(web: Any, base: str, who: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    web.get(f"{base}/login")
-    web.find_element(By.ID, "username").send_keys(who)
-    web.find_element(By.ID, "password").send_keys(PASSWORDS[who])
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 
 
 def _fill_form(web: Any, base: str, mode: str, shots: Path | None = None) -> None:
@@ -78,7 +67,7 @@ def test_a_sender_starts_an_exercise_call_out_watches_answers_arrive_and_closes_
     seed_staff(runtime, 8)  # two per department are bousai: with the demo's staff, the exercise's participants
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "bousai1")
+    sign_in(web, base, "bousai1")
     # Nothing started before the confirmation.
     _fill_form(web, base, "exercise", tmp_path)
     _shoot(web, tmp_path, "callout-confirm-exercise")
@@ -152,7 +141,7 @@ def test_a_live_call_out_looks_unlike_an_exercise_and_needs_the_extra_tick(
     seed_staff(runtime, 8)
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "bousai1")
+    sign_in(web, base, "bousai1")
     _fill_form(web, base, "exercise")
     exercise_button = web.find_element(By.ID, "start-callout")
     exercise_look = (exercise_button.text, exercise_button.value_of_css_property("background-color"),
@@ -200,7 +189,7 @@ def test_the_jma_page_shows_a_replayed_telegrams_decision_and_a_quarantined_ones
     assert broken.outcome == "quarantined" and broken.error
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "viewer")  # a viewer may look: JMA's telegrams belong to no department
+    sign_in(web, base, "viewer")  # a viewer may look: JMA's telegrams belong to no department
     web.find_element(By.LINK_TEXT, "気象庁").click()
     _shoot(web, tmp_path, "jma-status")
     row = web.find_element(By.CSS_SELECTOR, f'#telegrams tr[data-telegram="{decided.telegram_id}"]')

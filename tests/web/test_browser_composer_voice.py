@@ -9,8 +9,8 @@ from flask import Flask
 
 from hub.runtime import Runtime
 from tests.api.support import seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
-from tests.web.test_browser_console import _by, _login, _wait
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
+from tests.web.test_browser_console import _by, _wait
 
 
 def test_the_voice_preview_shows_the_spoken_text(
@@ -20,7 +20,7 @@ def test_the_voice_preview_shows_the_spoken_text(
     seed(app)
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "bousai1")
+    sign_in(web, base, "bousai1")
     web.get(f"{base}/compose")
     web.find_element(by.CSS_SELECTOR, 'input[name=mode][value="exercise"]').click()
     web.find_element(by.ID, "title").send_keys("津波注意報")

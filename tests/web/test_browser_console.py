@@ -15,8 +15,8 @@ from sqlalchemy import select
 from hub.models import AuditLog, Message, MessageState
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.api.support import PASSWORDS, bearer, seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
+from tests.api.support import bearer, seed
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 
 
 def _by() -> Any:
@@ -32,15 +32,6 @@ def _wait(web: Any, until: Any, seconds: float = 15) -> Any:
     # The status page reloads itself when the state changes: an element can go stale under the check.
     ignored = (NoSuchElementException, StaleElementReferenceException)
     return WebDriverWait(web, seconds, ignored_exceptions=ignored).until(until)
-
-
-def _login(web: Any, base: str, username: str) -> None:
-    by = _by()
-    web.get(f"{base}/login")
-    web.find_element(by.ID, "username").send_keys(username)
-    web.find_element(by.ID, "password").send_keys(PASSWORDS[username])
-    web.find_element(by.CSS_SELECTOR, "form button[type=submit]").click()
-    _wait(web, lambda w: "/login" not in w.current_url)
 
 
 def _logout(web: Any) -> None:
@@ -70,7 +61,7 @@ def test_compose_then_a_second_person_approves_and_it_is_delivered(
     seed(app)
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "bousai1")
+    sign_in(web, base, "bousai1")
     web.get(f"{base}/compose")
     web.find_element(by.CSS_SELECTOR, 'input[name=mode][value="actual"]').click()
     web.find_element(by.ID, "title").send_keys("土砂災害警戒情報")
@@ -88,7 +79,7 @@ def test_compose_then_a_second_person_approves_and_it_is_delivered(
     assert sandbox_client.inbox("sms") == []
 
     _logout(web)
-    _login(web, base, "bousai2")
+    sign_in(web, base, "bousai2")
     web.get(f"{base}/")
     waiting = web.find_element(by.CSS_SELECTOR, "section.waiting")
     assert f"#{message_id} 土砂災害警戒情報" in waiting.text
@@ -119,7 +110,7 @@ def test_a_rejection_with_a_reason_shows_on_the_page_and_nothing_is_sent(
     base = runtime.settings.public_url.rstrip("/")
     web = browser
     web.set_window_size(390, 844)
-    _login(web, base, "bousai2")
+    sign_in(web, base, "bousai2")
     web.get(f"{base}/messages/{message_id}")
     reason = web.find_element(by.ID, "reject-reason")
     reason.send_keys("対象地域が違います。")
@@ -153,7 +144,7 @@ def test_a_held_automatic_alert_counts_down_and_can_be_stopped(
 
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "admin")
+    sign_in(web, base, "admin")
     web.get(f"{base}/")
     item = web.find_element(by.CSS_SELECTOR, f'#held li[data-message-id="{held_id}"]')
     countdown = item.find_element(by.CSS_SELECTOR, ".countdown")
@@ -194,7 +185,7 @@ def test_a_message_that_reached_nobody_is_a_warning_not_done(
 
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "admin")
+    sign_in(web, base, "admin")
     web.get(f"{base}/")
     item = web.find_element(by.CSS_SELECTOR, f'#history li[data-message-id="{message_id}"]')
     _shoot(web, tmp_path, "console-nobody")
@@ -240,7 +231,7 @@ def test_a_send_in_progress_updates_on_the_dashboard_without_a_reload(
 
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "admin")
+    sign_in(web, base, "admin")
     web.get(f"{base}/")
     line = web.find_element(by.CSS_SELECTOR, '#sending li.live span.chan[data-channel="sms"]')
     assert line.text.endswith("0/2")

@@ -11,8 +11,8 @@ from typing import Any
 from flask import Flask
 
 from hub.runtime import Runtime
-from tests.api.support import PASSWORDS, seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
+from tests.api.support import seed
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 
 CSV = ("external_id,kind,name,department,phone,email\n"
        "B-001,staff,取込 一郎,bousai,090-7777-0001,ichiro@city.example.jp\n"
@@ -30,11 +30,7 @@ def test_a_sender_imports_a_csv_sees_the_bad_lines_and_finds_a_contact_by_number
     seed(app)
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    web.get(f"{base}/login")
-    web.find_element(By.ID, "username").send_keys("bousai1")
-    web.find_element(By.ID, "password").send_keys(PASSWORDS["bousai1"])
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)
+    sign_in(web, base, "bousai1")
 
     web.find_element(By.ID, "nav-contacts").click()
     WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "import-contacts"))

@@ -10,18 +10,10 @@ from sqlalchemy import func, select
 from hub.models import Message
 from hub.models.triggers import TriggerTelegram
 from hub.runtime import Runtime
-from tests.api.support import PASSWORDS, seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
-
-FIXTURE = Path(__file__).parents[1] / "fixtures/jma/official/32-35_06_03_240613_VXSE53.xml"
-RULE = """name: 奥州市 震度5弱以上
-when: earthquake
-municipalities: ["0321500"]
-min_intensity: 5弱
-template: jma-earthquake
-audience: all
-channels: [sms, email]
-"""
+from tests.api.support import seed
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
+from tests.web.test_rule_pages import FIXTURE
+from tests.web.test_rule_pages import OSHU_RULE as RULE
 
 
 def _counts(runtime: Runtime) -> tuple[int, int]:
@@ -38,11 +30,7 @@ def test_an_admin_tries_a_quake_telegram_against_a_rule_and_nothing_is_stored(
     seed(app)
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    web.get(f"{base}/login")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "username").send_keys("admin")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "password").send_keys(PASSWORDS["admin"])  # type: ignore[attr-defined]
-    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
-    WebDriverWait(web, 10).until(lambda w: "/login" not in w.current_url)  # type: ignore[arg-type]
+    sign_in(web, base, "admin")
 
     web.find_element(By.ID, "nav-rules").click()  # type: ignore[attr-defined]
     WebDriverWait(web, 10).until(lambda w: w.current_url.endswith("/rules"))  # type: ignore[arg-type]
