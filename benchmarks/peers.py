@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/peers.py --sizes 100000 --peers hub,aiohttp
 
 The sink is one process: the sandbox's Twilio emulator (threaded HTTP/1.1, keep-alive), started by
-benchmarks/fanout.py's ``full_stack`` for the hub. Every peer makes the same kind of request to
+benchmarks/stack.py's ``full_stack`` for the hub. Every peer makes the same kind of request to
 the same endpoint — ``POST /2010-04-01/Accounts/{sid}/Messages.json``, form-encoded ``To``
 (a Japanese mobile number), ``From`` (the department's number) and ``Body``, HTTP Basic auth —
 and every SMS is one request:
@@ -52,19 +52,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import (
-    BODY,
-    SMS_SENDER,
-    Stack,
-    bench_phone,
-    cpu_seconds,
-    full_stack,
-    process_tree,
-    seed,
-    sms_requests,
-    throughput,
-    warm_up,
-)
+from fanout import throughput
+from measure import cpu_seconds, process_tree
+from stack import BODY, SMS_SENDER, Stack, bench_phone, full_stack, seed, sms_requests, warm_up
 
 PEERS = ("aiohttp", "apprise", "hub")
 
