@@ -20,7 +20,7 @@ from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.lanes import lane_for
-from hub.dispatch.planning import PlanCursor, blocking_reason, plan_page, released_in_order
+from hub.dispatch.planning import PlanCursor, PlannedPage, blocking_reason, plan_page, released_in_order
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
@@ -64,21 +64,16 @@ def plan_message(message_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     started = time.monotonic()
     while True:
-        with rt.session() as session:
-            # Locked: another planner is writing a page (the sweeper queues one for every message not
-            # yet planned); it carries on, and this task must not hold a worker slot waiting for it.
-            message = session.get(Message, message_id, with_for_update={"skip_locked": True})
-            if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
-                return counts
-            lane = lane_for(message.msg_type)
-            if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
-                return counts
-            if _original_still_planning(session, message):
-                # A follow-up reaches whom the original reached: wait until all of them are known.
-                plan_message.apply_async((message_id,), countdown=1.0, queue=lane)
-                return counts
-            page = plan_page(session, rt, message)
-            message.state = MessageState.QUEUED
+        # Locked: another planner is writing a page (the sweeper queues one for every message not
+        # yet planned); it carries on, and this task must not hold a worker slot waiting for it.
+        step = _plan_step(rt, message_id, lock={"skip_locked": True})
+        if step is None:
+            return counts
+        lane, page = step
+        if page is None:
+            # A follow-up reaches whom the original reached: wait until all of them are known.
+            plan_message.apply_async((message_id,), countdown=1.0, queue=lane)
+            return counts
         for channel, n in page.counts.items():
             counts[channel] = counts.get(channel, 0) + n
         for channel, batch_no in page.batches:
@@ -90,6 +85,23 @@ def plan_message(message_id: int) -> dict[str, int]:
             return counts
     finish_if_done(message_id)
     return counts
+
+
+def _plan_step(rt: Runtime, message_id: int, lock: bool | dict[str, bool]) -> tuple[str, PlannedPage | None] | None:
+    """Write the message's next page: (its lane, the page), (lane, None) while its original is still
+    being planned, or None when there is nothing (more) to plan."""
+    with rt.session() as session:
+        message = session.get(Message, message_id, with_for_update=lock)
+        if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
+            return None
+        lane = lane_for(message.msg_type)
+        if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
+            return None
+        if _original_still_planning(session, message):
+            return lane, None
+        page = plan_page(session, rt, message)
+        message.state = MessageState.QUEUED
+    return lane, page
 
 
 def _may_start(session: Session, message: Message) -> bool:
@@ -123,18 +135,11 @@ def plan_here(message_id: int) -> bool:
     """
     rt = runtime()
     planned = False
-    while True:
-        with rt.session() as session:
-            message = session.get(Message, message_id, with_for_update=True)
-            if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
-                return planned
-            if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
-                return planned
-            page = plan_page(session, rt, message)
-            message.state = MessageState.QUEUED
+    while (step := _plan_step(rt, message_id, lock=True)) is not None and step[1] is not None:
         planned = True
-        if page.done:
-            return planned
+        if step[1].done:
+            break
+    return planned
 
 
 def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
