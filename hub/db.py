@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
@@ -154,3 +154,13 @@ def _copy_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str,
 def _plain(value: Any) -> Any:
     # psycopg would write an Enum by its name; the column holds its value.
     return value.value if isinstance(value, enum.Enum) else value
+
+
+def lock_key(*parts: object) -> tuple[Any, Any]:
+    """The two int4 keys of a PostgreSQL advisory lock named by ``parts``, scoped to the current schema.
+
+    Advisory locks belong to the whole database: two hubs (or two test runs) in one database, each in
+    its own schema, must never hold each other's sweeper, status applier, audit chain or batch
+    claims. Use as ``func.pg_try_advisory_xact_lock(*lock_key("statuses"))``.
+    """
+    return func.hashtext(func.current_schema()), func.hashtext(":".join(str(p) for p in parts))

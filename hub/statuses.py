@@ -38,7 +38,7 @@ from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, 
 
 from channels.base import Outcome
 from channels.inbound import StatusEvent
-from hub.db import get_engine, rowcount
+from hub.db import get_engine, lock_key, rowcount
 from hub.models import Delivery, DeliveryState, QueuedStatus, utcnow
 from hub.models.base import UtcDateTime, table_of
 from hub.runtime import Runtime
@@ -47,7 +47,6 @@ from hub.runtime.timer import AppTimer
 log = logging.getLogger(__name__)
 
 APPLY_BATCH = 1000
-_APPLY_LOCK_KEY = 0x68756263  # "hubc": one applier at a time across the fleet (PostgreSQL)
 
 _Q = table_of(QueuedStatus)
 _T = table_of(Delivery)
@@ -65,7 +64,7 @@ def enqueue(rt: Runtime, channel: str, delivery_id: int, event: StatusEvent) -> 
             "status": event.status[:32], "outcome": event.outcome.value if event.outcome else None,
             "error_code": (event.error_code or None) and str(event.error_code)[:32], "received_at": utcnow()})
     if rt.settings.tasks_eager:  # nobody else will: no workers in this setup
-        apply_queued(rt)
+        apply_queued(rt, wait=True)
 
 
 @dataclass(frozen=True)
@@ -167,12 +166,19 @@ def _apply_round(conn: Connection, changes: list[Change], now: datetime) -> int:
          "v_accept": c.accept, "v_code": c.code, "v_error": c.error} for c in changes]))
 
 
-def apply_batch(rt: Runtime, limit: int = APPLY_BATCH) -> int:
-    """Apply up to ``limit`` queued events in one transaction; returns how many were taken."""
+def apply_batch(rt: Runtime, limit: int = APPLY_BATCH, wait: bool = False) -> int:
+    """Apply up to ``limit`` queued events in one transaction; returns how many were taken.
+
+    ``wait``: wait for another applier's round instead of leaving the queue to it (a round that
+    read the queue before this caller's event was committed would not apply it, and without the
+    workers' timer nobody else would).
+    """
     with get_engine(rt.settings.database_url).begin() as conn:
-        if conn.dialect.name == "postgresql" and not conn.scalar(
-                select(func.pg_try_advisory_xact_lock(_APPLY_LOCK_KEY))):
-            return 0  # another worker is applying; it drains the queue in arrival order
+        if conn.dialect.name == "postgresql":
+            if wait:
+                conn.execute(select(func.pg_advisory_xact_lock(*lock_key("statuses"))))
+            elif not conn.scalar(select(func.pg_try_advisory_xact_lock(*lock_key("statuses")))):
+                return 0  # another worker is applying; it drains the queue in arrival order
         if conn.dialect.name == "sqlite":
             # Read, apply and delete under the write lock (waiting for it up to the busy timeout).
             # pysqlite would only BEGIN at the UPDATE, leaving the read outside the transaction: two
@@ -195,11 +201,11 @@ def apply_batch(rt: Runtime, limit: int = APPLY_BATCH) -> int:
     return len(events)
 
 
-def apply_queued(rt: Runtime, limit: int = APPLY_BATCH) -> int:
+def apply_queued(rt: Runtime, limit: int = APPLY_BATCH, wait: bool = False) -> int:
     """Drain the queue, ``limit`` events per transaction; returns how many were applied."""
     total = 0
     while True:
-        taken = apply_batch(rt, limit)
+        taken = apply_batch(rt, limit, wait)
         total += taken
         if taken < limit:
             return total

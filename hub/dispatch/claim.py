@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from hub.db import lock_key
 from hub.models import Delivery, DeliveryState, WorkerLease, utcnow
 
 CLAIMABLE = (DeliveryState.PENDING, DeliveryState.CHECKING)
@@ -33,8 +33,8 @@ def _batch_lock_taken(session: Session, message_id: int, channel: str, batch_no:
     """
     if session.get_bind().dialect.name != "postgresql":
         return True
-    low = zlib.crc32(f"{channel}:{batch_no}".encode()) - 2**31
-    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(message_id % 2**31, low))))
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(*lock_key("batch", message_id, channel,
+                                                                                batch_no)))))
 
 
 def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,

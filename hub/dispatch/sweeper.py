@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from channels.base import DeliveryResult, Outcome, Recipient
 from hub.compose.messages import messages_due
-from hub.db import get_engine
+from hub.db import get_engine, lock_key
 from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, senders_by_gateway
 from hub.dispatch.claim import claim_stale_sending
@@ -41,7 +41,6 @@ from hub.runtime.timer import AppTimer
 
 log = logging.getLogger(__name__)
 
-_SWEEP_LOCK_KEY = 0x68756273  # "hubs": one PostgreSQL advisory lock for the whole fleet
 NEVER_REQUESTED = "送信の直前に処理が止まりました（未送信と記録から確認できました）"
 
 
@@ -121,13 +120,13 @@ def sweep_lock(rt: Runtime) -> Iterator[bool]:
     engine = get_engine(rt.settings.database_url)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            got = bool(conn.scalar(select(func.pg_try_advisory_lock(_SWEEP_LOCK_KEY))))
+            got = bool(conn.scalar(select(func.pg_try_advisory_lock(*lock_key("sweep")))))
             conn.commit()
             try:
                 yield got
             finally:
                 if got:
-                    conn.execute(select(func.pg_advisory_unlock(_SWEEP_LOCK_KEY)))
+                    conn.execute(select(func.pg_advisory_unlock(*lock_key("sweep"))))
                     conn.commit()
         return
     path = Path(rt.settings.data_dir).resolve() / "sweep.lock"

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, event, func, inspect, select, text
+from sqlalchemy import JSON, BigInteger, Index, String, event, func, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from hub.db import lock_key
 from hub.models.base import Base, BigId, UtcDateTime, utcnow
 
 GENESIS = ""  # the prev_hash of the first row
-# pg_advisory_xact_lock key of the chain (any constant no other lock in the hub uses: "audit" in ASCII).
-CHAIN_LOCK = 0x61756469_74
 
 
 class AuditLog(Base):
@@ -100,7 +99,7 @@ def _link_on_commit(session: Session) -> None:
     if not entries:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+        session.execute(select(func.pg_advisory_xact_lock(*lock_key("audit"))))
     last = session.execute(select(AuditLog.seq, AuditLog.hash).where(AuditLog.seq.is_not(None))
                            .order_by(AuditLog.seq.desc()).limit(1)).first()
     seq, prev = (int(last.seq), last.hash) if last is not None else (0, GENESIS)
