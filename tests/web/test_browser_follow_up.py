@@ -12,8 +12,8 @@ from hub.models import MessageState
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import bearer, seed
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
-from tests.web.test_browser_console import _by, _login, _state, _wait
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
+from tests.web.test_browser_console import _by, _state, _wait
 
 
 def _delivered_live_message(app: Flask, runtime: Runtime) -> int:
@@ -43,7 +43,7 @@ def test_cancel_a_delivered_live_message_from_its_page(
     assert sent > 0
     base = runtime.settings.public_url.rstrip("/")
     web = browser
-    _login(web, base, "bousai1")
+    sign_in(web, base, "bousai1")
     web.get(f"{base}/messages/{message_id}")
     assert not web.find_elements(by.ID, "cancelled-marker")
     web.find_element(by.ID, "cancel-button").click()
