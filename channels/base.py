@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, final
 
@@ -74,6 +74,7 @@ class Draft:
     message_id: int | None = None
     sender_name: str | None = None
     update_label: str = "訂正"  # 訂正 for corrections, 続報 for follow-ups that add information
+    language: str = "ja"  # the language of title and body (hub/residents/languages.py)
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,15 @@ class Batch:
     # For channels with more than one gateway (SMS: twilio | karaden): the one that carries this
     # batch, recorded on each row before the request. None: the channel's first gateway.
     gateway: str | None = None
+    # Each recipient's own signed links (preferences, unsubscribe, answer), by delivery id; only
+    # channels with ``personal_links`` get them (hub/residents/links.py makes them).
+    links: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
     def content_for(self, recipient: Recipient) -> Rendered:
         return self.contents.get(recipient.language) or self.contents["ja"]
+
+    def links_for(self, recipient: Recipient) -> Mapping[str, str]:
+        return self.links.get(recipient.delivery_id, {})
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,8 @@ class Channel(ABC):
     batch_size: ClassVar[int] = 200
     max_chars: ClassVar[int | None] = None
     address_field: ClassVar[str | None] = None  # Contact attribute holding this channel's address
+    # One request per recipient, so each can carry the recipient's own links (Batch.links).
+    personal_links: ClassVar[bool] = False
     progress_every: ClassVar[int] = 25  # results per progress report, for channels that can reconcile
     # Department attribute holding this channel's sender identity (a number, a mailbox), if any.
     sender_field: ClassVar[str | None] = None

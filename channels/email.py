@@ -123,6 +123,7 @@ class EmailChannel(Channel):
     batch_size = 100
     max_chars = MAX_CHARS
     address_field = "email"
+    personal_links = True
     sender_field = "email_sender"
     config: EmailConfig
 

@@ -116,7 +116,10 @@ class TwilioMessages:
             return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         fault = self.ctx.faults.take("sms", (to,))
         if fault is not None and fault.kind != "timeout" and fault.kind != "undelivered":
-            return self._fault_response(fault, to)
+            refused = self._fault_response(fault, to)
+            # An error fault with a delay answers late, as a provider under load does.
+            refused.delay = fault.delay or 0.0
+            return refused
         kind = classify_number(to)
         if kind == "invalid":
             return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")

@@ -42,6 +42,19 @@ class ComposeError(ValueError):
 
 
 @dataclass
+class LocalText:
+    """The message in one more language, beside the Japanese ``title``/``body``."""
+
+    title: str
+    body: str
+    # operator: written or edited by a person | reviewed: a template's reviewed translation |
+    # machine: machine translation (shown as such) | fallback: translation failed, English template text
+    origin: str = "operator"
+    overrides: dict[str, str] = field(default_factory=dict)  # per channel, like Composition.overrides
+    error: str | None = None  # why this language is not what was asked (translation failed)
+
+
+@dataclass
 class Composition:
     title: str
     body: str
@@ -60,6 +73,8 @@ class Composition:
     prepared: bool = False
     # The single-officer emergency override: set only for an operator who holds it (can_override).
     override_reason: str | None = None
+    # Texts in other languages, by language code; recipients of any other language get Japanese.
+    texts: dict[str, LocalText] = field(default_factory=dict)
 
 
 class OverrideRefused(PermissionError):
@@ -84,6 +99,22 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
         )
         rendered[name] = runtime.channel(name).render(draft)
     return rendered
+
+
+def preview_languages(runtime: Runtime, c: Composition, message_id: int | None = None,
+                      public_id: str | None = None) -> dict[str, dict[str, Rendered]]:
+    """Every chosen channel rendered in every language of ``c.texts``, by language then channel."""
+    link = page_url(runtime.settings, public_id) if public_id else None
+    out: dict[str, dict[str, Rendered]] = {}
+    for language, local in c.texts.items():
+        out[language] = {
+            name: runtime.channel(name).render(Draft(
+                title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
+                override=local.overrides.get(name), link=link, message_id=message_id,
+                update_label=c.update_label, language=language))
+            for name in c.channels
+        }
+    return out
 
 
 def create_message(session: Session, runtime: Runtime, c: Composition, created_by: Operator | None = None,
@@ -122,6 +153,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     for ch, r in rendered.items():
         session.add(MessageBody(message=message, channel=ch, language="ja", subject=r.subject, text=r.text,
                                 html=r.html))
+    _store_languages(session, runtime, c, message)
     held = needs_approval(session, runtime, c)
     if held and c.override_reason is None:
         message.state = MessageState.AWAITING_APPROVAL
@@ -141,6 +173,27 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     elif message.state == MessageState.AWAITING_APPROVAL:
         request_approval(session, runtime, message)
     return message
+
+
+def _store_languages(session: Session, runtime: Runtime, c: Composition, message: Message) -> None:
+    """Store each language's bodies; a channel a translation does not fit keeps Japanese for it.
+
+    What each language is (reviewed, machine, fallback) and what went wrong is kept in
+    ``message.meta["languages"]`` so the operator and the record see it.
+    """
+    if not c.texts:
+        return
+    public_id = message.public_id if message_is_public(message) else None
+    languages: dict[str, dict[str, object]] = {}
+    for language, by_channel in preview_languages(runtime, c, message.id, public_id).items():
+        local = c.texts[language]
+        unfit = {ch: list(r.errors) for ch, r in by_channel.items() if r.errors}
+        for ch, r in by_channel.items():
+            if ch not in unfit:
+                session.add(MessageBody(message=message, channel=ch, language=language, subject=r.subject,
+                                        text=r.text, html=r.html))
+        languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit}
+    message.meta = {**(message.meta or {}), "languages": languages}
 
 
 def _require_enabled(session: Session, c: Composition) -> None:

@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import Batch, Channel, Recipient, Rendered
+from hub.config import Settings
 from hub.models import Contact, Department, Message, MessageBody, Mode
+from hub.residents.links import links_for
 
 DEFAULT_SENDERS = {"sms": "+815000000000", "voice": "+815000000000", "email": "bousai@city.example.jp"}
 
@@ -46,7 +48,8 @@ def senders_by_gateway(message: Message, channel: Channel) -> dict[str | None, s
 
 
 def build_batch(session: Session, message: Message, channel: Channel, batch_no: int,
-                recipients: Sequence[Recipient], attempt: int, gateway: str | None = None) -> Batch:
+                recipients: Sequence[Recipient], attempt: int, gateway: str | None = None,
+                settings: Settings | None = None) -> Batch:
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
     if dept is not None and dept.email_sender_name:
@@ -54,8 +57,12 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
         contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
                                        meta={**c.meta, "sender_name": dept.email_sender_name})
                     for language, c in contents.items()}
+    links = {}
+    if channel.personal_links and settings is not None:
+        links = links_for(settings, message.id, channel.name, [(r.delivery_id, r.contact_id) for r in recipients],
+                          asks_question=bool((message.meta or {}).get("question")))
     return Batch(
-        message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents,
+        message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents, links=links,
         sender=senders_by_gateway(message, channel)[gateway], mode=message.mode,
         idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt, gateway=gateway,
     )

@@ -66,7 +66,7 @@ def reconcile_stale(rt: Runtime) -> int:
                 continue
             recipients = {r.id: Recipient(r.id, r.address, r.language, r.contact_id) for r in rows}
             batch = build_batch(session, message, channel, batch_no, list(recipients.values()),
-                                attempt=max(r.attempts for r in rows) + 1)
+                                attempt=max(r.attempts for r in rows) + 1, settings=rt.settings)
             senders = senders_by_gateway(message, channel)
             policy = retry_policy(rt, message)
         results: list[DeliveryResult] = []

@@ -201,7 +201,7 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
-                            attempt=max(r.attempts for r in rows) + 1)
+                            attempt=max(r.attempts for r in rows) + 1, settings=rt.settings)
         senders = senders_by_gateway(message, channel)
         department = message.department
         policy = retry_policy(rt, message)

@@ -123,7 +123,8 @@ def test_requests_in_flight_stop_at_a_timeout_and_the_in_flight_ones_still_repor
 
 
 def test_a_429_stops_new_requests_but_the_one_in_flight_is_recorded_as_sent(sb: Sandbox, settings: Settings) -> None:
-    sb.inject_fault("sms", "429", match=MANY[0])
+    # The 429 answers late, so the second request is surely in flight before it comes back.
+    sb.inject_fault("sms", "429", match=MANY[0], delay=0.5)
     sb.inject_fault("sms", "timeout", match=MANY[1], delay=1.0)  # slow, not lost: answered in time
     ch = build("sms", settings, timeout=3.0, in_flight=2)
     results = by_id(ch.deliver(make_batch(ch, DRAFT, recipients(MANY))))

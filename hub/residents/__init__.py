@@ -1,0 +1,1 @@
+"""Residents as people, not CSV lines: registration, preferences, opt-out, answers, languages."""
