@@ -155,7 +155,9 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
                    after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """The next ``limit`` contacts of the audience after ``after``, as rows for every channel."""
     fields = sorted({c.address_field for c in channels if c.address_field})
-    page: Select[Any] = contact_ids_query(audience, distinct=False).with_only_columns(
+    # The message's category narrows it to residents who want that category (hub/residents).
+    wanted = contact_ids_query(audience, distinct=False, category=message.category_code)
+    page: Select[Any] = wanted.with_only_columns(
         Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields)
     ).where(Contact.id > after)
     if message.mode != Mode.ACTUAL:
