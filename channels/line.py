@@ -140,10 +140,11 @@ class LineChannel(Channel):
         text = with_prefix(
             prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
         )
-        text = join_nonempty(text, hint, sep="\n\n")
         errors = []
         if len(text) > MAX_CHARS:
             errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text)}文字）")
+        elif hint and len(text) + len(hint) + 2 <= MAX_CHARS:  # the officer's words always come first
+            text = join_nonempty(text, hint, sep="\n\n")
         return Rendered(subject=None, text=text, errors=tuple(errors), units=1)
 
     def check_address(self, address: str) -> str | None:

@@ -39,6 +39,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.callbacks import callbacks_bp
     from hub.callbacks_karaden import karaden_bp
     from hub.relay.web import relay_bp
+    from hub.residents.web import residents_bp
     from hub.web import feeds_bp, headers, web_bp
     from hub.web.callouts import console_bp
 
@@ -51,6 +52,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(relay_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(residents_bp)
 
     # Register the tasks with this app's Celery instance.
     import hub.dispatch.sweeper
