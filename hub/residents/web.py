@@ -19,7 +19,7 @@ from hub.api.auth import csrf_ok
 from hub.i18n import SUPPORTED, current_locale
 from hub.i18n import gettext as _
 from hub.models import Contact
-from hub.residents import choices, line_flow, register
+from hub.residents import choices, line_flow, register, tasks
 from hub.residents.languages import JAPANESE, LANGUAGES
 from hub.residents.links import PREFERENCES, ResidentLinkError, read_token
 from hub.runtime import Runtime
@@ -89,8 +89,6 @@ def register_page() -> ResponseReturnValue:
     if register.address_refused(rt, request.remote_addr):
         return _problem(429, _("短い時間に多くの登録がありました。しばらくしてからもう一度お試しください"))
     if register.may_send(rt, request.remote_addr, email):
-        from hub.residents import tasks
-
         tasks.queue_confirmation(register.Request(email, frozenset(picked["categories"]),
                                                   frozenset(picked["areas"]), picked["language"],
                                                   current_locale()))
