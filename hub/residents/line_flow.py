@@ -55,11 +55,13 @@ def data(op: str, *args: str | int) -> str:
     return "|".join((PREFIX, op, *(str(a) for a in args)))
 
 
-def parse(raw: str | None) -> list[str] | None:
-    parts = (raw or "").split("|")
-    if len(parts) < 2 or parts[0] != PREFIX or len(raw or "") > 300:
+def parse(raw: str | None) -> tuple[str, str] | None:
+    """(op, argument) of our postback data; None for anyone else's (or anything longer than LINE sends)."""
+    prefix, _, rest = (raw or "").partition("|")
+    if prefix != PREFIX or len(raw or "") > 300:
         return None
-    return parts[1:]
+    op, _, arg = rest.partition("|")
+    return op, arg
 
 
 def _page(raw: str) -> int:
@@ -98,23 +100,21 @@ def on_postback(session: Session, event: UserEvent) -> bool:
     if contact is None:  # not a follower we know (deleted since): nothing to keep choices for
         log.info("registration postback from an unknown LINE user")
         return True
-    op, args = parts[0], parts[1:]
-    arg = args[0] if args else ""
-    answer = apply(session, contact, op, arg, args[1] if len(args) > 1 else "")
+    answer = apply(session, contact, *parts)
     if answer is not None:
         _answer_later(session, event, answer)
     return True
 
 
-def apply(session: Session, contact: Contact, op: str, arg: str, extra: str = "") -> Answer | None:
+def apply(session: Session, contact: Contact, op: str, arg: str) -> Answer | None:
     """Record what the pressed button chose; the answer that shows the next step."""
     source = choices.LINE_POSTBACK
     now = choices.current(contact)
-    if op == "c":  # a category pressed: on if it was off, off if it was on; the same page again
-        code = extra
+    if op == "c":  # "<page>|<code>": on if it was off, off if it was on; the same page again
+        page, _, code = arg.partition("|")
         picked = now.categories ^ {code} if code else now.categories
         choices.choose(session, contact, categories=picked, source=source)
-        return Answer(CATEGORIES, _page(arg))
+        return Answer(CATEGORIES, _page(page))
     if op == "cp":
         return Answer(CATEGORIES, _page(arg))
     if op == "cd":

@@ -131,3 +131,24 @@ def test_categories_beyond_one_quick_reply_are_paged_with_next(
     pressed = follower.press(second, label)
     assert set(quick_replies(pressed)) == (page2 - {label}) | {"✓" + label, "次へ ▶", "決定"}, \
         "the page pressed on is shown again, with the choice marked"
+
+
+def test_forged_or_foreign_postbacks_change_nothing(
+        app: Flask, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    seed(app)
+    follower = Follower(sandbox_client, USER)
+    follower.follow()
+    for data in ("reg|c|0|no-such-category", "reg|a|9999999", "reg|l|xx", "reg|c|abc", "reg|zz|1", "reg|",
+                 "relay|1|q|1", "reg|c|0|" + "x" * 400):
+        result = sandbox_client.emit_line_event({"type": "postback", "postback": {"data": data},
+                                                 "source": {"type": "user", "userId": USER}})
+        assert result["status"] == 200, (data, result)
+    stranger = sandbox_client.emit_line_event({"type": "postback", "postback": {"data": "reg|c|0|bousai"},
+                                               "source": {"type": "user", "userId": "U" + "9" * 32}})
+    assert stranger["status"] == 200
+    with runtime.session() as s:
+        contact = s.scalar(select(Contact).where(Contact.line_user_id == USER))
+        assert contact is not None
+        assert (contact.categories, contact.areas, contact.language) == ([], [], "ja")
+        assert s.scalar(select(Subscription)) is None
+        assert s.scalar(select(Contact).where(Contact.line_user_id == "U" + "9" * 32)) is None
