@@ -194,5 +194,6 @@ def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None
             audit(session, channel, "consent.revoked", contact, channel=channel)
     elif kind == "postback" and not any(handler(session, event) for handler in postback_handlers):
         log.info("unhandled %s postback from %s", channel, user_id)
-    elif kind == "message" and event.text is not None:
-        any(handler(session, event) for handler in message_handlers)
+    elif kind == "message" and event.text is not None \
+            and not any(handler(session, event) for handler in message_handlers):
+        log.debug("unhandled %s text message from %s", channel, user_id)

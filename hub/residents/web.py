@@ -57,12 +57,12 @@ def _problem(status: int, message: str) -> ResponseReturnValue:
     return render_template("residents/problem.html", status=status, message=message), status
 
 
-def _form_choices(session: Session) -> dict[str, Any]:
-    categories = request.form.getlist("category")[:MAX_CHOICES]
-    areas = request.form.getlist("area")[:MAX_CHOICES]
-    language = request.form.get("language", JAPANESE)
-    return {"categories": set(categories), "areas": set(areas),
-            "language": language if language in LANGUAGES else JAPANESE}
+def _form_choices() -> dict[str, Any]:
+    """The posted choices; a language that is not offered is None (left as it is)."""
+    language = request.form.get("language", "")
+    return {"categories": set(request.form.getlist("category")[:MAX_CHOICES]),
+            "areas": set(request.form.getlist("area")[:MAX_CHOICES]),
+            "language": language if language in LANGUAGES else None}
 
 
 def _options(session: Session) -> dict[str, Any]:
@@ -79,7 +79,8 @@ def register_page() -> ResponseReturnValue:
         options = _options(s)
         if request.method == "GET":
             return render_template("residents/register.html", **options, chosen=None, error=None)
-        picked = _form_choices(s)
+    picked = _form_choices()
+    picked["language"] = picked["language"] or JAPANESE
     email = register.normalise_email(request.form.get("email", ""))
     if email is None:
         page = render_template("residents/register.html", **options, chosen=picked,
@@ -135,7 +136,7 @@ def preferences_page(token: str) -> ResponseReturnValue:
                 choices.stop_everything(s, contact, choices.WEB_PREFERENCES)
                 notice = _("すべての配信を停止しました。")
             elif action == "save":
-                picked = _form_choices(s)
+                picked = _form_choices()
                 choices.choose(s, contact, categories=picked["categories"], areas=picked["areas"],
                                language=picked["language"], source=choices.WEB_PREFERENCES)
                 notice = _("配信設定を保存しました。")

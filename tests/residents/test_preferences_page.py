@@ -66,6 +66,13 @@ def test_changes_are_saved_dated_with_their_source_and_audited(
                                                     AuditLog.subject_id == str(resident)))
         assert change.detail["categories"] == {"added": ["kenko", "zei"], "removed": ["bousai"]}
         assert change.detail["language"] == {"from": "ja", "to": "zh"} and change.actor == f"resident:{resident}"
+    forged = client.post(path, data={"csrf_token": csrf(client), "action": "save", "category": ["kenko", "nosuch"],
+                                     "area": ["0320500", "0321300"], "language": "xx"})
+    assert forged.status_code == 200
+    with runtime.session() as s:
+        contact = s.get(Contact, resident)
+        assert contact is not None and contact.language == "zh", "a language not offered leaves it as it was"
+        assert sorted(c.code for c in contact.categories) == ["kenko"]
 
 
 def test_stop_everything_revokes_every_consent(client: FlaskClient, runtime: Runtime, resident: int) -> None:
