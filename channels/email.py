@@ -115,6 +115,24 @@ def html_body(title: str, body: str, link: str | None, sender_name: str | None) 
     )
 
 
+class _LinkHeaderPolicy(email.policy.EmailPolicy):
+    """SMTP's policy, except that a link header stays one line, as it was written.
+
+    The default folding turns a URL longer than a line into RFC 2047 encoded words, which no mail
+    client reads as a link: the one-click button would silently disappear.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        text = str(value)
+        if name.lower() in UNFOLDED_HEADERS and text.isascii() and len(name) + len(text) < 990:
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+SMTP_POLICY = _LinkHeaderPolicy(linesep="\r\n")  # = email.policy.SMTP
+SMTPUTF8_POLICY = SMTP_POLICY.clone(utf8=True)  # = email.policy.SMTPUTF8
+
 FOOTER_LABELS = {"ja": ("配信設定の変更", "配信停止"), "ja-easy": ("おしらせの せってい", "おしらせを とめる"),
                  "en": ("Change your preferences", "Unsubscribe")}
 
@@ -244,7 +262,7 @@ class EmailChannel(Channel):
                 built = self.build(batch, recipient, sender)
                 # SMTP wants CRLF line ends; smtplib only fixes them for str, not bytes. Headers
                 # carry a non-ASCII address as UTF-8, which SMTPUTF8 allows.
-                message = built.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+                message = built.as_bytes(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
                 if conn is None:
                     conn = self._connect()
                 if utf8 and not conn.has_extn("smtputf8"):
