@@ -95,6 +95,8 @@ class TwilioInbound:
             return json_response(409, {"message": str(exc)})
         except OSError as exc:
             return json_response(502, {"message": f"SMS URL unreachable: {exc}"})
+        if spec.get("redirect"):  # the inbox page's form: back to the page, where the reply now is
+            return Response(303, b"", "text/plain", [("Location", "/sandbox/?channel=sms")])
         return json_response(200, result)
 
     def send(self, from_: str, to: str, body: str, sid: str | None = None) -> dict[str, Any]:
