@@ -14,8 +14,8 @@ Updating an existing contact (matched by external_id, else by an address):
       becomes no). Consent is only ever added by an import; ``-`` is not a consent value.
 A consent the resident revoked (SMS STOP, an e-mail's unsubscribe, a LINE block) stays revoked: the
 same file imported again never re-subscribes. Only a row whose ``consent_date`` is given and falls
-on a day after the stop (Japan time) is a new consent; any other row still updates the contact, and
-the consents it did not renew are counted in ``kept_revoked``.
+on a day after the stop (Japan time), and not in the future, is a new consent; any other row still
+updates the contact, and the consents it did not renew are counted in ``kept_revoked``.
 Who may import what (docs/security.md): a row is applied only if the operator may manage the contact
 (``MANAGE_CONTACTS`` in its department, before and after the change; a department-less resident
 contact: an admin or a sender of a department in ``HUB_RESIDENT_REGISTRY``). Any other row is an
@@ -304,7 +304,10 @@ def _renews(contact: Contact, channel: str, consent_date: datetime | None) -> bo
     stops = [c.revoked_at for c in contact.consents if c.channel == channel and c.revoked_at is not None]
     if not stops:
         return True
-    return consent_date is not None and consent_date.date() > max(stops).astimezone(JST).date()
+    if consent_date is None:
+        return False
+    # A date in the future is a typo, not a consent: it must not undo a stop.
+    return max(stops).astimezone(JST).date() < consent_date.date() <= datetime.now(JST).date()
 
 
 def _check_line_id_free(session: Session, contact: Contact | None, line_id: str | None) -> None:

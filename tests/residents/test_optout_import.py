@@ -7,7 +7,7 @@ without a date or with an older one, leaves the consent revoked and is counted i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -21,7 +21,13 @@ from tests.support.hubtools import rows, send
 
 PHONE = "+819012340001"
 CSV = "external_id,name,phone,consent,consent_date\nR1,山田 太郎,090-1234-0001,sms,{date}\n"
-STOPPED_AT = datetime(2026, 6, 10, 3, 0, tzinfo=UTC)  # 12:00 on 10 June in Japan
+# Noon in Japan a month ago: "the day of the stop" is the same date in UTC and in Japan time.
+STOPPED_AT = (datetime.now(UTC) - timedelta(days=30)).replace(hour=3, minute=0, second=0, microsecond=0)
+
+
+def _day(offset: int) -> str:
+    """The date ``offset`` days after the stop, as a CSV carries it."""
+    return (STOPPED_AT + timedelta(days=offset)).date().isoformat()
 
 
 def _import(runtime: Runtime, date: str) -> int:
@@ -43,11 +49,12 @@ def _live(runtime: Runtime) -> list[str]:
 
 
 def test_reimporting_the_same_file_keeps_the_stop(runtime: Runtime) -> None:
-    assert _import(runtime, "2026-04-01") == 0
+    assert _import(runtime, _day(-60)) == 0
     _stop(runtime)
-    assert _import(runtime, "2026-04-01") == 1  # the very same file
+    assert _import(runtime, _day(-60)) == 1  # the very same file
     assert _import(runtime, "") == 1  # no date: "now" is not a resident's new consent
-    assert _import(runtime, "2026-06-10") == 1  # the day of the stop: cannot tell which came first
+    assert _import(runtime, _day(0)) == 1  # the day of the stop: cannot tell which came first
+    assert _import(runtime, _day(31)) == 1  # a date in the future is a typo, not a consent
     assert _live(runtime) == []
     with runtime.session() as session:
         [consent] = session.scalars(select(Consent))
@@ -55,22 +62,22 @@ def test_reimporting_the_same_file_keeps_the_stop(runtime: Runtime) -> None:
 
 
 def test_a_consent_dated_after_the_stop_resubscribes(runtime: Runtime) -> None:
-    _import(runtime, "2026-04-01")
+    _import(runtime, _day(-60))
     _stop(runtime)
-    assert _import(runtime, "2026-06-11") == 0
+    assert _import(runtime, _day(1)) == 0
     with runtime.session() as session:
         consents = sorted(session.scalars(select(Consent)), key=lambda c: c.given_at)
         assert [(c.given_at.date().isoformat(), c.revoked_at is None) for c in consents] == [
-            ("2026-04-01", False), ("2026-06-11", True)]  # the stop stays on record
+            (_day(-60), False), (_day(1), True)]  # the stop stays on record
 
 
 def test_reimport_after_an_sms_stop_sends_nothing(
     app: Flask, runtime: Runtime, sandbox: Sandbox
 ) -> None:
     """End to end through the sandbox: STOP by SMS, the same CSV again, the next message skips the number."""
-    _import(runtime, "2026-04-01")
+    _import(runtime, _day(-60))
     sandbox.send_sms(PHONE, "+815012345678", "STOP")
-    assert _import(runtime, "2026-04-01") == 1
+    assert _import(runtime, _day(-60)) == 1
     message_id = send(runtime, channels=["sms"])
     [row] = rows(runtime, message_id, "sms")
     assert (row.state, row.reason) == ("skipped", "opted_out")
