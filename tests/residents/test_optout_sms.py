@@ -7,6 +7,7 @@ incoming-message webhook as Twilio does and delivers the TwiML reply to the resi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -189,3 +190,13 @@ def test_stop_from_a_staff_phone_keeps_work_messages(
     sandbox.send_sms(PHONE, "+815012345678", "STOP")
     message_id = send(runtime, channels=["sms"])
     assert rows(runtime, message_id, "sms")[0].state in ("sent", "delivered")
+
+
+def test_two_stops_at_the_same_moment_confirm_once(app: Flask, runtime: Runtime, sandbox: Sandbox) -> None:
+    """The resident taps send twice: two messages (two MessageSids) arrive together."""
+    _resident(runtime)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda word: sandbox.send_sms(PHONE, "+815012345678", word),
+                                ["STOP", "停止", "配信停止", "ストップ"]))
+    assert [r["status"] for r in results] == [200] * 4
+    assert sum(len(r["replies"]) for r in results) == 1
