@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from hub.contacts.masking import mask_address
 from hub.i18n import gettext as _
-from hub.models import Contact
+from hub.models import Contact, ContactKind
 from hub.residents import links, optout
 from hub.runtime import Runtime
 
@@ -32,9 +32,10 @@ def _rt() -> Runtime:
     return rt
 
 
-def _page(state: str, status: int, token: str = "", label: str = "", address: str | None = None) -> ResponseReturnValue:
+def _page(state: str, status: int, token: str = "", label: str = "", address: str | None = None,
+          staff: bool = False) -> ResponseReturnValue:
     return render_template("residents/unsubscribe.html", state=state, token=token,
-                           channel=_(label) if label else "", address=address), status
+                           channel=_(label) if label else "", address=address, staff=staff), status
 
 
 @unsubscribe_bp.route("/r/u/<token>", methods=["GET", "POST"])
@@ -52,12 +53,17 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             return _page("bad_link", 404)
         label = CHANNEL_LABELS[link.channel]
         address = mask_address(getattr(contact, ADDRESS_FIELDS[link.channel]))
+        # Staff are reached for their work whatever their consent: the stop is recorded, and the
+        # page says plainly that work messages keep coming.
+        staff = contact.kind == ContactKind.STAFF
         if request.method == "POST":
             via = "page" if request.form.get("via") == "page" else "one-click"
             revoked = optout.revoke(s, Contact.id == contact.id, link.channel, f"{link.channel}:{via}",
                                     actor=f"contact:{contact.id}")
-            return _page("done" if revoked else "already", 200, token, label, address)
+            state = "done" if revoked else "staff_only" if staff else "already"
+            return _page(state, 200, token, label, address, staff)
         live = any(c.channel == link.channel and c.revoked_at is None for c in contact.consents)
-    return _page("confirm" if live else "already", 200, token, label, address)
+    state = "confirm" if live else "staff_only" if staff else "already"
+    return _page(state, 200, token, label, address, staff)
 
 

@@ -127,3 +127,15 @@ def test_the_footer_speaks_the_recipients_language(
     send(runtime, channels=["email"])
     assert "Unsubscribe: " in str(_mail(sandbox_client)[0]["text"])
     assert "おしらせを とめる: " in str(_mail(sandbox_client, "jiro@example.jp")[0]["text"])
+
+
+def test_staff_are_told_their_work_messages_keep_coming(app: Flask, runtime: Runtime) -> None:
+    with runtime.session() as session:
+        staff = Contact(kind="staff", name="職員", email="shokuin@city.example.jp")
+        session.add(staff)
+        session.flush()
+        link = url_for(runtime.settings, ResidentLink(UNSUBSCRIBE, staff.id, "email"))
+    page = requests.get(link, timeout=10)
+    assert page.status_code == 200 and "業務連絡は、配信停止の対象外です" in page.text and "<form" not in page.text
+    posted = requests.post(link, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert posted.status_code == 200 and "業務連絡は、配信停止の対象外です" in posted.text
