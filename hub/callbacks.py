@@ -22,6 +22,7 @@ from channels.inbound import (
 )
 from hub import statuses
 from hub.models import Consent, Contact, ContactKind, WebhookEvent, audit, utcnow
+from hub.residents.optout import revoke
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -186,12 +187,8 @@ def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None
         for handler in follow_handlers:
             handler(session, event, contact)
     elif kind == "unfollow" and user_id:
-        contact = session.scalar(select(Contact).where(address_field == user_id))
-        if contact is not None:
-            for consent in contact.consents:
-                if consent.channel == channel and consent.revoked_at is None:
-                    consent.revoked_at = utcnow()
-            audit(session, channel, "consent.revoked", contact, channel=channel)
+        # A block is an opt-out like any other: dated, with its source, audited per contact.
+        revoke(session, address_field == user_id, channel, f"{channel}:unfollow", actor=channel)
     elif kind == "postback" and not any(handler(session, event) for handler in postback_handlers):
         log.info("unhandled %s postback from %s", channel, user_id)
     elif kind == "message" and event.text is not None \

@@ -124,12 +124,12 @@ def give_consent(session: Session, contact: Contact, channel: str, source: str) 
 
 
 def stop_everything(session: Session, contact: Contact, source: str) -> list[str]:
-    """Revoke every live consent (every channel): nothing more reaches this resident until they
+    """Revoke every live consent (every channel) the way every opt-out does (``optout.revoke``:
+    dated, with ``source``, audited per channel): nothing more reaches this resident until they
     give consent again. Returns the channels stopped."""
-    now = utcnow()
+    from hub.residents.optout import revoke
+
     stopped = sorted({c.channel for c in contact.consents if c.revoked_at is None})
-    for consent in contact.consents:
-        if consent.revoked_at is None:
-            consent.revoked_at = now
-    audit(session, actor_of(contact), "consent.revoked", contact, channels=stopped, source=source, everything=True)
+    for channel in stopped:
+        revoke(session, Contact.id == contact.id, channel, source, actor=actor_of(contact))
     return stopped

@@ -136,7 +136,8 @@ def contact_page(contact_id: int) -> ResponseReturnValue:
             abort(404)
         shown = _shows_addresses(principal, contact, scope)
         row = _row(contact, shown)
-        consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source}
+        consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source,
+                     "revoked_source": c.revoked_source}
                     for c in s.scalars(select(Consent).where(Consent.contact_id == contact.id)
                                        .order_by(Consent.given_at.desc()))]
         deliveries = [{"message_id": m.id, "title": m.title, "mode": m.mode, "channel": d.channel,

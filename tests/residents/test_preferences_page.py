@@ -83,9 +83,11 @@ def test_stop_everything_revokes_every_consent(client: FlaskClient, runtime: Run
     with runtime.session() as s:
         consents = s.scalars(select(Consent).where(Consent.contact_id == resident)).all()
         assert consents and all(c.revoked_at is not None for c in consents)
-        [stop] = s.scalars(select(AuditLog).where(AuditLog.action == "consent.revoked",
-                                                  AuditLog.subject_id == str(resident)))
-        assert stop.detail["channels"] == ["email", "line"] and stop.detail["source"] == "web:preferences"
+        assert {c.revoked_source for c in consents} == {"web:preferences"}
+        stops = s.scalars(select(AuditLog).where(AuditLog.action == "consent.revoked",
+                                                 AuditLog.subject_id == str(resident))).all()
+        assert sorted((a.detail["channel"], a.detail["source"]) for a in stops) == [
+            ("email", "web:preferences"), ("line", "web:preferences")]
     assert 'id="stopped"' in client.get(path).get_data(as_text=True)
 
 
