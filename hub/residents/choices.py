@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Consent, Contact, audit, utcnow
 from hub.models.residents import AREA, CATEGORY, LANGUAGE, Subscription
-from hub.residents.languages import JAPANESE, is_known
+from hub.residents.languages import JAPANESE, LANGUAGES, is_known
 
 # Where a choice came from (Subscription.source, Consent.source).
 LINE_POSTBACK = "line:postback"
@@ -107,6 +107,17 @@ def _revoke(session: Session, contact: Contact, kind: str, code: str | None) -> 
     now = utcnow()
     for record in session.scalars(query):
         record.revoked_at = now
+
+
+def choice_history(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    """Every choice the resident made, newest first, with what it names (the contact page shows it)."""
+    names = {(CATEGORY, c.code): c.name for c in session.scalars(select(Category))}
+    names |= {(AREA, a.code): a.name for a in session.scalars(select(Area))}
+    names |= {(LANGUAGE, code): name for code, name in LANGUAGES.items()}
+    return [{"kind": r.kind, "code": r.code, "name": names.get((r.kind, r.code), r.code), "given_at": r.given_at,
+             "revoked_at": r.revoked_at, "source": r.source}
+            for r in session.scalars(select(Subscription).where(Subscription.contact_id == contact_id)
+                                     .order_by(Subscription.given_at.desc(), Subscription.id.desc()))]
 
 
 def has_consent(contact: Contact, channel: str) -> bool:

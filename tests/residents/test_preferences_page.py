@@ -11,7 +11,7 @@ from hub.models import Area, AuditLog, Category, Consent, Contact
 from hub.models.residents import Subscription
 from hub.residents.links import PREFERENCES, UNSUBSCRIBE, ResidentLink, make_token
 from hub.runtime import Runtime
-from tests.api.support import csrf, seed
+from tests.api.support import csrf, login, seed
 
 
 @pytest.fixture
@@ -103,3 +103,16 @@ def test_bad_links_and_forms_are_4xx_and_change_nothing(
     with runtime.session() as s:
         assert all(c.revoked_at is None for c in s.scalars(select(Consent).where(Consent.contact_id == resident)))
         assert s.scalar(select(Subscription)) is None
+
+
+def test_the_operators_contact_page_shows_what_the_resident_chose(
+        client: FlaskClient, runtime: Runtime, resident: int) -> None:
+    path = _path(runtime, resident)
+    client.get(path)
+    client.post(path, data={"csrf_token": csrf(client), "action": "save", "category": ["kenko"],
+                            "area": ["0321500"], "language": "vi"})
+    staff = client.application.test_client()
+    assert login(staff, "admin").status_code == 302
+    page = staff.get(f"/contacts/{resident}").get_data(as_text=True)
+    table = page[page.index('id="choices"'):]
+    assert "健康" in table and "Tiếng Việt" in table and "web:preferences" in table
