@@ -75,6 +75,38 @@ class Draft:
     sender_name: str | None = None
     update_label: str = "訂正"  # 訂正 for corrections, 続報 for follow-ups that add information
     language: str = "ja"  # the language of title and body (hub/residents/languages.py)
+    poll: Poll | None = None  # a resident survey the message asks (SMS, LINE and e-mail carry it)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One question a message asks residents, answered by a choice's key (a digit 1–9).
+
+    SMS appends how to reply, LINE adds quick-reply buttons, e-mail the recipient's own answer
+    link (``Batch.links``). Dispatch puts it in ``Rendered.meta["poll"]`` of every content it sends.
+    """
+
+    text: str
+    choices: tuple[tuple[str, str], ...]  # (key, label), keys "1".."9"
+    message_id: int | None = None
+
+    def listing(self) -> str:
+        """``1:はい 2:いいえ``: how an SMS says the choices (the key is what a resident replies)."""
+        return " ".join(f"{key}:{label}" for key, label in self.choices)
+
+    def reply_hint(self, language: str = "ja") -> str:
+        """The question and how to answer it by replying, as an SMS ends."""
+        if language.startswith("ja"):
+            return f"{self.text}\n{self.listing()} を返信してください"
+        return f"{self.text}\nReply with the number: {self.listing()}"
+
+    def postback_data(self, key: str) -> str:
+        """What a LINE button sends back: the same for every recipient of a multicast (the webhook's
+        user id says who answered)."""
+        return f"{POLL_POSTBACK_PREFIX}{self.message_id or 0}:{key}"
+
+
+POLL_POSTBACK_PREFIX = "ans:"
 
 
 @dataclass(frozen=True)

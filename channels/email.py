@@ -29,6 +29,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Poll,
     Recipient,
     Rendered,
     Requesting,
@@ -152,6 +153,20 @@ def with_footer(text: str, html_text: str | None, preferences: str | None, stop:
     return text, html_text
 
 
+def poll_text(poll: Poll) -> str:
+    return "\n".join([f"【アンケート】{poll.text}", *(f"{key}: {label}" for key, label in poll.choices)])
+
+
+def with_answer_link(text: str, html_text: str | None, url: str) -> tuple[str, str | None]:
+    """The text and HTML with the recipient's own answer link (a survey's) at the end."""
+    text = text.rstrip("\n") + f"\n\n回答はこちら: {url}\n"
+    if html_text and urlsplit(url).scheme in ("http", "https"):
+        href = html.escape(url, quote=True)
+        html_text = html_text.replace(
+            "</body>", f'<p><a href="{href}">アンケートに回答する</a></p>\n</body>', 1)
+    return text, html_text
+
+
 class EmailChannel(Channel):
     name = "email"
     label = "メール"
@@ -168,6 +183,9 @@ class EmailChannel(Channel):
         prefix = prefix_for(draft)
         subject = with_prefix(prefix, draft.title)
         body = draft.override or draft.body
+        if draft.poll is not None:
+            # The answer link is each recipient's own: added when the message is built (build()).
+            body = join_nonempty(body, poll_text(draft.poll), sep="\n\n")
         link_line = f"詳しくはこちら: {draft.link}" if draft.link else None
         text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
         errors = []
@@ -206,6 +224,9 @@ class EmailChannel(Channel):
         msg["Auto-Submitted"] = "auto-generated"
         text, html_text = content.text, content.html
         links = batch.links_for(recipient)
+        answer = links.get("answer")
+        if answer:  # before the footer: the footer stays last
+            text, html_text = with_answer_link(text, html_text, answer)
         stop = links.get("unsubscribe")
         if stop:
             # RFC 2369 + RFC 8058: mail clients show an unsubscribe button that POSTs

@@ -23,6 +23,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Poll,
     Question,
     Recipient,
     Rendered,
@@ -140,12 +141,15 @@ class LineChannel(Channel):
         text = with_prefix(
             prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
         )
+        # A survey's question comes last, right above the quick-reply buttons that answer it.
+        question = f"\n\n{draft.poll.text}" if draft.poll is not None else ""
         errors = []
-        if len(text) > MAX_CHARS:
-            errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text)}文字）")
-        elif hint and len(text) + len(hint) + 2 <= MAX_CHARS:  # the officer's words always come first
+        if len(text) + len(question) > MAX_CHARS:
+            errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text) + len(question)}文字）")
+        elif hint and len(text) + len(hint) + 2 + len(question) <= MAX_CHARS:  # the officer's words come first
             text = join_nonempty(text, hint, sep="\n\n")
-        return Rendered(subject=None, text=text, errors=tuple(errors), units=1)
+        return Rendered(subject=None, text=text + question, errors=tuple(errors), units=1,
+                        meta={"poll": draft.poll} if draft.poll is not None else {})
 
     def check_address(self, address: str) -> str | None:
         return None if USER_ID_RE.match(address) else "invalid_address"
@@ -181,6 +185,9 @@ class LineChannel(Channel):
 
         question = content.meta.get("question")
         if not isinstance(question, Question):
+            poll = content.meta.get("poll")
+            if isinstance(poll, Poll):
+                return [TextMessage(text=content.text, quick_reply=poll_quick_reply(poll))]
             return [TextMessage(text=content.text)]
         messages: list[Any] = [TextMessage(text=content.text)] if content.text else []
         if question.choices:
@@ -307,6 +314,20 @@ class LineChannel(Channel):
         return [DeliveryResult(r.delivery_id, Outcome.NOT_SENT,
                                error="同じ再送キーで送るため、LINEが受け付け済みでも二重には届きません")
                 for r in recipients]
+
+
+def poll_quick_reply(poll: Poll) -> Any:
+    """A resident survey's choices as quick-reply postback buttons (at most 9 of LINE's 13).
+
+    The button shows the label (LINE: at most 20 characters); the chat shows ``1:はい`` as the
+    resident's own message, which is their confirmation.
+    """
+    from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem
+
+    return QuickReply(items=[
+        QuickReplyItem(action=PostbackAction(label=label, display_text=f"{key}:{label}",
+                                             data=poll.postback_data(key)))
+        for key, label in poll.choices[:QUICK_REPLY_MAX]])
 
 
 def _user_event(event: Any) -> UserEvent:

@@ -8,6 +8,7 @@ from hub.models.health import EngineAlarm  # noqa: F401  (loads every health tab
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
 from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
+from hub.models.resident_answers import ResidentAnswer  # noqa: F401  (for Alembic)
 from hub.models.residents import Subscription
 from hub.models.triggers import TriggerRule  # noqa: F401  (loads every trigger table for Alembic)
 from hub.models.webhooks import QueuedStatus, WebhookEvent
