@@ -52,9 +52,10 @@ def line_id(i: int) -> str:
     return f"U{i:032x}"
 
 
-def send_survey(client: FlaskClient, channels: list[str], question: Any = None, **fields: Any) -> int:
+def send_survey(client: FlaskClient, channels: list[str], question: Any = None, audience: str = "residents",
+                **fields: Any) -> int:
     data = create_approved(client, title="避難状況の確認", body="○○地区に避難指示を発令しています。",
-                           channels=channels, audience="residents", category="bousai",
+                           channels=channels, audience=audience, category="bousai",
                            question=question or QUESTION, **fields)
     return int(data["message_id"])
 
