@@ -50,10 +50,12 @@ from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
+from hub.residents import survey_tally
 
 web_bp = Blueprint("web", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
 PUBLIC_STATES = (MessageState.QUEUED, MessageState.DONE)
+SILENT_SHOWN = 100  # non-responders listed on the message page; the CSV has them all
 
 
 @web_bp.record_once
@@ -163,7 +165,15 @@ def _form_data() -> dict[str, Any]:
         "overrides": {ch: form.get(f"override_{ch}", "") for ch in CHANNELS if form.get(f"override_{ch}")},
         # The emergency override (only offered to an operator who holds it; the API checks again).
         "override": ({"reason": form.get("override_reason", "")} if form.get("use_override") == "yes" else None),
+        **_question_fields(form.get("question_text", ""), form.get("question_choices", "")),
     }
+
+
+def _question_fields(text: str, choices: str) -> dict[str, Any]:
+    """The composer's survey section: a question and its choices, one a line (keys 1, 2, … in order)."""
+    labels = [line.strip() for line in choices.splitlines() if line.strip()]
+    question = {"text": text, "choices": labels} if text.strip() or labels else None
+    return {"question_text": text, "question_choices": choices, "question": question}
 
 
 def _prefill(ref_id: int | None, kind: str) -> dict[str, Any]:
@@ -266,11 +276,14 @@ def message_page(message_id: int) -> ResponseReturnValue:
         honest = honest_counts(s, message.id, message.channels or [])
         rejected = (message.meta or {}).get("rejected")
         can_follow_up = may_follow_up(principal, message)
+        survey = survey_tally.tally(s, message)
+        silent = survey_tally.respondents(s, message, "unanswered")[:SILENT_SHOWN] if survey else []
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
                            is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected,
-                           can_follow_up=can_follow_up)
+                           can_follow_up=can_follow_up, survey=survey, silent=silent,
+                           SURVEY_CHANNEL_LABELS=survey_tally.CHANNEL_LABELS)
 
 
 @web_bp.post("/messages/<int:message_id>/approve")

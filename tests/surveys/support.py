@@ -56,7 +56,7 @@ def send_survey(client: FlaskClient, channels: list[str], question: Any = None, 
                 **fields: Any) -> int:
     data = create_approved(client, title="避難状況の確認", body="○○地区に避難指示を発令しています。",
                            channels=channels, audience=audience, category="bousai",
-                           question=question or QUESTION, **fields)
+                           question=QUESTION if question is None else question, **fields)
     return int(data["message_id"])
 
 

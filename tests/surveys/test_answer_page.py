@@ -51,6 +51,8 @@ def test_the_email_link_opens_the_answer_page_and_records_the_answer(
     assert _answers(runtime) == []
     saved = client.post(path, data={"choice": "2", "csrf_token": csrf(client)})
     assert saved.status_code == 200 and "回答を受け付けました" in saved.get_data(as_text=True)
+    english = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Your answer" in english or "Send my answer" in english
     assert _answers(runtime) == [(people["花巻 花子"].contact_id, "2", "web")]
     again = client.post(path, data={"choice": "1", "csrf_token": csrf(client)})
     assert "回答を変更しました" in again.get_data(as_text=True)

@@ -31,8 +31,15 @@
       audience: data.get("audience") || "all", mode: data.get("mode") || "",
       msg_type: data.get("msg_type") || "alert", category: data.get("category") || null,
       department: data.get("department") || null, references: data.get("references") || null,
-      scheduled_at: data.get("scheduled_at") || null, overrides: overrides
+      scheduled_at: data.get("scheduled_at") || null, overrides: overrides, question: question(data)
     };
+  }
+
+  function question(data) {
+    var text = data.get("question_text") || "";
+    var choices = (data.get("question_choices") || "").split("\n").map(function (l) { return l.trim(); })
+      .filter(function (l) { return l; });
+    return text.trim() || choices.length ? {text: text, choices: choices} : null;
   }
 
   function metaLine(ch, item) {
