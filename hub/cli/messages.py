@@ -48,13 +48,18 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
               help="緊急時に承認を省略（権限者のみ、--reason 必須、承認者へ即時通知）/ emergency override")
 @click.option("--reason", default=None, help="--override の理由 / why the second person is skipped")
 @click.option("--schedule", default=None, help="予約送信 ISO 8601 (e.g. 2026-12-01T09:00+09:00)")
+@click.option("--question", default=None,
+              help="住民アンケートの質問（--choice と一緒に）/ a resident survey's question, with --choice")
+@click.option("--choice", "choices", multiple=True,
+              help="選択肢、回答番号 1, 2, … の順に2〜9回 / a choice, 2 to 9 times (answered by 1, 2, …)")
 @click.option("--wait", is_flag=True, help="全件の結果が出るまで待つ / wait until every delivery is final")
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
 @pass_hub
 def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str, notice: bool,
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
-             reason: str | None, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
+             reason: str | None, schedule: str | None, question: str | None, choices: tuple[str, ...], wait: bool,
+             timeout: float, as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
 
     Acts as the operator of ``HUB_TOKEN`` and reads the input exactly as the API does, so the same
@@ -73,6 +78,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         "msg_type": "notice" if notice else "alert",
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
+        "question": {"text": question or "", "choices": list(choices)} if question or choices else None,
     }
     from_csv = audience.startswith("csv:")
     if from_csv:
@@ -115,7 +121,8 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
 # The API's field names as the options a CLI user typed.
 CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
                "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
-               "mode": "--mode", "category": "--category", "department": "--department"}
+               "mode": "--mode", "category": "--category", "department": "--department",
+               "question": "--question/--choice"}
 
 
 def api_error_text(exc: ApiError) -> str:
