@@ -309,6 +309,12 @@ PATHS: dict[str, Any] = {
                                            ref("SurveyTally")),
                               **errors(401, 403, 404)}},
     },
+    "/messages/{message_id}/survey/close": {
+        "parameters": [MESSAGE_ID],
+        "post": {"operationId": "closeSurvey", "summary": "Stop taking answers now (a sender of its department)",
+                 "responses": {"200": reply("Closed; the tally as it stands", ref("SurveyTally")),
+                               **errors(401, 403, 404, 409)}},
+    },
     "/messages/{message_id}/survey/respondents": {
         "parameters": [MESSAGE_ID],
         "get": {"operationId": "listRespondents",

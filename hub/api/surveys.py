@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from hub.api import api_bp
-from hub.api.auth import current_principal
+from hub.api.auth import Principal, current_principal
 from hub.api.common import ApiError, paging, runtime
 from hub.api.messages import readable_message
 from hub.i18n import gettext as _
 from hub.models import Message, audit
+from hub.policy import Action
 from hub.residents import survey_tally
-from hub.residents.questions import stored_question
+from hub.residents.questions import close_survey, stored_question
 
 
 def _survey_message(s: Session, message_id: int) -> Message:
@@ -67,3 +69,25 @@ def survey_csv(message_id: int) -> ResponseReturnValue:
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Type": "text/csv; charset=utf-8",
                              "Content-Disposition": f'attachment; filename="survey-{message_id}{suffix}.csv"'})
+
+
+def close_as(message_id: int, principal: Principal) -> dict[str, Any]:
+    """Close the survey for a sender of the message's department; the tally as it stands."""
+    with runtime().session() as s:
+        message = readable_message(s, message_id, principal)
+        if stored_question(message) is None:
+            raise ApiError(404, "not_found", _("このメッセージにはアンケートがありません"))
+        if not principal.may(Action.SEND, message.department_id):
+            raise ApiError(403, "forbidden", _("このアンケートを締め切る権限がありません"))
+        if not close_survey(message):
+            raise ApiError(409, "survey_closed", _("このアンケートの受付はすでに終了しています"))
+        audit(s, principal.username, "survey.close", message)
+        s.flush()
+        tally = survey_tally.tally(s, message)
+        assert tally is not None
+        return tally
+
+
+@api_bp.post("/messages/<int:message_id>/survey/close")
+def survey_close(message_id: int) -> ResponseReturnValue:
+    return jsonify(close_as(message_id, current_principal()))

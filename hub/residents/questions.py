@@ -137,3 +137,12 @@ def choice_for(question: Mapping[str, Any], answer: str) -> str | None:
 
 def label_of(question: Mapping[str, Any], key: str) -> str:
     return next((str(c["label"]) for c in question["choices"] if str(c["key"]) == key), key)
+
+
+def close_survey(message: Message, now: datetime | None = None) -> bool:
+    """Stop taking answers now (the operator's 「受付を終了」); False when it was not open."""
+    question = stored_question(message)
+    if question is None or not is_open(message, now):
+        return False
+    message.meta = {**(message.meta or {}), "question": {**question, "closed_at": (now or utcnow()).isoformat()}}
+    return True

@@ -283,6 +283,7 @@ def message_page(message_id: int) -> ResponseReturnValue:
                            followers=followers, can_approve=can_approve, public_id=public_id,
                            is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected,
                            can_follow_up=can_follow_up, survey=survey, silent=silent,
+                           can_close_survey=principal.may(Action.SEND, department_id),
                            SURVEY_CHANNEL_LABELS=survey_tally.CHANNEL_LABELS)
 
 

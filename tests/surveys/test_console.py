@@ -9,7 +9,7 @@ from sqlalchemy import select
 from hub.models import Message
 from hub.runtime import Runtime
 from sandbox import SandboxClient
-from tests.api.support import csrf, login
+from tests.api.support import bearer, csrf, login
 from tests.surveys.support import HANAMAKI, OSHU, add_residents, line_id, press, send_survey, sms_reply
 
 
@@ -61,5 +61,16 @@ def test_the_message_page_shows_the_tally_and_who_has_not_answered(
     assert f"/api/v1/messages/{message_id}/survey.csv?status=unanswered" in page
     english = client.get(f"/messages/{message_id}?lang=en").get_data(as_text=True)
     assert "Resident survey" in english and "Not answered" in english
+    assert 'id="survey-close"' not in page, "a viewer cannot close it"
+    assert client.post(f"/api/v1/messages/{message_id}/survey/close", headers=bearer("viewer")).status_code == 403
+
+    login(client, "admin")
+    closing = client.post(f"/messages/{message_id}/survey/close", data={"csrf_token": csrf(client)})
+    assert closing.status_code == 302, closing.get_data(as_text=True)[:300]
+    closed = client.get(f"/messages/{message_id}").get_data(as_text=True)  # still in English (the cookie)
+    assert 'data-open="no"' in closed and 'id="survey-close"' not in closed and "The survey no longer takes answers" in closed
+    assert sms_reply(runtime, "+819033330003", "1") is None, "closed: the reply is for nobody"
+    again = client.post(f"/api/v1/messages/{message_id}/survey/close", headers=bearer())
+    assert again.status_code == 409
     plain_id = send_survey(client, ["sms"], question={})
     assert 'id="survey"' not in client.get(f"/messages/{plain_id}").get_data(as_text=True)
