@@ -28,6 +28,14 @@ ANSWERABLE_ON = ("sms", "line", "email")
 ANSWERABLE_STATES = (MessageState.QUEUED, MessageState.DONE)
 
 
+def N_(text: str) -> str:
+    """Marks a problem text for pybabel (the English catalog translates it at the API boundary)."""
+    return text
+
+
+TOO_MANY = N_("選択肢は2〜9個です（返信する数字 1〜9）")  # MIN_CHOICES〜MAX_CHOICES
+
+
 def read_question(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     """The question of untrusted input, as stored (None: the message asks nothing), and what is
     wrong with it.
@@ -42,15 +50,15 @@ def read_question(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     problems: list[str] = []
     text = raw.get("text")
     if not isinstance(text, str) or not text.strip():
-        problems.append("質問の文を入力してください")
+        problems.append(N_("質問の文を入力してください"))
         text = ""
     elif len(text.strip()) > MAX_TEXT:
-        problems.append(f"質問の文は{MAX_TEXT}文字以内にしてください")
+        problems.append(N_("質問の文は200文字以内にしてください"))
     raw_choices = raw.get("choices")
     if not isinstance(raw_choices, list):
-        return None, [*problems, f"選択肢を{MIN_CHOICES}〜{MAX_CHOICES}個、配列で指定してください"]
+        return None, [*problems, N_("選択肢を2〜9個、配列で指定してください")]
     if len(raw_choices) > MAX_CHOICES * 4:  # read nothing of a huge list
-        return None, [*problems, f"選択肢は{MIN_CHOICES}〜{MAX_CHOICES}個です（返信する数字 1〜9）"]
+        return None, [*problems, TOO_MANY]
     labels: list[str] = []
     for index, choice in enumerate(raw_choices, start=1):
         label = choice.get("label") if isinstance(choice, Mapping) else choice
@@ -65,12 +73,12 @@ def read_question(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
             problems.append(f"選択肢「{label[:MAX_LABEL]}…」は{MAX_LABEL}文字以内にしてください（LINEのボタンの上限）")
         labels.append(label)
     if not MIN_CHOICES <= len(raw_choices) <= MAX_CHOICES:
-        problems.append(f"選択肢は{MIN_CHOICES}〜{MAX_CHOICES}個です（返信する数字 1〜9）")
+        problems.append(TOO_MANY)
     if len(set(labels)) != len(labels):
-        problems.append("同じ選択肢が重複しています")
+        problems.append(N_("同じ選択肢が重複しています"))
     hours = raw.get("hours", DEFAULT_HOURS)
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HOURS:
-        problems.append(f"回答の受付時間（hours）は1〜{MAX_HOURS}の整数です")
+        problems.append(N_("回答の受付時間（hours）は1〜720の整数です"))
     if problems:
         return None, problems
     return {"text": text.strip(), "choices": [{"key": str(i), "label": label} for i, label in enumerate(labels, 1)],
