@@ -66,6 +66,14 @@ def sms_reply(runtime: Runtime, phone: str, text: str, sid: str = "SM0") -> str 
         return reply_for(s, runtime, InboundSms(sid, phone, DEPARTMENT_NUMBER, text))
 
 
+def text_hub(sandbox_client: SandboxClient, phone: str, text: str) -> list[str]:
+    """A resident texts our number back: the sandbox posts Twilio's signed incoming-message webhook
+    to the hub; what the hub answered (TwiML) is what lands in their inbox."""
+    result = sandbox_client.send_sms(phone, DEPARTMENT_NUMBER, text)
+    assert result["status"] == 200, result
+    return [str(r["text"]) for r in result["replies"]]
+
+
 def press(sandbox_client: SandboxClient, user: str, label: str) -> None:
     """Tap the quick-reply button ``label`` of the latest LINE message: a signed webhook to the hub."""
     item = sandbox_client.inbox("line", to=user)[-1]

@@ -1,6 +1,7 @@
 """Acceptance: a resident survey sent by SMS and LINE to residents of two areas, answered by SMS
-reply and by LINE button (a signed webhook), tallied by area and category, in the CSV, and the
-residents it reached who have not answered are known. Through the sandbox and the official SDKs.
+reply (Twilio's signed incoming-message webhook) and by LINE button (LINE's signed webhook), tallied
+by area and category, in the CSV, and the residents it reached who have not answered are known.
+Through the sandbox and the official SDKs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import bearer, body
 from tests.support.hubtools import rows
-from tests.surveys.support import HANAMAKI, OSHU, add_residents, line_id, press, send_survey, sms_reply, tally
+from tests.surveys.support import (
+    HANAMAKI,
+    OSHU,
+    add_residents,
+    line_id,
+    press,
+    send_survey,
+    sms_reply,
+    tally,
+    text_hub,
+)
 
 
 def _town(runtime: Runtime) -> None:
@@ -40,11 +51,14 @@ def test_survey_by_sms_and_line_is_tallied_by_area_with_csv_and_non_responders(
     sms = sandbox_client.inbox("sms", to="+819011110002")
     assert len(sms) == 1 and "避難していますか\n1:はい 2:いいえ を返信してください\nhttp" in sms[0]["text"]
 
-    # SMS replies, as the inbound route hands them to reply_for.
-    assert sms_reply(runtime, "+819011110001", "1") == "回答を受け付けました（1:はい）。ありがとうございました。"
-    assert sms_reply(runtime, "+819011110002", "いいえ") == "回答を受け付けました（2:いいえ）。ありがとうございました。"
-    assert sms_reply(runtime, "+819011110004", "たぶん") == "1〜2 の数字で返信してください（1:はい 2:いいえ）"
-    assert sms_reply(runtime, "+819099999999", "1") is None, "a number the survey did not reach"
+    # SMS replies to the department's number: Twilio's signed incoming-message webhook, TwiML back.
+    assert text_hub(sandbox_client, "+819011110001", "1") == ["回答を受け付けました（1:はい）。ありがとうございました。"]
+    assert text_hub(sandbox_client, "+819011110002", "いいえ") == [
+        "回答を受け付けました（2:いいえ）。ありがとうございました。"]
+    assert text_hub(sandbox_client, "+819011110004", "たぶん") == ["1〜2 の数字で返信してください（1:はい 2:いいえ）"]
+    assert text_hub(sandbox_client, "+819099999999", "1") == [], "a number the survey did not reach"
+    # reply_for is what the route hands every other text to (the handler is registered there).
+    assert sms_reply(runtime, "+819011110004", "3") == "1〜2 の数字で返信してください（1:はい 2:いいえ）"
     # LINE buttons, through a webhook the sandbox signs as LINE does.
     press(sandbox_client, line_id(3), "はい")
     press(sandbox_client, line_id(4), "はい")
