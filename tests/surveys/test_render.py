@@ -111,10 +111,11 @@ def _email(poll: Poll | None, links: dict[int, dict[str, str]]) -> tuple[str, st
 
 def test_email_carries_the_question_and_the_recipients_own_answer_link() -> None:
     url = "http://127.0.0.1:8000/r/a/abc.def"
-    text, html = _email(POLL, {7: {"answer": url, "preferences": "http://x/r/p/1"}})
+    text, html = _email(POLL, {7: {"answer": url, "preferences": "http://x/r/p/1", "unsubscribe": "http://x/r/u/1"}})
     assert "【アンケート】避難していますか\n1: はい\n2: いいえ" in text
-    assert text.rstrip().endswith(f"回答はこちら: {url}")
+    assert f"回答はこちら: {url}\n\n--\n" in text, "the answer link, then the preferences and stop footer"
     assert f'<a href="{url}">アンケートに回答する</a>' in html and "避難していますか" in html
+    assert html.index("アンケートに回答する") < html.index("http://x/r/u/1")
 
 
 def test_email_to_an_address_without_a_contact_has_no_answer_link() -> None:
