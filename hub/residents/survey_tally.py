@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, select, union
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
 from hub.csvsafe import SafeWriter
@@ -91,53 +91,95 @@ def _group(keys: list[str]) -> dict[str, Any]:
 
 
 def tally(session: Session, message: Message) -> dict[str, Any] | None:
-    """The live counts of the message's survey (None: it asks no question)."""
+    """The live counts of the message's survey (None: it asks no question).
+
+    Counted by the database (GROUP BY), not row by row here: the message page asks every few
+    seconds, and a city-wide survey reaches tens of thousands.
+    """
     question = stored_question(message)
     if question is None:
         return None
     keys = [str(c["key"]) for c in question["choices"]]
-    everyone = people(session, message.id)
-    counts = dict.fromkeys(keys, 0)
-    via: dict[str, int] = defaultdict(int)
-    areas: dict[tuple[str | None, str], dict[str, Any]] = {}
-    categories: dict[tuple[str | None, str], dict[str, Any]] = {}
-    reached = answered = unanswered = 0
-    for p in everyone.values():
-        is_reached, answer = bool(p.reached_on), p.answer
-        reached += is_reached
-        if answer is not None:
-            answered += 1
-            counts[answer.choice_key] = counts.get(answer.choice_key, 0) + 1
-            via[answer.channel] += 1
-        elif is_reached:
-            unanswered += 1
-        for groups, places in ((areas, p.areas), (categories, p.categories)):
-            places_or_none: list[tuple[str | None, str]] = list(places) or [(None, NONE_LABEL)]
-            for place in places_or_none:
-                group = groups.setdefault(place, _group(keys))
-                group["reached"] += is_reached
-                if answer is not None:
-                    group["answered"] += 1
-                    group["counts"][answer.choice_key] = group["counts"].get(answer.choice_key, 0) + 1
-                elif is_reached:
-                    group["unanswered"] += 1
+    reached_ids = _reached_ids(message.id)
+    answers = _answers(message.id)
 
-    def listed(groups: dict[tuple[str | None, str], dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"code": code, "name": name, **g}
-                for (code, name), g in sorted(groups.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or ""))]
+    def count(query: Select[Any]) -> int:
+        return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
+    counts: dict[str, int] = {key: n for key, n in session.execute(
+        select(answers.c.choice_key, func.count()).group_by(answers.c.choice_key))}
     end = closes_at(message)
     return {
         "message_id": message.id,
         "question": {"text": question["text"], "choices": [{"key": str(c["key"]), "label": str(c["label"])}
                                                            for c in question["choices"]]},
         "open": is_open(message), "closes_at": _iso(end),
-        "reached": reached, "answered": answered, "unanswered": unanswered,
+        "reached": count(select(reached_ids.c.cid)),
+        "answered": count(select(answers.c.contact_id)),
+        "unanswered": count(select(reached_ids.c.cid).where(_unanswered(message.id, reached_ids))),
         "choices": [{"key": k, "label": label_of(question, k), "count": counts.get(k, 0)} for k in keys],
-        "channels": dict(via),
-        "areas": listed(areas),
-        "categories": listed(categories),
+        "channels": {channel: n for channel, n in session.execute(
+            select(answers.c.channel, func.count()).group_by(answers.c.channel))},
+        "areas": _groups(session, message.id, keys, contact_areas.c.contact_id, contact_areas.c.area_id, Area),
+        "categories": _groups(session, message.id, keys, contact_categories.c.contact_id,
+                              contact_categories.c.category_id, Category),
     }
+
+
+def _reached_ids(message_id: int) -> Any:
+    return (select(Delivery.contact_id.label("cid")).distinct()
+            .where(Delivery.message_id == message_id, Delivery.contact_id.is_not(None),
+                   Delivery.state.in_(REACHED_STATES)).subquery())
+
+
+def _answers(message_id: int) -> Any:
+    return select(ResidentAnswer.contact_id, ResidentAnswer.choice_key, ResidentAnswer.channel).where(
+        ResidentAnswer.message_id == message_id).subquery()
+
+
+def _unanswered(message_id: int, reached_ids: Any) -> Any:
+    return ~select(ResidentAnswer.id).where(ResidentAnswer.message_id == message_id,
+                                            ResidentAnswer.contact_id == reached_ids.c.cid).exists()
+
+
+def _groups(session: Session, message_id: int, keys: list[str], link_contact: Any, link_group: Any,
+            model: type[Area] | type[Category]) -> list[dict[str, Any]]:
+    """Reached, answered, unanswered and counts per choice for each area (category) of the people;
+    those with none under the key None."""
+    reached_ids, answers = _reached_ids(message_id), _answers(message_id)
+    link = link_contact.table
+    groups: dict[int | None, dict[str, Any]] = defaultdict(lambda: _group(keys))
+    for gid, n in session.execute(select(link_group, func.count()).select_from(reached_ids)
+                                  .join(link, link_contact == reached_ids.c.cid).group_by(link_group)):
+        groups[gid]["reached"] = n
+    for gid, n in session.execute(select(link_group, func.count()).select_from(reached_ids)
+                                  .join(link, link_contact == reached_ids.c.cid)
+                                  .where(_unanswered(message_id, reached_ids)).group_by(link_group)):
+        groups[gid]["unanswered"] = n
+    for gid, key, n in session.execute(select(link_group, answers.c.choice_key, func.count()).select_from(answers)
+                                       .join(link, link_contact == answers.c.contact_id)
+                                       .group_by(link_group, answers.c.choice_key)):
+        groups[gid]["counts"][key] = n
+        groups[gid]["answered"] += n
+    # People with no area (category) at all.
+    no_group = select(link_contact).where(link_contact == reached_ids.c.cid).exists()
+    none = _group(keys)
+    none["reached"] = int(session.scalar(select(func.count()).select_from(reached_ids).where(~no_group)) or 0)
+    none["unanswered"] = int(session.scalar(select(func.count()).select_from(reached_ids).where(
+        ~no_group, _unanswered(message_id, reached_ids))) or 0)
+    no_group_answer = select(link_contact).where(link_contact == answers.c.contact_id).exists()
+    for key, n in session.execute(select(answers.c.choice_key, func.count()).where(~no_group_answer)
+                                  .group_by(answers.c.choice_key)):
+        none["counts"][key] = n
+        none["answered"] += n
+    names = {row.id: (row.code, row.name) for row in session.execute(
+        select(model.id, model.code, model.name).where(model.id.in_([g for g in groups if g is not None])))}
+    listed = [{"code": names[gid][0], "name": names[gid][1], **g}
+              for gid, g in groups.items() if gid in names]
+    listed.sort(key=lambda g: g["code"])
+    if none["reached"] or none["answered"]:
+        listed.append({"code": None, "name": NONE_LABEL, **none})
+    return listed
 
 
 def _status_of(p: Person) -> str:

@@ -28,7 +28,8 @@ class Resident:
 
 
 def add_residents(runtime: Runtime, specs: list[dict[str, Any]]) -> dict[str, Resident]:
-    """``{"name", "area", "categories", "phone", "line", "email"}`` each, consenting on their channels."""
+    """``{"name", "area" (or "areas"), "categories", "phone", "line", "email"}`` each, consenting on their
+    channels."""
     out = {}
     with runtime.session() as s:
         areas = {a.code: a for a in s.scalars(select(Area))}
@@ -37,7 +38,7 @@ def add_residents(runtime: Runtime, specs: list[dict[str, Any]]) -> dict[str, Re
             contact = Contact(kind=ContactKind.RESIDENT, name=spec["name"], phone=spec.get("phone"),
                               line_user_id=spec.get("line"), email=spec.get("email"),
                               language=spec.get("language", "ja"),
-                              areas=[areas[spec["area"]]],
+                              areas=[areas[code] for code in spec.get("areas", [spec.get("area")]) if code],
                               categories=[categories[c] for c in spec.get("categories", ["bousai"])])
             s.add(contact)
             for channel, field in (("sms", "phone"), ("line", "line"), ("email", "email")):

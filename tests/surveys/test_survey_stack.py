@@ -97,3 +97,22 @@ def test_survey_by_sms_and_line_is_tallied_by_area_with_csv_and_non_responders(
                                                 .order_by(AuditLog.id))]
     assert len(history) == 5  # four answers and one change; neither the double tap nor 「たぶん」
     assert {"choice": "2", "previous": "1", "channel": "line"}.items() <= history[-1].items()
+
+
+def test_a_resident_of_two_areas_counts_in_both_and_one_of_none_under_none(
+    client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    add_residents(runtime, [
+        {"name": "両方", "areas": [OSHU, HANAMAKI], "phone": "+819044440001"},
+        {"name": "どこでもない", "areas": [], "categories": [], "phone": "+819044440002"},
+    ])
+    message_id = send_survey(client, ["sms"])
+    assert text_hub(sandbox_client, "+819044440001", "1")
+    t = tally(client, message_id)
+    assert (t["reached"], t["answered"], t["unanswered"]) == (2, 1, 1)
+    rows_of = {g["name"]: (g["code"], g["reached"], g["answered"], g["unanswered"], g["counts"]) for g in t["areas"]}
+    assert rows_of == {"奥州市": (OSHU, 1, 1, 0, {"1": 1, "2": 0}), "花巻市": (HANAMAKI, 1, 1, 0, {"1": 1, "2": 0}),
+                       "（なし）": (None, 1, 0, 1, {"1": 0, "2": 0})}
+    assert [(g["name"], g["unanswered"]) for g in t["areas"]][-1] == ("（なし）", 1), "none comes last"
+    assert {g["name"]: g["answered"] for g in t["categories"]} == {"防災": 1, "（なし）": 0}
+
