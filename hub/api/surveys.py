@@ -46,9 +46,9 @@ def survey_respondents(message_id: int) -> ResponseReturnValue:
     page, per_page = paging()
     status = _status()
     with runtime().session() as s:
-        rows = survey_tally.respondents(s, _survey_message(s, message_id), status)
-    return jsonify(items=rows[(page - 1) * per_page: page * per_page], page=page, per_page=per_page,
-                   total=len(rows))
+        rows, total = survey_tally.respondents(s, _survey_message(s, message_id), status,
+                                               offset=(page - 1) * per_page, limit=per_page)
+    return jsonify(items=rows, page=page, per_page=per_page, total=total)
 
 
 @api_bp.get("/messages/<int:message_id>/survey.csv")

@@ -30,6 +30,7 @@ REACHED_STATES = ("sent", "delivered")
 NONE_LABEL = "（なし）"
 CHANNEL_LABELS = {"sms": "SMS", "line": "LINE", "web": "回答ページ", "email": "メール"}
 STATUSES = ("all", "answered", "unanswered")
+CSV_PAGE = 1000  # residents per query while exporting
 
 
 @dataclass
@@ -43,25 +44,31 @@ class Person:
     answer: ResidentAnswer | None = None
 
 
-def _people_ids(message_id: int) -> Select[Any]:
-    reached = select(Delivery.contact_id.label("id")).where(
-        Delivery.message_id == message_id, Delivery.contact_id.is_not(None), Delivery.state.in_(REACHED_STATES))
+def status_ids(message_id: int, status: str = "all") -> Select[Any]:
+    """The contact ids of ``status`` (all | answered | unanswered), in id order."""
+    reached_ids = _reached_ids(message_id)
+    if status == "answered":
+        return (select(ResidentAnswer.contact_id.label("id")).where(ResidentAnswer.message_id == message_id)
+                .order_by(ResidentAnswer.contact_id))
+    if status == "unanswered":
+        return (select(reached_ids.c.cid.label("id")).where(_unanswered(message_id, reached_ids))
+                .order_by(reached_ids.c.cid))
     answered = select(ResidentAnswer.contact_id.label("id")).where(ResidentAnswer.message_id == message_id)
-    return select(union(reached, answered).subquery().c.id)
+    everyone = union(select(reached_ids.c.cid.label("id")), answered).subquery()
+    return select(everyone.c.id).order_by(everyone.c.id)
 
 
-def people(session: Session, message_id: int) -> dict[int, Person]:
-    """Everyone the message reached or who answered, with their areas, categories and answer."""
-    ids = _people_ids(message_id)
+def people(session: Session, message_id: int, ids: list[int]) -> list[Person]:
+    """These residents, with where the message reached them, their areas, categories and answer."""
     out: dict[int, Person] = {}
     for cid, external_id, name in session.execute(
             select(Contact.id, Contact.external_id, Contact.name).where(Contact.id.in_(ids))):
         out[cid] = Person(cid, external_id, name or "")
     for reached_id, channel in session.execute(
             select(Delivery.contact_id, Delivery.channel).where(
-                Delivery.message_id == message_id, Delivery.contact_id.is_not(None),
+                Delivery.message_id == message_id, Delivery.contact_id.in_(ids),
                 Delivery.state.in_(REACHED_STATES))):
-        if reached_id is not None and reached_id in out:
+        if reached_id in out:
             out[reached_id].reached_on.add(channel)
     for cid, code, name in session.execute(
             select(contact_areas.c.contact_id, Area.code, Area.name).join(Area, Area.id == contact_areas.c.area_id)
@@ -72,10 +79,10 @@ def people(session: Session, message_id: int) -> dict[int, Person]:
             .join(Category, Category.id == contact_categories.c.category_id)
             .where(contact_categories.c.contact_id.in_(ids)).order_by(Category.code)):
         out[cid].categories.append((code, name))
-    for answer in session.scalars(select(ResidentAnswer).where(ResidentAnswer.message_id == message_id)):
-        if answer.contact_id in out:
-            out[answer.contact_id].answer = answer
-    return out
+    for answer in session.scalars(select(ResidentAnswer).where(ResidentAnswer.message_id == message_id,
+                                                               ResidentAnswer.contact_id.in_(ids))):
+        out[answer.contact_id].answer = answer
+    return [out[cid] for cid in ids if cid in out]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -182,30 +189,28 @@ def _groups(session: Session, message_id: int, keys: list[str], link_contact: An
     return listed
 
 
-def _status_of(p: Person) -> str:
-    return "answered" if p.answer is not None else "unanswered"
-
-
-def respondents(session: Session, message: Message, status: str = "all") -> list[dict[str, Any]]:
-    """One entry per resident (reached or answered), by contact id; ``status`` filters."""
+def respondents(session: Session, message: Message, status: str = "all", offset: int = 0,
+                limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+    """One page of residents (reached or answered, ``status`` filters) by contact id, and how many
+    there are in all."""
     question = stored_question(message) or {"choices": []}
-    out = []
-    for p in sorted(people(session, message.id).values(), key=lambda p: p.contact_id):
-        if status == "unanswered" and (p.answer is not None or not p.reached_on):
-            continue
-        if status == "answered" and p.answer is None:
-            continue
-        a = p.answer
-        out.append({
-            "contact_id": p.contact_id, "external_id": p.external_id, "name": p.name,
-            "areas": [name for _code, name in p.areas], "categories": [name for _code, name in p.categories],
-            "reached_on": sorted(p.reached_on), "status": _status_of(p),
-            "answer": None if a is None else {
-                "key": a.choice_key, "label": label_of(question, a.choice_key), "channel": a.channel,
-                "answered_at": _iso(a.answered_at), "first_answered_at": _iso(a.first_answered_at),
-                "changes": a.changes},
-        })
-    return out
+    ids_query = status_ids(message.id, status)
+    total = int(session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0)
+    ids = list(session.scalars(ids_query.offset(offset).limit(limit)))
+    return [_entry(p, question) for p in people(session, message.id, ids)], total
+
+
+def _entry(p: Person, question: dict[str, Any]) -> dict[str, Any]:
+    a = p.answer
+    return {
+        "contact_id": p.contact_id, "external_id": p.external_id, "name": p.name,
+        "areas": [name for _code, name in p.areas], "categories": [name for _code, name in p.categories],
+        "reached_on": sorted(p.reached_on), "status": "answered" if a is not None else "unanswered",
+        "answer": None if a is None else {
+            "key": a.choice_key, "label": label_of(question, a.choice_key), "channel": a.channel,
+            "answered_at": _iso(a.answered_at), "first_answered_at": _iso(a.first_answered_at),
+            "changes": a.changes},
+    }
 
 
 CSV_COLUMNS = ["住民番号", "氏名", "地域", "分類", "届いたチャネル", "回答", "回答番号", "回答経路", "回答日時",
@@ -219,16 +224,21 @@ def export_csv(session: Session, message: Message, status: str = "all") -> Itera
     writer = SafeWriter(buf)
     buf.write("\ufeff")
     writer.writerow(CSV_COLUMNS)
-    for n, r in enumerate(respondents(session, message, status), start=1):
-        a = r["answer"] or {}
-        writer.writerow([
-            r["external_id"] or "", r["name"], "・".join(r["areas"]), "・".join(r["categories"]),
-            "・".join(CHANNEL_LABELS.get(c, c) for c in r["reached_on"]),
-            a.get("label", "未回答"), a.get("key", ""), CHANNEL_LABELS.get(a.get("channel", ""), a.get("channel", "")),
-            jst(datetime.fromisoformat(a["answered_at"])) if a else "", a.get("changes", ""),
-        ])
-        if n % 1000 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    offset = 0
+    while True:
+        page, _total = respondents(session, message, status, offset, CSV_PAGE)
+        for r in page:
+            a = r["answer"] or {}
+            writer.writerow([
+                r["external_id"] or "", r["name"], "・".join(r["areas"]), "・".join(r["categories"]),
+                "・".join(CHANNEL_LABELS.get(c, c) for c in r["reached_on"]),
+                a.get("label", "未回答"), a.get("key", ""),
+                CHANNEL_LABELS.get(a.get("channel", ""), a.get("channel", "")),
+                jst(datetime.fromisoformat(a["answered_at"])) if a else "", a.get("changes", ""),
+            ])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        if len(page) < CSV_PAGE:
+            return
+        offset += CSV_PAGE

@@ -76,6 +76,9 @@ def test_survey_by_sms_and_line_is_tallied_by_area_with_csv_and_non_responders(
 
     silent = client.get(f"/api/v1/messages/{message_id}/survey/respondents?status=unanswered", headers=bearer())
     assert sorted(r["name"] for r in body(silent)["items"]) == ["奥州 六子", "花巻 五郎"]
+    paged = body(client.get(f"/api/v1/messages/{message_id}/survey/respondents?per_page=4&page=2",
+                            headers=bearer()))
+    assert (paged["total"], len(paged["items"])) == (6, 2)
 
     exported = client.get(f"/api/v1/messages/{message_id}/survey.csv", headers=bearer())
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
