@@ -1,7 +1,7 @@
 """Resident surveys: resident_answers (one current answer per resident and message)
 
 Revision ID: d3a81f6c2e57
-Revises: d81f4c2a6e95
+Revises: d3a61c8e5f27
 Create Date: 2026-11-30 12:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'd3a81f6c2e57'
-down_revision: str | Sequence[str] | None = 'd81f4c2a6e95'
+down_revision: str | Sequence[str] | None = 'd3a61c8e5f27'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
