@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import POLL_POSTBACK_PREFIX
 from channels.inbound import UserEvent
-from hub.callbacks import postback_handlers
+from hub.callbacks import message_handlers, postback_handlers
 from hub.compose.audience import RECEIVED_STATES
 from hub.models import Contact, Delivery, Message, audit, utcnow
 from hub.models.resident_answers import ResidentAnswer
@@ -27,6 +27,7 @@ from hub.residents.questions import ANSWERABLE_STATES, MAX_HOURS, choice_for, is
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
+MAX_TEXT_ANSWER = 40  # a typed answer is a digit or a label (≤ 20), not a paragraph
 # The latest messages looked at for open surveys: far more than a city sends within a survey's window.
 RECENT_MESSAGES = 500
 
@@ -121,8 +122,29 @@ def handle_postback(session: Session, event: UserEvent) -> bool:
     return True
 
 
+def handle_line_text(session: Session, event: UserEvent) -> bool:
+    """A resident types the answer (「1」, 「はい」) instead of tapping: LINE hides the quick-reply
+    buttons once another message arrives. Taken for the latest open survey that reached them on
+    LINE; any other text is left to other handlers (no reply here: a push costs quota)."""
+    user_id = event.user_id or ""
+    contact_id = session.scalar(select(Contact.id).where(Contact.line_user_id == user_id)) if user_id else None
+    if contact_id is None or not event.text or len(event.text) > MAX_TEXT_ANSWER:
+        return False
+    for message in open_surveys(session):
+        if reached(session, message.id, contact_id, "line", user_id):
+            question = stored_question(message)
+            key = choice_for(question, event.text) if question is not None else None
+            if key is None:
+                return False
+            record_answer(session, message, contact_id, key, "line", actor=f"line:{user_id}")
+            return True
+    return False
+
+
 if handle_postback not in postback_handlers:
     postback_handlers.append(handle_postback)
+if handle_line_text not in message_handlers:
+    message_handlers.append(handle_line_text)
 
 
 # -- SMS --------------------------------------------------------------------------------------------

@@ -90,3 +90,11 @@ def tally(client: FlaskClient, message_id: int) -> dict[str, Any]:
     response = client.get(f"/api/v1/messages/{message_id}/survey", headers=bearer())
     assert response.status_code == 200, response.get_data(as_text=True)
     return dict(body(response))
+
+
+def say_on_line(sandbox_client: SandboxClient, user: str, text: str) -> None:
+    """The resident types ``text`` in the chat (a LINE text-message event, signed)."""
+    reply = sandbox_client.emit_line_event({"type": "message", "source": {"type": "user", "userId": user},
+                                            "message": {"type": "text", "id": "1", "text": text, "quoteToken": "q"}})
+    assert reply["status"] == 200, reply
+

@@ -15,7 +15,16 @@ from hub.residents.links import PREFERENCES, ResidentLink, url_for
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import csrf
-from tests.surveys.support import HANAMAKI, OSHU, add_residents, line_id, press, send_survey, sms_reply
+from tests.surveys.support import (
+    HANAMAKI,
+    OSHU,
+    add_residents,
+    line_id,
+    press,
+    say_on_line,
+    send_survey,
+    sms_reply,
+)
 
 LINK = re.compile(r"回答はこちら: (https?://\S+)")
 
@@ -93,3 +102,17 @@ def test_answers_after_the_survey_closed_or_from_someone_it_did_not_reach_are_no
     assert sms_reply(runtime, "+819022220001", "1") is None, "nothing open: the reply is for nobody"
     press(sandbox_client, line_id(21), "はい")
     assert _answers(runtime) == []
+
+
+def test_a_typed_line_answer_counts_when_the_buttons_are_gone(
+    client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    people = add_residents(runtime, [{"name": "入力する人", "area": OSHU, "line": line_id(41)}])
+    send_survey(client, ["line"])
+    say_on_line(sandbox_client, line_id(41), "こんにちは")
+    assert _answers(runtime) == [], "other words are not an answer"
+    say_on_line(sandbox_client, line_id(41), "２")
+    assert _answers(runtime) == [(people["入力する人"].contact_id, "2", "line")]
+    say_on_line(sandbox_client, line_id(42), "1")  # someone it did not reach
+    assert len(_answers(runtime)) == 1
+
