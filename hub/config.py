@@ -162,6 +162,9 @@ class Settings:
     jma_alarm_channels: str = "email,line"
     # The department a trigger rule's messages are sent for when the rule names none.
     trigger_department: str = "bousai"
+    # Everyday notices due inside this Japan-time window wait for its end (a department may set
+    # its own); alerts, cancellations and call-outs never wait. "" turns it off.
+    quiet_hours: str = "21:00-08:00"
 
     # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
     # stays valid, and whose sender numbers / addresses call-outs use.
