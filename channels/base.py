@@ -274,6 +274,11 @@ class Channel(ABC):
         """Return a skip reason if this address can never receive on this channel, else None."""
         return None
 
+    def sender_used(self, batch: Batch) -> str | None:
+        """The sender identity a request for ``batch`` goes out with (the batch's, or the channel's
+        default), for the delivery record; None on channels without one of their own."""
+        return batch.sender if self.sender_field else None
+
     @abstractmethod
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
         """Send the batch; yield results as they happen (a crash then loses as little as possible).

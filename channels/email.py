@@ -205,6 +205,9 @@ class EmailChannel(Channel):
     def check_address(self, address: str) -> str | None:
         return None if valid_email(address) else "invalid_address"
 
+    def sender_used(self, batch: Batch) -> str | None:
+        return batch.sender or self.config.default_sender or None
+
     def message_id(self, batch: Batch, recipient: Recipient, sender: str) -> str:
         domain = self.config.message_id_domain or sender.rpartition("@")[2] or "bousai-hub.invalid"
         return f"<bousai-hub.m{batch.message_id}.d{recipient.delivery_id}@{domain}>"

@@ -86,6 +86,13 @@ class KaradenGateway:
             self._options = builder.build()
         return self._options
 
+    def sender_used(self, batch: Batch) -> str | None:
+        """The サービス設定ID the request goes out with: the department's, else the hub's."""
+        try:
+            return str(self.service_id(batch, self.settings.service_id))
+        except PermanentError:
+            return None
+
     @staticmethod
     def service_id(batch: Batch, default: int) -> int:
         try:

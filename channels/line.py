@@ -34,7 +34,7 @@ from channels.base import (
 from channels.errors import PermanentError, RateLimited, TransientError, Unreachable
 from channels.inbound import MalformedPost, SignatureError, UserEvent
 from channels.net import may_have_reached_provider
-from channels.text import join_nonempty, with_prefix
+from channels.text import join_nonempty, signature, with_prefix
 
 if TYPE_CHECKING:
     from linebot.v3.messaging import MessagingApi
@@ -138,9 +138,8 @@ class LineChannel(Channel):
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
         hint = SETTINGS_HINTS.get(draft.language, SETTINGS_HINTS["en"]) if self.config.settings_hint else None
-        text = with_prefix(
-            prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
-        )
+        text = with_prefix(prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body),
+                                                 signature(draft.sender_name), draft.link))
         # A survey's question comes last, right above the quick-reply buttons that answer it.
         question = f"\n\n{draft.poll.text}" if draft.poll is not None else ""
         errors = []

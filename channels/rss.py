@@ -27,7 +27,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.feeds import tag_uri
-from channels.text import join_nonempty, with_prefix
+from channels.text import join_nonempty, signature, with_prefix
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -65,7 +65,7 @@ class RssChannel(Channel):
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
         title = with_prefix(prefix, draft.title)
-        body = draft.override or draft.body
+        body = join_nonempty(draft.override or draft.body, signature(draft.sender_name))
         text = join_nonempty(title, body, draft.link)
         errors = []
         if len(text) > MAX_CHARS:

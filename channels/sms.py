@@ -97,6 +97,11 @@ class SmsChannel(TwilioChannel):
     def gateway_sender_field(self, gateway: str) -> str | None:
         return "karaden_service_id" if gateway == KARADEN else self.sender_field
 
+    def sender_used(self, batch: Batch) -> str | None:
+        if batch.gateway == KARADEN:
+            return self.karaden().sender_used(batch)
+        return super().sender_used(batch)
+
     def karaden_status(self, raw: bytes, secret: str) -> tuple[int, StatusEvent] | None:
         """A Karaden delivery-result callback: (row, event), or None when the URL's secret is wrong."""
         gateway = self.karaden()

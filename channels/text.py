@@ -164,3 +164,9 @@ def with_prefix(prefix: str, text: str) -> str:
 
 def join_nonempty(*parts: str | None, sep: str = "\n") -> str:
     return sep.join(p for p in parts if p)
+
+
+def signature(name: str | None) -> str | None:
+    """The sending department on channels that all speak as the city's one account (LINE, X, feeds):
+    「（健康づくり課）」, short so the text loses little room. None: the message is not signed."""
+    return f"（{name}）" if name else None

@@ -172,6 +172,9 @@ class TwilioChannel(Channel):
             )
         return self._client
 
+    def sender_used(self, batch: Batch) -> str | None:
+        return batch.sender or self.config.default_sender or None
+
     def sender_for(self, batch: Batch) -> str:
         sender = batch.sender or self.config.default_sender
         if not sender:

@@ -28,7 +28,7 @@ from channels.base import (
 )
 from channels.errors import PermanentError, RateLimited, TransientError
 from channels.net import NETWORK_ERRORS, network_result
-from channels.text import X_MAX_WEIGHT, join_nonempty, shorten, with_prefix, x_weighted_length
+from channels.text import X_MAX_WEIGHT, join_nonempty, shorten, signature, with_prefix, x_weighted_length
 
 if TYPE_CHECKING:
     import tweepy
@@ -125,7 +125,8 @@ class XChannel(Channel):
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
         main = with_prefix(prefix, draft.override or join_nonempty(draft.title, draft.body))
-        suffix = f"\n{draft.link}" if draft.link else ""
+        # The department's name and the link are kept whole: only the officer's words are shortened.
+        suffix = "".join(f"\n{part}" for part in (signature(draft.sender_name), draft.link) if part)
         budget = X_MAX_WEIGHT - x_weighted_length(suffix)
         warnings: list[str] = []
         errors: list[str] = []

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from hub.accounts import validate as v
 from hub.accounts.admin import administer
 from hub.accounts.errors import conflict, invalid, not_found
+from hub.compose.quiet import QuietHoursError, read_setting
 from hub.i18n import gettext as _
 from hub.models import ApprovalPolicy, Area, Category, Department, audit, utcnow
 from hub.policy import Principal
@@ -23,7 +24,7 @@ Row = Department | Category | Area
 KINDS: dict[str, type[Row]] = {"department": Department, "category": Category, "area": Area}
 FIELDS: dict[str, tuple[str, ...]] = {
     "department": ("name", "sms_sender", "voice_sender", "email_sender", "email_sender_name", "approval",
-                   "sms_gateway", "sms_failover_gateway", "karaden_service_id"),
+                   "sms_gateway", "sms_failover_gateway", "karaden_service_id", "quiet_hours"),
     "category": ("name",),
     "area": ("name", "family"),
 }
@@ -66,6 +67,12 @@ def _clean(kind: str, values: Mapping[str, Any], problems: v.Problems, current: 
                     values=", ".join(allowed)))
             out["approval"] = text["approval"]
         _clean_sms_gateways(text, problems, out)
+        if "quiet_hours" in text:
+            try:
+                out["quiet_hours"] = read_setting(text["quiet_hours"])
+            except QuietHoursError as exc:
+                v.add(problems, "quiet_hours", _("「21:00-08:00」の形か none で指定してください（{reason}）").format(
+                    reason=_(str(exc))))
     if kind == "area" and ("family" in text or current is None):
         family = text.get("family") or (current.family if isinstance(current, Area) else "municipality")
         code = text.get("code") or (current.code if current else "")

@@ -8,6 +8,8 @@ and the audience counted the way planning will count it (an exercise reaches dri
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,10 +33,15 @@ from hub.compose.audience import (
 from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel
 from hub.compose.messages import ComposeError, Composition, preview
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
+from hub.compose.quiet import hold as quiet_hold
+from hub.compose.quiet import local_words, window_words
 from hub.compose.schedule import ScheduleError, read_schedule
+from hub.compose.senders import signature
+from hub.i18n import current_locale
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
 from hub.policy import Action, may_follow_up, may_override
+from hub.relay import clock
 from hub.residents.questions import ANSWERABLE_ON, read_question
 from hub.runtime import Runtime
 
@@ -366,10 +373,27 @@ def _needs_approval(session: Session, rt: Runtime, comp: Composition, problems: 
         return False
 
 
+def quiet_words(window: str, until: datetime) -> str:
+    """「静かな時間帯（21:00〜8:00）のため、12月2日 8:00 に送信します」 in the operator's language."""
+    return _("静かな時間帯（{window}）のため、{when} に送信します").format(
+        window=window_words(window), when=local_words(until, current_locale()))
+
+
+def sends_at(session: Session, rt: Runtime, comp: Composition) -> dict[str, str] | None:
+    """When a notice held by its department's quiet hours will actually go (None: when asked)."""
+    department = session.get(Department, comp.department_id) if comp.department_id is not None else None
+    night = quiet_hold(rt.settings, department, comp.msg_type, comp.scheduled_at, clock.now())
+    if night is None:
+        return None
+    return {"window": str(night.window), "at": night.until.isoformat(),
+            "text": quiet_words(str(night.window), night.until)}
+
+
 def preview_payload(session: Session, rt: Runtime, comp: Composition,
                     problems: dict[str, list[str]] | None = None) -> dict[str, Any]:
     problems = dict(problems or {})
     rendered: dict[str, Rendered] = {}
+    comp = replace(comp, sender_name=signature(session, comp))
     try:
         rendered = preview(rt, comp, _placeholder_id(session), _placeholder_public_id(session, comp))
     except ComposeError as exc:
@@ -388,6 +412,7 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
         "mode": comp.mode,
         "msg_type": comp.msg_type,
         "needs_approval": _needs_approval(session, rt, comp, problems),
+        "sends_at": sends_at(session, rt, comp),
         "audience": {"spec": comp.audience, "label": describe_audience(session, comp.audience), "size": size},
         "channels": channels,
         # A follow-up to something nobody received yet only withdraws the original.

@@ -19,6 +19,7 @@ from hub.api.composing import (
     composition_from,
     is_follow_up,
     preview_payload,
+    quiet_words,
     read_composition,
 )
 from hub.compose.audience import AudienceError
@@ -28,7 +29,7 @@ from hub.compose.status import export_deliveries_csv, message_summary
 from hub.contacts.masking import mask_address
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
-from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator, audit
+from hub.models import Delivery, DeliveryState, Message, MessageBody, MessageState, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
 
 DELIVERY_STATES = tuple(DeliveryState)
@@ -61,6 +62,15 @@ def readable_message(session: Session, message_id: int, principal: Principal) ->
     return message
 
 
+def quiet_of(message: Message) -> dict[str, str] | None:
+    """Why a scheduled notice waits for the morning: the window, the time and the sentence."""
+    quiet = (message.meta or {}).get("quiet")
+    if message.state != MessageState.SCHEDULED or not quiet or message.scheduled_at is None:
+        return None
+    return {"window": quiet["window"], "at": _iso(message.scheduled_at) or "",
+            "text": quiet_words(quiet["window"], message.scheduled_at)}
+
+
 def message_detail(session: Session, message: Message) -> dict[str, Any]:
     """The summary plus what a status page needs: who, to whom, and the cancel/correction chain."""
     referenced_by = session.scalars(
@@ -76,6 +86,7 @@ def message_detail(session: Session, message: Message) -> dict[str, Any]:
         "created_by": message.created_by.username if message.created_by else None,
         "approved_by": message.approved_by.username if message.approved_by else None,
         "scheduled_at": _iso(message.scheduled_at),
+        "sends_at": quiet_of(message),
         "referenced_by": list(referenced_by),
         "bodies": [{"channel": b.channel, "language": b.language, "subject": b.subject, "text": b.text}
                    for b in bodies],
@@ -112,7 +123,8 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
 
 def approve_as(message_id: int, principal: Principal) -> str:
     """Second-person approval; returns the new state. The caller releases it."""
-    with runtime().session() as s:
+    rt = runtime()
+    with rt.session() as s:
         message = get_message(s, message_id)
         if not principal.may(Action.APPROVE, message.department_id):
             raise ApiError(403, "forbidden",
@@ -121,7 +133,7 @@ def approve_as(message_id: int, principal: Principal) -> str:
         if operator is None:
             raise ApiError(401, "unauthorized", _("操作者が見つかりません。もう一度ログインしてください"))
         try:
-            approve(s, message, operator)
+            approve(s, message, operator, rt.settings)
         except ApprovalError as exc:
             raise ApiError(409, "approval_conflict", _(str(exc))) from exc
         return str(message.state)
@@ -197,7 +209,7 @@ def _delivery_json(d: Delivery, mask: bool) -> dict[str, Any]:
         "language": d.language, "state": d.state, "reason": d.reason, "provider_id": d.provider_id,
         "provider_status": d.provider_status, "attempts": d.attempts, "error_code": d.error_code,
         "error": d.error, "sent_at": _iso(d.sent_at), "delivered_at": _iso(d.delivered_at),
-        "updated_at": _iso(d.updated_at),
+        "updated_at": _iso(d.updated_at), "gateway": d.gateway, "sender": d.sender,
     }
 
 
@@ -266,5 +278,5 @@ def reject_endpoint(message_id: int) -> ResponseReturnValue:
 
 
 # Pages read this too: keep the helpers importable without the routes' request context.
-__all__ = ["approve_as", "create_from", "get_message", "message_detail", "readable_message", "readable_where",
-           "summary"]
+__all__ = ["approve_as", "create_from", "get_message", "message_detail", "quiet_of", "readable_message",
+           "readable_where", "summary"]

@@ -50,6 +50,8 @@ DEPARTMENT_FIELDS: dict[str, Any] = {
     "sms_gateway": nullable("string", description="twilio | karaden; null: HUB_SMS_GATEWAY"),
     "sms_failover_gateway": nullable("string", description="twilio | karaden | auto | none; null: the hub's"),
     "karaden_service_id": nullable("integer", description="Karaden サービス設定ID (the sender on Karaden)"),
+    "quiet_hours": nullable("string", description="Japan-time window in which everyday notices wait, e.g. "
+                            "21:00-08:00; none: no window; null: HUB_QUIET_HOURS"),
 }
 AREA_FIELDS: dict[str, Any] = {"name": STRING, "family": {"enum": list(AREA_FAMILIES),
                                                           "description": "JMA code list; default municipality"}}

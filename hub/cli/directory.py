@@ -24,6 +24,8 @@ DEPARTMENT_OPTIONS = [
     click.option("--sms-failover-gateway", default=None,
                  help="障害時の切替先 twilio|karaden|auto|none（空文字でハブの既定）/ failover partner"),
     click.option("--karaden-service-id", default=None, help="KaradenのサービスID（送信元）/ Karaden service id"),
+    click.option("--quiet-hours", default=None,
+                 help="お知らせを送らない時間帯 21:00-08:00|none（空文字でハブの既定）/ quiet hours for notices"),
 ]
 OPTIONS = {
     "department": DEPARTMENT_OPTIONS,

@@ -73,7 +73,7 @@ def approve_cmd(hub: HubContext, message_id: int, as_json: bool) -> None:
     with rt.session() as session:
         message, operator = _approver_and_message(hub, session, message_id, "承認")
         try:
-            approve(session, message, operator)
+            approve(session, message, operator, rt.settings)
         except ApprovalError as exc:
             raise click.ClickException(str(exc)) from exc
         state, channels = str(message.state), list(message.channels)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,9 @@ from hub.compose.approval import needs_approval
 from hub.compose.audience import Audience, require_usable
 from hub.compose.notices import announce_override, request_approval
 from hub.compose.public import message_is_public, page_url
+from hub.compose.quiet import hold as quiet_hold
+from hub.compose.senders import signature
+from hub.config import Settings
 from hub.db import rowcount
 from hub.models import (
     Category,
@@ -30,6 +33,7 @@ from hub.models import (
     audit,
     utcnow,
 )
+from hub.relay import clock
 from hub.residents.questions import ANSWERABLE_ON, poll_from, read_question
 from hub.runtime import Runtime
 
@@ -80,6 +84,9 @@ class Composition:
     # A resident survey: {"text", "choices": ["はい", "いいえ"] or [{"key", "label"}], "hours"}
     # (hub/residents/questions.py); stored in message.meta["question"].
     question: dict[str, Any] | None = None
+    # The department's name for LINE, X, feed and e-mail texts (hub.compose.senders); create_message
+    # and the preview fill it in.
+    sender_name: str | None = None
 
 
 class OverrideRefused(PermissionError):
@@ -101,7 +108,7 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
     for name in c.channels:
         draft = Draft(
             title=c.title, body=c.body, mode=c.mode, msg_type=c.msg_type, override=c.overrides.get(name),
-            link=link, message_id=message_id, update_label=c.update_label, poll=poll,
+            link=link, message_id=message_id, update_label=c.update_label, poll=poll, sender_name=c.sender_name,
         )
         rendered[name] = runtime.channel(name).render(draft)
     return rendered
@@ -118,7 +125,7 @@ def preview_languages(runtime: Runtime, c: Composition, message_id: int | None =
             name: runtime.channel(name).render(Draft(
                 title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
                 override=local.overrides.get(name), link=link, message_id=message_id,
-                update_label=c.update_label, language=language, poll=poll))
+                update_label=c.update_label, language=language, poll=poll, sender_name=c.sender_name))
             for name in c.channels
         }
     return out
@@ -150,12 +157,18 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
         require_usable(session, audience)
         _require_enabled(session, c)
+    c = replace(c, sender_name=signature(session, c))
+    department = session.get(Department, c.department_id) if c.department_id is not None else None
+    # An everyday notice due inside the department's quiet hours waits for their end, whichever
+    # door it came through; the hold is kept so the composer and the message page can say why.
+    night = quiet_hold(runtime.settings, department, c.msg_type, c.scheduled_at, clock.now())
     message = Message(
         title=c.title, body=c.body, overrides=c.overrides, channels=list(dict.fromkeys(c.channels)),
         audience=c.audience, mode=c.mode, msg_type=c.msg_type, category_code=c.category_code,
-        references_id=c.references_id, scheduled_at=c.scheduled_at, department_id=c.department_id,
-        source=c.source, created_by=created_by,
-        meta={"update_label": c.update_label, **({"question": question} if question else {})},
+        references_id=c.references_id, scheduled_at=night.until if night else c.scheduled_at,
+        department_id=c.department_id, source=c.source, created_by=created_by,
+        meta={"update_label": c.update_label, **({"question": question} if question else {}),
+              **({"quiet": night.record()} if night else {})},
     )
     session.add(message)
     session.flush()
@@ -170,7 +183,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     held = needs_approval(session, runtime, c)
     if held and c.override_reason is None:
         message.state = MessageState.AWAITING_APPROVAL
-    elif c.scheduled_at and c.scheduled_at > utcnow():
+    elif message.scheduled_at and message.scheduled_at > clock.now():
         message.state = MessageState.SCHEDULED
     else:
         message.state = MessageState.QUEUED
@@ -234,15 +247,32 @@ class ApprovalError(PermissionError):
     pass
 
 
-def approve(session: Session, message: Message, approver: Operator) -> None:
+def approve(session: Session, message: Message, approver: Operator, settings: Settings | None = None) -> None:
+    """The second person says yes. A notice approved inside the quiet hours waits for their end
+    (every front door passes its ``settings``; without them the planner holds it all the same)."""
     if message.state != MessageState.AWAITING_APPROVAL:
         raise ApprovalError("このメッセージは承認待ちではありません")
     if message.created_by_id is not None and message.created_by_id == approver.id:
         raise ApprovalError("作成者本人は承認できません。別の担当者が確認してください")
     message.approved_by = approver
-    due = message.scheduled_at and message.scheduled_at > utcnow()
+    now = clock.now()
+    if settings is not None:
+        keep_quiet(message, settings, now)
+    due = message.scheduled_at and message.scheduled_at > now
     message.state = MessageState.SCHEDULED if due else MessageState.QUEUED
-    audit(session, approver.username, "message.approve", message)
+    audit(session, approver.username, "message.approve", message,
+          **({"scheduled_at": message.scheduled_at.isoformat()} if due and message.scheduled_at else {}))
+
+
+def keep_quiet(message: Message, settings: Settings, now: datetime) -> bool:
+    """Move a notice due now (or at its time) inside its department's quiet hours to their end;
+    True when it was moved."""
+    night = quiet_hold(settings, message.department, message.msg_type, message.scheduled_at, now)
+    if night is None:
+        return False
+    message.scheduled_at = night.until
+    message.meta = {**(message.meta or {}), "quiet": night.record()}
+    return True
 
 
 def reject(session: Session, message: Message, approver: Operator, reason: str) -> None:
@@ -276,7 +306,7 @@ def withdraw(session: Session, message: Message, actor: str, reason: str) -> int
 
 def messages_due(session: Session) -> list[int]:
     """Queued messages not yet planned, and scheduled ones whose time has come."""
-    now = utcnow()
+    now = clock.now()
     q = select(Message.id).where(
         Message.planned_at.is_(None),
         (Message.state == MessageState.QUEUED)

@@ -53,9 +53,11 @@ def message_summary(session: Session, message: Message) -> dict[str, Any]:
     }
 
 
+# "gateway" and "sender": what really carried the row (after a failover, the second gateway and
+# its sender), written with the request.
 EXPORT_COLUMNS = ["delivery_id", "message_id", "channel", "contact_id", "contact_name", "address", "language",
                   "state", "reason", "provider_id", "provider_status", "attempts", "error_code", "error",
-                  "sent_at", "delivered_at", "updated_at"]
+                  "sent_at", "delivered_at", "updated_at", "gateway", "sender"]
 
 
 def export_deliveries_csv(session: Session, message_id: int, *, mask: bool = False) -> Iterator[str]:
@@ -75,7 +77,8 @@ def export_deliveries_csv(session: Session, message_id: int, *, mask: bool = Fal
             d.id, d.message_id, d.channel, d.contact_id or "", name or "",
             mask_address(d.address) if mask else d.address, d.language, d.state,
             d.reason or "", d.provider_id or "", d.provider_status or "", d.attempts, d.error_code or "",
-            d.error or "", _iso(d.sent_at), _iso(d.delivered_at), _iso(d.updated_at),
+            d.error or "", _iso(d.sent_at), _iso(d.delivered_at), _iso(d.updated_at), d.gateway or "",
+            d.sender or "",
         ])
         if n % 1000 == 0:
             yield buf.getvalue()

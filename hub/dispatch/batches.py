@@ -54,10 +54,11 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
                 settings: Settings | None = None) -> Batch:
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
-    if dept is not None and dept.email_sender_name:
-        # The department's display name, for channels that show one (the e-mail From).
+    if dept is not None:
+        # The department's display name, for channels that show one (the e-mail From): its own
+        # e-mail name, else the department's name, so residents see who writes before opening.
         contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
-                                       meta={**c.meta, "sender_name": dept.email_sender_name})
+                                       meta={**c.meta, "sender_name": dept.email_sender_name or dept.name})
                     for language, c in contents.items()}
     poll = poll_of(message)
     if poll is not None:

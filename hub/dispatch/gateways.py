@@ -85,9 +85,14 @@ def reconcile(channel: Channel, recipients: Sequence[Recipient], batch: Batch, g
     return found
 
 
-def stamp(session: Session, row_ids: Sequence[int], gateway: str, owner: str) -> None:
-    """Write-ahead: these rows are about to be requested through ``gateway``."""
+def stamp(session: Session, row_ids: Sequence[int], gateway: str | None, owner: str,
+          sender: str | None = None) -> None:
+    """Write-ahead: these rows are about to be requested through ``gateway`` (None: the channel's
+    only one) from ``sender``, so the record says which number or address really carried them."""
+    values: dict[str, str | None] = {"sender": sender}
+    if gateway is not None:
+        values["gateway"] = gateway
     if row_ids:
         session.execute(update(Delivery).where(
             Delivery.id.in_(list(row_ids)), Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == owner,
-        ).values(gateway=gateway))
+        ).values(**values))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
+from hub.compose.messages import keep_quiet
 from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
@@ -24,6 +25,7 @@ from hub.dispatch.planning import PlanCursor, PlannedPage, blocking_reason, plan
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
+from hub.relay import clock
 from hub.runtime import Runtime
 from hub.runtime.leases import DatabaseAway, OwnershipLost
 from hub.runtime.ratelimit import waiting_budget
@@ -95,7 +97,7 @@ def _plan_step(rt: Runtime, message_id: int, lock: bool | dict[str, bool]) -> tu
         if message is None or message.planned_at is not None or message.state == MessageState.WITHDRAWN:
             return None
         lane = lane_for(message.msg_type)
-        if PlanCursor.of(message).pages == 0 and not _may_start(session, message):
+        if PlanCursor.of(message).pages == 0 and not _may_start(session, rt, message):
             return None
         if _original_still_planning(session, message):
             return lane, None
@@ -104,12 +106,19 @@ def _plan_step(rt: Runtime, message_id: int, lock: bool | dict[str, bool]) -> tu
     return lane, page
 
 
-def _may_start(session: Session, message: Message) -> bool:
+def _may_start(session: Session, rt: Runtime, message: Message) -> bool:
+    now = clock.now()
     due = message.state == MessageState.QUEUED or (
         message.state == MessageState.SCHEDULED and message.scheduled_at is not None
-        and message.scheduled_at <= utcnow()
+        and message.scheduled_at <= now
     )
     if not due:
+        return False
+    if keep_quiet(message, rt.settings, now):
+        # Due inside the quiet hours after all (workers were down until night, the window changed):
+        # an everyday notice is never sent late into the night; it waits for the morning.
+        message.state = MessageState.SCHEDULED
+        audit(session, "system", "message.quiet_hours", message, until=(message.meta or {})["quiet"]["until"])
         return False
     blocked = blocking_reason(session, message)
     if blocked:
@@ -235,13 +244,15 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
                                                if r.delivery_id not in checking or r.delivery_id in resend])
         if batch.recipients:
             multi = gateways.gateways_of(channel)
+            route: str | None = None
             if multi is not None:
                 # New requests go through the department's gateway, or its partner while its circuit
                 # is open; written on the rows first, so whatever happens next is asked of that one.
                 route = gateways.choose(rt, multi, department)
                 batch = replace(batch, gateway=route, sender=senders.get(route, batch.sender))
-                ids = [r.delivery_id for r in batch.recipients]
-                through_blips(lambda: _stamp(rt, ids, route, owner))
+            ids, used = [r.delivery_id for r in batch.recipients], channel.sender_used(batch)
+            if route is not None or used is not None:
+                through_blips(lambda: _stamp(rt, ids, route, owner, used))
             with waiting_budget(rt.settings.rate_wait_max_seconds):
                 channel.deliver(batch, on_progress=progress)
     except OwnershipLost:
@@ -261,9 +272,9 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
     return recorder.counts
 
 
-def _stamp(rt: Runtime, ids: list[int], gateway: str, owner: str) -> None:
+def _stamp(rt: Runtime, ids: list[int], gateway: str | None, owner: str, sender: str | None) -> None:
     with rt.session() as session:
-        gateways.stamp(session, ids, gateway, owner)
+        gateways.stamp(session, ids, gateway, owner, sender)
 
 
 def release_claim(rt: Runtime, row_ids: list[int], owner: str) -> None:

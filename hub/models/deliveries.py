@@ -57,6 +57,10 @@ class Delivery(Base):
     # karaden). Written before the request, so rows in doubt are asked of the right gateway.
     # NULL: never requested through a chosen gateway (rows from before there were two: Twilio).
     gateway: Mapped[str | None] = mapped_column(String(16))
+    # The sender identity the row was requested with (an SMS or voice number, a Karaden service id,
+    # an e-mail address), written with the request: after a failover it is the second gateway's.
+    # NULL: never requested, or a channel without a sender identity of its own (LINE, X, feeds).
+    sender: Mapped[str | None] = mapped_column(String(254))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)

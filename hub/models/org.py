@@ -44,6 +44,9 @@ class Department(Base):
     sms_failover_gateway: Mapped[str | None] = mapped_column(String(16))
     # The department's Karaden サービス設定ID: its sender identity on that gateway.
     karaden_service_id: Mapped[int | None] = mapped_column(Integer)
+    # The department's quiet hours for everyday notices, "21:00-08:00" (Japan time); NULL: the hub's
+    # HUB_QUIET_HOURS; "none": no window (hub/compose/quiet.py).
+    quiet_hours: Mapped[str | None] = mapped_column(String(16))
     approval: Mapped[str] = mapped_column(String(16), default=ApprovalPolicy.RESIDENTS,
                                           server_default=ApprovalPolicy.RESIDENTS)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

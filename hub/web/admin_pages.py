@@ -35,7 +35,7 @@ FIELD_LABELS = {
     "code": "コード", "name": "名前", "sms_sender": "SMS送信元番号", "voice_sender": "音声発信元番号",
     "email_sender": "メール送信元アドレス", "email_sender_name": "メール送信者名", "approval": "承認方針",
     "sms_gateway": "SMSゲートウェイ", "sms_failover_gateway": "SMS障害時の切替先",
-    "karaden_service_id": "KaradenサービスID",
+    "karaden_service_id": "KaradenサービスID", "quiet_hours": "お知らせを送らない時間帯",
     "family": "地域の種類", "username": "ユーザー名", "display_name": "表示名", "department": "所属部署",
     "role": "役割", "expires_in_days": "有効期限（日）",
     "action": "操作", "actor": "操作者", "from": "開始日", "to": "終了日",

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from hub.api.common import ApiError, handle_http_error, runtime
 from hub.api.composing import reachable
 from hub.api.messages import reject_as, summary
-from hub.compose.messages import Composition, withdraw
+from hub.compose.messages import Composition
 from hub.compose.status import BUSY_STATES
 from hub.health.engine import EngineHealth, observe
 from hub.i18n import gettext as _
@@ -155,25 +155,6 @@ def reject_page(message_id: int) -> ResponseReturnValue:
         return redirect(url_for("web.message_page", message_id=message_id))
     flash(_("却下しました。このメッセージは送信されません"), "ok")
     return redirect(url_for("web.message_page", message_id=message_id))
-
-
-@web_bp.post("/messages/<int:message_id>/stop")
-@login_required
-def stop_page(message_id: int) -> ResponseReturnValue:
-    """送信を止める: withdraw a message still in its hold window (SEND in its department; audited)."""
-    principal = _operator()
-    with runtime().session() as s:
-        message = s.get(Message, message_id)
-        if message is None:
-            abort(404)
-        if not principal.may(Action.SEND, message.department_id):
-            abort(403)
-        if message.state != MessageState.SCHEDULED:
-            flash(_("このメッセージは既に送信待ちではありません"), "error")
-            return redirect(url_for("web.dashboard"))
-        withdraw(s, message, principal.username, reason=_("操作者が送信を止めました"))
-    flash(_("#{id} の送信を止めました").format(id=message_id), "ok")
-    return redirect(url_for("web.dashboard"))
 
 
 def _error_page(exc: HTTPException, status: int, message: str) -> ResponseReturnValue:

@@ -32,6 +32,7 @@ def stack_settings(postgres_url: str, sandbox: Sandbox, tmp_path: Path) -> Setti
         public_url=f"http://127.0.0.1:{free_port()}", provider_timeout=5.0, stale_after_seconds=3, lease_seconds=3,
         rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10,
         relay_min_interval_seconds=1,  # the relay stack test runs its chains seconds apart
+        quiet_hours="",  # tests run at any hour: the quiet window is on only where a test sets it
     ).resolved()
 
 
@@ -81,7 +82,7 @@ def any_stack_settings(request: pytest.FixtureRequest, sandbox: Sandbox, tmp_pat
         base = Settings(
             **hub_settings(sandbox.http_url, sandbox.smtp_port),
             database_url=database_url, data_dir=str(tmp_path), public_url=f"http://127.0.0.1:{free_port()}",
-            stale_after_seconds=3, lease_seconds=3,
+            stale_after_seconds=3, lease_seconds=3, quiet_hours="",
         ).resolved()
     return replace(base, provider_timeout=1.0, check_after_seconds=1.0, sweep_interval_seconds=1.0,
                    rate_sms=1000, rate_voice=1000, rate_email=1000, rate_line=100, rate_x=10)

@@ -8,6 +8,7 @@
   var previews = document.getElementById("previews");
   var problemsBox = document.getElementById("preview-problems");
   var audienceSize = document.getElementById("audience-size");
+  var sendsAt = document.getElementById("sends-at");
   var bodyCount = document.getElementById("body-count");
   var timer = null;
   var seq = 0;
@@ -96,6 +97,9 @@
     var size = result.audience.label + "：" + result.audience.size + " " + L.people;
     if (result.mode !== "actual") size += "（" + L.exercise_only + "）";
     audienceSize.textContent = size;
+    // A notice inside its department's quiet hours: when it will really go, before anyone sends it.
+    sendsAt.textContent = result.sends_at ? result.sends_at.text : "";
+    sendsAt.hidden = !result.sends_at;
     renderProblems(result.problems);
   }
 
