@@ -52,7 +52,7 @@ def test_every_console_page_has_no_serious_accessibility_violation(
 
     pages = {"/login": _violations_at(web, f"{base}/login", source)}
     sign_in(web, base, "admin")
-    for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
+    for path in ("/", "/compose", f"/messages/{message_id}", "/scheduled", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
                  "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):
         pages[path] = _violations_at(web, f"{base}{path}", source)
