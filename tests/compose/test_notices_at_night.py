@@ -208,3 +208,22 @@ def test_each_department_keeps_its_own_window(client: FlaskClient, runtime: Runt
     clock.set(jst(1, 21, 30))  # inside the hub's window, outside zei's
     zei_early = body(client.post("/api/v1/messages", json={**NOTICE, "department": "zei"}, headers=admin))
     assert zei_early["state"] != MessageState.SCHEDULED
+
+
+def test_hub_admin_department_sets_and_clears_a_window(app: Flask, client: FlaskClient, runtime: Runtime) -> None:
+    hub = HubContext()
+    hub._app = app
+
+    def edit(value: str) -> str:
+        result = CliRunner().invoke(main, ["admin", "department", "edit", "zei", "--quiet-hours", value, "--json"],
+                                    obj=hub, env={TOKEN_ENV: TOKENS["admin"]})
+        assert result.exit_code == 0, result.output
+        with runtime.session() as s:
+            return str(s.scalar(select(Department.quiet_hours).where(Department.code == "zei")))
+
+    assert edit("22:00-7:00") == "22:00-07:00"
+    assert edit("NONE") == "none"
+    assert edit("") == "None", "empty: the hub's window again"
+    refused = CliRunner().invoke(main, ["admin", "department", "edit", "zei", "--quiet-hours", "21-8"],
+                                 obj=hub, env={TOKEN_ENV: TOKENS["admin"]})
+    assert refused.exit_code != 0 and "quiet_hours" in refused.output

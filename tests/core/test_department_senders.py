@@ -54,8 +54,9 @@ def _export(client: FlaskClient, message_id: int) -> list[dict[str, str]]:
 def test_two_departments_notices_leave_from_their_own_numbers_and_the_export_says_so(
     client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
 ) -> None:
-    sent = {code: _notice(client, code, ["sms", "email", "line", "x", "rss"]) for code in ("kenko", "zei")}
+    sent = {code: _notice(client, code, ["sms", "voice", "email", "line", "x", "rss"]) for code in ("kenko", "zei")}
     inbox_sms, inbox_mail = sandbox_client.inbox("sms"), sandbox_client.inbox("email")
+    assert {i["from"] for i in sandbox_client.inbox("voice")} == {KENKO[2], ZEI[2]}, "calls from each number"
     for code, name, number, address in (KENKO, ZEI):
         texts = {i["text"] for i in inbox_sms if i["from"] == number}
         assert texts and all(t.startswith("【訓練】" + ("納期限" if code == "zei" else "健診")) for t in texts), \
@@ -64,8 +65,8 @@ def test_two_departments_notices_leave_from_their_own_numbers_and_the_export_say
         assert mails and all(f"○○市 {name}" in i["meta"]["header_from"] for i in mails)
         assert all(name in i["text"] for i in mails), "the e-mail text names the department"
         exported = _export(client, sent[code])
-        assert {(r["channel"], r["sender"]) for r in exported if r["channel"] in ("sms", "email")} == {
-            ("sms", number), ("email", address)}
+        assert {(r["channel"], r["sender"]) for r in exported if r["channel"] in ("sms", "voice", "email")} == {
+            ("sms", number), ("voice", number), ("email", address)}
         assert {r["gateway"] for r in exported if r["channel"] == "sms"} == {"twilio"}
         with runtime.session() as s:
             line = s.scalars(select(Delivery).where(Delivery.message_id == sent[code],
