@@ -170,8 +170,15 @@ class Batch:
     # Each recipient's own signed links (preferences, unsubscribe, answer), by delivery id; only
     # channels with ``personal_links`` get them (hub/residents/links.py makes them).
     links: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # A personalised send's own text per recipient, by delivery id (hub/notices/personal.py): it
+    # wins over ``contents``. Adapters that send one text to many (LINE multicast) must then send
+    # each recipient its own request.
+    personal: Mapping[int, Rendered] = field(default_factory=dict)
 
     def content_for(self, recipient: Recipient) -> Rendered:
+        own = self.personal.get(recipient.delivery_id)
+        if own is not None:
+            return own
         return self.contents.get(recipient.language) or self.contents["ja"]
 
     def links_for(self, recipient: Recipient) -> Mapping[str, str]:
@@ -425,6 +432,7 @@ SKIP_MESSAGES = {
     "opted_out": "本人の申し出により、このチャネルでの配信を停止しています",
     "exercise_only": "訓練対象ではありません",
     "too_long": "本文がこのチャネルの上限を超えています",
+    "category_unwanted": "本人が希望していない分類のお知らせのため送信しません",
 }
 
 

@@ -165,6 +165,9 @@ class Settings:
     # Everyday notices due inside this Japan-time window wait for its end (a department may set
     # its own); alerts, cancellations and call-outs never wait. "" turns it off.
     quiet_hours: str = "21:00-08:00"
+    # What one billable SMS segment costs, in yen: a CSV send's preview multiplies the segments of
+    # every row by it (an estimate; the contract's price, tax included, is what to put here).
+    sms_unit_price_yen: float = 3.3
 
     # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
     # stays valid, and whose sender numbers / addresses call-outs use.

@@ -7,13 +7,24 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Area, Category, Contact, ContactKind, Delivery, Department, Message, RecipientList
+from hub.models import (
+    Area,
+    Category,
+    Contact,
+    ContactKind,
+    CsvRow,
+    CsvSend,
+    Delivery,
+    Department,
+    Message,
+    RecipientList,
+)
 from hub.models.base import MAX_INT_ID
 from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
 
 AUDIENCE_HELP = (
     "all | residents | staff | category:CODE | area:CODE | department:CODE_OR_NAME | list:ID | csv:FILE"
-    " | message:ID (whoever received that message)"
+    " | message:ID (whoever received that message) | personal:ID (the rows of a CSV send)"
 )
 
 
@@ -39,7 +50,7 @@ class Audience:
         if kind in {"category", "area", "department"} and value:
             return cls(kind, value)
         # Ids are checked here so a query never meets int("abc") nor an id beyond the column (500s).
-        if kind in {"list", "message"} and value.isascii() and value.isdigit() and int(value) <= MAX_INT_ID:
+        if kind in {"list", "message", "personal"} and value.isascii() and value.isdigit() and int(value) <= MAX_INT_ID:
             return cls(kind, value)
         raise AudienceError(f"宛先の指定が正しくありません: {spec!r}（使えるもの: {AUDIENCE_HELP}）")
 
@@ -84,6 +95,8 @@ def unknown_part(session: Session, audience: Audience) -> str | None:
         found = session.get(RecipientList, int(audience.value))
     elif audience.kind == "message":
         found = session.get(Message, int(audience.value))
+    elif audience.kind == "personal":
+        found = session.get(CsvSend, int(audience.value))
     else:
         return None
     return None if found is not None else str(audience)
@@ -138,6 +151,8 @@ def contact_ids_query(audience: Audience, distinct: bool = True, category: str |
             q = q.join(recipient_list_members, recipient_list_members.c.contact_id == Contact.id).where(
                 recipient_list_members.c.list_id == int(audience.value)
             )
+        case "personal":
+            q = q.join(CsvRow, CsvRow.contact_id == Contact.id).where(CsvRow.csv_send_id == int(audience.value))
         case "message":
             q = q.join(Delivery, Delivery.contact_id == Contact.id).where(
                 Delivery.message_id == int(audience.value), Delivery.state.in_(RECEIVED_STATES)

@@ -52,13 +52,18 @@ def senders_by_gateway(message: Message, channel: Channel) -> dict[str | None, s
 def build_batch(session: Session, message: Message, channel: Channel, batch_no: int,
                 recipients: Sequence[Recipient], attempt: int, gateway: str | None = None,
                 settings: Settings | None = None) -> Batch:
+    from hub.notices.personal import is_personal, personal_contents
+
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
+    personal = personal_contents(session, message, channel, recipients) if is_personal(message) else {}
     if dept is not None and dept.email_sender_name:
         # The department's display name, for channels that show one (the e-mail From).
-        contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
-                                       meta={**c.meta, "sender_name": dept.email_sender_name})
-                    for language, c in contents.items()}
+        def named(c: Rendered) -> Rendered:
+            return Rendered(subject=c.subject, text=c.text, html=c.html, units=c.units,
+                            meta={**c.meta, "sender_name": dept.email_sender_name})
+        contents = {language: named(c) for language, c in contents.items()}
+        personal = {delivery_id: named(c) for delivery_id, c in personal.items()}
     poll = poll_of(message)
     if poll is not None:
         # Not in the stored bodies (only text is): LINE makes its buttons of it.
@@ -69,6 +74,7 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
                           asks_question=poll is not None)
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents, links=links,
+        personal=personal,
         sender=senders_by_gateway(message, channel)[gateway], mode=message.mode,
         idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt, gateway=gateway,
     )

@@ -24,6 +24,7 @@ from hub.dispatch.planning import PlanCursor, PlannedPage, blocking_reason, plan
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
 from hub.models import Delivery, DeliveryState, Message, MessageState, audit, utcnow
+from hub.relay import clock
 from hub.runtime import Runtime
 from hub.runtime.leases import DatabaseAway, OwnershipLost
 from hub.runtime.ratelimit import waiting_budget
@@ -107,7 +108,7 @@ def _plan_step(rt: Runtime, message_id: int, lock: bool | dict[str, bool]) -> tu
 def _may_start(session: Session, message: Message) -> bool:
     due = message.state == MessageState.QUEUED or (
         message.state == MessageState.SCHEDULED and message.scheduled_at is not None
-        and message.scheduled_at <= utcnow()
+        and message.scheduled_at <= clock.now()
     )
     if not due:
         return False
