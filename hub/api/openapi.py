@@ -424,9 +424,12 @@ def openapi_document() -> ResponseReturnValue:
 
 # Accounts and administration live in their own module; merged here so SPEC stays the one document.
 from hub.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS  # noqa: E402
+from hub.api.openapi_notices import NOTICE_PATHS, NOTICE_SCHEMAS  # noqa: E402
 
 PATHS.update(ACCOUNT_PATHS)
 SCHEMAS.update(ACCOUNT_SCHEMAS)
+PATHS.update(NOTICE_PATHS)
+SCHEMAS.update(NOTICE_SCHEMAS)
 
 # The request guards (hub/api/guards.py) answer any operation with a 400 for a NUL character,
 # malformed or over-deep JSON, or a method override, before the operation itself runs.
