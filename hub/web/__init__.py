@@ -4,10 +4,10 @@ from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     admin_pages,  # /admin/…, /tokens
     console,  # the reject and stop forms, the 404/403 pages
     contacts_pages,  # /contacts, /contacts/<id>, /contacts/import, /contacts/export.csv
-    notices_pages,  # /notices/csv: personalised CSV sends
     followups,  # 取消 and 訂正 from the message page
     health_pages,  # /healthz, /healthz/engine, /metrics
     login,  # /login, /logout, /password, /totp
+    notices_pages,  # /notices/csv: personalised CSV sends
     recipients,  # /messages/<id>/recipients: search by name, number, address
     rules_pages,  # /rules, /templates
     survey_pages,  # closing a message's resident survey
