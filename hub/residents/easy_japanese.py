@@ -25,7 +25,6 @@ DATA = Path(__file__).resolve().parent / "data"
 MAX_SENTENCE = 40
 
 KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff々]")
-KANJI_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff々]+")
 # 「避難（ひなん）」: a reading in hiragana right after a kanji word.
 READING = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff々]+)[（(]([ぁ-ゖー\s\u3000]+)[）)]")
 KATAKANA = re.compile(r"[ァ-ヺー]{2,}")
@@ -170,10 +169,14 @@ def _hard_kanji(text: str, skip: set[int]) -> Iterator[Finding]:
     for match in READING.finditer(text):
         fine.update(range(match.start(1), match.end(1)))
     allowed = allowed_kanji()
-    for run in KANJI_RUN.finditer(text):
-        hard = [i for i in range(run.start(), run.end()) if i not in fine and text[i] not in allowed]
-        if hard:
-            yield _finding("hard_kanji", text, run.start(), run.end())
+    start: int | None = None
+    for i, ch in enumerate([*text, ""]):  # "" closes a run at the end
+        hard = bool(ch) and KANJI.match(ch) is not None and i not in fine and ch not in allowed
+        if hard and start is None:
+            start = i
+        elif not hard and start is not None:
+            yield _finding("hard_kanji", text, start, i)  # each run of hard kanji, e.g. 緊急 in 指定緊急避難場所
+            start = None
 
 
 def _katakana(text: str, skip: set[int]) -> Iterator[Finding]:
