@@ -31,6 +31,12 @@ def test_every_easy_japanese_template_passes_the_checker(path: Path) -> None:
     assert {part: [(f.rule, f.text) for f in found] for part, found in findings.items() if found} == {}
 
 
+def test_the_easy_japanese_words_for_jma_values_pass_the_checker() -> None:
+    book = yaml.safe_load((TRANSLATED / "ja-easy" / "_phrasebook.yaml").read_text(encoding="utf-8"))
+    words = [*book["terms"].values(), *book["patterns"].values(), book["exercise_note"]]
+    assert {word: [(f.rule, f.text) for f in check(word)] for word in words if check(word)} == {}
+
+
 def test_the_six_jma_templates_are_written_in_easy_japanese() -> None:
     assert {p.stem for p in EASY} == {"jma-earthquake", "jma-tsunami", "jma-evacuation-level4", "jma-record-rain",
                                      "jma-volcano", "jma-cleared"}
