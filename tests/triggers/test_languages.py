@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from hub.models import Area, Category, Consent, Contact, Message
+from hub.models import Area, Category, Consent, Contact, Message, Template
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.triggers.support import OSHU, QUAKE_6PLUS, QUAKE_CANCELLED, QUAKE_EXERCISE, add_rules, prepare, raw, replay
@@ -136,3 +136,28 @@ def test_an_exercise_is_marked_in_every_language(runtime: Runtime, sandbox_clien
     english = _received(sandbox_client, RESIDENTS["en"])
     assert "This is a drill. It is not a real emergency." in english["email"]
     assert "これは 練習です。本当の 災害では ありません。" in _received(sandbox_client, RESIDENTS["ja-easy"])["line"]
+
+
+def test_a_broken_translation_never_stops_the_alert(runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    prepare(runtime, residents=0, staff=0)
+    _residents(runtime, OSHU)
+    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    with runtime.session() as session:
+        template = session.scalar(select(Template).where(Template.code == "jma-earthquake"))
+        assert template is not None
+        broken = {**template.translations["zh"], "body": "{{ places | length / 0 }}"}
+        template.translations = {**template.translations, "zh": broken}
+        session.commit()
+
+    (outcome,) = replay(runtime, QUAKE_6PLUS).rules
+
+    assert outcome.action == "alert"
+    with runtime.session() as session:
+        message = session.get(Message, outcome.message_id)
+        assert message is not None
+        zh = (message.meta or {})["languages"]["zh"]
+    assert zh["origin"] == "fallback" and "ZeroDivisionError" in zh["error"]
+    # The Chinese reader gets the reviewed English text; everybody else is untouched.
+    assert _received(sandbox_client, RESIDENTS["zh"])["sms"].startswith("Earthquake at about 8:43 AM")
+    assert _received(sandbox_client, RESIDENTS["ja"])["sms"].startswith("8時43分ごろ地震。奥州市（震度６強）")
+    assert _received(sandbox_client, RESIDENTS["ja-easy"])["sms"].startswith("8時43分ごろ 大きい 地震が")
