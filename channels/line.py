@@ -48,6 +48,14 @@ RATE_LIMIT_DEFAULT_WAIT = 10.0
 BUTTON_TEXT_MAX = 160  # a buttons template without title or image
 ALT_TEXT_MAX = 400
 QUICK_REPLY_MAX = 13
+# A multicast carries one text for everyone, so no personal link: residents send this word to the
+# account instead and the hub answers with their own preferences link (hub/residents/line_flow.py).
+SETTINGS_KEYWORD = "設定"
+SETTINGS_HINTS = {
+    "ja": "配信設定（分類・地域・言語・停止）の変更は「設定」と送信してください。",
+    "ja-easy": "うけとる じょうほうを かえるときは「設定」と おくってください。",
+    "en": "To change what you receive (topics, area, language, stop), send 「設定」 to this account.",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class LineConfig(ChannelConfig):
     # Live, but with the secret published in this repository (the sandbox's): anyone can sign with
     # it, so no webhook signed with it is trusted (Settings.published_secret).
     published_secret: bool = False
+    settings_hint: bool = False  # end each message with how to reach one's settings (SETTINGS_HINTS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
@@ -69,6 +78,7 @@ class LineConfig(ChannelConfig):
             channel_secret=settings.line_channel_secret,
             base_url=settings.line_base_url or None,
             published_secret=settings.published_secret("line"),
+            settings_hint=settings.line_settings_hint,
         )
 
 
@@ -126,12 +136,15 @@ class LineChannel(Channel):
 
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
+        hint = SETTINGS_HINTS.get(draft.language, SETTINGS_HINTS["en"]) if self.config.settings_hint else None
         text = with_prefix(
             prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
         )
         errors = []
         if len(text) > MAX_CHARS:
             errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text)}文字）")
+        elif hint and len(text) + len(hint) + 2 <= MAX_CHARS:  # the officer's words always come first
+            text = join_nonempty(text, hint, sep="\n\n")
         return Rendered(subject=None, text=text, errors=tuple(errors), units=1)
 
     def check_address(self, address: str) -> str | None:
@@ -179,6 +192,26 @@ class LineChannel(Channel):
                      for c in question.suggestions[:QUICK_REPLY_MAX]]
             messages.append(TextMessage(text=question.text, quick_reply=QuickReply(items=items) if items else None))
         return messages
+
+    def reply(self, reply_token: str, content: Rendered) -> bool:
+        """Answer one webhook event with its reply token (free: no message quota).
+
+        False when LINE refused the token (already used, or too late) or did not answer: the
+        caller may push instead.
+        """
+        from linebot.v3.messaging import ReplyMessageRequest
+        from linebot.v3.messaging.exceptions import ApiException
+
+        request = ReplyMessageRequest(reply_token=reply_token, messages=self.messages_for(content))
+        try:
+            self.api().reply_message(request, _request_timeout=self.context.timeout)
+        except ApiException:
+            return False
+        except Exception as exc:
+            if not _is_network_error(exc):
+                raise
+            return False
+        return True
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
         from linebot.v3.messaging import MulticastRequest
@@ -285,6 +318,7 @@ def _user_event(event: Any) -> UserEvent:
         text=_text_or_none(getattr(message, "text", None) if message is not None else None),
         event_id=_text_or_none(getattr(event, "webhook_event_id", None)),
         redelivery=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)),
+        reply_token=_text_or_none(getattr(event, "reply_token", None)),
     )
 
 

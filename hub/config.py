@@ -81,6 +81,8 @@ class Settings:
     line_channel_access_token: str = field(default="", metadata=SECRET)
     line_channel_secret: str = field(default="", metadata=SECRET)
     line_base_url: str = ""
+    # End every LINE message with how to reach one's preferences (send 「設定」: docs/residents.md).
+    line_settings_hint: bool = True
     x_consumer_key: str = ""
     x_consumer_secret: str = field(default="", metadata=SECRET)
     x_access_token: str = ""
@@ -180,6 +182,11 @@ class Settings:
     # addresses (comma-separated IPs or networks). Outside production both are open.
     metrics_token: str = field(default="", metadata=SECRET)
     metrics_allow: str = "127.0.0.1,::1"
+
+    # Resident registration (docs/residents.md): how long the confirmation link of the web
+    # registration stays valid, and the department whose e-mail sender identity sends it.
+    register_link_max_age_hours: int = 24
+    residents_department: str = "bousai"
 
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.

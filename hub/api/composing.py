@@ -285,7 +285,7 @@ def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, l
 
 
 def audience_query_for(comp: Composition) -> Any:
-    query = contact_ids_query(Audience.parse(comp.audience))
+    query = contact_ids_query(Audience.parse(comp.audience), category=comp.category_code)
     if comp.mode != Mode.ACTUAL:
         query = query.where(Contact.exercise_participant.is_(True))
     return query

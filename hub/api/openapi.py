@@ -170,6 +170,8 @@ SCHEMAS: dict[str, Any] = {
     "RejectInput": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
     "ImportReport": obj({
         "created": INTEGER, "updated": INTEGER,
+        "kept_revoked": {"type": "integer", "description": "consents in the file not renewed: the resident "
+                         "stopped that channel after the consent_date given (or no consent_date was given)"},
         "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
         "list_id": nullable("integer"),
     }),

@@ -1,7 +1,7 @@
 """templates.translations: reviewed texts of a template per language (en, zh, ja-easy …)
 
 Revision ID: 4c7e19a2d8f3
-Revises: b5d8e2f41a93
+Revises: d3a61c8e5f27
 Create Date: 2026-11-30 12:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '4c7e19a2d8f3'
-down_revision: str | Sequence[str] | None = 'b5d8e2f41a93'
+down_revision: str | Sequence[str] | None = 'd3a61c8e5f27'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
