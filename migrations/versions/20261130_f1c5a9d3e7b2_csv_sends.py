@@ -1,7 +1,7 @@
 """Personalised CSV sends: csv_sends, csv_send_rows and deliveries.csv_row_id
 
 Revision ID: f1c5a9d3e7b2
-Revises: d3a81f6c2e57
+Revises: 4c7e19a2d8f3
 Create Date: 2026-11-30 13:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'f1c5a9d3e7b2'
-down_revision: str | Sequence[str] | None = 'd3a81f6c2e57'
+down_revision: str | Sequence[str] | None = '4c7e19a2d8f3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
