@@ -24,7 +24,7 @@ from hub.models.contacts import contact_areas, contact_categories, recipient_lis
 
 AUDIENCE_HELP = (
     "all | residents | staff | category:CODE | area:CODE | department:CODE_OR_NAME | list:ID | csv:FILE"
-    " | message:ID (whoever received that message) | personal:ID (the rows of a CSV send)"
+    " | message:ID (whoever received that message)"
 )
 
 
@@ -68,7 +68,11 @@ def require_usable(session: Session, audience: Audience) -> None:
     """Refuse a new message to a category, area or department that is unknown or disabled.
 
     Only new messages are checked: planning an approved one, or a follow-up, never re-asks.
+    ``personal:ID`` is made by a CSV send only (hub/notices/store.py): typed into the composer it
+    would be a message to nobody.
     """
+    if audience.kind == "personal":
+        raise AudienceError("personal: は差し込み送信（CSV）だけが使う宛先です")
     if audience.kind not in _NAMED:
         return
     model, label = _NAMED[audience.kind]

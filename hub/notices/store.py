@@ -24,6 +24,9 @@ from hub.relay import clock
 from hub.runtime import Runtime
 
 MAX_FILENAME = 200
+# Composition.source of a CSV send's messages: the front doors checked the department and category
+# (hub/notices/front.py), and the composer's audience check refuses ``personal:`` typed by hand.
+SOURCE = "csv"
 
 
 @dataclass
@@ -57,7 +60,7 @@ def store(session: Session, runtime: Runtime, req: SendRequest, report: CheckRep
         message = create_message(session, runtime, Composition(
             title=req.title, body=req.body, channels=used, audience=f"personal:{send.id}", mode=req.mode,
             msg_type=MsgType.NOTICE, category_code=req.category_code, department_id=req.department_id,
-            scheduled_at=when if when > now else None), created_by=created_by, actor=actor)
+            scheduled_at=when if when > now else None, source=SOURCE), created_by=created_by, actor=actor)
         message.meta = {**(message.meta or {}), "csv_send": send.id}
         if message.state != MessageState.AWAITING_APPROVAL:
             message.state = MessageState.SCHEDULED if when > now else MessageState.QUEUED

@@ -92,3 +92,10 @@ def test_a_file_is_required(client: FlaskClient) -> None:
     response = client.post(URL, data={"title": "t"}, headers=bearer(), content_type="multipart/form-data")
     assert response.status_code == 415
     assert client.get(f"{URL}/999999", headers=bearer()).status_code == 404
+
+
+def test_the_composer_refuses_a_personal_audience(client: FlaskClient) -> None:
+    response = client.post("/api/v1/messages", headers=bearer(), json={
+        "title": "t", "body": "b", "channels": ["sms"], "audience": "personal:1", "mode": "actual"})
+    assert response.status_code in (400, 422)
+    assert "audience" in response.get_json()["error"]["problems"]

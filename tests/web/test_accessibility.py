@@ -54,7 +54,7 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     sign_in(web, base, "admin")
     for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
-                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):
+                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", "/notices/csv", public_path(app.extensions["hub"], message_id)):
         pages[path] = _violations_at(web, f"{base}{path}", source)
     answer = url_for(settings, ResidentLink(ANSWER, 1, "email", message_id))  # the survey's answer page
     pages["/r/a/…"] = _violations_at(web, answer, source)
