@@ -3,10 +3,14 @@ LINE gets one push per person; public channels are refused; a rebuilt batch says
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 
 from channels.base import Recipient
+from hub.config import Settings
 from hub.dispatch.batches import build_batch
 from hub.dispatch.sweeper import sweep_once
 from hub.models import Category, Consent, Contact, Delivery, Message
@@ -20,6 +24,12 @@ from tests.support.hubtools import rows
 
 LINE_A = "U" + "a" * 32
 LINE_B = "U" + "b" * 32
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Status callbacks go nowhere: what the hub knows comes from its requests and from asking Twilio."""
+    return replace(settings, public_url="http://127.0.0.1:9")
 
 
 def _residents(runtime: Runtime) -> None:
@@ -95,3 +105,22 @@ def test_a_placeholder_the_file_lacks_stops_the_send(runtime: Runtime) -> None:
         checked(runtime, request(data))
     with pytest.raises(CsvSendError, match="書き方"):
         checked(runtime, request(data, body="{{氏名"))
+
+
+def test_a_lost_answer_is_asked_with_the_persons_own_text(runtime: Runtime, sandbox_client: SandboxClient,
+                                                          clock: ManualClock) -> None:
+    """Twilio is asked for a message with this row's own body: found, so never sent twice."""
+    phones = ["+819012340001", "+819012340002"]
+    data = csv_bytes(["phone,氏名,consent", "090-1234-0001,あ,all", "090-1234-0002,い,all"])
+    sandbox_client.clear()
+    sandbox_client.inject_fault("sms", "timeout", count=1, match=phones[1], delay=4.0)
+    _send_id, [message_id] = send(runtime, request(data, body="{{氏名}}さんへ"))
+    assert {r.address: r.state for r in rows(runtime, message_id)}[phones[1]] == "checking"
+    deadline = time.monotonic() + 20
+    while {r.state for r in rows(runtime, message_id)} - {"sent", "delivered"}:
+        assert time.monotonic() < deadline, [(r.address, r.state) for r in rows(runtime, message_id)]
+        time.sleep(0.3)
+        sweep_once(runtime)
+    time.sleep(3.5)  # the stalled request finishes at the provider
+    assert sorted((i["to"], i["text"]) for i in sandbox_client.inbox(channel="sms")) == [
+        (phones[0], "健診のご案内\nあさんへ"), (phones[1], "健診のご案内\nいさんへ")]
