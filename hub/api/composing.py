@@ -336,6 +336,7 @@ def describe_audience(session: Session, spec: str) -> str:
         "category": _("分類「{name}」の登録者"), "area": _("地域「{name}」の登録者"),
         "department": _("部署「{name}」の職員"), "list": _("宛先リスト {name}"),
         "message": _("メッセージ #{name} を受け取った可能性のある人"),
+        "personal": _("差し込み送信 #{name} の行（一人ひとりに差し込んだ文面）"),
     }
     return words.get(audience.kind, spec).format(name=name)
 

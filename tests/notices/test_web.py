@@ -55,6 +55,11 @@ def test_upload_check_confirm(client: FlaskClient, runtime: Runtime, clock: Manu
     shown = client.get(confirmed.headers["Location"]).get_data(as_text=True)
     assert 'data-state="awaiting_approval"' in shown
     send_id = confirmed.headers["Location"].rsplit("/", 1)[1]
+    message_id = re.search(r'data-message="(\d+)"', shown)
+    assert message_id is not None
+    message_page = client.get(f"/messages/{message_id.group(1)}").get_data(as_text=True)
+    assert f'href="/notices/csv/{send_id}" id="csv-send-link"' in message_page
+    assert "{{氏名}}様" in message_page  # the stored body is the template
     cancelled = client.post(f"/notices/csv/{send_id}/cancel", data={"csrf_token": csrf(client)})
     assert cancelled.status_code == 303
     assert 'data-state="withdrawn"' in client.get(f"/notices/csv/{send_id}").get_data(as_text=True)
