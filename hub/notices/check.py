@@ -21,9 +21,9 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, Draft, Rendered, skip_message
@@ -236,29 +236,41 @@ class _People:
                         addresses[col].add(_NORMALISE[col](r[col]))
                 except AddressError:
                     pass
-        conditions = [getattr(Contact, col).in_(sorted(vals)) for col, vals in addresses.items() if vals]
-        if external:
-            conditions.append(Contact.external_id.in_(sorted(v for v in external if v)))
-        found = list(session.scalars(select(Contact).where(or_(*conditions)))) if conditions else []
+        wanted = {**{col: vals for col, vals in addresses.items() if vals},
+                  **({CONTACT_COLUMN: {v for v in external if v}} if external else {})}
+        found = list({c.id: c for col, vals in wanted.items() for chunk in _chunks(sorted(vals))
+                      for c in session.scalars(select(Contact).where(getattr(Contact, col).in_(chunk)))}.values())
         self.by_external = {c.external_id: c for c in found if c.external_id}
         self.by_address = {(col, getattr(c, col)): c for c in found for col in ADDRESS_COLUMNS if getattr(c, col)}
         ids = [c.id for c in found]
         self.live: set[tuple[int, str]] = set()
         self.stopped: set[tuple[int, str]] = set()
         self.unwanted: set[int] = set()
-        if ids:
-            for contact_id, channel, revoked_at in session.execute(
-                    select(Consent.contact_id, Consent.channel, Consent.revoked_at).where(Consent.contact_id.in_(ids))):
-                (self.stopped if revoked_at is not None else self.live).add((contact_id, channel))
-            self.stopped -= self.live
-            if category:
-                chosen: dict[int, set[str]] = {}
-                for contact_id, code in session.execute(
-                        select(contact_categories.c.contact_id, Category.code)
-                        .join(Category, Category.id == contact_categories.c.category_id)
-                        .where(contact_categories.c.contact_id.in_(ids))):
-                    chosen.setdefault(contact_id, set()).add(code)
-                self.unwanted = {cid for cid, codes in chosen.items() if category not in codes}
+        for chunk in _chunks(ids):
+            self._records(session, chunk, category)
+        self.stopped -= self.live
+
+    def _records(self, session: Session, ids: Sequence[int], category: str | None) -> None:
+        for contact_id, channel, revoked_at in session.execute(
+                select(Consent.contact_id, Consent.channel, Consent.revoked_at).where(Consent.contact_id.in_(ids))):
+            (self.stopped if revoked_at is not None else self.live).add((contact_id, channel))
+        if category:
+            chosen: dict[int, set[str]] = {}
+            for contact_id, code in session.execute(
+                    select(contact_categories.c.contact_id, Category.code)
+                    .join(Category, Category.id == contact_categories.c.category_id)
+                    .where(contact_categories.c.contact_id.in_(ids))):
+                chosen.setdefault(contact_id, set()).add(code)
+            self.unwanted |= {cid for cid, codes in chosen.items() if category not in codes}
+
+
+T = TypeVar("T")
+CHUNK = 500  # bound parameters per lookup: SQLite allows few, and a big file is 50,000 rows
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
 
 
 class _RowChecker:

@@ -29,6 +29,7 @@ class _NamesOnly(SandboxedEnvironment):
 
 
 _ENV = _NamesOnly(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False)
+_ENV.globals.clear()  # no range(), dict(), lipsum(): a name is a column, nothing else
 
 
 def used_names(*sources: str) -> list[str]:
