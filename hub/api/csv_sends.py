@@ -8,11 +8,13 @@ from flask.typing import ResponseReturnValue
 from hub.api import api_bp
 from hub.api.auth import current_principal
 from hub.api.common import ApiError, runtime
+from hub.compose.messages import ApprovalError
+from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
-from hub.models import CsvSend
+from hub.models import CsvSend, Operator
 from hub.notices.check import CsvSendError
 from hub.notices.front import check_and_maybe_store, read_request, release_all, send_detail
-from hub.notices.store import cancel_send
+from hub.notices.store import approve_send, cancel_send
 from hub.policy import Action
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -65,6 +67,28 @@ def get_csv_send(send_id: int) -> ResponseReturnValue:
     send = _readable(send_id)
     with runtime().session() as s:
         return jsonify(send_detail(s, s.merge(send)))
+
+
+@api_bp.post("/csv-sends/<int:send_id>/approve")
+def approve_csv_send(send_id: int) -> ResponseReturnValue:
+    """A second person approves every message (send time) of the send that waits: one file, one decision."""
+    principal = current_principal()
+    send = _readable(send_id)
+    if not principal.may(Action.APPROVE, send.department_id):
+        raise ApiError(403, "forbidden", _("このメッセージを承認する権限がありません（その部署の承認者か管理者のみ）"))
+    with runtime().session() as s:
+        approver = s.get(Operator, principal.id)
+        if approver is None:
+            raise ApiError(401, "unauthorized", _("操作者が見つかりません。もう一度ログインしてください"))
+        try:
+            approved = [(m.id, m.state) for m in approve_send(s, send_id, approver)]
+        except ApprovalError as exc:
+            s.rollback()
+            raise ApiError(409, "approval_conflict", _(str(exc))) from exc
+        detail = send_detail(s, s.merge(send))
+    for message_id, state in approved:
+        release(message_id, state)
+    return jsonify(detail)
 
 
 @api_bp.post("/csv-sends/<int:send_id>/cancel")

@@ -50,8 +50,10 @@ NOTICE_SCHEMAS: dict[str, Any] = {
         "channels": {"type": "array", "items": STRING}, "columns": {"type": "array", "items": STRING},
         "rows": INTEGER, "reminder": nullable("string"), "date_column": nullable("string"),
         "category": nullable("string"), "created_at": nullable("string"),
-        "messages": {"type": "array", "items": _SCHEDULED}, "withdrawn": INTEGER,
-    }),
+        "messages": {"type": "array", "items": _SCHEDULED},
+        "withdrawn": {"type": "integer", "description": "cancel only: the messages withdrawn now"},
+    }, ["csv_send_id", "filename", "title", "body", "channels", "columns", "rows", "reminder", "date_column",
+        "category", "created_at", "messages"]),
 }
 
 NOTICE_PATHS: dict[str, Any] = {
@@ -69,6 +71,13 @@ NOTICE_PATHS: dict[str, Any] = {
         "parameters": [SEND_ID],
         "get": {"operationId": "getCsvSend", "summary": "A CSV send and its messages (one per send time)",
                 "responses": {"200": reply("The send", ref("CsvSend")), **errors(401, 403, 404)}},
+    },
+    "/csv-sends/{send_id}/approve": {
+        "parameters": [SEND_ID],
+        "post": {"operationId": "approveCsvSend",
+                 "summary": "A second person approves every message of the send that waits",
+                 "responses": {"200": reply("Approved; the messages now scheduled or queued", ref("CsvSend")),
+                               **errors(401, 403, 404, 409)}},
     },
     "/csv-sends/{send_id}/cancel": {
         "parameters": [SEND_ID],

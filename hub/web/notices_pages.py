@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.api.common import ApiError, runtime
+from hub.compose.messages import ApprovalError
+from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
-from hub.models import Category, CsvSend, Department
+from hub.models import Category, CsvSend, Department, Operator
 from hub.notices.check import CsvSendError
 from hub.notices.front import check_and_maybe_store, read_request, release_all, send_detail
 from hub.notices.reminders import RULE_HELP
-from hub.notices.store import cancel_send
+from hub.notices.store import approve_send, cancel_send
 from hub.policy import Action, Principal
 from hub.web.pages import _operator, login_required, web_bp
 
@@ -120,8 +122,31 @@ def csv_send_page(send_id: int) -> ResponseReturnValue:
     principal = _operator()
     with runtime().session() as s:
         send = _send_or_404(s, send_id, principal)
-        return render_template("notices/csv_send.html", send=send_detail(s, send),
-                               may_cancel=principal.may(Action.SEND, send.department_id))
+        detail = send_detail(s, send)
+        waiting = any(m["state"] == "awaiting_approval" for m in detail["messages"])
+        return render_template("notices/csv_send.html", send=detail,
+                               may_cancel=principal.may(Action.SEND, send.department_id),
+                               may_approve=waiting and principal.may(Action.APPROVE, send.department_id)
+                               and principal.id != send.created_by_id)
+
+
+@web_bp.post("/notices/csv/<int:send_id>/approve")
+@login_required
+def csv_send_approve(send_id: int) -> ResponseReturnValue:
+    principal = _operator()
+    with runtime().session() as s:
+        send = _send_or_404(s, send_id, principal)
+        approver = s.get(Operator, principal.id)
+        if not principal.may(Action.APPROVE, send.department_id) or approver is None:
+            abort(403)
+        try:
+            approved = [(m.id, m.state) for m in approve_send(s, send_id, approver)]
+        except ApprovalError:
+            s.rollback()
+            abort(409)
+    for message_id, state in approved:
+        release(message_id, state)
+    return redirect(url_for("web.csv_send_page", send_id=send_id), 303)
 
 
 @web_bp.post("/notices/csv/<int:send_id>/cancel")

@@ -57,12 +57,16 @@ def test_check_then_send(client: FlaskClient, sandbox_client: SandboxClient, clo
     assert created.status_code == 201, created.get_json()
     [message] = created.get_json()["messages"]
     assert message["state"] == "awaiting_approval"  # a live send to residents: a second person looks
-    approved = client.post(f"/api/v1/messages/{message['message_id']}/approve", headers=bearer("bousai2"))
-    assert approved.status_code == 200
+    send_id = created.get_json()["csv_send_id"]
+    assert client.post(f"{URL}/{send_id}/approve", headers=bearer()).status_code == 409  # not by its creator
+    approved = client.post(f"{URL}/{send_id}/approve", headers=bearer("bousai2"))
+    assert approved.status_code == 200, approved.get_json()
+    route = EnvironBuilder(method="POST", path=approved.request.path).get_request()
+    API.validate_response(WerkzeugOpenAPIRequest(route), WerkzeugOpenAPIResponse(approved))
     [item] = sandbox_client.inbox(channel="sms")
     assert item["text"] == "健診のご案内\n山田 花子様 2026-12-02 14:30に健診があります。"
 
-    shown = client.get(f"{URL}/{created.get_json()['csv_send_id']}", headers=bearer())
+    shown = client.get(f"{URL}/{send_id}", headers=bearer())
     assert shown.status_code == 200 and shown.get_json()["rows"] == 1
 
 

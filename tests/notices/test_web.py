@@ -60,9 +60,27 @@ def test_upload_check_confirm(client: FlaskClient, runtime: Runtime, clock: Manu
     message_page = client.get(f"/messages/{message_id.group(1)}").get_data(as_text=True)
     assert f'href="/notices/csv/{send_id}" id="csv-send-link"' in message_page
     assert "{{氏名}}様" in message_page  # the stored body is the template
+    assert 'id="approve-all"' not in shown  # never by its creator
+    approver = client.application.test_client()
+    assert login(approver, "bousai2").status_code == 302
+    assert 'id="approve-all"' in approver.get(f"/notices/csv/{send_id}").get_data(as_text=True)
     cancelled = client.post(f"/notices/csv/{send_id}/cancel", data={"csrf_token": csrf(client)})
     assert cancelled.status_code == 303
     assert 'data-state="withdrawn"' in client.get(f"/notices/csv/{send_id}").get_data(as_text=True)
+
+
+def test_a_second_person_approves_the_whole_send(client: FlaskClient, clock: ManualClock) -> None:
+    checked = client.post("/notices/csv", data=_form(client, step="check", file=(io.BytesIO(FILE), "kenshin.csv")),
+                          content_type="multipart/form-data").get_data(as_text=True)
+    carried = {k: v for k, v in _hidden(checked).items() if k != "csrf_token"}
+    location = client.post("/notices/csv", data={**carried, "channels": "sms", "skip_bad": "1",
+                                                 "csrf_token": csrf(client)}).headers["Location"]
+    approver = client.application.test_client()
+    assert login(approver, "bousai2").status_code == 302
+    approved = approver.post(f"{location}/approve", data={"csrf_token": csrf(approver)})
+    assert approved.status_code == 303
+    page = approver.get(location).get_data(as_text=True)
+    assert "awaiting_approval" not in page and 'id="approve-all"' not in page
 
 
 def test_a_changed_file_or_no_csrf_is_refused(client: FlaskClient, clock: ManualClock) -> None:
