@@ -433,6 +433,7 @@ SKIP_MESSAGES = {
     "exercise_only": "訓練対象ではありません",
     "too_long": "本文がこのチャネルの上限を超えています",
     "category_unwanted": "本人が希望していない分類のお知らせのため送信しません",
+    "inactive": "連絡先が無効になっているため送信しません",
 }
 
 

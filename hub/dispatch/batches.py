@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from channels.base import Batch, Channel, Recipient, Rendered
 from hub.config import Settings
 from hub.models import Contact, Department, Message, MessageBody, Mode
+from hub.notices.personal import is_personal, personal_contents
 from hub.residents.links import links_for
 from hub.residents.questions import poll_of
 
@@ -52,8 +53,6 @@ def senders_by_gateway(message: Message, channel: Channel) -> dict[str | None, s
 def build_batch(session: Session, message: Message, channel: Channel, batch_no: int,
                 recipients: Sequence[Recipient], attempt: int, gateway: str | None = None,
                 settings: Settings | None = None) -> Batch:
-    from hub.notices.personal import is_personal, personal_contents
-
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
     personal = personal_contents(session, message, channel, recipients) if is_personal(message) else {}

@@ -38,9 +38,9 @@ def csv_page(session: Session, message: Message, channels: Sequence[Channel], af
         return [], None
     names = [c.name for c in channels]
     contact_ids = {r.contact_id for r in found if r.contact_id is not None}
-    residents = set(session.scalars(select(Contact.id).where(
-        Contact.id.in_(contact_ids), Contact.kind == ContactKind.RESIDENT, Contact.active.is_(True)))) \
-        if contact_ids else set()
+    kinds: dict[int, str] = {cid: kind for cid, kind in session.execute(select(Contact.id, Contact.kind).where(
+        Contact.id.in_(contact_ids), Contact.active.is_(True)))} if contact_ids else {}
+    residents = {cid for cid, kind in kinds.items() if kind == ContactKind.RESIDENT}
     unwanted: set[int] = set()
     if message.category_code and residents:
         wanting = set(session.scalars(select(Contact.id).where(
@@ -54,7 +54,8 @@ def csv_page(session: Session, message: Message, channels: Sequence[Channel], af
             address = (csv_row.addresses or {}).get(channel.name)
             if not address:
                 continue
-            reason = _reason(csv_row, channel.name, address, residents, unwanted, live, stopped, stopped_addresses)
+            reason = "inactive" if csv_row.contact_id is not None and csv_row.contact_id not in kinds else \
+                _reason(csv_row, channel.name, address, residents, unwanted, live, stopped, stopped_addresses)
             reason = reason or channel.check_address(address)
             row = {
                 "message_id": message.id, "channel": channel.name, "contact_id": csv_row.contact_id,

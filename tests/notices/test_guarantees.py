@@ -37,7 +37,7 @@ def _residents(runtime: Runtime) -> None:
         s.add_all([Category(code="kenko", name="健康"), Category(code="bousai", name="防災")])
         s.flush()
         for ext, phone, wants in (("R1", "+819011110001", ["kenko"]), ("R2", "+819011110002", ["bousai"]),
-                                  ("R3", "+819011110003", ["kenko"])):
+                                  ("R3", "+819011110003", ["kenko"]), ("R4", "+819011110004", ["kenko"])):
             contact = Contact(external_id=ext, kind="resident", name=ext, phone=phone)
             contact.consents.append(Consent(channel="sms", source="test"))
             s.add(contact)
@@ -49,24 +49,27 @@ def test_an_opted_out_category_is_never_sent(runtime: Runtime, sandbox_client: S
                                               clock: ManualClock) -> None:
     _residents(runtime)
     data = csv_bytes(["external_id,氏名,予約日時", "R1,一,2026-12-02 14:00", "R2,二,2026-12-02 14:00",
-                      "R3,三,2026-12-02 14:00"])
+                      "R3,三,2026-12-02 14:00", "R4,四,2026-12-02 14:00"])
     req = request(data, category_code="kenko", reminder="day_before@10:00", date_column="予約日時")
     report = checked(runtime, req)
     assert [(e.line, "健康" in e.reason or "kenko" in e.reason) for e in report.errors] == [(3, True)]
     sandbox_client.clear()
     _send_id, [message_id] = send(runtime, req)
-    with runtime.session() as s:  # after the check, R3 chooses 防災 only, and R1 stops SMS
+    with runtime.session() as s:  # after the check, R3 chooses 防災 only, R1 stops SMS, R4 is deactivated
         r3 = s.scalar(select(Contact).where(Contact.external_id == "R3"))
         assert r3 is not None
         choose(s, r3, categories=["bousai"], source="test")
         r1 = s.scalar(select(Contact).where(Contact.external_id == "R1"))
         assert r1 is not None
         r1.consents[0].revoked_at = r1.created_at
+        r4 = s.scalar(select(Contact).where(Contact.external_id == "R4"))
+        assert r4 is not None
+        r4.active = False
     clock.advance(days=2)
     sweep_once(runtime)
     assert sandbox_client.inbox(channel="sms") == []
     assert {(r.address, r.reason) for r in rows(runtime, message_id)} == {
-        ("+819011110001", "opted_out"), ("+819011110003", "category_unwanted")}
+        ("+819011110001", "opted_out"), ("+819011110003", "category_unwanted"), ("+819011110004", "inactive")}
 
 
 def test_line_gets_one_push_per_person(runtime: Runtime, sandbox_client: SandboxClient,
