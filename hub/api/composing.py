@@ -28,7 +28,7 @@ from hub.compose.audience import (
     require_usable,
     unknown_part,
 )
-from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel
+from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
 from hub.compose.messages import ComposeError, Composition, preview
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
 from hub.compose.schedule import ScheduleError, read_schedule
@@ -216,7 +216,7 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
     comp.audience = f"message:{original.id}"
     comp.category_code, comp.department_id = original.category_code, original.department_id
     comp.scheduled_at, comp.overrides = None, {}
-    comp.title = comp.title or original.title
+    comp.title = comp.title or shown_title(original)
     for key in ("mode", "channels", "audience", "category", "department", "overrides", "scheduled_at"):
         problems.pop(key, None)
     comp.prepared = comp.msg_type == MsgType.CANCEL and is_prepared_cancel(original, comp.title, comp.body)

@@ -35,13 +35,24 @@ def withdrawn_channels(session: Session, message_id: int) -> list[str]:
     ))
 
 
+PERSONAL_TITLE = "先日のお知らせ"
+
+
+def shown_title(original: Message) -> str:
+    """The original's title as a follow-up may repeat it: a personalised send's title can be a template
+    (「{{氏名}}様へ」), which must never reach anyone with its braces (hub/notices/)."""
+    if original.audience.startswith("personal:") and ("{{" in original.title or "{%" in original.title):
+        return PERSONAL_TITLE
+    return original.title
+
+
 def default_cancel_body(original: Message) -> str:
-    return f"先ほどお送りした「{original.title}」は誤りのため取り消します。"
+    return f"先ほどお送りした「{shown_title(original)}」は誤りのため取り消します。"
 
 
 def is_prepared_cancel(original: Message, title: str | None, body: str | None) -> bool:
     """Only the prepared words: no text, or exactly the prepared cancellation and the original's title."""
-    same_title = not (title or "").strip() or title == original.title
+    same_title = not (title or "").strip() or title in (original.title, shown_title(original))
     same_body = (body or "").strip() in ("", default_cancel_body(original))
     return same_title and same_body
 
@@ -69,7 +80,7 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         # Nothing reached anybody: withdrawing the queue was the whole correction.
         return original
     composition = Composition(
-        title=title or original.title,
+        title=title or shown_title(original),
         body=body if body and body.strip() else default_cancel_body(original),
         channels=channels,
         audience=f"message:{original.id}",

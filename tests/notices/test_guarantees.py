@@ -127,3 +127,20 @@ def test_a_lost_answer_is_asked_with_the_persons_own_text(runtime: Runtime, sand
     time.sleep(3.5)  # the stalled request finishes at the provider
     assert sorted((i["to"], i["text"]) for i in sandbox_client.inbox(channel="sms")) == [
         (phones[0], "健診のご案内\nあさんへ"), (phones[1], "健診のご案内\nいさんへ")]
+
+
+def test_a_cancellation_never_repeats_a_template_title(runtime: Runtime, sandbox_client: SandboxClient,
+                                                       clock: ManualClock) -> None:
+    from hub.compose.corrections import follow_up
+    from hub.dispatch.tasks import release
+
+    data = csv_bytes(["phone,氏名,consent", "090-1234-0001,あ,all"])
+    sandbox_client.clear()
+    _send_id, [message_id] = send(runtime, request(data, title="{{氏名}}様へ", body="健診のご案内です。"))
+    with runtime.session() as s:
+        cancel = follow_up(s, runtime, message_id, kind="cancel", actor="test")
+        cancel_id, state = cancel.id, cancel.state
+    release(cancel_id, state)
+    texts = [i["text"] for i in sandbox_client.inbox(channel="sms")]
+    assert texts[0] == "あ様へ\n健診のご案内です。"
+    assert texts[1] == "【取消】先日のお知らせ\n先ほどお送りした「先日のお知らせ」は誤りのため取り消します。"
