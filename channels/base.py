@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, final
 
 from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError, Unreachable
+from channels.locale import is_japanese, marks_for
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,10 @@ class Batch:
 
     def content_for(self, recipient: Recipient) -> Rendered:
         return self.contents.get(recipient.language) or self.contents["ja"]
+
+    def language_for(self, recipient: Recipient) -> str:
+        """The language of :meth:`content_for`: the recipient's when it has a text, else Japanese."""
+        return recipient.language if recipient.language in self.contents else "ja"
 
     def links_for(self, recipient: Recipient) -> Mapping[str, str]:
         return self.links.get(recipient.delivery_id, {})
@@ -400,12 +405,22 @@ def skip_message(reason: str) -> str:
 
 
 def prefix_for(draft: Draft) -> str:
-    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before."""
+    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before.
+
+    In another language the mark is followed by the language's own word (【訓練】[DRILL]), and a
+    cancellation or correction is marked in that language (channels/locale.py).
+    """
+    japanese = is_japanese(draft.language)
+    marks = marks_for(draft.language)
     parts = []
     if draft.mode != "actual":
-        parts.append(EXERCISE_PREFIX if draft.mode == "exercise" else "【試験】")
+        exercise = draft.mode == "exercise"
+        parts.append(EXERCISE_PREFIX if exercise else "【試験】")
+        if not japanese:
+            parts.append(marks.drill if exercise else marks.test)
     if draft.msg_type == "cancel":
-        parts.append(CANCEL_PREFIX)
+        parts.append(CANCEL_PREFIX if japanese else marks.cancel)
     elif draft.msg_type == "update":
-        parts.append(f"【{draft.update_label}】")
+        label = {"訂正": marks.correction, "続報": marks.update}.get(draft.update_label)
+        parts.append(f"【{draft.update_label}】" if japanese or label is None else label)
     return "".join(parts)

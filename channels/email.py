@@ -36,6 +36,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, TransientError, Unreachable
+from channels.locale import more_label
 from channels.text import join_nonempty, with_prefix
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def needs_smtputf8(*addresses: str) -> bool:
     return not all(a.isascii() for a in addresses)
 
 
-def html_body(title: str, body: str, link: str | None, sender_name: str | None) -> str:
+def html_body(title: str, body: str, link: str | None, sender_name: str | None, language: str = "ja") -> str:
     paragraphs = "".join(
         f"<p>{'<br>'.join(html.escape(line) for line in block.splitlines())}</p>\n"
         for block in re.split(r"\n\s*\n", body.strip())
@@ -105,10 +106,10 @@ def html_body(title: str, body: str, link: str | None, sender_name: str | None) 
     link_html = ""
     if link and urlsplit(link).scheme in ("http", "https"):
         href = html.escape(link, quote=True)
-        link_html = f'<p>詳しくはこちら: <a href="{href}">{html.escape(link)}</a></p>\n'
+        link_html = f'<p>{html.escape(more_label(language))} <a href="{href}">{html.escape(link)}</a></p>\n'
     footer = f"<p>{html.escape(sender_name)}</p>\n" if sender_name else ""
     return (
-        '<!DOCTYPE html>\n<html lang="ja">\n<head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html.escape(language, quote=True)}">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n"
         f'<h1 style="font-size:1.2em">{html.escape(title)}</h1>\n{paragraphs}{link_html}{footer}'
         "</body>\n</html>\n"
@@ -131,7 +132,7 @@ class EmailChannel(Channel):
         prefix = prefix_for(draft)
         subject = with_prefix(prefix, draft.title)
         body = draft.override or draft.body
-        link_line = f"詳しくはこちら: {draft.link}" if draft.link else None
+        link_line = f"{more_label(draft.language)} {draft.link}" if draft.link else None
         text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
         errors = []
         if len(text) > MAX_CHARS:
@@ -141,7 +142,7 @@ class EmailChannel(Channel):
         return Rendered(
             subject=subject,
             text=text,
-            html=html_body(subject, body, draft.link, draft.sender_name),
+            html=html_body(subject, body, draft.link, draft.sender_name, draft.language),
             errors=tuple(errors),
             units=1,
             meta={"from_name": draft.sender_name} if draft.sender_name else {},
@@ -167,6 +168,7 @@ class EmailChannel(Channel):
         msg["Message-ID"] = self.message_id(batch, recipient, sender)
         # RFC 3834: out-of-office robots must not answer an alert sent to thousands.
         msg["Auto-Submitted"] = "auto-generated"
+        msg["Content-Language"] = batch.language_for(recipient)  # RFC 3282: which text this reader got
         # base64 keeps Japanese text intact through relays that lack 8BITMIME.
         msg.set_content(content.text, charset="utf-8", cte="base64")
         if content.html:

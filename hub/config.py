@@ -181,6 +181,15 @@ class Settings:
     metrics_token: str = field(default="", metadata=SECRET)
     metrics_allow: str = "127.0.0.1,::1"
 
+    # Machine translation of message texts (docs/residents.md#多言語--languages): libre (a LibreTranslate
+    # server at translator_url, self-hosted or the sandbox's) | deepl | google | none. The key is
+    # LibreTranslate's api_key (if the server wants one) or DeepL's auth key; deep-translator's Google
+    # backend takes none. A translation slower than translator_timeout seconds counts as failed.
+    translator: str = "none"
+    translator_url: str = ""
+    translator_key: str = field(default="", metadata=SECRET)
+    translator_timeout: float = 10.0
+
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.
     resident_registry: str = ""
