@@ -114,7 +114,7 @@ class LibreTranslateApi:
         for name, value in (("q", q), ("source", source), ("target", target)):
             if not value:
                 return _error(400, f"Invalid request: missing {name} parameter")
-        texts = q if isinstance(q, list) else [q]
+        texts: list[Any] = q if isinstance(q, list) else [q]
         if not all(isinstance(t, str) for t in texts) or not isinstance(source, str) or not isinstance(target, str):
             return _error(400, "Invalid request: q, source and target must be strings")
         size = sum(len(t) for t in texts)

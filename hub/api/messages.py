@@ -21,6 +21,7 @@ from hub.api.composing import (
     preview_payload,
     read_composition,
 )
+from hub.api.translations import read_languages
 from hub.compose.audience import AudienceError
 from hub.compose.corrections import follow_up
 from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message, reject
@@ -30,6 +31,7 @@ from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
+from hub.translate.fill import audience_languages, fill_missing
 
 DELIVERY_STATES = tuple(DeliveryState)
 
@@ -79,6 +81,9 @@ def message_detail(session: Session, message: Message) -> dict[str, Any]:
         "referenced_by": list(referenced_by),
         "bodies": [{"channel": b.channel, "language": b.language, "subject": b.subject, "text": b.text}
                    for b in bodies],
+        # What each language is (operator, reviewed, machine, fallback), why a translation failed,
+        # and the channels a language did not fit (those send Japanese).
+        "languages": (message.meta or {}).get("languages", {}),
     }
 
 
@@ -92,6 +97,10 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
     rt = runtime()
     with rt.session() as s:
         comp = composition_from(s, data, principal)
+        if data.get("translate") is True and not is_follow_up(comp):
+            # Machine translation for every language the audience reads that has no text yet.
+            extra = read_languages(data.get("languages"), {})
+            comp = fill_missing(rt, comp, audience_languages(s, comp, extra))
         operator = s.get(Operator, principal.id)
         try:
             if is_follow_up(comp) and comp.references_id is not None:

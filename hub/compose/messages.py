@@ -164,6 +164,10 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     audit(session, actor, "message.create", message, channels=message.channels, audience=c.audience,
           mode=c.mode, msg_type=c.msg_type, state=message.state,
           warnings={ch: list(r.warnings) for ch, r in rendered.items() if r.warnings})
+    failed = {language: local.error for language, local in c.texts.items() if local.origin == "fallback"}
+    if failed:
+        # The message still goes out (Japanese after a fixed line); who reads the record sees why.
+        audit(session, actor, "message.translation_failed", message, languages=failed)
     if c.override_reason is not None and created_by is not None:
         message.meta = {**(message.meta or {}), "override": c.override_reason}
         log.warning("message %s sent with the emergency override by %s: %s", message.id, created_by.username,

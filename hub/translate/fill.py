@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.compose.audience import Audience, contact_ids_query
@@ -31,7 +31,7 @@ NEVER_MACHINE = frozenset({JAPANESE, EASY_JAPANESE})
 def audience_languages(session: Session, comp: Composition, extra: Iterable[str] = ()) -> list[str]:
     """The languages ``comp`` needs besides Japanese, in the order of LANGUAGES."""
     ids = contact_ids_query(Audience.parse(comp.audience))
-    query = select(distinct(Contact.language)).where(Contact.id.in_(ids))
+    query = select(Contact.language).distinct().where(Contact.id.in_(ids))
     if comp.mode != Mode.ACTUAL:
         query = query.where(Contact.exercise_participant.is_(True))
     wanted = set(session.scalars(query)) | set(extra)
