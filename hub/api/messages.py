@@ -68,7 +68,7 @@ def message_detail(session: Session, message: Message) -> dict[str, Any]:
     referenced_by = session.scalars(
         select(Message.id).where(Message.references_id == message.id).order_by(Message.id))
     bodies = session.scalars(
-        select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel))
+        select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel, MessageBody.id))
     return {
         **summary(session, message),
         "body": message.body,
