@@ -28,9 +28,14 @@ ORIGIN_LABELS = {"machine": "機械翻訳", "reviewed": "確認済み", "operato
 EDITABLE_ORIGINS = ("machine", "fallback")
 
 
+def _norm(text: str) -> str:
+    # A browser sends a textarea's line breaks as CRLF: an untouched text must still match.
+    return text.replace("\r\n", "\n").strip()
+
+
 def digest(secret: str, title: str, body: str) -> str:
     """What the translator made, keyed with the hub's secret (the page cannot claim an edit is machine-made)."""
-    return hmac.new(secret.encode(), f"{title}\n{body}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), f"{_norm(title)}\n{_norm(body)}".encode(), hashlib.sha256).hexdigest()
 
 
 def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[str, Any]]:
@@ -39,7 +44,7 @@ def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[st
     for code in form.getlist("text_langs"):
         if code not in LANGUAGES or code == JAPANESE or code in texts:
             continue
-        title, body = form.get(f"text_{code}_title", ""), form.get(f"text_{code}_body", "")
+        title, body = _norm(form.get(f"text_{code}_title", "")), _norm(form.get(f"text_{code}_body", ""))
         origin = form.get(f"text_{code}_origin", "operator")
         error = form.get(f"text_{code}_error") or None
         made = form.get(f"text_{code}_machine", "")
