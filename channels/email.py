@@ -168,11 +168,12 @@ class EmailChannel(Channel):
         msg["Message-ID"] = self.message_id(batch, recipient, sender)
         # RFC 3834: out-of-office robots must not answer an alert sent to thousands.
         msg["Auto-Submitted"] = "auto-generated"
-        msg["Content-Language"] = batch.language_for(recipient)  # RFC 3282: which text this reader got
         # base64 keeps Japanese text intact through relays that lack 8BITMIME.
         msg.set_content(content.text, charset="utf-8", cte="base64")
         if content.html:
             msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="base64")
+        # RFC 3282: which text this reader got (after set_content, which drops Content-* headers).
+        msg["Content-Language"] = batch.language_for(recipient)
         return msg
 
     def _connect(self) -> smtplib.SMTP:

@@ -91,7 +91,8 @@ TEXTS = {"type": "object", "additionalProperties": LOCAL_TEXT, "propertyNames": 
          "without a text get the Japanese title and body. やさしい日本語 (ja-easy) is never machine-translated"}
 LANGUAGE_STATE = obj({"origin": ORIGIN, "error": NULLABLE_STRING,
                       "unfit": {"type": "object", "additionalProperties": STRINGS,
-                                "description": "channels this language did not fit: they send Japanese"}})
+                                "description": "channels this language did not fit: they send Japanese"},
+                      "title": STRING, "body": STRING}, required=["origin", "error", "unfit"])
 
 MESSAGE_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 200},

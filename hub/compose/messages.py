@@ -103,14 +103,17 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
 
 def preview_languages(runtime: Runtime, c: Composition, message_id: int | None = None,
                       public_id: str | None = None) -> dict[str, dict[str, Rendered]]:
-    """Every chosen channel rendered in every language of ``c.texts``, by language then channel."""
+    """Every chosen channel rendered in every language of ``c.texts``, by language then channel.
+
+    The link opens the public page in the reader's language (``?lang=``).
+    """
     link = page_url(runtime.settings, public_id) if public_id else None
     out: dict[str, dict[str, Rendered]] = {}
     for language, local in c.texts.items():
         out[language] = {
             name: runtime.channel(name).render(Draft(
                 title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
-                override=local.overrides.get(name), link=link, message_id=message_id,
+                override=local.overrides.get(name), link=link and f"{link}?lang={language}", message_id=message_id,
                 update_label=c.update_label, language=language))
             for name in c.channels
         }
@@ -196,7 +199,9 @@ def _store_languages(session: Session, runtime: Runtime, c: Composition, message
             if ch not in unfit:
                 session.add(MessageBody(message=message, channel=ch, language=language, subject=r.subject,
                                         text=r.text, html=r.html))
-        languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit}
+        # The texts themselves too: the public page shows the message in each language.
+        languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit,
+                               "title": local.title, "body": local.body}
     message.meta = {**(message.meta or {}), "languages": languages}
 
 

@@ -338,8 +338,16 @@ def public_message(public_id: str) -> ResponseReturnValue:
             Message.references_id == message.id, Message.state.in_(PUBLIC_STATES)).order_by(Message.id))
             if message_is_public(f)]
         original = message.references
+        # The page in the reader's language when the message has it (the links in their texts ask).
+        texts = {code: t for code, t in ((message.meta or {}).get("languages") or {}).items()
+                 if isinstance(t, dict) and t.get("title") is not None}
+        language = request.args.get("lang", "")
+        local = texts.get(language) if language in LANGUAGES else None
         page = {
-            "title": message.title, "body": message.body, "mode": message.mode,
+            "title": local["title"] if local else message.title, "body": local["body"] if local else message.body,
+            "language": language if local else "ja",
+            "languages": [("ja", LANGUAGES["ja"])] + [(c, LANGUAGES[c]) for c in LANGUAGES if c in texts],
+            "mode": message.mode,
             "msg_type": message.msg_type, "created_at": message.created_at,
             "department": message.department.name if message.department else "",
             "original": ((original.public_id, original.title)

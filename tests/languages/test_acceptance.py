@@ -5,6 +5,7 @@ still sends the message (Japanese after a fixed line) and the operator sees why.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 from lxml import etree
@@ -60,6 +61,13 @@ def test_each_resident_reads_the_message_in_their_language(
     detail = body(client.get(f"{PREFIX}/messages/{message_id}", headers=bearer()))
     assert {code: s["origin"] for code, s in detail["languages"].items()} == {"en": "machine", "vi": "machine"}
 
+    # The link in the English SMS opens the public page in English.
+    link = en_sms["text"].rsplit("\n", 1)[1]
+    assert link.endswith("?lang=en")
+    url = urlsplit(link)
+    public = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    assert 'lang="en">Please stay away from rivers.' in public and 'id="message-languages"' in public
+
     # The feeds per language; CAP carries every language, one <info> each.
     english = client.get("/feeds/all.atom?lang=en").get_data(as_text=True)
     assert "A heavy rain warning has been issued" in english and 'xml:lang="en"' in english
@@ -94,3 +102,18 @@ def test_a_translator_failure_still_sends_and_is_shown(
     assert login(client, "admin").status_code == 302
     page = client.get(f"/messages/{message_id}").get_data(as_text=True)
     assert "翻訳失敗" in page and "ERR_INTERNAL_SERVER_ERROR" in page and "機械翻訳" in page
+
+
+def test_the_approver_sees_every_language(client: FlaskClient, runtime: Runtime) -> None:
+    town = three_languages(runtime)
+    created = client.post(f"{PREFIX}/messages", headers=bearer("bousai1"), json={
+        "title": TITLE, "body": BODY, "channels": ["sms", "line"], "audience": town.audience, "mode": "actual",
+        "category": "bousai", "translate": True})
+    message_id = body(created)["message_id"]
+    assert body(created)["state"] == "awaiting_approval"
+    assert login(client, "bousai2").status_code == 302
+    page = client.get(f"/messages/{message_id}").get_data(as_text=True)
+    assert 'id="approve-languages"' in page
+    plan = page.split('id="plan"', 1)[1].split("</table>", 1)[0]
+    assert "A heavy rain warning has been issued" in plan and "Đã ban hành cảnh báo mưa lớn" in plan
+    assert "機械翻訳" in plan
