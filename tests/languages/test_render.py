@@ -10,7 +10,7 @@ from channels.base import Batch, Draft, Recipient, Rendered, prefix_for
 from channels.email import EmailChannel, EmailConfig
 from channels.feeds import FeedEntry, Translation, cap_alert
 from channels.sms import SmsChannel, SmsConfig
-from channels.voice import VoiceChannel, VoiceConfig
+from channels.voice import VoiceChannel, VoiceConfig, speech_for_text
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
@@ -51,12 +51,15 @@ def test_a_call_speaks_the_recipients_language() -> None:
 
 
 def test_a_stored_call_text_is_spoken_in_the_recipients_language() -> None:
-    voice = VoiceChannel(VoiceConfig())
+    # A batch rebuilt from the database has only the text: the language comes from the recipient.
     batch = Batch(message_id=1, batch_no=1, recipients=[Recipient(1, "+819011110001", "en"),
                                                         Recipient(2, "+819011110002", "th")],
-                  contents={"ja": Rendered(None, "大雨"), "en": Rendered(None, "Heavy rain")})
+                  contents={"ja": Rendered(None, "【訓練】大雨"), "en": Rendered(None, "【訓練】[DRILL] Heavy rain")})
     assert batch.language_for(batch.recipients[0]) == "en"
     assert batch.language_for(batch.recipients[1]) == "ja"  # no Thai text: Japanese
+    speech = speech_for_text(batch.content_for(batch.recipients[0]).text, "exercise", "en")
+    assert speech == "This is a drill.\nHeavy rain."
+    assert speech_for_text("【訓練】大雨", "exercise", "ja") == "これは訓練です。大雨。"
 
 
 def test_email_in_english_is_labelled_english() -> None:
