@@ -44,6 +44,10 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     seed(app)
     client = app.test_client()
     message_id = body(create(client, mode="exercise", audience="residents"))["message_id"]
+    # Texts per language: the message page's translation states and each language's text.
+    translated_id = body(create(client, mode="exercise", audience="residents", texts={
+        "en": {"title": "Checkup", "body": "Bring your card.", "origin": "machine"},
+        "vi": {"title": "健診", "body": "Important information …\n本文", "origin": "fallback", "error": "HTTP 500"}}))["message_id"]
     base = settings.public_url.rstrip("/")
     web = browser
     web.set_script_timeout(60)
@@ -52,7 +56,8 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     sign_in(web, base, "admin")
     for path in ("/", "/compose", f"/messages/{message_id}", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
-                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):
+                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id),
+                 f"/messages/{translated_id}"):
         pages[path] = _violations_at(web, f"{base}{path}", source)
     problems = {path: [f"{v['id']} ({v['impact']}): {v.get('help')}" for v in found]
                 for path, found in pages.items() if found}
