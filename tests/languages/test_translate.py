@@ -93,3 +93,20 @@ def test_every_fallback_line_is_its_own_language() -> None:
     assert fallback_line("vi") == FALLBACK_LINES["vi"] != ENGLISH_LINE
     assert fallback_line("ne") == ENGLISH_LINE
     assert all(line.strip() and "\n" not in line for line in FALLBACK_LINES.values())
+
+
+def test_production_never_sends_the_sandboxs_pseudo_translations(tmp_path: object) -> None:
+    from hub.app import create_app
+    from hub.config import ConfigError
+
+    env = {"HUB_ENV": "production", "HUB_DATA_DIR": str(tmp_path), "HUB_SECRET_KEY": "s" * 32,
+           "HUB_ALLOW_SANDBOX": "true"}
+    create_app(Settings.from_env(env))
+    with pytest.raises(ConfigError, match="HUB_TRANSLATOR"):
+        create_app(Settings.from_env({**env, "HUB_TRANSLATOR": "bing"}))
+    sandboxed = {**env, "HUB_TRANSLATOR": "libre", "HUB_TRANSLATOR_URL": "http://127.0.0.1:8025/"}
+    assert Settings.from_env(sandboxed).translator_is_sandbox()
+    create_app(Settings.from_env(sandboxed))  # allowed on purpose
+    with pytest.raises(ConfigError, match="HUB_TRANSLATOR_URL"):  # even with every channel live
+        Settings.from_env({**sandboxed, "HUB_ALLOW_SANDBOX": "false"}).check_startup([])
+    assert Settings.from_env({**sandboxed, "HUB_TRANSLATOR_KEY": "k"}).masked()["translator_key"] == "********"
