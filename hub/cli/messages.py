@@ -24,6 +24,7 @@ from hub.dispatch.tasks import release
 from hub.models import Message, Operator, audit
 from hub.policy import Action, Principal, may_see_addresses
 from hub.runtime import Runtime
+from hub.translate.fill import audience_languages, fill_missing
 
 
 def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
@@ -48,13 +49,18 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
               help="緊急時に承認を省略（権限者のみ、--reason 必須、承認者へ即時通知）/ emergency override")
 @click.option("--reason", default=None, help="--override の理由 / why the second person is skipped")
 @click.option("--schedule", default=None, help="予約送信 ISO 8601 (e.g. 2026-12-01T09:00+09:00)")
+@click.option("--translate", is_flag=True,
+              help="宛先の住民が使う言語に機械翻訳して送る / machine-translate into the audience's languages")
+@click.option("--language", "languages", multiple=True, metavar="CODE",
+              help="--translate で追加する言語 (en, zh, vi …) / a language to add to the audience's")
 @click.option("--wait", is_flag=True, help="全件の結果が出るまで待つ / wait until every delivery is final")
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
 @pass_hub
 def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str, notice: bool,
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
-             reason: str | None, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
+             reason: str | None, schedule: str | None, translate: bool, languages: tuple[str, ...], wait: bool,
+             timeout: float, as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
 
     Acts as the operator of ``HUB_TOKEN`` and reads the input exactly as the API does, so the same
@@ -73,6 +79,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         "msg_type": "notice" if notice else "alert",
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
+        "languages": list(languages) or None,
     }
     from_csv = audience.startswith("csv:")
     if from_csv:
@@ -82,6 +89,11 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
             comp = composition_from(session, data, principal)
             if from_csv:
                 comp.audience = _import_audience(session, hub, Path(audience[4:]))
+            if translate:
+                comp = fill_missing(rt, comp, audience_languages(session, comp, languages))
+                for code, local in comp.texts.items():
+                    if local.error:  # it still goes out: the Japanese after a fixed line
+                        click.echo(f"翻訳できませんでした（{code}）: {local.error}", err=True)
             message = create_message(session, rt, comp, created_by=session.get(Operator, principal.id),
                                      actor=principal.username)
         except ApiError as exc:
@@ -115,7 +127,7 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
 # The API's field names as the options a CLI user typed.
 CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
                "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
-               "mode": "--mode", "category": "--category", "department": "--department"}
+               "mode": "--mode", "category": "--category", "department": "--department", "languages": "--language"}
 
 
 def api_error_text(exc: ApiError) -> str:
