@@ -24,7 +24,15 @@ from hub.api.composing import (
 from hub.api.translations import read_languages
 from hub.compose.audience import AudienceError
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message, reject
+from hub.compose.messages import (
+    ApprovalError,
+    ComposeError,
+    Composition,
+    OverrideRefused,
+    approve,
+    create_message,
+    reject,
+)
 from hub.compose.status import export_deliveries_csv, message_summary
 from hub.contacts.masking import mask_address
 from hub.dispatch.tasks import release
@@ -97,18 +105,23 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
     rt = runtime()
     with rt.session() as s:
         comp = composition_from(s, data, principal)
-        if data.get("translate") is True and not is_follow_up(comp):
+        translate = None
+        if data.get("translate") is True:
             # Machine translation for every language the audience reads that has no text yet.
             extra = read_languages(data.get("languages"), {})
-            comp = fill_missing(rt, comp, audience_languages(s, comp, extra))
+
+            def translate(c: Composition) -> Composition:
+                return fill_missing(rt, c, audience_languages(s, c, extra))
         operator = s.get(Operator, principal.id)
         try:
             if is_follow_up(comp) and comp.references_id is not None:
                 kind = "cancel" if comp.msg_type == MsgType.CANCEL else "correction"
                 message = follow_up(s, rt, comp.references_id, kind=kind, body=comp.body, title=comp.title,
                                     actor=principal.username, created_by=operator,
-                                    update_label=comp.update_label, override_reason=comp.override_reason)
+                                    update_label=comp.update_label, override_reason=comp.override_reason,
+                                    texts=comp.texts, translate=translate)
             else:
+                comp = translate(comp) if translate is not None else comp
                 message = create_message(s, rt, comp, created_by=operator, actor=principal.username)
         except OverrideRefused as exc:
             raise ApiError(403, "forbidden", _(str(exc))) from exc

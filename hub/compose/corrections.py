@@ -11,11 +11,13 @@ approval the original would get (:mod:`hub.compose.approval`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.compose.audience import RECEIVED_STATES
-from hub.compose.messages import ComposeError, Composition, create_message, withdraw
+from hub.compose.messages import ComposeError, Composition, LocalText, create_message, withdraw
 from hub.models import Delivery, Message, MsgType, Operator
 from hub.runtime import Runtime
 
@@ -49,8 +51,13 @@ def is_prepared_cancel(original: Message, title: str | None, body: str | None) -
 def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str, body: str | None = None,
               title: str | None = None, actor: str = "system", created_by: Operator | None = None,
               source: str = "follow-up", update_label: str = "訂正",
-              override_reason: str | None = None) -> Message:
-    """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits."""
+              override_reason: str | None = None, texts: Mapping[str, LocalText] | None = None,
+              translate: Callable[[Composition], Composition] | None = None) -> Message:
+    """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits.
+
+    ``texts``: the follow-up in other languages; ``translate``: fills the languages its readers need
+    (hub.translate.fill), given the follow-up as it will be sent.
+    """
     original = session.get(Message, original_id)
     if original is None:
         raise ComposeError({"*": [f"メッセージ {original_id} はありません"]})
@@ -79,5 +86,8 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         update_label=update_label,
         prepared=kind == "cancel" and is_prepared_cancel(original, title, body),
         override_reason=override_reason,
+        texts=dict(texts or {}),
     )
+    if translate is not None:
+        composition = translate(composition)
     return create_message(session, runtime, composition, created_by=created_by, actor=actor)

@@ -117,3 +117,16 @@ def test_the_approver_sees_every_language(client: FlaskClient, runtime: Runtime)
     plan = page.split('id="plan"', 1)[1].split("</table>", 1)[0]
     assert "A heavy rain warning has been issued" in plan and "Đã ban hành cảnh báo mưa lớn" in plan
     assert "機械翻訳" in plan
+
+
+def test_a_cancellation_reaches_each_reader_in_their_language(
+        client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    message_id = _send(client, runtime)
+    _one(sandbox_client, "sms", EN_PHONE)
+    sandbox_client.clear()
+    cancelled = client.post(f"{PREFIX}/messages", headers=bearer(), json={
+        "msg_type": "cancel", "references": message_id, "mode": "actual", "translate": True})
+    assert cancelled.status_code == 201, cancelled.get_data(as_text=True)
+    assert _one(sandbox_client, "sms", EN_PHONE)["text"].startswith("[CANCELLED] A heavy rain warning has been issued")
+    assert _one(sandbox_client, "line", VI_LINE)["text"].startswith("[HỦY] Đã ban hành cảnh báo mưa lớn")
+    assert _one(sandbox_client, "sms", JA_PHONE)["text"].startswith(f"【取消】{TITLE}")
