@@ -25,7 +25,7 @@ def test_the_operator_reviews_edits_and_sends_the_translations(
     form = {"title": "大雨警報が発表されました", "body": "川に近づかないでください。", "channels": ["sms", "line"],
             "audience": town.audience, "mode": "exercise", "msg_type": "alert", "csrf_token": csrf(client)}
 
-    page = client.post("/compose", data={**form, "step": "translate", "add_languages": ["ko"]})
+    page = client.post("/compose", data={**form, "step": "translate", "add_languages": ["ko", "ja-easy"]})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'id="audience-languages"' in html
@@ -34,6 +34,8 @@ def test_the_operator_reviews_edits_and_sends_the_translations(
         assert f'data-language="{code}" data-origin="machine"' in html
         assert text in html
     assert "機械翻訳" in html
+    # やさしい日本語 is offered empty, for a person to write: never machine-translated.
+    assert 'name="text_ja-easy_body" rows="4" lang="ja"></textarea>' in html
 
     # The operator fixes the English body; Vietnamese and Korean are sent as the machine made them.
     texts = {}
