@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, final
 
 from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError, Unreachable
-from channels.locale import is_japanese, marks_for
+from channels.locale import EASY_DRILL, is_japanese, marks_for
 
 log = logging.getLogger(__name__)
 
 EXERCISE_PREFIX = "【訓練】"
 CANCEL_PREFIX = "【取消】"
 CORRECTION_PREFIX = "【訂正】"
+EASY_JAPANESE_CODE = "ja-easy"
 
 
 class Capability(enum.Flag):
@@ -76,6 +77,38 @@ class Draft:
     sender_name: str | None = None
     update_label: str = "訂正"  # 訂正 for corrections, 続報 for follow-ups that add information
     language: str = "ja"  # the language of title and body (hub/residents/languages.py)
+    poll: Poll | None = None  # a resident survey the message asks (SMS, LINE and e-mail carry it)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One question a message asks residents, answered by a choice's key (a digit 1–9).
+
+    SMS appends how to reply, LINE adds quick-reply buttons, e-mail the recipient's own answer
+    link (``Batch.links``). Dispatch puts it in ``Rendered.meta["poll"]`` of every content it sends.
+    """
+
+    text: str
+    choices: tuple[tuple[str, str], ...]  # (key, label), keys "1".."9"
+    message_id: int | None = None
+
+    def listing(self) -> str:
+        """``1:はい 2:いいえ``: how an SMS says the choices (the key is what a resident replies)."""
+        return " ".join(f"{key}:{label}" for key, label in self.choices)
+
+    def reply_hint(self, language: str = "ja") -> str:
+        """The question and how to answer it by replying, as an SMS ends."""
+        if language.startswith("ja"):
+            return f"{self.text}\n{self.listing()} を返信してください"
+        return f"{self.text}\nReply with the number: {self.listing()}"
+
+    def postback_data(self, key: str) -> str:
+        """What a LINE button sends back: the same for every recipient of a multicast (the webhook's
+        user id says who answered)."""
+        return f"{POLL_POSTBACK_PREFIX}{self.message_id or 0}:{key}"
+
+
+POLL_POSTBACK_PREFIX = "ans:"
 
 
 @dataclass(frozen=True)
@@ -395,6 +428,7 @@ SKIP_MESSAGES = {
     "not_mobile": "携帯電話番号ではないためSMSを送信できません",
     "invalid_address": "宛先の形式が正しくありません",
     "no_consent": "このチャネルでの連絡に同意がありません",
+    "opted_out": "本人の申し出により、このチャネルでの配信を停止しています",
     "exercise_only": "訓練対象ではありません",
     "too_long": "本文がこのチャネルの上限を超えています",
 }
@@ -407,8 +441,9 @@ def skip_message(reason: str) -> str:
 def prefix_for(draft: Draft) -> str:
     """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before.
 
-    In another language the mark is followed by the language's own word (【訓練】[DRILL]), and a
-    cancellation or correction is marked in that language (channels/locale.py).
+    The hub's marks (【訓練】【試験】【取消】【訂正】【続報】) stay first in every language: staff and the
+    hub's own checks recognise them. In another language each is followed by the language's own
+    word (【訓練】[EXERCISE], 【取消】[CANCELLED]; channels/locale.py).
     """
     japanese = is_japanese(draft.language)
     marks = marks_for(draft.language)
@@ -418,9 +453,15 @@ def prefix_for(draft: Draft) -> str:
         parts.append(EXERCISE_PREFIX if exercise else "【試験】")
         if not japanese:
             parts.append(marks.drill if exercise else marks.test)
+        elif exercise and draft.language == EASY_JAPANESE_CODE:
+            parts.append(EASY_DRILL)
     if draft.msg_type == "cancel":
-        parts.append(CANCEL_PREFIX if japanese else marks.cancel)
+        parts.append(CANCEL_PREFIX)
+        if not japanese:
+            parts.append(marks.cancel)
     elif draft.msg_type == "update":
-        label = {"訂正": marks.correction, "続報": marks.update}.get(draft.update_label)
-        parts.append(f"【{draft.update_label}】" if japanese or label is None else label)
+        parts.append(f"【{draft.update_label}】")
+        word = {"訂正": marks.correction, "続報": marks.update}.get(draft.update_label)
+        if not japanese and word:
+            parts.append(word)
     return "".join(parts)

@@ -29,6 +29,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Poll,
     Recipient,
     Rendered,
     Requesting,
@@ -116,6 +117,57 @@ def html_body(title: str, body: str, link: str | None, sender_name: str | None, 
     )
 
 
+class _LinkHeaderPolicy(email.policy.EmailPolicy):
+    """SMTP's policy, except that a link header stays one line, as it was written.
+
+    The default folding turns a URL longer than a line into RFC 2047 encoded words, which no mail
+    client reads as a link: the one-click button would silently disappear.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        text = str(value)
+        if name.lower() in UNFOLDED_HEADERS and text.isascii() and len(name) + len(text) < 990:
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+SMTP_POLICY = _LinkHeaderPolicy(linesep="\r\n")  # = email.policy.SMTP
+SMTPUTF8_POLICY = SMTP_POLICY.clone(utf8=True)  # = email.policy.SMTPUTF8
+
+FOOTER_LABELS = {"ja": ("配信設定の変更", "配信停止"), "ja-easy": ("おしらせの せってい", "おしらせを とめる"),
+                 "en": ("Change your preferences", "Unsubscribe")}
+
+
+def with_footer(text: str, html_text: str | None, preferences: str | None, stop: str,
+                language: str) -> tuple[str, str | None]:
+    """The text and HTML bodies with the recipient's preferences and stop links at the end."""
+    labels = FOOTER_LABELS.get(language) or (FOOTER_LABELS["ja"] if language.startswith("ja") else FOOTER_LABELS["en"])
+    pairs = [(label, url) for label, url in zip(labels, (preferences, stop), strict=True) if url]
+    text = text.rstrip("\n") + "\n\n--\n" + "".join(f"{label}: {url}\n" for label, url in pairs)
+    if html_text:
+        lines = "<br>".join(f'{html.escape(label)}: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>'
+                            for label, url in pairs)
+        footer = f'<hr><p style="font-size:.85em;color:#555">{lines}</p>\n'
+        head, found, tail = html_text.rpartition("</body>")
+        html_text = head + footer + found + tail if found else html_text + footer
+    return text, html_text
+
+
+def poll_text(poll: Poll) -> str:
+    return "\n".join([f"【アンケート】{poll.text}", *(f"{key}: {label}" for key, label in poll.choices)])
+
+
+def with_answer_link(text: str, html_text: str | None, url: str) -> tuple[str, str | None]:
+    """The text and HTML with the recipient's own answer link (a survey's) at the end."""
+    text = text.rstrip("\n") + f"\n\n回答はこちら: {url}\n"
+    if html_text and urlsplit(url).scheme in ("http", "https"):
+        href = html.escape(url, quote=True)
+        html_text = html_text.replace(
+            "</body>", f'<p><a href="{href}">アンケートに回答する</a></p>\n</body>', 1)
+    return text, html_text
+
+
 class EmailChannel(Channel):
     name = "email"
     label = "メール"
@@ -132,6 +184,9 @@ class EmailChannel(Channel):
         prefix = prefix_for(draft)
         subject = with_prefix(prefix, draft.title)
         body = draft.override or draft.body
+        if draft.poll is not None:
+            # The answer link is each recipient's own: added when the message is built (build()).
+            body = join_nonempty(body, poll_text(draft.poll), sep="\n\n")
         link_line = f"{more_label(draft.language)} {draft.link}" if draft.link else None
         text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
         errors = []
@@ -168,10 +223,22 @@ class EmailChannel(Channel):
         msg["Message-ID"] = self.message_id(batch, recipient, sender)
         # RFC 3834: out-of-office robots must not answer an alert sent to thousands.
         msg["Auto-Submitted"] = "auto-generated"
+        text, html_text = content.text, content.html
+        links = batch.links_for(recipient)
+        answer = links.get("answer")
+        if answer:  # before the footer: the footer stays last
+            text, html_text = with_answer_link(text, html_text, answer)
+        stop = links.get("unsubscribe")
+        if stop:
+            # RFC 2369 + RFC 8058: mail clients show an unsubscribe button that POSTs
+            # "List-Unsubscribe=One-Click" to this URL, with no login and no cookies.
+            msg["List-Unsubscribe"] = f"<{stop}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            text, html_text = with_footer(text, html_text, links.get("preferences"), stop, recipient.language)
         # base64 keeps Japanese text intact through relays that lack 8BITMIME.
-        msg.set_content(content.text, charset="utf-8", cte="base64")
-        if content.html:
-            msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="base64")
+        msg.set_content(text, charset="utf-8", cte="base64")
+        if html_text:
+            msg.add_alternative(html_text, subtype="html", charset="utf-8", cte="base64")
         # RFC 3282: which text this reader got (after set_content, which drops Content-* headers).
         msg["Content-Language"] = batch.language_for(recipient)
         return msg
@@ -219,7 +286,7 @@ class EmailChannel(Channel):
                 built = self.build(batch, recipient, sender)
                 # SMTP wants CRLF line ends; smtplib only fixes them for str, not bytes. Headers
                 # carry a non-ASCII address as UTF-8, which SMTPUTF8 allows.
-                message = built.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+                message = built.as_bytes(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
                 if conn is None:
                     conn = self._connect()
                 if utf8 and not conn.has_extn("smtputf8"):

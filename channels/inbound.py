@@ -44,6 +44,8 @@ class UserEvent:
     # hub applies each id once.
     event_id: str | None = None
     redelivery: bool = False  # the provider says it is sending this event again
+    # LINE: answers this event once, for free (the reply API), shortly after it happened.
+    reply_token: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Poll,
     Question,
     Recipient,
     Rendered,
@@ -48,6 +49,14 @@ RATE_LIMIT_DEFAULT_WAIT = 10.0
 BUTTON_TEXT_MAX = 160  # a buttons template without title or image
 ALT_TEXT_MAX = 400
 QUICK_REPLY_MAX = 13
+# A multicast carries one text for everyone, so no personal link: residents send this word to the
+# account instead and the hub answers with their own preferences link (hub/residents/line_flow.py).
+SETTINGS_KEYWORD = "設定"
+SETTINGS_HINTS = {
+    "ja": "配信設定（分類・地域・言語・停止）の変更は「設定」と送信してください。",
+    "ja-easy": "うけとる じょうほうを かえるときは「設定」と おくってください。",
+    "en": "To change what you receive (topics, area, language, stop), send 「設定」 to this account.",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class LineConfig(ChannelConfig):
     # Live, but with the secret published in this repository (the sandbox's): anyone can sign with
     # it, so no webhook signed with it is trusted (Settings.published_secret).
     published_secret: bool = False
+    settings_hint: bool = False  # end each message with how to reach one's settings (SETTINGS_HINTS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
@@ -69,6 +79,7 @@ class LineConfig(ChannelConfig):
             channel_secret=settings.line_channel_secret,
             base_url=settings.line_base_url or None,
             published_secret=settings.published_secret("line"),
+            settings_hint=settings.line_settings_hint,
         )
 
 
@@ -126,13 +137,19 @@ class LineChannel(Channel):
 
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
+        hint = SETTINGS_HINTS.get(draft.language, SETTINGS_HINTS["en"]) if self.config.settings_hint else None
         text = with_prefix(
             prefix, join_nonempty(draft.override or join_nonempty(draft.title, draft.body), draft.link)
         )
+        # A survey's question comes last, right above the quick-reply buttons that answer it.
+        question = f"\n\n{draft.poll.text}" if draft.poll is not None else ""
         errors = []
-        if len(text) > MAX_CHARS:
-            errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text)}文字）")
-        return Rendered(subject=None, text=text, errors=tuple(errors), units=1)
+        if len(text) + len(question) > MAX_CHARS:
+            errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text) + len(question)}文字）")
+        elif hint and len(text) + len(hint) + 2 + len(question) <= MAX_CHARS:  # the officer's words come first
+            text = join_nonempty(text, hint, sep="\n\n")
+        return Rendered(subject=None, text=text + question, errors=tuple(errors), units=1,
+                        meta={"poll": draft.poll} if draft.poll is not None else {})
 
     def check_address(self, address: str) -> str | None:
         return None if USER_ID_RE.match(address) else "invalid_address"
@@ -168,6 +185,9 @@ class LineChannel(Channel):
 
         question = content.meta.get("question")
         if not isinstance(question, Question):
+            poll = content.meta.get("poll")
+            if isinstance(poll, Poll):
+                return [TextMessage(text=content.text, quick_reply=poll_quick_reply(poll))]
             return [TextMessage(text=content.text)]
         messages: list[Any] = [TextMessage(text=content.text)] if content.text else []
         if question.choices:
@@ -179,6 +199,26 @@ class LineChannel(Channel):
                      for c in question.suggestions[:QUICK_REPLY_MAX]]
             messages.append(TextMessage(text=question.text, quick_reply=QuickReply(items=items) if items else None))
         return messages
+
+    def reply(self, reply_token: str, content: Rendered) -> bool:
+        """Answer one webhook event with its reply token (free: no message quota).
+
+        False when LINE refused the token (already used, or too late) or did not answer: the
+        caller may push instead.
+        """
+        from linebot.v3.messaging import ReplyMessageRequest
+        from linebot.v3.messaging.exceptions import ApiException
+
+        request = ReplyMessageRequest(reply_token=reply_token, messages=self.messages_for(content))
+        try:
+            self.api().reply_message(request, _request_timeout=self.context.timeout)
+        except ApiException:
+            return False
+        except Exception as exc:
+            if not _is_network_error(exc):
+                raise
+            return False
+        return True
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
         from linebot.v3.messaging import MulticastRequest
@@ -276,6 +316,20 @@ class LineChannel(Channel):
                 for r in recipients]
 
 
+def poll_quick_reply(poll: Poll) -> Any:
+    """A resident survey's choices as quick-reply postback buttons (at most 9 of LINE's 13).
+
+    The button shows the label (LINE: at most 20 characters); the chat shows ``1:はい`` as the
+    resident's own message, which is their confirmation.
+    """
+    from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem
+
+    return QuickReply(items=[
+        QuickReplyItem(action=PostbackAction(label=label, display_text=f"{key}:{label}",
+                                             data=poll.postback_data(key)))
+        for key, label in poll.choices[:QUICK_REPLY_MAX]])
+
+
 def _user_event(event: Any) -> UserEvent:
     message = getattr(event, "message", None)
     return UserEvent(
@@ -285,6 +339,7 @@ def _user_event(event: Any) -> UserEvent:
         text=_text_or_none(getattr(message, "text", None) if message is not None else None),
         event_id=_text_or_none(getattr(event, "webhook_event_id", None)),
         redelivery=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)),
+        reply_token=_text_or_none(getattr(event, "reply_token", None)),
     )
 
 

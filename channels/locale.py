@@ -3,8 +3,10 @@ link labels, and the voice a call speaks with.
 
 The written 【訓練】 / 【試験】 stay in every language, first, exactly as in Japanese: staff, the
 sandbox and the hub's own checks recognise a drill by them, and a drill sent as live is the worst
-mistake this hub can make. A language's own word follows them so its reader understands too.
-Cancellation and update marks are the language's own words only (nothing depends on their form).
+mistake this hub can make. A language's own word follows them so its reader understands too — the
+same words the reviewed template translations use (translations/templates/*/_phrasebook.yaml
+``exercise_label``), so a translated template's own mark is not repeated (channels.text.with_prefix).
+The same holds for 【取消】 / 【訂正】 / 【続報】: the hub's mark first, the language's word after.
 Languages missing from a table get English.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 JAPANESE_CODES = frozenset({"ja", "ja-easy"})
+# やさしい日本語 keeps the Japanese marks and says 訓練 in hiragana after 【訓練】, as its templates do.
+EASY_DRILL = "【くんれん】"
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Marks:
 
 
 ENGLISH = Marks(
-    drill="[DRILL] ", test="[TEST] ", cancel="[CANCELLED] ", correction="[CORRECTION] ", update="[UPDATE] ",
+    drill="[EXERCISE] ", test="[TEST] ", cancel="[CANCELLED] ", correction="[CORRECTION] ", update="[UPDATE] ",
     more="More information:", spoken_drill="This is a drill.", spoken_test="This is a test.",
     spoken_cancel="The previous message is cancelled.", spoken_correction="This is a correction.",
     spoken_update="This is an update.", spoken_repeat="Repeating.",
@@ -41,7 +45,7 @@ ENGLISH = Marks(
 MARKS: dict[str, Marks] = {
     "en": ENGLISH,
     "zh": Marks(
-        drill="[演习] ", test="[测试] ", cancel="[取消] ", correction="[更正] ", update="[后续] ",
+        drill="【演习】", test="【测试】", cancel="【取消】", correction="【更正】", update="【后续】",
         more="详细信息：", spoken_drill="这是演习。", spoken_test="这是测试。",
         spoken_cancel="取消之前的通知。", spoken_correction="这是更正。", spoken_update="这是后续通知。",
         spoken_repeat="重复一遍。"),

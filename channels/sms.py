@@ -105,6 +105,9 @@ class SmsChannel(TwilioChannel):
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
         base = with_prefix(prefix, draft.override or join_nonempty(draft.title, draft.body))
+        if draft.poll is not None:
+            # Before the link: if one of them must go for length, it is the link.
+            base = join_nonempty(base, draft.poll.reply_hint(draft.language))
         text, warnings = base, []
         if draft.link:
             with_link = join_nonempty(base, draft.link)

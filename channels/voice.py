@@ -54,6 +54,7 @@ _SPOKEN_PREFIXES = {
     "取消": SPOKEN_CANCEL,
     "訂正": SPOKEN_UPDATE.format(label="訂正"),
     "続報": SPOKEN_UPDATE.format(label="続報"),
+    "くんれん": "",  # やさしい日本語's written mark after 【訓練】: 「これは訓練です。」 is said already
 }
 _LEADING_PREFIX_RE = re.compile(r"^【([^】]{1,8})】")
 
@@ -148,9 +149,11 @@ def speech_for_text(text: str, mode: str = "actual", language: str = "ja") -> st
 
 def _speech_other(text: str, mode: str, language: str) -> str:
     marks = marks_for(language)
-    written = (("【訓練】", marks.spoken_drill), ("【試験】", marks.spoken_test), (marks.drill, ""), (marks.test, ""),
-               (marks.cancel, marks.spoken_cancel), (marks.correction, marks.spoken_correction),
-               (marks.update, marks.spoken_update))
+    # The hub's Japanese marks come first, the language's own word after each: say each once.
+    written = (("【訓練】", marks.spoken_drill), ("【試験】", marks.spoken_test), (marks.drill, marks.spoken_drill),
+               (marks.test, marks.spoken_test), ("【取消】", marks.spoken_cancel), (marks.cancel, marks.spoken_cancel),
+               ("【訂正】", marks.spoken_correction), (marks.correction, marks.spoken_correction),
+               ("【続報】", marks.spoken_update), (marks.update, marks.spoken_update))
     opening: list[str] = []
     rest, found = text, True
     while found:
@@ -158,7 +161,7 @@ def _speech_other(text: str, mode: str, language: str) -> str:
         for mark, spoken in written:
             if rest.startswith(mark):
                 rest, found = rest[len(mark):], True
-                if spoken:
+                if spoken not in opening:
                     opening.append(spoken)
     if mode == "exercise" and marks.spoken_drill not in opening:
         opening.insert(0, marks.spoken_drill)

@@ -38,7 +38,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.api import api_bp
     from hub.callbacks import callbacks_bp
     from hub.callbacks_karaden import karaden_bp
+    from hub.callbacks_sms import sms_bp
     from hub.relay.web import relay_bp
+    from hub.residents.survey_web import surveys_bp
+    from hub.residents.unsubscribe import unsubscribe_bp
+    from hub.residents.web import residents_bp
     from hub.web import feeds_bp, headers, web_bp
     from hub.web.callouts import console_bp
 
@@ -47,10 +51,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(karaden_bp)
+    app.register_blueprint(sms_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(relay_bp)
+    app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(residents_bp)
+    app.register_blueprint(surveys_bp)
 
     # Register the tasks with this app's Celery instance.
     import hub.dispatch.sweeper

@@ -22,6 +22,7 @@ from channels.inbound import (
 )
 from hub import statuses
 from hub.models import Consent, Contact, ContactKind, WebhookEvent, audit, utcnow
+from hub.residents.optout import revoke
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ callbacks_bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 # Later features (surveys, acknowledgements) register here to receive postback events.
 PostbackHandler = Callable[[Session, UserEvent], bool]
 postback_handlers: list[PostbackHandler] = []
+# Text messages a person writes to the account (True: handled), and what follows a follow (run
+# after its consent is recorded, e.g. the registration welcome in hub/residents/line_flow.py).
+message_handlers: list[PostbackHandler] = []
+FollowHandler = Callable[[Session, UserEvent, Contact], None]
+follow_handlers: list[FollowHandler] = []
 
 SEEN_EVENTS_KEPT = timedelta(days=7)
 MAX_FORM_FIELDS = 200  # a Twilio status callback or Gather post carries a few dozen
@@ -178,12 +184,13 @@ def _handle_user_event(session: Session, channel: str, event: UserEvent) -> None
         contact.active = True
         session.add(Consent(contact=contact, channel=channel, source=f"{channel}:follow"))
         audit(session, channel, "consent.given", contact, channel=channel)
+        for handler in follow_handlers:
+            handler(session, event, contact)
     elif kind == "unfollow" and user_id:
-        contact = session.scalar(select(Contact).where(address_field == user_id))
-        if contact is not None:
-            for consent in contact.consents:
-                if consent.channel == channel and consent.revoked_at is None:
-                    consent.revoked_at = utcnow()
-            audit(session, channel, "consent.revoked", contact, channel=channel)
+        # A block is an opt-out like any other: dated, with its source, audited per contact.
+        revoke(session, address_field == user_id, channel, f"{channel}:unfollow", actor=channel)
     elif kind == "postback" and not any(handler(session, event) for handler in postback_handlers):
         log.info("unhandled %s postback from %s", channel, user_id)
+    elif kind == "message" and event.text is not None \
+            and not any(handler(session, event) for handler in message_handlers):
+        log.debug("unhandled %s text message from %s", channel, user_id)

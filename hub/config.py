@@ -81,6 +81,8 @@ class Settings:
     line_channel_access_token: str = field(default="", metadata=SECRET)
     line_channel_secret: str = field(default="", metadata=SECRET)
     line_base_url: str = ""
+    # End every LINE message with how to reach one's preferences (send 「設定」: docs/residents.md).
+    line_settings_hint: bool = True
     x_consumer_key: str = ""
     x_consumer_secret: str = field(default="", metadata=SECRET)
     x_access_token: str = ""
@@ -160,6 +162,9 @@ class Settings:
     jma_alarm_channels: str = "email,line"
     # The department a trigger rule's messages are sent for when the rule names none.
     trigger_department: str = "bousai"
+    # Everyday notices due inside this Japan-time window wait for its end (a department may set
+    # its own); alerts, cancellations and call-outs never wait. "" turns it off.
+    quiet_hours: str = "21:00-08:00"
 
     # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
     # stays valid, and whose sender numbers / addresses call-outs use.
@@ -180,6 +185,11 @@ class Settings:
     # addresses (comma-separated IPs or networks). Outside production both are open.
     metrics_token: str = field(default="", metadata=SECRET)
     metrics_allow: str = "127.0.0.1,::1"
+
+    # Resident registration (docs/residents.md): how long the confirmation link of the web
+    # registration stays valid, and the department whose e-mail sender identity sends it.
+    register_link_max_age_hours: int = 24
+    residents_department: str = "bousai"
 
     # Machine translation of message texts (docs/residents.md#多言語--languages): libre (a LibreTranslate
     # server at translator_url, self-hosted or the sandbox's) | deepl | google | none. The key is

@@ -47,6 +47,8 @@ def sandbox_cli() -> None:
 @click.option("--http-port", type=int, default=DEFAULT_HTTP_PORT, show_default=True)
 @click.option("--smtp-port", type=int, default=DEFAULT_SMTP_PORT, show_default=True)
 @click.option("--webhook-url", default=None, help="Where LINE webhook events are POSTed (signed).")
+@click.option("--sms-url", default=None,
+              help="Where residents' SMS are POSTed (signed), e.g. http://127.0.0.1:8000/callbacks/twilio/sms.")
 @click.option(
     "--callback-delay", type=float, default=0.0, show_default=True, help="Seconds before status callbacks."
 )
@@ -61,6 +63,7 @@ def run(
     http_port: int,
     smtp_port: int,
     webhook_url: str | None,
+    sms_url: str | None,
     callback_delay: float,
     faults: tuple[str, ...],
     env_file: Path | None,
@@ -73,6 +76,7 @@ def run(
             http_port=http_port,
             smtp_port=smtp_port,
             line_webhook_url=webhook_url,
+            sms_webhook_url=sms_url,
             callback_delay=callback_delay,
             faults=parsed,
         )
@@ -101,6 +105,8 @@ def run(
             click.echo(f"    {key}={value}")
     if webhook_url:
         click.echo(f"  LINE webhook ->   : {webhook_url}")
+    if sms_url:
+        click.echo(f"  SMS URL ->        : {sms_url}")
     for channel, kind, count in parsed:
         click.echo(f"  fault             : {channel} {kind} x{count or '∞'}")
     click.echo("Ctrl-C で停止 / Ctrl-C to stop")
@@ -157,6 +163,30 @@ def inbox(channel: str | None, to: str | None, limit: int | None, as_json: bool,
             click.echo(f"    件名: {item['subject']}")
         for line in (item["text"] or "").splitlines() or [""]:
             click.echo(f"    {line}")
+
+
+@sandbox_cli.command("sms")
+@click.argument("sender")
+@click.argument("number")
+@click.argument("body")
+@click.option("--sid", default=None, help="Repeat this MessageSid (a retried webhook).")
+@click.option("--sms-url", default=None, help="Set the SMS URL first (the hub's /callbacks/twilio/sms).")
+@URL_OPTION
+def sms(sender: str, number: str, body: str, sid: str | None, sms_url: str | None, url: str) -> None:
+    """A resident at SENDER texts BODY to our NUMBER; prints the reply the hub sent back."""
+    try:
+        client = _client(url)
+        if sms_url:
+            client.set_sms_url(sms_url)
+        result = client.send_sms(sender, number, body, sid=sid)
+    except Exception as exc:
+        raise _fail(exc, url) from exc
+    click.echo(f"{result['sid']}: HTTP {result['status']}"
+               + (f" (Twilio error {result['error_code']})" if result["error_code"] else ""))
+    for reply in result["replies"]:
+        click.echo(f"  返信 reply -> {reply['to']}: {reply['text']}")
+    if not result["replies"]:
+        click.echo("  （返信なし / no reply）")
 
 
 @sandbox_cli.command("fault")

@@ -80,6 +80,17 @@ class SandboxClient:
         """Where Karaden posts delivery results (the service setting's callback URL)."""
         self._call("PUT", "/sandbox/karaden/callback", json={"url": url})
 
+    def set_sms_url(self, url: str | None) -> None:
+        """Where a resident's SMS to one of our numbers is posted (a Twilio number's SMS URL)."""
+        self._call("PUT", "/sandbox/twilio/sms-url", json={"url": url})
+
+    def send_sms(self, from_: str, to: str, body: str, sid: str | None = None) -> dict[str, Any]:
+        """A resident texts ``body`` from ``from_`` to our number ``to``; returns the webhook's answer and
+        the replies put in the inbox (``{"sid", "status", "body", "replies", "error_code"}``)."""
+        spec = {"from": from_, "to": to, "body": body, "sid": sid}
+        result: dict[str, Any] = self._call("POST", "/sandbox/sms/inbound", json=spec)
+        return result
+
     def press_digits(self, call_sid: str, digits: str) -> dict[str, Any]:
         """A resident presses keys during a call: the digits go to the call's ``<Gather action>``."""
         result: dict[str, Any] = self._call(

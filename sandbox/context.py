@@ -19,6 +19,8 @@ class SandboxContext:
     callback_delay: float
     karaden_api_token: str = ""
     karaden_callback_url: str | None = None
+    # Where a resident's SMS to one of our numbers is posted (a number's SMS URL in the Twilio console).
+    twilio_sms_url: str | None = None
     inbox: Inbox = field(default_factory=Inbox)
     stats: Stats = field(default_factory=Stats)
     faults: FaultBook = field(default_factory=FaultBook)

@@ -1,8 +1,11 @@
-"""LINE Messaging API: push, multicast, broadcast, narrowcast, quota; and webhook emission.
+"""LINE Messaging API: reply, push, multicast, broadcast, narrowcast, quota; and webhook emission.
 
 ``X-Line-Retry-Key`` is honoured as LINE documents it: once a request with a key has been
 accepted, every later request with that key gets 409 and ``x-line-accepted-request-id`` and
 nothing is delivered again — the property the hub's at-least-once workers rely on.
+
+Reply tokens are the ones this sandbox put in the events it emitted: each answers its event's
+user once, within ``REPLY_TOKEN_SECONDS``; any other token gets LINE's 400 "Invalid reply token".
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sandbox.line_validate import message_text, validate_messages, validate_reci
 from sandbox.server import Request, Response, Router, json_response
 
 _message_ids = itertools.count(int(time.time() * 1000) * 100_000)
+REPLY_TOKEN_SECONDS = 60.0  # LINE asks for the reply soon after the event; a stale token is refused
+REPLYABLE = ("message", "follow", "join", "postback", "beacon", "memberJoined", "things")
 
 
 def _iso_ms(ts: float) -> str:
@@ -50,8 +55,10 @@ class LineApi:
         self._accepted: dict[str, tuple[str, list[dict[str, str]] | None]] = {}
         self._narrowcasts: dict[str, float] = {}
         self._usage = 0
+        self._reply_tokens: dict[str, tuple[str, float]] = {}  # token -> (user id, issued at)
 
     def register(self, router: Router) -> None:
+        router.add("POST", "/v2/bot/message/reply", self.reply)
         router.add("POST", "/v2/bot/message/push", self.push)
         router.add("POST", "/v2/bot/message/multicast", self.multicast)
         router.add("POST", "/v2/bot/message/broadcast", self.broadcast)
@@ -67,6 +74,7 @@ class LineApi:
         with self._lock:
             self._accepted.clear()
             self._narrowcasts.clear()
+            self._reply_tokens.clear()
             self._usage = 0
 
     # -- helpers -----------------------------------------------------------------------------
@@ -88,6 +96,20 @@ class LineApi:
             return self._reply(409, {"message": "The retry key is already accepted"}, request_id, accepted)
         return self._reply(500, {"message": "Internal Server Error"}, request_id)
 
+    def issue_reply_token(self, user_id: str) -> str:
+        """A reply token for an event of ``user_id`` (put in the events this sandbox emits)."""
+        token = secrets.token_hex(16)
+        with self._lock:
+            self._reply_tokens[token] = (user_id, time.time())
+        return token
+
+    def _take_reply_token(self, token: Any) -> str | None:
+        with self._lock:
+            issued = self._reply_tokens.pop(token, None) if isinstance(token, str) else None
+        if issued is None or time.time() - issued[1] > REPLY_TOKEN_SECONDS:
+            return None
+        return issued[0]
+
     def _send(self, request: Request, endpoint: str) -> Response:
         """The shared path of the four sending endpoints; ``endpoint`` picks recipients and answer."""
         self.ctx.stats.incr(f"line.{endpoint}")
@@ -104,6 +126,8 @@ class LineApi:
         if not isinstance(body, dict):
             return self._reply(400, {"message": "The request body could not be parsed as JSON"}, request_id)
         details = validate_messages(body.get("messages"))
+        if endpoint == "reply" and not isinstance(body.get("replyToken"), str):
+            details = [{"message": "Must not be empty", "property": "replyToken"}, *details]
         if endpoint in ("push", "multicast"):
             details = validate_recipients(body.get("to"), endpoint == "multicast") + details
         if details:
@@ -117,15 +141,24 @@ class LineApi:
                 return self._reply(
                     400, {"message": "The value for the 'X-Line-Retry-Key' header is invalid"}, request_id
                 )
+        user = ""
+        if endpoint == "reply":
+            # The token is used up by this request, whatever becomes of it (as on LINE).
+            taken = self._take_reply_token(body["replyToken"])
+            if taken is None:
+                return self._reply(400, {"message": "Invalid reply token"}, request_id)
+            user = taken
         recipients: list[str] = (
-            [body["to"]]
+            [user]
+            if endpoint == "reply"
+            else [body["to"]]
             if endpoint == "push"
             else list(body["to"])
             if endpoint == "multicast"
             else [endpoint]
         )
         messages: list[dict[str, Any]] = body["messages"]
-        sent = [self._sent_message(m) for m in messages] if endpoint == "push" else None
+        sent = [self._sent_message(m) for m in messages] if endpoint in ("push", "reply") else None
         with self._lock:
             if retry_key is not None and retry_key in self._accepted:
                 original, original_sent = self._accepted[retry_key]
@@ -143,7 +176,7 @@ class LineApi:
             if endpoint == "narrowcast":
                 self._narrowcasts[request_id] = time.time()
         self._deliver(recipients, messages, endpoint, request_id, retry_key, sent, body)
-        status, payload = (200, {"sentMessages": sent}) if endpoint == "push" else (200, {})
+        status, payload = (200, {"sentMessages": sent}) if sent is not None else (200, {})
         if endpoint == "narrowcast":
             status = 202
         response = self._reply(status, payload, request_id)
@@ -186,6 +219,9 @@ class LineApi:
         self.ctx.inbox.add_many(items)
 
     # -- endpoints ---------------------------------------------------------------------------
+
+    def reply(self, request: Request) -> Response:
+        return self._send(request, "reply")
 
     def push(self, request: Request) -> Response:
         return self._send(request, "push")
@@ -258,7 +294,8 @@ class LineApi:
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             return json_response(400, {"message": 'expected an event object or {"events": [...]}'})
         body = json.dumps(
-            {"destination": SANDBOX_LINE_BOT_USER_ID, "events": [self._complete(e) for e in events]},
+            {"destination": SANDBOX_LINE_BOT_USER_ID, "events": [self._with_reply_token(self._complete(e))
+                                                                 for e in events]},
             ensure_ascii=False,
         ).encode("utf-8")
         headers = {
@@ -274,6 +311,14 @@ class LineApi:
             return json_response(502, {"message": f"webhook unreachable: {exc}"})
         return json_response(200, {"status": reply.status, "body": reply.body.decode("utf-8", "replace")})
 
+    def _with_reply_token(self, event: dict[str, Any]) -> dict[str, Any]:
+        # Only a token the sandbox issued can be replied to; an event given with its own keeps it
+        # (and a reply with it is refused, as LINE refuses a token it did not issue).
+        if event.get("type") in REPLYABLE and "replyToken" not in event:
+            user = str((event.get("source") or {}).get("userId") or "")
+            event["replyToken"] = self.issue_reply_token(user)
+        return event
+
     @staticmethod
     def _complete(event: dict[str, Any]) -> dict[str, Any]:
         full = {
@@ -283,8 +328,6 @@ class LineApi:
             "deliveryContext": {"isRedelivery": False},
             **event,
         }
-        if full.get("type") in ("message", "follow", "join", "postback", "beacon", "memberJoined", "things"):
-            full.setdefault("replyToken", secrets.token_hex(16))
         if full.get("type") == "follow":
             full.setdefault("follow", {"isUnblocked": False})
         full.setdefault("source", {"type": "user", "userId": "U" + secrets.token_hex(16)})

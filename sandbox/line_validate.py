@@ -27,25 +27,28 @@ def _actions(details: list[Detail], actions: Any, prop: str, low: int, high: int
         details.append({"message": f"Size must be between {low} and {high}", "property": prop})
         return
     for index, action in enumerate(actions):
-        where = f"{prop}[{index}]"
-        kind = action.get("type") if isinstance(action, dict) else None
-        if kind == "postback":
-            _length(details, action.get("data"), f"{where}.data", 1, 300)
-            if "label" in action:
-                _length(details, action.get("label"), f"{where}.label", 1, 20)
-        elif kind == "message":
-            _length(details, action.get("text"), f"{where}.text", 1, 300)
-        elif kind == "uri":
-            _length(details, action.get("uri"), f"{where}.uri", 1, 1000)
-        elif kind not in (
-            "datetimepicker",
-            "camera",
-            "cameraRoll",
-            "location",
-            "richmenuswitch",
-            "clipboard",
-        ):
-            details.append({"message": "Invalid action type", "property": f"{where}.type"})
+        _action(details, action, f"{prop}[{index}]")
+
+
+def _action(details: list[Detail], action: Any, where: str) -> None:
+    kind = action.get("type") if isinstance(action, dict) else None
+    if kind == "postback":
+        _length(details, action.get("data"), f"{where}.data", 1, 300)
+        if "label" in action:
+            _length(details, action.get("label"), f"{where}.label", 1, 20)
+    elif kind == "message":
+        _length(details, action.get("text"), f"{where}.text", 1, 300)
+    elif kind == "uri":
+        _length(details, action.get("uri"), f"{where}.uri", 1, 1000)
+    elif kind not in (
+        "datetimepicker",
+        "camera",
+        "cameraRoll",
+        "location",
+        "richmenuswitch",
+        "clipboard",
+    ):
+        details.append({"message": "Invalid action type", "property": f"{where}.type"})
 
 
 def _template(details: list[Detail], template: Any, prop: str) -> None:
@@ -64,6 +67,22 @@ def _template(details: list[Detail], template: Any, prop: str) -> None:
         details.append({"message": "Invalid template type", "property": f"{prop}.type"})
 
 
+def _quick_reply(details: list[Detail], quick: Any, prop: str) -> None:
+    items = quick.get("items") if isinstance(quick, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= 13:
+        details.append({"message": "Size must be between 1 and 13", "property": f"{prop}.items"})
+        return
+    for index, item in enumerate(items):
+        action = item.get("action") if isinstance(item, dict) else None
+        where = f"{prop}.items[{index}].action"
+        if not isinstance(action, dict):
+            details.append({"message": "Must not be null", "property": where})
+            continue
+        if "label" not in action:  # required on a quick-reply button
+            details.append({"message": "Must not be null", "property": f"{where}.label"})
+        _action(details, action, where)
+
+
 def validate_messages(messages: Any) -> list[Detail]:
     details: list[Detail] = []
     if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
@@ -78,6 +97,8 @@ def validate_messages(messages: Any) -> list[Detail]:
             )
             continue
         assert isinstance(message, dict)
+        if "quickReply" in message:
+            _quick_reply(details, message["quickReply"], f"{prop}.quickReply")
         if kind in ("text", "textV2"):
             _length(details, message.get("text"), f"{prop}.text", 1, 5000)
         elif kind in ("template", "flex"):

@@ -30,6 +30,7 @@ from sandbox.line_api import LineApi
 from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
 from sandbox.smtp import SandboxSMTP
 from sandbox.twilio_calls import TwilioCalls
+from sandbox.twilio_inbound import TwilioInbound
 from sandbox.twilio_messages import TwilioMessages
 from sandbox.web import SandboxWeb
 from sandbox.x_api import XApi
@@ -54,6 +55,7 @@ class Sandbox:
         line_access_token: str = SANDBOX_LINE_ACCESS_TOKEN,
         karaden_api_token: str = SANDBOX_KARADEN_API_TOKEN,
         karaden_callback_url: str | None = None,
+        sms_webhook_url: str | None = None,
         faults: Iterable[tuple[str, str, int]] = (),
         callback_workers: int = 4,
         smtp_tls_context: ssl.SSLContext | None = None,
@@ -75,6 +77,7 @@ class Sandbox:
             callback_delay=callback_delay,
             karaden_api_token=karaden_api_token,
             karaden_callback_url=karaden_callback_url,
+            twilio_sms_url=sms_webhook_url,
             stats=stats,
             dispatcher=CallbackDispatcher(stats, workers=callback_workers),
         )
@@ -82,13 +85,15 @@ class Sandbox:
             self.ctx.faults.inject(channel, kind, count)
         self.messages = TwilioMessages(self.ctx)
         self.calls = TwilioCalls(self.ctx)
+        self.inbound = TwilioInbound(self.ctx)
         self.line = LineApi(self.ctx)
         self.x = XApi(self.ctx)
         self.karaden = KaradenApi(self.ctx)
         self.translator = LibreTranslateApi(self.ctx)
         self.web = SandboxWeb(self.ctx, self.clear, self._info)
         self.router = Router()
-        for part in (self.messages, self.calls, self.line, self.x, self.karaden, self.translator, self.web):
+        for part in (self.messages, self.calls, self.inbound, self.line, self.x, self.karaden, self.translator,
+                     self.web):
             part.register(self.router)
         self._http: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -167,6 +172,15 @@ class Sandbox:
         probability: float | None = None,
     ) -> None:
         self.ctx.faults.inject(channel, kind, count, match, delay, probability)
+
+    def set_sms_url(self, url: str | None) -> None:
+        """Where residents' SMS are posted: the hub's ``/callbacks/twilio/sms`` (a Twilio number's SMS URL)."""
+        self.ctx.twilio_sms_url = url
+
+    def send_sms(self, from_: str, to: str, body: str, sid: str | None = None) -> dict[str, Any]:
+        """A resident at ``from_`` texts ``body`` to our number ``to``: the signed webhook is posted
+        now and the TwiML reply lands in the inbox. Repeat ``sid`` to replay a webhook (a retry)."""
+        return self.inbound.send(from_, to, body, sid)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every scheduled status callback has been sent (or ``timeout``)."""

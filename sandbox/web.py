@@ -40,6 +40,7 @@ main{padding:0 20px 20px}
 .text{white-space:pre-wrap;margin-top:6px;line-height:1.6}
 .deleted .text{text-decoration:line-through;color:#777}
 .empty{padding:30px;text-align:center;color:#666}
+form.sms{background:#fff;border-radius:6px;padding:8px 14px;display:flex;gap:8px;flex-wrap:wrap;align-items:center}
 """
 
 
@@ -59,12 +60,29 @@ def _query(channel: str | None) -> str:
     return "?" + urlencode({"channel": channel}) if channel else ""
 
 
+def render_sms_form(sms_url: str | None) -> str:
+    """Play a resident texting one of our numbers (STOP, 登録, a survey answer); the hub's reply
+    then shows in the inbox. A page of its own: the inbox page reloads every 5 s."""
+    target = escape(sms_url) if sms_url else "未設定（hub sandbox run --sms-url …）"
+    return f"""<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>住民からSMSを送る — サンドボックス</title><style>{_STYLE}</style></head>
+<body><header><h1>住民からSMSを送る — サンドボックス</h1></header>
+<main><form class="sms" method="post" action="/sandbox/sms/inbound">
+<input name="from" placeholder="住民の番号 +8190…" required size="16" aria-label="住民の番号">
+<input name="to" placeholder="部署の番号 +8150…" required size="16" aria-label="部署の番号">
+<input name="body" placeholder="停止 / 登録 / 1" required size="12" aria-label="本文">
+<input type="hidden" name="redirect" value="1"><button>送信</button></form>
+<p class="meta">送信先 SMS URL: {target} ／ 返信は <a href="/sandbox/?channel=sms">受信箱</a> に届きます。</p>
+</main></body></html>"""
+
+
 def render_page(items: list[InboxItem], channel: str | None, to: str | None, total: int) -> str:
     links = [("すべて", None)] + [(CHANNEL_LABELS[c], c) for c in CHANNELS]
     nav = "".join(
         f'<a class="{"on" if c == channel else ""}" href="/sandbox/{_query(c)}">{escape(label)}</a>'
         for label, c in links
-    )
+    ) + '<a href="/sandbox/sms">住民からSMSを送る</a>'
     cards = [_card(item) for item in reversed(items)]
     body = "".join(cards) or '<p class="empty">まだ何も届いていません。</p>'
     shown = f"{len(items)} 件を表示（全 {total} 件、新しい順）"
@@ -112,6 +130,7 @@ class SandboxWeb:
         router.add("GET", "/sandbox", self.page)
         router.add("GET", "/sandbox/", self.page)
         router.add("GET", "/sandbox/health", self.health)
+        router.add("GET", "/sandbox/sms", self.sms_page)
         router.add("GET", "/sandbox/inbox", self.inbox)
         router.add("DELETE", "/sandbox/inbox", self.clear)
         router.add("GET", "/sandbox/faults", self.list_faults)
@@ -128,6 +147,9 @@ class SandboxWeb:
         items = self.ctx.inbox.query(channel, to, limit)
         total = len(self.ctx.inbox.query(channel, to)) if to else self.ctx.inbox.count(channel)
         return html_response(200, render_page(items, channel, to, total))
+
+    def sms_page(self, request: Request) -> Response:
+        return html_response(200, render_sms_form(self.ctx.twilio_sms_url))
 
     def health(self, request: Request) -> Response:
         return json_response(200, {"ok": True, **self._info()})

@@ -91,6 +91,7 @@ def app(settings: Settings, sandbox: Sandbox, sandbox_client: SandboxClient, liv
     flask_app = create_app(settings)
     server = LiveServer(flask_app, live_port).start()
     sandbox_client.set_line_webhook_url(f"{server.url}/callbacks/line/webhook")
+    sandbox_client.set_sms_url(f"{server.url}/callbacks/twilio/sms")  # a resident's SMS to our numbers
     with flask_app.app_context():
         yield flask_app
     server.stop()

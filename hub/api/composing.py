@@ -36,6 +36,7 @@ from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
 from hub.policy import Action, may_follow_up, may_override
+from hub.residents.questions import ANSWERABLE_ON, read_question
 from hub.runtime import Runtime
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -137,6 +138,9 @@ def read_composition(session: Session, data: Mapping[str, Any],
     comp.department_id = _department(session, data.get("department"), principal, problems)
     comp.override_reason = _override(data.get("override"), principal, problems)
     comp.references_id = _references(session, data.get("references"), comp.msg_type, problems)
+    comp.question, question_problems = read_question(data.get("question"))
+    if question_problems:
+        problems["question"] = [_(p) for p in question_problems]
     scheduled = data.get("scheduled_at")
     if scheduled:
         try:
@@ -151,6 +155,11 @@ def read_composition(session: Session, data: Mapping[str, Any],
             problems.setdefault("audience", []).append(_(str(exc)))
     if follows_up(comp.msg_type) and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
+    if comp.question and is_follow_up(comp):
+        problems.setdefault("question", []).append(_("訂正・取消にはアンケートを付けられません"))
+    elif comp.question and comp.channels and not set(comp.channels) & set(ANSWERABLE_ON):
+        problems.setdefault("question", []).append(
+            _("アンケートに回答できるチャネル（SMS・LINE・メール）を選んでください"))
     if not comp.channels and not is_follow_up(comp) and "channels" not in problems:
         problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
     if not comp.title and not comp.body:
@@ -290,7 +299,7 @@ def _references(session: Session, raw: Any, msg_type: str, problems: dict[str, l
 
 
 def audience_query_for(comp: Composition) -> Any:
-    query = contact_ids_query(Audience.parse(comp.audience))
+    query = contact_ids_query(Audience.parse(comp.audience), category=comp.category_code)
     if comp.mode != Mode.ACTUAL:
         query = query.where(Contact.exercise_participant.is_(True))
     return query

@@ -112,6 +112,8 @@ MESSAGE_FIELDS: dict[str, Any] = {
                            "cancel/update the follow-up goes to the original's recipients on its channels, "
                            "in its mode; channels, audience and mode given here are ignored"),
     "update_label": {"type": "string", "maxLength": 16, "description": "訂正 (default) or 続報, for msg_type update"},
+    "question": {"oneOf": [{"type": "null"}, ref("QuestionInput")],
+                 "description": "a resident survey: answered by SMS reply, LINE button or the e-mail's link"},
     "override": nullable("object", description="{\"reason\": \"…\"}: the emergency override, only for an "
                          "operator who holds it (403 otherwise); sent without a second person, audited and "
                          "announced to the department's approvers and the admins"),
@@ -123,7 +125,52 @@ MESSAGE_FIELDS: dict[str, Any] = {
                   "description": "languages to add to those of the audience's contacts"},
 }
 
+NONNEGATIVE = {"type": "integer", "minimum": 0}
+KEY_COUNTS = {"type": "object", "additionalProperties": NONNEGATIVE, "description": "answers per choice key"}
+SURVEY_GROUP = obj({"code": NULLABLE_STRING, "name": STRING, "reached": NONNEGATIVE, "answered": NONNEGATIVE,
+                    "unanswered": NONNEGATIVE, "counts": KEY_COUNTS},
+                   description="a resident in two areas (categories) counts in both; code null: none")
+SURVEY_SCHEMAS: dict[str, Any] = {
+    "QuestionInput": obj({
+        "text": {"type": "string", "minLength": 1, "maxLength": 200},
+        "choices": {"type": "array", "minItems": 2, "maxItems": 9,
+                    "items": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 20},
+                                        obj({"key": {"type": "string", "pattern": "^[1-9]$"},
+                                             "label": {"type": "string", "minLength": 1, "maxLength": 20}},
+                                            required=["label"])]},
+                    "description": "labels (keys 1, 2, … in order: what a resident replies by SMS); "
+                    "at most 20 characters each, a LINE button's limit"},
+        "hours": {"type": "integer", "minimum": 1, "maximum": 720, "default": 72,
+                  "description": "answers are taken this long after the message went out"},
+    }, required=["text", "choices"]),
+    "SurveyTally": obj({
+        "message_id": INTEGER,
+        "question": obj({"text": STRING, "choices": {"type": "array", "items": obj({"key": STRING,
+                                                                                       "label": STRING})}}),
+        "open": {"type": "boolean"}, "closes_at": nullable("string", format="date-time"),
+        "reached": {**NONNEGATIVE, "description": "residents it reached (sent or delivered)"},
+        "answered": NONNEGATIVE,
+        "unanswered": {**NONNEGATIVE, "description": "reached and not answered"},
+        "choices": {"type": "array", "items": obj({"key": STRING, "label": STRING, "count": NONNEGATIVE})},
+        "channels": {"type": "object", "additionalProperties": NONNEGATIVE,
+                     "description": "answers by path: sms, line, web (the answer page)"},
+        "areas": {"type": "array", "items": SURVEY_GROUP},
+        "categories": {"type": "array", "items": SURVEY_GROUP},
+    }),
+    "Respondent": obj({
+        "contact_id": INTEGER, "external_id": NULLABLE_STRING, "name": STRING, "areas": STRINGS,
+        "categories": STRINGS, "reached_on": STRINGS, "status": {"enum": ["answered", "unanswered"]},
+        "answer": {"oneOf": [{"type": "null"}, obj({
+            "key": STRING, "label": STRING, "channel": STRING,
+            "answered_at": {"type": "string", "format": "date-time"},
+            "first_answered_at": {"type": "string", "format": "date-time"},
+            "changes": {**NONNEGATIVE, "description": "how often the answer was changed"}})]},
+    }),
+    "RespondentPage": page_of("Respondent"),
+}
+
 SCHEMAS: dict[str, Any] = {
+    **SURVEY_SCHEMAS,
     "Error": obj({"error": obj({"code": STRING, "message": STRING,
                                 "problems": {"type": "object", "additionalProperties": STRINGS}},
                                required=["code", "message"])}),
@@ -209,6 +256,8 @@ SCHEMAS: dict[str, Any] = {
     "RejectInput": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
     "ImportReport": obj({
         "created": INTEGER, "updated": INTEGER,
+        "kept_revoked": {"type": "integer", "description": "consents in the file not renewed: the resident "
+                         "stopped that channel after the consent_date given (or no consent_date was given)"},
         "errors": {"type": "array", "items": obj({"line": INTEGER, "reason": STRING})},
         "list_id": nullable("integer"),
     }),
@@ -299,6 +348,35 @@ PATHS: dict[str, Any] = {
         "parameters": [MESSAGE_ID],
         "get": {"operationId": "exportDeliveries", "summary": "Every delivery row as CSV (UTF-8 with BOM)",
                 "responses": {"200": CSV, **errors(401, 404)}},
+    },
+    "/messages/{message_id}/survey": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "getSurvey", "summary": "The live tally of the message's resident survey",
+                "responses": {"200": reply("Counts per choice, by area, category and answer path",
+                                           ref("SurveyTally")),
+                              **errors(401, 403, 404)}},
+    },
+    "/messages/{message_id}/survey/close": {
+        "parameters": [MESSAGE_ID],
+        "post": {"operationId": "closeSurvey", "summary": "Stop taking answers now (a sender of its department)",
+                 "responses": {"200": reply("Closed; the tally as it stands", ref("SurveyTally")),
+                               **errors(401, 403, 404, 409)}},
+    },
+    "/messages/{message_id}/survey/respondents": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "listRespondents",
+                "summary": "Residents the survey reached or who answered, with their answer",
+                "parameters": [*PAGING, query("status", {"enum": ["all", "answered", "unanswered"],
+                                                         "default": "all"},
+                                              "unanswered: reached and not answered")],
+                "responses": {"200": reply("One page", ref("RespondentPage")), **errors(400, 401, 403, 404)}},
+    },
+    "/messages/{message_id}/survey.csv": {
+        "parameters": [MESSAGE_ID],
+        "get": {"operationId": "exportSurvey", "summary": "One row per resident with their answer (or 未回答)",
+                "parameters": [query("status", {"enum": ["all", "answered", "unanswered"], "default": "all"},
+                                     "only these residents")],
+                "responses": {"200": CSV, **errors(400, 401, 403, 404)}},
     },
     "/messages/{message_id}/approve": {
         "parameters": [MESSAGE_ID],

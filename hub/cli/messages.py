@@ -49,6 +49,10 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
               help="緊急時に承認を省略（権限者のみ、--reason 必須、承認者へ即時通知）/ emergency override")
 @click.option("--reason", default=None, help="--override の理由 / why the second person is skipped")
 @click.option("--schedule", default=None, help="予約送信 ISO 8601 (e.g. 2026-12-01T09:00+09:00)")
+@click.option("--question", default=None,
+              help="住民アンケートの質問（--choice と一緒に）/ a resident survey's question, with --choice")
+@click.option("--choice", "choices", multiple=True,
+              help="選択肢、回答番号 1, 2, … の順に2〜9回 / a choice, 2 to 9 times (answered by 1, 2, …)")
 @click.option("--translate", is_flag=True,
               help="宛先の住民が使う言語に機械翻訳して送る / machine-translate into the audience's languages")
 @click.option("--language", "languages", multiple=True, metavar="CODE",
@@ -59,7 +63,8 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @pass_hub
 def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str, notice: bool,
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
-             reason: str | None, schedule: str | None, translate: bool, languages: tuple[str, ...], wait: bool,
+             reason: str | None, schedule: str | None, question: str | None, choices: tuple[str, ...],
+             translate: bool, languages: tuple[str, ...], wait: bool,
              timeout: float, as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
 
@@ -79,6 +84,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         "msg_type": "notice" if notice else "alert",
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
+        "question": {"text": question or "", "choices": list(choices)} if question or choices else None,
         "languages": list(languages) or None,
     }
     from_csv = audience.startswith("csv:")
@@ -127,7 +133,8 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
 # The API's field names as the options a CLI user typed.
 CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
                "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
-               "mode": "--mode", "category": "--category", "department": "--department", "languages": "--language"}
+               "mode": "--mode", "category": "--category", "department": "--department",
+               "question": "--question/--choice", "languages": "--language"}
 
 
 def api_error_text(exc: ApiError) -> str:

@@ -35,5 +35,8 @@ def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
         for err in report.errors:
             click.echo(f"{path.name}:{err.line}: {err.reason}", err=True)
         click.echo(f"取り込み: 新規 {report.created} 件, 更新 {report.updated} 件, エラー {len(report.errors)} 件")
+        if report.kept_revoked:
+            click.echo(f"配信停止済みのため同意を戻さなかったもの: {report.kept_revoked} 件"
+                       "（停止より後の consent_date がある行だけが新しい同意です）")
     if report.errors:
         raise SystemExit(1 if report.imported == 0 else 2)

@@ -121,6 +121,7 @@ def demo_cmd(residents: int) -> None:
     _refuse_in_production(base)
     sandbox = Sandbox(http_port=urlsplit(base.sandbox_url).port or 0, smtp_port=base.sandbox_smtp_port,
                       line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5,
+                      sms_webhook_url=f"{base.public_url}/callbacks/twilio/sms",
                       karaden_callback_url=f"{base.public_url}/callbacks/karaden/{SANDBOX_KARADEN_CALLBACK_SECRET}")
     sandbox.start()
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from hub.models import Area, Category, Contact, ContactKind, Delivery, Department, Message, RecipientList
@@ -89,13 +89,32 @@ def unknown_part(session: Session, audience: Audience) -> str | None:
     return None if found is not None else str(audience)
 
 
-def contact_ids_query(audience: Audience, distinct: bool = True) -> Select[int]:
+# Audiences a message's category narrows (docs/residents.md): residents choose an area and the
+# categories they want there. "all" and "residents" stay everyone: the operator chose to reach the
+# whole city. A list, a department, a category or a follow-up's recipients are never narrowed.
+NARROWED_BY_CATEGORY = frozenset({"area"})
+
+
+def wants_category(category_code: str) -> ColumnElement[bool]:
+    """Contacts who want a message of this category: staff, residents who chose no category (they
+    get everything addressed to them, as before choosing existed), and residents who chose it."""
+    chosen = select(contact_categories.c.contact_id).where(contact_categories.c.contact_id == Contact.id)
+    this_one = chosen.join(Category, Category.id == contact_categories.c.category_id).where(
+        Category.code == category_code)
+    return or_(Contact.kind != ContactKind.RESIDENT, ~exists(chosen), exists(this_one))
+
+
+def contact_ids_query(audience: Audience, distinct: bool = True, category: str | None = None) -> Select[int]:
     """Active contacts in the audience (ids only, so planning streams without loading objects).
 
     ``distinct=False`` for keyset pages: DISTINCT would make the database read the whole audience
     before the first row; the caller drops the rare repeated id (a contact in two matching areas).
+    ``category``: the message's category, which narrows the audiences of ``NARROWED_BY_CATEGORY``
+    to the contacts who want it (:func:`wants_category`).
     """
     q = select(Contact.id).where(Contact.active.is_(True))
+    if category and audience.kind in NARROWED_BY_CATEGORY:
+        q = q.where(wants_category(category))
     match audience.kind:
         case "all":
             pass

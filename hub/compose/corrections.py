@@ -55,7 +55,8 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
               translate: Callable[[Composition], Composition] | None = None) -> Message:
     """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits.
 
-    ``texts``: the follow-up in other languages; ``translate``: fills the languages its readers need
+    ``texts``: the follow-up in other languages (a template's reviewed correction/cancellation, or
+    what the operator gave); ``translate``: fills the languages its readers still need
     (hub.translate.fill), given the follow-up as it will be sent.
     """
     original = session.get(Message, original_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from hub.models import (
     audit,
     utcnow,
 )
+from hub.residents.questions import ANSWERABLE_ON, poll_from, read_question
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,9 @@ class Composition:
     override_reason: str | None = None
     # Texts in other languages, by language code; recipients of any other language get Japanese.
     texts: dict[str, LocalText] = field(default_factory=dict)
+    # A resident survey: {"text", "choices": ["はい", "いいえ"] or [{"key", "label"}], "hours"}
+    # (hub/residents/questions.py); stored in message.meta["question"].
+    question: dict[str, Any] | None = None
 
 
 class OverrideRefused(PermissionError):
@@ -91,11 +96,12 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
     if unknown:
         raise ComposeError({ch: ["このチャネルはありません"] for ch in unknown})
     link = page_url(runtime.settings, public_id) if public_id else None
+    poll = poll_from(read_question(c.question)[0], message_id)
     rendered = {}
     for name in c.channels:
         draft = Draft(
             title=c.title, body=c.body, mode=c.mode, msg_type=c.msg_type, override=c.overrides.get(name),
-            link=link, message_id=message_id, update_label=c.update_label,
+            link=link, message_id=message_id, update_label=c.update_label, poll=poll,
         )
         rendered[name] = runtime.channel(name).render(draft)
     return rendered
@@ -108,13 +114,14 @@ def preview_languages(runtime: Runtime, c: Composition, message_id: int | None =
     The link opens the public page in the reader's language (``?lang=``).
     """
     link = page_url(runtime.settings, public_id) if public_id else None
+    poll = poll_from(read_question(c.question)[0], message_id)
     out: dict[str, dict[str, Rendered]] = {}
     for language, local in c.texts.items():
         out[language] = {
             name: runtime.channel(name).render(Draft(
                 title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
                 override=local.overrides.get(name), link=link and f"{link}?lang={language}", message_id=message_id,
-                update_label=c.update_label, language=language))
+                update_label=c.update_label, language=language, poll=poll))
             for name in c.channels
         }
     return out
@@ -137,6 +144,11 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         raise ComposeError({"*": ["チャネルを1つ以上選んでください"]})
     if not c.title.strip() and not c.body.strip():
         raise ComposeError({"*": ["件名か本文を入力してください"]})
+    question, question_problems = read_question(c.question)
+    if question and not set(c.channels) & set(ANSWERABLE_ON):
+        question_problems.append("アンケートに回答できるチャネル（SMS・LINE・メール）を選んでください")
+    if question_problems:
+        raise ComposeError({"question": question_problems})
     audience = Audience.parse(c.audience)
     if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
         require_usable(session, audience)
@@ -145,7 +157,8 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         title=c.title, body=c.body, overrides=c.overrides, channels=list(dict.fromkeys(c.channels)),
         audience=c.audience, mode=c.mode, msg_type=c.msg_type, category_code=c.category_code,
         references_id=c.references_id, scheduled_at=c.scheduled_at, department_id=c.department_id,
-        source=c.source, created_by=created_by, meta={"update_label": c.update_label},
+        source=c.source, created_by=created_by,
+        meta={"update_label": c.update_label, **({"question": question} if question else {})},
     )
     session.add(message)
     session.flush()
@@ -165,7 +178,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     else:
         message.state = MessageState.QUEUED
     audit(session, actor, "message.create", message, channels=message.channels, audience=c.audience,
-          mode=c.mode, msg_type=c.msg_type, state=message.state,
+          mode=c.mode, msg_type=c.msg_type, state=message.state, **({"question": question} if question else {}),
           warnings={ch: list(r.warnings) for ch, r in rendered.items() if r.warnings})
     failed = {language: local.error for language, local in c.texts.items() if local.origin == "fallback"}
     if failed:

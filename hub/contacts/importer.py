@@ -12,6 +12,10 @@ Updating an existing contact (matched by external_id, else by an address):
     * an empty cell leaves the stored value unchanged;
     * a single ``-`` clears it (addresses, name, position, department, areas, categories; ``exercise``
       becomes no). Consent is only ever added by an import; ``-`` is not a consent value.
+A consent the resident revoked (SMS STOP, an e-mail's unsubscribe, a LINE block) stays revoked: the
+same file imported again never re-subscribes. Only a row whose ``consent_date`` is given and falls
+on a day after the stop (Japan time), and not in the future, is a new consent; any other row still
+updates the contact, and the consents it did not renew are counted in ``kept_revoked``.
 Who may import what (docs/security.md): a row is applied only if the operator may manage the contact
 (``MANAGE_CONTACTS`` in its department, before and after the change; a department-less resident
 contact: an admin or a sender of a department in ``HUB_RESIDENT_REGISTRY``). Any other row is an
@@ -27,7 +31,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +46,7 @@ from hub.models.base import table_of
 from hub.policy import SYSTEM, Principal, may_manage_contact
 
 T = TypeVar("T")
+JST = timezone(timedelta(hours=9), "JST")
 CONSENT_CHANNELS = ("sms", "voice", "email", "line")
 _YES = {"1", "yes", "y", "true", "はい", "○", "〇"}
 CLEAR = "-"  # the cell value that clears a stored field
@@ -70,6 +75,7 @@ class RowError:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    kept_revoked: int = 0  # consents in the file left revoked: the resident stopped after that consent
     errors: list[RowError] = field(default_factory=list)
     contact_ids: list[int] = field(default_factory=list)
     list_id: int | None = None
@@ -79,7 +85,7 @@ class ImportReport:
         return self.created + self.updated
 
     def as_dict(self) -> dict[str, object]:
-        return {"created": self.created, "updated": self.updated,
+        return {"created": self.created, "updated": self.updated, "kept_revoked": self.kept_revoked,
                 "errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
 
 
@@ -137,12 +143,13 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         try:
             with session.begin_nested():  # a refused or bad row leaves nothing behind
-                contact, created = _upsert(session, clean, lookups, source, allowed)
+                contact, created, kept = _upsert(session, clean, lookups, source, allowed)
                 session.flush()
         except (AddressError, ValueError) as exc:
             report.errors.append(RowError(line, str(exc)))
             continue
         report.contact_ids.append(contact.id)
+        report.kept_revoked += kept
         if created:
             report.created += 1
         else:
@@ -221,7 +228,7 @@ MAX_LIST_NAME = _length(RecipientList, "name")
 
 
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
-            allowed: _Allowed) -> tuple[Contact, bool]:
+            allowed: _Allowed) -> tuple[Contact, bool, int]:
     too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
     if too_long:
         raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
@@ -275,11 +282,32 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
         contact.categories = categories
     contact.active = True
     live = {c.channel for c in contact.consents if c.revoked_at is None}
+    kept = 0
     for channel in consent:
-        if channel not in live:
-            contact.consents.append(Consent(channel=channel, source=row.get("consent_source") or source,
-                                            given_at=consent_date))
-    return contact, created
+        if channel in live:
+            continue
+        if not _renews(contact, channel, consent_date if row.get("consent_date") else None):
+            kept += 1
+            continue
+        contact.consents.append(Consent(channel=channel, source=row.get("consent_source") or source,
+                                        given_at=consent_date))
+    return contact, created, kept
+
+
+def _renews(contact: Contact, channel: str, consent_date: datetime | None) -> bool:
+    """Whether a row's consent may be added: always where nobody stopped the channel; after a stop,
+    only a consent dated (explicitly) on a later day than the stop, in Japan time.
+
+    A date, not a time, is what a paper form or a spreadsheet carries; a consent given the day of
+    the stop cannot be told from the one it stopped, so it waits for the resident's own sign-up.
+    """
+    stops = [c.revoked_at for c in contact.consents if c.channel == channel and c.revoked_at is not None]
+    if not stops:
+        return True
+    if consent_date is None:
+        return False
+    # A date in the future is a typo, not a consent: it must not undo a stop.
+    return max(stops).astimezone(JST).date() < consent_date.date() <= datetime.now(JST).date()
 
 
 def _check_line_id_free(session: Session, contact: Contact | None, line_id: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from channels.base import Batch, Channel, Recipient, Rendered
 from hub.config import Settings
 from hub.models import Contact, Department, Message, MessageBody, Mode
 from hub.residents.links import links_for
+from hub.residents.questions import poll_of
 
 DEFAULT_SENDERS = {"sms": "+815000000000", "voice": "+815000000000", "email": "bousai@city.example.jp"}
 
@@ -57,10 +59,14 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
         contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
                                        meta={**c.meta, "sender_name": dept.email_sender_name})
                     for language, c in contents.items()}
+    poll = poll_of(message)
+    if poll is not None:
+        # Not in the stored bodies (only text is): LINE makes its buttons of it.
+        contents = {language: replace(c, meta={**c.meta, "poll": poll}) for language, c in contents.items()}
     links = {}
     if channel.personal_links and settings is not None:
         links = links_for(settings, message.id, channel.name, [(r.delivery_id, r.contact_id) for r in recipients],
-                          asks_question=bool((message.meta or {}).get("question")))
+                          asks_question=poll is not None)
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents, links=links,
         sender=senders_by_gateway(message, channel)[gateway], mode=message.mode,

@@ -155,7 +155,9 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
                    after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """The next ``limit`` contacts of the audience after ``after``, as rows for every channel."""
     fields = sorted({c.address_field for c in channels if c.address_field})
-    page: Select[Any] = contact_ids_query(audience, distinct=False).with_only_columns(
+    # The message's category narrows it to residents who want that category (hub/residents).
+    wanted = contact_ids_query(audience, distinct=False, category=message.category_code)
+    page: Select[Any] = wanted.with_only_columns(
         Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields)
     ).where(Contact.id > after)
     if message.mode != Mode.ACTUAL:
@@ -165,10 +167,8 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
         return [], None
     last = contacts[-1].id
     # A range, not a list of ids: thousands of bound parameters cost more than the query itself.
-    consented = {(contact_id, channel) for contact_id, channel in session.execute(
-        select(Consent.contact_id, Consent.channel).where(
-            Consent.contact_id > after, Consent.contact_id <= last,
-            Consent.channel.in_([c.name for c in channels]), Consent.revoked_at.is_(None)))}
+    consented, stopped = _consents(session, Consent.contact_id > after, Consent.contact_id <= last,
+                                   Consent.channel.in_([c.name for c in channels]))
     rows: list[dict[str, Any]] = []
     now = utcnow()
     for channel in channels:
@@ -182,11 +182,22 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
             seen.add(address)
             # Residents need a live consent for this channel; staff are reached as part of their work.
             if contact.kind == ContactKind.RESIDENT and (contact.id, channel.name) not in consented:
-                reason: str | None = "no_consent"
+                # A resident who stopped this channel is shown as such, not as never asked.
+                reason: str | None = "opted_out" if (contact.id, channel.name) in stopped else "no_consent"
             else:
                 reason = channel.check_address(address)
             rows.append(_row(message, channel.name, contact.id, address, contact.language, reason, now))
     return rows, last
+
+
+def _consents(session: Session, *where: ColumnElement[bool]) -> tuple[set[tuple[int, str]], set[tuple[int, str]]]:
+    """(contact, channel) pairs with a live consent, and those whose every consent is revoked."""
+    live: set[tuple[int, str]] = set()
+    revoked: set[tuple[int, str]] = set()
+    for contact_id, channel, revoked_at in session.execute(
+            select(Consent.contact_id, Consent.channel, Consent.revoked_at).where(*where)):
+        (revoked if revoked_at is not None else live).add((contact_id, channel))
+    return live, revoked - live
 
 
 def _follow_up_page(session: Session, message: Message, channels: Sequence[Channel], original_id: int,
@@ -205,7 +216,14 @@ def _follow_up_page(session: Session, message: Message, channels: Sequence[Chann
     ).all()
     if not found:
         return [], None
-    rows = [_row(message, channel, contact_id, address, language)
+    # A resident who stopped a channel since the original gets no correction or cancellation on
+    # it either: an opt-out means nothing more (staff are reached as part of their work).
+    residents = set(session.scalars(select(Contact.id).where(
+        Contact.id.in_({row[2] for row in found if row[2] is not None}), Contact.kind == ContactKind.RESIDENT)))
+    consented, _stopped = _consents(session, Consent.contact_id.in_(residents),
+                                    Consent.channel.in_([c.name for c in channels]))
+    rows = [_row(message, channel, contact_id, address, language,
+                 "opted_out" if contact_id in residents and (contact_id, channel) not in consented else None)
             for _id, channel, contact_id, address, language in found]
     return rows, found[-1][0]
 

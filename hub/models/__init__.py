@@ -8,12 +8,14 @@ from hub.models.health import EngineAlarm  # noqa: F401  (loads every health tab
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
 from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
+from hub.models.resident_answers import ResidentAnswer  # noqa: F401  (for Alembic)
+from hub.models.residents import Subscription
 from hub.models.triggers import TriggerRule  # noqa: F401  (loads every trigger table for Alembic)
 from hub.models.webhooks import QueuedStatus, WebhookEvent
 
 __all__ = [
     "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
     "Contact", "ContactKind", "Delivery", "DeliveryState", "Department", "Membership", "Message",
-    "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role", "Template",
-    "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
+    "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role",
+    "Subscription", "Template", "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
 ]

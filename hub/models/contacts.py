@@ -77,6 +77,9 @@ class Consent(Base):
     given_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(100))  # e.g. "csv:health-2026.csv", "line:follow", "web form"
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the stop came from, as ``source`` says where the consent came from: "sms:停止",
+    # "email:one-click", "email:page", "line:unfollow", "web:preferences", an operator's name.
+    revoked_source: Mapped[str | None] = mapped_column(String(100))
 
     contact: Mapped[Contact] = relationship(back_populates="consents")
 

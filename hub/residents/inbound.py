@@ -1,9 +1,10 @@
 """Text messages residents send to a department's number, and who answers them.
 
-The route (``/callbacks/twilio/sms``) verifies the provider's signature and hands each message to
-:func:`reply_for`: opt-out keywords first (they must always work), then every registered handler
-in order (registration keyword, survey answers, …). A handler returns the reply to send back, or
-None when the message is not for it.
+The route (``/callbacks/twilio/sms``, hub/callbacks_sms.py) verifies the provider's signature,
+tries the opt-out keywords first (they must always work) and the registration keyword
+(hub/residents/optout.py), then hands the message to :func:`reply_for`: every registered handler
+in order (survey answers, …). A handler returns the reply to send back, or None when the message
+is not for it; when none answers, the resident gets no reply.
 """
 
 from __future__ import annotations

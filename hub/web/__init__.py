@@ -9,6 +9,7 @@ from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     login,  # /login, /logout, /password, /totp
     recipients,  # /messages/<id>/recipients: search by name, number, address
     rules_pages,  # /rules, /templates
+    survey_pages,  # closing a message's resident survey
 )
 from hub.web.feeds import feeds_bp
 from hub.web.pages import web_bp

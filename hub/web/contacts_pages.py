@@ -28,6 +28,7 @@ from hub.models.contacts import Consent, contact_areas, contact_categories
 from hub.models.org import Area, Category
 from hub.models.relay import Callout, CalloutTarget, SurveyAnswer
 from hub.policy import Action, Principal, may_manage_contact, may_see_addresses
+from hub.residents.choices import choice_history
 from hub.web.pages import _operator, login_required, web_bp
 
 PAGE_SIZE = 50
@@ -136,9 +137,11 @@ def contact_page(contact_id: int) -> ResponseReturnValue:
             abort(404)
         shown = _shows_addresses(principal, contact, scope)
         row = _row(contact, shown)
-        consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source}
+        consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source,
+                     "revoked_source": c.revoked_source}
                     for c in s.scalars(select(Consent).where(Consent.contact_id == contact.id)
                                        .order_by(Consent.given_at.desc()))]
+        choices = choice_history(s, contact.id)
         deliveries = [{"message_id": m.id, "title": m.title, "mode": m.mode, "channel": d.channel,
                        "address": d.address if shown else mask_address(d.address), "state": d.state,
                        "sent_at": d.sent_at, "delivered_at": d.delivered_at}
@@ -153,7 +156,8 @@ def contact_page(contact_id: int) -> ResponseReturnValue:
                                          .join(Callout, Callout.id == CalloutTarget.callout_id)
                                          .where(CalloutTarget.contact_id == contact.id)
                                          .order_by(CalloutTarget.id.desc()).limit(100))]
-    return render_template("contacts/contact.html", c=row, consents=consents, deliveries=deliveries, answers=answers)
+    return render_template("contacts/contact.html", c=row, consents=consents, choices=choices, deliveries=deliveries,
+                           answers=answers)
 
 
 @web_bp.route("/contacts/import", methods=["GET", "POST"])

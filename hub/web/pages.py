@@ -50,6 +50,7 @@ from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
+from hub.residents import survey_tally
 from hub.residents.languages import EASY_JAPANESE, LANGUAGES
 from hub.translate.fill import audience_languages
 from hub.web.translations_form import (
@@ -65,6 +66,7 @@ from hub.web.translations_form import (
 web_bp = Blueprint("web", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
 PUBLIC_STATES = (MessageState.QUEUED, MessageState.DONE)
+SILENT_SHOWN = 100  # non-responders listed on the message page; the CSV has them all
 
 
 @web_bp.record_once
@@ -179,10 +181,18 @@ def _form_data() -> dict[str, Any]:
         "overrides": {ch: form.get(f"override_{ch}", "") for ch in CHANNELS if form.get(f"override_{ch}")},
         # The emergency override (only offered to an operator who holds it; the API checks again).
         "override": ({"reason": form.get("override_reason", "")} if form.get("use_override") == "yes" else None),
+        **_question_fields(form.get("question_text", ""), form.get("question_choices", "")),
         # The 「翻訳」 section: each language's text, and languages the operator adds to the audience's.
         "texts": texts_from_form(form, runtime().settings.secret_key),
         "languages": [code for code in form.getlist("add_languages") if code in LANGUAGES],
     }
+
+
+def _question_fields(text: str, choices: str) -> dict[str, Any]:
+    """The composer's survey section: a question and its choices, one a line (keys 1, 2, … in order)."""
+    labels = [line.strip() for line in choices.splitlines() if line.strip()]
+    question = {"text": text, "choices": labels} if text.strip() or labels else None
+    return {"question_text": text, "question_choices": choices, "question": question}
 
 
 def _prefill(ref_id: int | None, kind: str) -> dict[str, Any]:
@@ -306,11 +316,15 @@ def message_page(message_id: int) -> ResponseReturnValue:
         honest = honest_counts(s, message.id, message.channels or [])
         rejected = (message.meta or {}).get("rejected")
         can_follow_up = may_follow_up(principal, message)
+        survey = survey_tally.tally(s, message)
+        silent = survey_tally.respondents(s, message, "unanswered", limit=SILENT_SHOWN)[0] if survey else []
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
                            is_creator=principal.id == creator_id, plan=plan, honest=honest, rejected=rejected,
-                           can_follow_up=can_follow_up)
+                           can_follow_up=can_follow_up, survey=survey, silent=silent,
+                           can_close_survey=principal.may(Action.SEND, department_id),
+                           SURVEY_CHANNEL_LABELS=survey_tally.CHANNEL_LABELS)
 
 
 @web_bp.post("/messages/<int:message_id>/approve")

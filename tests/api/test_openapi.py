@@ -114,3 +114,32 @@ def test_callout_responses_validate_against_the_schemas(client: FlaskClient) -> 
     assert [r.status_code for r in responses] == [201, 400, 400, 200, 200, 404, 403, 200, 200]
     for response in responses:
         _check(api, response)
+
+
+def test_survey_responses_validate_against_the_schemas(client: FlaskClient) -> None:
+    api = OpenAPI.from_dict(SPEC)
+    question = {"text": "避難していますか", "choices": ["はい", {"key": "2", "label": "いいえ"}], "hours": 24}
+    created = create(client, channels=["sms", "line"], question=question)
+    message_id = body(created)["message_id"]
+    plain_id = body(create(client))["message_id"]
+    # Approved, so it goes out and takes answers (until it is closed below).
+    assert client.post(f"{PREFIX}/messages/{message_id}/approve", headers=bearer("bousai2")).status_code == 200
+    responses = [
+        created,
+        create(client, channels=["sms"], question={"text": "", "choices": ["はい"]}),
+        client.get(f"{PREFIX}/messages/{message_id}/survey", headers=bearer("viewer")),
+        client.get(f"{PREFIX}/messages/{plain_id}/survey", headers=bearer()),
+        client.get(f"{PREFIX}/messages/{message_id}/survey/respondents?status=unanswered", headers=bearer()),
+        client.get(f"{PREFIX}/messages/{message_id}/survey/respondents?status=maybe", headers=bearer()),
+        client.get(f"{PREFIX}/messages/{message_id}/survey.csv?status=answered", headers=bearer()),
+        client.post(f"{PREFIX}/messages/{message_id}/survey/close", headers=bearer("viewer")),
+        client.post(f"{PREFIX}/messages/{message_id}/survey/close", headers=bearer()),
+        client.post(f"{PREFIX}/messages/{message_id}/survey/close", headers=bearer()),
+    ]
+    sample = EnvironBuilder(method="POST", path=f"{PREFIX}/messages", json=message(question=question),
+                            headers=list(bearer().items()))
+    api.validate_request(WerkzeugOpenAPIRequest(sample.get_request()))
+    assert [r.status_code for r in responses] == [201, 400, 200, 404, 200, 400, 200, 403, 200, 409]
+    assert body(responses[1])["error"]["problems"]["question"]
+    for response in responses:
+        _check(api, response)

@@ -110,7 +110,8 @@ def test_line_webhook_real_follow_event_still_parses() -> None:
         "type": "follow", "mode": "active", "timestamp": 1, "webhookEventId": "01H", "replyToken": "r",
         "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": "U" + "a" * 32},
         "follow": {"isUnblocked": False}}]})
-    assert checked_events(body) == [UserEvent(kind="follow", user_id="U" + "a" * 32, event_id="01H")]
+    assert checked_events(body) == [UserEvent(kind="follow", user_id="U" + "a" * 32, event_id="01H",
+                                                  reply_token="r")]
     assert checked_events("not json") is None and checked_events('{"events": 5}') is None
 
 

@@ -79,7 +79,9 @@ def test_line_follow_and_unfollow_record_consent(app: Flask, runtime: Runtime) -
     assert _line_post(app, [_event("unfollow", user)], SANDBOX_LINE_CHANNEL_SECRET) == 200
     with runtime.session() as session:
         consent = session.query(Consent).one()
-        assert consent.revoked_at is not None
+        assert consent.revoked_at is not None and consent.revoked_source == "line:unfollow"
+        revoked = session.query(AuditLog).filter_by(action="consent.revoked").one()
+        assert (revoked.subject_id, revoked.detail["source"]) == (str(consent.contact_id), "line:unfollow")
 
 
 def test_forged_line_webhook_is_rejected(app: Flask, runtime: Runtime) -> None:

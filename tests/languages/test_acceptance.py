@@ -127,6 +127,7 @@ def test_a_cancellation_reaches_each_reader_in_their_language(
     cancelled = client.post(f"{PREFIX}/messages", headers=bearer(), json={
         "msg_type": "cancel", "references": message_id, "mode": "actual", "translate": True})
     assert cancelled.status_code == 201, cancelled.get_data(as_text=True)
-    assert _one(sandbox_client, "sms", EN_PHONE)["text"].startswith("[CANCELLED] A heavy rain warning has been issued")
-    assert _one(sandbox_client, "line", VI_LINE)["text"].startswith("[HỦY] Đã ban hành cảnh báo mưa lớn")
+    assert _one(sandbox_client, "sms", EN_PHONE)["text"].startswith(
+        "【取消】[CANCELLED] A heavy rain warning has been issued")
+    assert _one(sandbox_client, "line", VI_LINE)["text"].startswith("【取消】[HỦY] Đã ban hành cảnh báo mưa lớn")
     assert _one(sandbox_client, "sms", JA_PHONE)["text"].startswith(f"【取消】{TITLE}")

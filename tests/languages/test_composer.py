@@ -48,7 +48,7 @@ def test_the_operator_reviews_edits_and_sends_the_translations(
 
     confirm = client.post("/compose", data={**data, "step": "confirm"}).get_data(as_text=True)
     assert "言語ごとの内容" in confirm and "Stay away from rivers and canals." in confirm
-    assert "【訓練】[DRILL] A heavy rain warning has been issued" in confirm
+    assert "【訓練】[EXERCISE] A heavy rain warning has been issued" in confirm
     assert 'name="text_en_origin" value="operator"' in confirm  # the edit made it the operator's
 
     sent = client.post("/compose", data={**data, "step": "send"})

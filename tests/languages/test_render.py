@@ -10,6 +10,7 @@ from channels.base import Batch, Draft, Recipient, Rendered, prefix_for
 from channels.email import EmailChannel, EmailConfig
 from channels.feeds import FeedEntry, Translation, cap_alert
 from channels.sms import SmsChannel, SmsConfig
+from channels.text import with_prefix
 from channels.voice import VoiceChannel, VoiceConfig, speech_for_text
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -17,13 +18,23 @@ CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
 def test_the_drill_mark_stays_first_in_every_language_with_the_languages_own_word() -> None:
     assert prefix_for(Draft("t", "b", mode="exercise")) == "【訓練】"
-    assert prefix_for(Draft("t", "b", mode="exercise", language="ja-easy")) == "【訓練】"
-    assert prefix_for(Draft("t", "b", mode="exercise", language="en")) == "【訓練】[DRILL] "
+    assert prefix_for(Draft("t", "b", mode="exercise", language="ja-easy")) == "【訓練】【くんれん】"
+    assert prefix_for(Draft("t", "b", mode="exercise", language="zh")) == "【訓練】【演习】"
+    assert prefix_for(Draft("t", "b", mode="exercise", language="en")) == "【訓練】[EXERCISE] "
     assert prefix_for(Draft("t", "b", mode="exercise", language="vi")) == "【訓練】[DIỄN TẬP] "
     assert prefix_for(Draft("t", "b", mode="test", language="ne")) == "【試験】[TEST] "  # English where none is written
-    assert prefix_for(Draft("t", "b", msg_type="cancel", language="en")) == "[CANCELLED] "
-    assert prefix_for(Draft("t", "b", msg_type="update", update_label="続報", language="pt")) == "[ATUALIZAÇÃO] "
+    assert prefix_for(Draft("t", "b", msg_type="cancel", language="en")) == "【取消】[CANCELLED] "
+    assert prefix_for(Draft("t", "b", msg_type="update", update_label="続報", language="pt")) == "【続報】[ATUALIZAÇÃO] "
+    assert prefix_for(Draft("t", "b", msg_type="update", update_label="第2報", language="en")) == "【第2報】"
     assert prefix_for(Draft("t", "b", msg_type="update", language="ja")) == "【訂正】"
+
+
+def test_a_translated_templates_own_mark_is_not_repeated() -> None:
+    sms = SmsChannel(SmsConfig())
+    drill = sms.render(Draft("[EXERCISE] Earthquake", "[EXERCISE] This is a drill.", mode="exercise", language="en"))
+    assert drill.text.startswith("【訓練】[EXERCISE] Earthquake\n")
+    assert with_prefix("【訓練】【取消】", "【取消】地震") == "【訓練】【取消】地震"
+    assert with_prefix("【訓練】", "訓練】地震") == "【訓練】訓練】地震"  # only whole marks count
 
 
 def test_sms_segments_are_counted_by_each_languages_encoding() -> None:
@@ -33,7 +44,7 @@ def test_sms_segments_are_counted_by_each_languages_encoding() -> None:
     vietnamese = sms.render(Draft("Cảnh báo mưa lớn", "Xin đừng đến gần sông.", language="vi"))
     assert vietnamese.meta["encoding"] == "UCS-2"  # ư, đ, ả … are outside GSM-7
     drill = sms.render(Draft("Heavy rain warning", "Stay away from rivers.", mode="exercise", language="en"))
-    assert drill.text.startswith("【訓練】[DRILL] ") and drill.meta["encoding"] == "UCS-2"
+    assert drill.text.startswith("【訓練】[EXERCISE] ") and drill.meta["encoding"] == "UCS-2"
 
 
 def test_a_call_speaks_the_recipients_language() -> None:
@@ -54,12 +65,14 @@ def test_a_stored_call_text_is_spoken_in_the_recipients_language() -> None:
     # A batch rebuilt from the database has only the text: the language comes from the recipient.
     batch = Batch(message_id=1, batch_no=1, recipients=[Recipient(1, "+819011110001", "en"),
                                                         Recipient(2, "+819011110002", "th")],
-                  contents={"ja": Rendered(None, "【訓練】大雨"), "en": Rendered(None, "【訓練】[DRILL] Heavy rain")})
+                  contents={"ja": Rendered(None, "【訓練】大雨"), "en": Rendered(None, "【訓練】[EXERCISE] Heavy rain")})
     assert batch.language_for(batch.recipients[0]) == "en"
     assert batch.language_for(batch.recipients[1]) == "ja"  # no Thai text: Japanese
     speech = speech_for_text(batch.content_for(batch.recipients[0]).text, "exercise", "en")
     assert speech == "This is a drill.\nHeavy rain."
     assert speech_for_text("【訓練】大雨", "exercise", "ja") == "これは訓練です。大雨。"
+    cancelled = speech_for_text("【訓練】[EXERCISE] 【取消】[CANCELLED] Heavy rain", "exercise", "en")
+    assert cancelled == "This is a drill. The previous message is cancelled.\nHeavy rain."
 
 
 def test_email_in_english_is_labelled_english() -> None:

@@ -39,6 +39,7 @@ def sb(sandbox_server: Sandbox) -> Sandbox:
     sandbox_server.clear()
     sandbox_server.ctx.callback_delay = 0.0
     sandbox_server.ctx.line_webhook_url = None
+    sandbox_server.ctx.twilio_sms_url = None
     return sandbox_server
 
 

@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
     MulticastRequest,
     NarrowcastRequest,
     PushMessageRequest,
+    ReplyMessageRequest,
     TextMessage,
 )
 from twilio.base.exceptions import TwilioException
@@ -104,6 +105,14 @@ def _line_scenario(url: str) -> None:
     )
 
 
+def _line_reply_scenario(sb: Sandbox) -> None:
+    api = make_line_api(SANDBOX_LINE_ACCESS_TOKEN, sb.http_url, timeout=5.0)
+    token = sb.line.issue_reply_token("U" + "d" * 32)
+    api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="ようこそ")]))
+    with pytest.raises(ApiException):  # 400: a token answers its event once
+        api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="二度目")]))
+
+
 def _fault_scenario(sb: Sandbox) -> None:
     twilio = make_twilio_client(SANDBOX_TWILIO_ACCOUNT_SID, SANDBOX_TWILIO_AUTH_TOKEN, sb.http_url, 5.0)
     for kind in ("429", "500", "queue_full", "invalid_number"):
@@ -143,6 +152,7 @@ def recorded() -> Iterator[list[Record]]:
         sb.add_observer(observe)
         _twilio_scenario(sb.http_url)
         _line_scenario(sb.http_url)
+        _line_reply_scenario(sb)
         _fault_scenario(sb)
         yield records
 

@@ -18,6 +18,7 @@ from linebot.v3.messaging import (
     NarrowcastRequest,
     PostbackAction,
     PushMessageRequest,
+    ReplyMessageRequest,
     TemplateMessage,
     TextMessage,
 )
@@ -183,6 +184,25 @@ def test_emitted_webhook_events_parse_with_the_sdk(client: SandboxClient, receiv
     follow, postback = parsed
     assert isinstance(follow, FollowEvent) and follow.source.user_id == USER
     assert isinstance(postback, PostbackEvent) and postback.postback.data == "ack=tok123"
+
+
+def test_a_reply_token_answers_its_own_event_once(
+    line: MessagingApi, client: SandboxClient, receiver: Receiver
+) -> None:
+    client.set_line_webhook_url(f"{receiver.url}/line/webhook")
+    client.emit_line_event({"type": "follow", "source": {"type": "user", "userId": USER}})
+    [request] = receiver.wait_for(1)
+    [follow] = WebhookParser(SANDBOX_LINE_CHANNEL_SECRET).parse(
+        request.body.decode("utf-8"), request.headers["X-Line-Signature"])
+    reply = ReplyMessageRequest(reply_token=follow.reply_token, messages=[TextMessage(text="ようこそ")])
+    [sent] = line.reply_message(reply).sent_messages
+    [item] = client.inbox(channel="line", to=USER)
+    assert (item["text"], item["meta"]["endpoint"], item["meta"]["sent_message_ids"]) == ("ようこそ", "reply", [sent.id])
+    for token in (follow.reply_token, "0f3779fba3b349968c5d07db31eab56f"):  # used up; never issued
+        with pytest.raises(ApiException) as refused:
+            line.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="x")]))
+        assert refused.value.status == 400 and "Invalid reply token" in str(refused.value.body)
+    assert len(client.inbox(channel="line")) == 1
 
 
 def test_emitting_without_webhook_url_is_an_error(client: SandboxClient) -> None:

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from hub.config import Settings
+from hub.residents.links import ANSWER, ResidentLink, url_for
 from tests.api.support import body, create, seed
 from tests.support.hubtools import public_path
 from tests.support.services import in_ci
@@ -43,7 +44,8 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     source = _axe_source()
     seed(app)
     client = app.test_client()
-    message_id = body(create(client, mode="exercise", audience="residents"))["message_id"]
+    message_id = body(create(client, mode="exercise", audience="residents",
+                             question={"text": "避難していますか", "choices": ["はい", "いいえ"]}))["message_id"]
     # Texts per language: the message page's translation states and each language's text.
     translated_id = body(create(client, mode="exercise", audience="residents", texts={
         "en": {"title": "Checkup", "body": "Bring your card.", "origin": "machine"},
@@ -59,6 +61,8 @@ def test_every_console_page_has_no_serious_accessibility_violation(
                  "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id),
                  f"/messages/{translated_id}"):
         pages[path] = _violations_at(web, f"{base}{path}", source)
+    answer = url_for(settings, ResidentLink(ANSWER, 1, "email", message_id))  # the survey's answer page
+    pages["/r/a/…"] = _violations_at(web, answer, source)
     problems = {path: [f"{v['id']} ({v['impact']}): {v.get('help')}" for v in found]
                 for path, found in pages.items() if found}
     assert problems == {}

@@ -42,7 +42,7 @@ def test_translations_are_reviewed_in_the_composer(
         found = w.find_elements(by.CSS_SELECTOR, '#previews article[lang="en"]')
         return str(found[0].text) if found else ""
 
-    _wait(web, lambda w: "【訓練】[DRILL] A heavy rain warning has been issued" in english_preview(w))
+    _wait(web, lambda w: "【訓練】[EXERCISE] A heavy rain warning has been issued" in english_preview(w))
     english.clear()
     english.send_keys("Stay away from rivers.")
     _wait(web, lambda w: "Stay away from rivers." in english_preview(w))

@@ -106,11 +106,11 @@ def test_a_contacts_page_shows_consents_deliveries_with_links_and_masks_for_a_vi
     message_id = body(create(client, "admin"))["message_id"]
     with runtime.session() as s:
         s.add(Consent(contact_id=people[0].contact_id, channel="sms", source="csv:consent-2026.csv",
-                      revoked_at=datetime(2026, 5, 1, tzinfo=UTC)))
+                      revoked_at=datetime(2026, 5, 1, tzinfo=UTC), revoked_source="sms:停止"))
         s.add(Delivery(message_id=message_id, channel="sms", contact_id=people[0].contact_id, address=phone(0)))
     login(client, "bousai1")
     page = client.get(f"/contacts/{people[0].contact_id}").get_data(as_text=True)
-    assert "csv:consent-2026.csv" in page and "2026-05-01" in page
+    assert "csv:consent-2026.csv" in page and "2026-05-01" in page and "sms:停止" in page  # where the stop came from
     assert f'href="/messages/{message_id}"' in page and phone(0) in page
     login(client, "viewer")
     page = client.get(f"/contacts/{people[0].contact_id}").get_data(as_text=True)

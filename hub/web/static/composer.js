@@ -31,7 +31,8 @@
       audience: data.get("audience") || "all", mode: data.get("mode") || "",
       msg_type: data.get("msg_type") || "alert", category: data.get("category") || null,
       department: data.get("department") || null, references: data.get("references") || null,
-      scheduled_at: data.get("scheduled_at") || null, overrides: overrides, texts: texts(data)
+      scheduled_at: data.get("scheduled_at") || null, overrides: overrides, question: question(data),
+      texts: texts(data)
     };
   }
 
@@ -64,6 +65,13 @@
     item.warnings.forEach(function (w) { node.appendChild(el("p", "warn", w)); });
     item.errors.forEach(function (e) { node.appendChild(el("p", "err", e + L.sends_japanese)); });
     return node;
+  }
+
+  function question(data) {
+    var text = data.get("question_text") || "";
+    var choices = (data.get("question_choices") || "").split("\n").map(function (l) { return l.trim(); })
+      .filter(function (l) { return l; });
+    return text.trim() || choices.length ? {text: text, choices: choices} : null;
   }
 
   function metaLine(ch, item) {

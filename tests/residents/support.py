@@ -1,0 +1,58 @@
+"""Driving a LINE follower through the sandbox: emit signed events, press the quick replies the hub sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import SandboxClient
+from tests.support.hubtools import wait_for
+
+
+def line_items(sandbox_client: SandboxClient, user: str) -> list[dict[str, Any]]:
+    return sandbox_client.inbox(channel="line", to=user)
+
+
+def next_item(sandbox_client: SandboxClient, user: str, seen: int) -> dict[str, Any]:
+    """The LINE message that arrives for ``user`` after the ``seen`` ones before it."""
+    wait_for(lambda: len(line_items(sandbox_client, user)) > seen, timeout=10)
+    return line_items(sandbox_client, user)[-1]  # in the order received
+
+
+def quick_replies(item: dict[str, Any]) -> dict[str, str]:
+    """Label → postback data of the quick replies a LINE message offers."""
+    out: dict[str, str] = {}
+    for message in item["meta"]["messages"]:
+        for reply in (message.get("quickReply") or {}).get("items", []):
+            out[reply["action"]["label"]] = reply["action"]["data"]
+    return out
+
+
+def texts(item: dict[str, Any]) -> str:
+    return "\n".join(m.get("text", "") for m in item["meta"]["messages"])
+
+
+class Follower:
+    """A LINE user who presses buttons: every press is a signed postback webhook from the sandbox."""
+
+    def __init__(self, sandbox_client: SandboxClient, user: str) -> None:
+        self.sb, self.user = sandbox_client, user
+
+    def count(self) -> int:
+        return len(line_items(self.sb, self.user))
+
+    def follow(self) -> dict[str, Any]:
+        return self._emit({"type": "follow"})
+
+    def press(self, item: dict[str, Any], label: str) -> dict[str, Any]:
+        data = quick_replies(item)[label]
+        return self._emit({"type": "postback", "postback": {"data": data}})
+
+    def say(self, text: str) -> dict[str, Any]:
+        return self._emit({"type": "message", "message": {"type": "text", "id": "1", "text": text,
+                                                          "quoteToken": "q"}})
+
+    def _emit(self, event: dict[str, Any]) -> dict[str, Any]:
+        seen = self.count()
+        result = self.sb.emit_line_event({**event, "source": {"type": "user", "userId": self.user}})
+        assert result["status"] == 200, result
+        return next_item(self.sb, self.user, seen)

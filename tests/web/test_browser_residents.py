@@ -1,0 +1,78 @@
+"""A resident registers on the web page in a real Chromium, confirms from the mailbox, then changes
+and stops everything on their preferences page; each page passes axe-core with no serious violation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from hub.models import Contact
+from hub.runtime import Runtime
+from sandbox import SandboxClient
+from tests.api.support import seed
+from tests.support.hubtools import wait_for
+from tests.web.test_accessibility import AXE, _violations
+from tests.web.test_browser import _shoot, browser  # noqa: F401  (the Chromium fixture)
+
+EMAIL = "hanako@mail.example.jp"
+
+
+def _no_serious_violation(web: Any) -> None:
+    if AXE.exists():  # `make test` fetches it; the flow below is checked either way
+        found = _violations(web, AXE.read_text(encoding="utf-8"))
+        assert [f"{v['id']}: {v.get('help')}" for v in found] == [], web.current_url
+
+
+def test_a_resident_registers_confirms_and_manages_their_preferences(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    def shown(element_id: str) -> Any:
+        return WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, element_id))[0]
+
+    seed(app)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    web.set_script_timeout(60)
+    web.get(f"{base}/register")
+    assert web.find_element(By.TAG_NAME, "h1").text == "メール配信の登録"
+    _no_serious_violation(web)
+    web.find_element(By.ID, "email").send_keys(EMAIL)
+    web.find_element(By.CSS_SELECTOR, "input[name=category][value=bousai]").click()
+    web.find_element(By.CSS_SELECTOR, "input[name=area][value='0321500']").click()
+    Select(web.find_element(By.ID, "language")).select_by_value("vi")
+    _shoot(web, tmp_path, "residents-register")
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(web, 10).until(lambda w: "確認メールを送りました" in w.find_element(By.TAG_NAME, "h1").text)
+    _no_serious_violation(web)
+
+    wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
+    [mail] = sandbox_client.inbox(channel="email", to=EMAIL)
+    found = re.search(r"https?://\S+/register/confirm/[\w.\-]+", mail["text"])
+    assert found
+    web.get(found.group(0))
+    assert "奥州市" in web.page_source and "Tiếng Việt" in web.page_source
+    _no_serious_violation(web)
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    shown("preferences-link").click()
+    WebDriverWait(web, 10).until(lambda w: "/r/p/" in w.current_url)
+
+    assert web.find_element(By.CSS_SELECTOR, "input[name=category][value=bousai]").is_selected()
+    _no_serious_violation(web)
+    web.find_element(By.CSS_SELECTOR, "input[name=category][value=kenko]").click()
+    web.find_element(By.CSS_SELECTOR, "button[value=save]").click()
+    assert "配信設定を保存しました" in shown("notice").text
+    _shoot(web, tmp_path, "residents-preferences")
+    web.find_element(By.CSS_SELECTOR, "button[value=stop]").click()
+    assert shown("stopped").is_displayed()
+    with runtime.session() as s:
+        contact = s.scalar(select(Contact).where(Contact.email == EMAIL))
+        assert contact is not None and contact.language == "vi"
+        assert sorted(c.code for c in contact.categories) == ["bousai", "kenko"]
+        assert contact.consents and all(c.revoked_at is not None for c in contact.consents)
