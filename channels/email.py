@@ -37,7 +37,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, TransientError, Unreachable
-from channels.locale import more_label
+from channels.locale import bcp47, more_label
 from channels.text import join_nonempty, with_prefix
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def html_body(title: str, body: str, link: str | None, sender_name: str | None, 
         link_html = f'<p>{html.escape(more_label(language))} <a href="{href}">{html.escape(link)}</a></p>\n'
     footer = f"<p>{html.escape(sender_name)}</p>\n" if sender_name else ""
     return (
-        f'<!DOCTYPE html>\n<html lang="{html.escape(language, quote=True)}">\n<head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html.escape(bcp47(language), quote=True)}">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n"
         f'<h1 style="font-size:1.2em">{html.escape(title)}</h1>\n{paragraphs}{link_html}{footer}'
         "</body>\n</html>\n"
@@ -240,7 +240,7 @@ class EmailChannel(Channel):
         if html_text:
             msg.add_alternative(html_text, subtype="html", charset="utf-8", cte="base64")
         # RFC 3282: which text this reader got (after set_content, which drops Content-* headers).
-        msg["Content-Language"] = batch.language_for(recipient)
+        msg["Content-Language"] = bcp47(batch.language_for(recipient))
         return msg
 
     def _connect(self) -> smtplib.SMTP:

@@ -101,5 +101,10 @@ def marks_for(language: str) -> Marks:
     return MARKS.get(language, ENGLISH)
 
 
+def bcp47(language: str) -> str:
+    """The language as a BCP 47 tag (HTML lang, Content-Language): やさしい日本語 is Japanese."""
+    return "ja" if language == "ja-easy" else language
+
+
 def more_label(language: str) -> str:
     return JAPANESE_MORE if is_japanese(language) else marks_for(language).more

@@ -18,8 +18,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from channels.locale import bcp47
 from hub.compose.messages import Composition, LocalText
-from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
+from hub.residents.languages import JAPANESE, LANGUAGES
 from hub.runtime import Runtime
 from hub.translate.fill import fill_missing
 
@@ -48,8 +49,8 @@ def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[st
         origin = form.get(f"text_{code}_origin", "operator")
         error = form.get(f"text_{code}_error") or None
         made = form.get(f"text_{code}_machine", "")
-        if origin not in ("operator", "reviewed", *EDITABLE_ORIGINS):
-            origin = "operator"
+        if origin not in ("operator", *EDITABLE_ORIGINS):
+            origin = "operator"  # "reviewed" is a template's, never the page's word
         if origin in EDITABLE_ORIGINS and not hmac.compare_digest(made, digest(secret, title, body)):
             origin, error = "operator", None  # a person changed it: theirs now, nothing failed
         texts[code] = {"title": title, "body": body, "origin": origin, "error": error}
@@ -82,5 +83,5 @@ def language_choices() -> list[tuple[str, str]]:
 
 
 def html_lang(code: str) -> str:
-    """A BCP 47 tag for the page: やさしい日本語 is Japanese."""
-    return JAPANESE if code == EASY_JAPANESE else code
+    """A BCP 47 tag for the page's lang attributes: やさしい日本語 is Japanese."""
+    return bcp47(code)
