@@ -110,3 +110,26 @@ def test_production_never_sends_the_sandboxs_pseudo_translations(tmp_path: objec
     with pytest.raises(ConfigError, match="HUB_TRANSLATOR_URL"):  # even with every channel live
         Settings.from_env({**sandboxed, "HUB_ALLOW_SANDBOX": "false"}).check_startup([])
     assert Settings.from_env({**sandboxed, "HUB_TRANSLATOR_KEY": "k"}).masked()["translator_key"] == "********"
+
+
+def test_the_sandbox_answers_as_libretranslate_does() -> None:
+    import requests
+
+    with Sandbox() as sb:
+        url = sb.http_url
+        ok = requests.post(f"{url}/translate", json={"q": ["これは訓練です。", "未知"], "source": "auto", "target": "en",
+                                                     "format": "text"}, timeout=5)
+        assert ok.status_code == 200
+        assert ok.json()["translatedText"] == ["This is a drill.", "[sandbox:en] 未知"]
+        assert ok.json()["detectedLanguage"][0]["language"] == "ja"
+        form = requests.post(f"{url}/translate", data={"q": "断水のお知らせ", "source": "ja", "target": "vi"}, timeout=5)
+        assert form.json() == {"translatedText": "Thông báo cắt nước"}
+        missing = requests.post(f"{url}/translate", data={"source": "ja", "target": "en"}, timeout=5)
+        assert (missing.status_code, missing.json()) == (400, {"error": "Invalid request: missing q parameter"})
+        unknown = requests.post(f"{url}/translate", data={"q": "x", "source": "ja", "target": "xx"}, timeout=5)
+        assert (unknown.status_code, unknown.json()) == (400, {"error": "xx is not supported"})
+        sb.inject_fault("translate", "429")
+        limited = requests.post(f"{url}/translate", data={"q": "x", "source": "ja", "target": "en"}, timeout=5)
+        assert limited.status_code == 429 and "error" in limited.json()
+        languages = requests.get(f"{url}/languages", timeout=5).json()
+        assert {"code": "vi", "name": "Vietnamese"}.items() <= next(x for x in languages if x["code"] == "vi").items()
