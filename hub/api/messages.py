@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context, url_for
@@ -39,6 +40,7 @@ from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
+from hub.runtime import Runtime
 from hub.translate.fill import audience_languages, fill_missing
 
 DELIVERY_STATES = tuple(DeliveryState)
@@ -105,13 +107,9 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
     rt = runtime()
     with rt.session() as s:
         comp = composition_from(s, data, principal)
-        translate = None
-        if data.get("translate") is True:
-            # Machine translation for every language the audience reads that has no text yet.
-            extra = read_languages(data.get("languages"), {})
-
-            def translate(c: Composition) -> Composition:
-                return fill_missing(rt, c, audience_languages(s, c, extra))
+        # Machine translation for every language the audience reads that has no text yet.
+        translate = (partial(_translated, rt, s, read_languages(data.get("languages"), {}))
+                     if data.get("translate") is True else None)
         operator = s.get(Operator, principal.id)
         try:
             if is_follow_up(comp) and comp.references_id is not None:
@@ -130,6 +128,10 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
         except AudienceError as exc:
             raise compose_failed({"audience": [str(exc)]}) from exc
         return message.id, str(message.state), message.id != comp.references_id
+
+
+def _translated(rt: Runtime, session: Session, extra: list[str], comp: Composition) -> Composition:
+    return fill_missing(rt, comp, audience_languages(session, comp, extra))
 
 
 def approve_as(message_id: int, principal: Principal) -> str:
