@@ -19,12 +19,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, final
 
 from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError, Unreachable
+from channels.locale import EASY_DRILL, is_japanese, marks_for
 
 log = logging.getLogger(__name__)
 
 EXERCISE_PREFIX = "【訓練】"
 CANCEL_PREFIX = "【取消】"
 CORRECTION_PREFIX = "【訂正】"
+EASY_JAPANESE_CODE = "ja-easy"
 
 
 class Capability(enum.Flag):
@@ -180,6 +182,10 @@ class Batch:
         if own is not None:
             return own
         return self.contents.get(recipient.language) or self.contents["ja"]
+
+    def language_for(self, recipient: Recipient) -> str:
+        """The language of :meth:`content_for`: the recipient's when it has a text, else Japanese."""
+        return recipient.language if recipient.language in self.contents else "ja"
 
     def links_for(self, recipient: Recipient) -> Mapping[str, str]:
         return self.links.get(recipient.delivery_id, {})
@@ -442,12 +448,29 @@ def skip_message(reason: str) -> str:
 
 
 def prefix_for(draft: Draft) -> str:
-    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before."""
+    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before.
+
+    The hub's marks (【訓練】【試験】【取消】【訂正】【続報】) stay first in every language: staff and the
+    hub's own checks recognise them. In another language each is followed by the language's own
+    word (【訓練】[EXERCISE], 【取消】[CANCELLED]; channels/locale.py).
+    """
+    japanese = is_japanese(draft.language)
+    marks = marks_for(draft.language)
     parts = []
     if draft.mode != "actual":
-        parts.append(EXERCISE_PREFIX if draft.mode == "exercise" else "【試験】")
+        exercise = draft.mode == "exercise"
+        parts.append(EXERCISE_PREFIX if exercise else "【試験】")
+        if not japanese:
+            parts.append(marks.drill if exercise else marks.test)
+        elif exercise and draft.language == EASY_JAPANESE_CODE:
+            parts.append(EASY_DRILL)
     if draft.msg_type == "cancel":
         parts.append(CANCEL_PREFIX)
+        if not japanese:
+            parts.append(marks.cancel)
     elif draft.msg_type == "update":
         parts.append(f"【{draft.update_label}】")
+        word = {"訂正": marks.correction, "続報": marks.update}.get(draft.update_label)
+        if not japanese and word:
+            parts.append(word)
     return "".join(parts)

@@ -19,6 +19,7 @@ from hub.api import (  # noqa: E402
     openapi,
     surveys,
     tokens,
+    translations,
 )
 from hub.api.common import ApiError, handle_api_error, handle_http_error  # noqa: E402
 
@@ -34,4 +35,4 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 __all__ = ["admin", "api_bp", "audit", "auth", "contacts", "csv_sends", "easy_japanese", "messages", "openapi",
-           "surveys", "tokens"]
+           "surveys", "tokens", "translations"]

@@ -24,6 +24,7 @@ from hub.dispatch.tasks import release
 from hub.models import Message, Operator, audit
 from hub.policy import Action, Principal, may_see_addresses
 from hub.runtime import Runtime
+from hub.translate.fill import audience_languages, fill_missing
 
 
 def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
@@ -59,6 +60,10 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @click.option("--date-column", default=None, help="--reminder の基準の列 / the date column")
 @click.option("--check", "check_only", is_flag=True, help="--csv: 確認とプレビューだけ（送信しない）/ check only")
 @click.option("--skip-bad", is_flag=True, help="--csv: 問題のある行を除いて送る / send the good rows only")
+@click.option("--translate", is_flag=True,
+              help="宛先の住民が使う言語に機械翻訳して送る / machine-translate into the audience's languages")
+@click.option("--language", "languages", multiple=True, metavar="CODE",
+              help="--translate で追加する言語 (en, zh, vi …) / a language to add to the audience's")
 @click.option("--wait", is_flag=True, help="全件の結果が出るまで待つ / wait until every delivery is final")
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
@@ -67,7 +72,8 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
              reason: str | None, schedule: str | None, question: str | None, choices: tuple[str, ...],
              csv_file: Path | None, reminder: str | None, date_column: str | None, check_only: bool,
-             skip_bad: bool, wait: bool, timeout: float, as_json: bool) -> None:
+             skip_bad: bool, translate: bool, languages: tuple[str, ...], wait: bool, timeout: float,
+             as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
 
     Acts as the operator of ``HUB_TOKEN`` and reads the input exactly as the API does, so the same
@@ -101,6 +107,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
         "question": {"text": question or "", "choices": list(choices)} if question or choices else None,
+        "languages": list(languages) or None,
     }
     from_csv = audience.startswith("csv:")
     if from_csv:
@@ -110,6 +117,11 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
             comp = composition_from(session, data, principal)
             if from_csv:
                 comp.audience = _import_audience(session, hub, Path(audience[4:]))
+            if translate:
+                comp = fill_missing(rt, comp, audience_languages(session, comp, languages))
+                for code, local in comp.texts.items():
+                    if local.error:  # it still goes out: the Japanese after a fixed line
+                        click.echo(f"翻訳できませんでした（{code}）: {local.error}", err=True)
             message = create_message(session, rt, comp, created_by=session.get(Operator, principal.id),
                                      actor=principal.username)
         except ApiError as exc:
@@ -144,7 +156,7 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
 CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
                "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
                "mode": "--mode", "category": "--category", "department": "--department",
-               "question": "--question/--choice"}
+               "question": "--question/--choice", "languages": "--language"}
 
 
 def api_error_text(exc: ApiError) -> str:

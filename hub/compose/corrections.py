@@ -11,6 +11,8 @@ approval the original would get (:mod:`hub.compose.approval`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,10 +62,13 @@ def is_prepared_cancel(original: Message, title: str | None, body: str | None) -
 def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str, body: str | None = None,
               title: str | None = None, actor: str = "system", created_by: Operator | None = None,
               source: str = "follow-up", update_label: str = "訂正",
-              override_reason: str | None = None, texts: dict[str, LocalText] | None = None) -> Message:
+              override_reason: str | None = None, texts: Mapping[str, LocalText] | None = None,
+              translate: Callable[[Composition], Composition] | None = None) -> Message:
     """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits.
 
-    ``texts``: the follow-up in other languages (a template's reviewed correction/cancellation).
+    ``texts``: the follow-up in other languages (a template's reviewed correction/cancellation, or
+    what the operator gave); ``translate``: fills the languages its readers still need
+    (hub.translate.fill), given the follow-up as it will be sent.
     """
     original = session.get(Message, original_id)
     if original is None:
@@ -95,4 +100,6 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         override_reason=override_reason,
         texts=dict(texts or {}),
     )
+    if translate is not None:
+        composition = translate(composition)
     return create_message(session, runtime, composition, created_by=created_by, actor=actor)
