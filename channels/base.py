@@ -19,12 +19,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, final
 
 from channels.errors import DeliveryError, PermanentError, RateLimited, TransientError, Unreachable
+from channels.locale import EASY_DRILL, is_japanese, marks_for
 
 log = logging.getLogger(__name__)
 
 EXERCISE_PREFIX = "【訓練】"
 CANCEL_PREFIX = "【取消】"
 CORRECTION_PREFIX = "【訂正】"
+EASY_JAPANESE_CODE = "ja-easy"
 
 
 class Capability(enum.Flag):
@@ -170,9 +172,20 @@ class Batch:
     # Each recipient's own signed links (preferences, unsubscribe, answer), by delivery id; only
     # channels with ``personal_links`` get them (hub/residents/links.py makes them).
     links: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # A personalised send's own text per recipient, by delivery id (hub/notices/personal.py): it
+    # wins over ``contents``. Adapters that send one text to many (LINE multicast) must then send
+    # each recipient its own request.
+    personal: Mapping[int, Rendered] = field(default_factory=dict)
 
     def content_for(self, recipient: Recipient) -> Rendered:
+        own = self.personal.get(recipient.delivery_id)
+        if own is not None:
+            return own
         return self.contents.get(recipient.language) or self.contents["ja"]
+
+    def language_for(self, recipient: Recipient) -> str:
+        """The language of :meth:`content_for`: the recipient's when it has a text, else Japanese."""
+        return recipient.language if recipient.language in self.contents else "ja"
 
     def links_for(self, recipient: Recipient) -> Mapping[str, str]:
         return self.links.get(recipient.delivery_id, {})
@@ -430,6 +443,8 @@ SKIP_MESSAGES = {
     "opted_out": "本人の申し出により、このチャネルでの配信を停止しています",
     "exercise_only": "訓練対象ではありません",
     "too_long": "本文がこのチャネルの上限を超えています",
+    "category_unwanted": "本人が希望していない分類のお知らせのため送信しません",
+    "inactive": "連絡先が無効になっているため送信しません",
 }
 
 
@@ -438,12 +453,29 @@ def skip_message(reason: str) -> str:
 
 
 def prefix_for(draft: Draft) -> str:
-    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before."""
+    """【訓練】 always comes first: a 'this is a test' buried mid-text has been sent as live before.
+
+    The hub's marks (【訓練】【試験】【取消】【訂正】【続報】) stay first in every language: staff and the
+    hub's own checks recognise them. In another language each is followed by the language's own
+    word (【訓練】[EXERCISE], 【取消】[CANCELLED]; channels/locale.py).
+    """
+    japanese = is_japanese(draft.language)
+    marks = marks_for(draft.language)
     parts = []
     if draft.mode != "actual":
-        parts.append(EXERCISE_PREFIX if draft.mode == "exercise" else "【試験】")
+        exercise = draft.mode == "exercise"
+        parts.append(EXERCISE_PREFIX if exercise else "【試験】")
+        if not japanese:
+            parts.append(marks.drill if exercise else marks.test)
+        elif exercise and draft.language == EASY_JAPANESE_CODE:
+            parts.append(EASY_DRILL)
     if draft.msg_type == "cancel":
         parts.append(CANCEL_PREFIX)
+        if not japanese:
+            parts.append(marks.cancel)
     elif draft.msg_type == "update":
         parts.append(f"【{draft.update_label}】")
+        word = {"訂正": marks.correction, "続報": marks.update}.get(draft.update_label)
+        if not japanese and word:
+            parts.append(word)
     return "".join(parts)

@@ -37,6 +37,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.errors import PermanentError, TransientError, Unreachable
+from channels.locale import bcp47, more_label
 from channels.text import join_nonempty, with_prefix
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def needs_smtputf8(*addresses: str) -> bool:
     return not all(a.isascii() for a in addresses)
 
 
-def html_body(title: str, body: str, link: str | None, sender_name: str | None) -> str:
+def html_body(title: str, body: str, link: str | None, sender_name: str | None, language: str = "ja") -> str:
     paragraphs = "".join(
         f"<p>{'<br>'.join(html.escape(line) for line in block.splitlines())}</p>\n"
         for block in re.split(r"\n\s*\n", body.strip())
@@ -106,10 +107,10 @@ def html_body(title: str, body: str, link: str | None, sender_name: str | None) 
     link_html = ""
     if link and urlsplit(link).scheme in ("http", "https"):
         href = html.escape(link, quote=True)
-        link_html = f'<p>詳しくはこちら: <a href="{href}">{html.escape(link)}</a></p>\n'
+        link_html = f'<p>{html.escape(more_label(language))} <a href="{href}">{html.escape(link)}</a></p>\n'
     footer = f"<p>{html.escape(sender_name)}</p>\n" if sender_name else ""
     return (
-        '<!DOCTYPE html>\n<html lang="ja">\n<head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html.escape(bcp47(language), quote=True)}">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n"
         f'<h1 style="font-size:1.2em">{html.escape(title)}</h1>\n{paragraphs}{link_html}{footer}'
         "</body>\n</html>\n"
@@ -186,7 +187,7 @@ class EmailChannel(Channel):
         if draft.poll is not None:
             # The answer link is each recipient's own: added when the message is built (build()).
             body = join_nonempty(body, poll_text(draft.poll), sep="\n\n")
-        link_line = f"詳しくはこちら: {draft.link}" if draft.link else None
+        link_line = f"{more_label(draft.language)} {draft.link}" if draft.link else None
         text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
         errors = []
         if len(text) > MAX_CHARS:
@@ -196,7 +197,7 @@ class EmailChannel(Channel):
         return Rendered(
             subject=subject,
             text=text,
-            html=html_body(subject, body, draft.link, draft.sender_name),
+            html=html_body(subject, body, draft.link, draft.sender_name, draft.language),
             errors=tuple(errors),
             units=1,
             meta={"from_name": draft.sender_name} if draft.sender_name else {},
@@ -241,6 +242,8 @@ class EmailChannel(Channel):
         msg.set_content(text, charset="utf-8", cte="base64")
         if html_text:
             msg.add_alternative(html_text, subtype="html", charset="utf-8", cte="base64")
+        # RFC 3282: which text this reader got (after set_content, which drops Content-* headers).
+        msg["Content-Language"] = bcp47(batch.language_for(recipient))
         return msg
 
     def _connect(self) -> smtplib.SMTP:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -57,6 +57,23 @@ class FeedMeta:
     updated: datetime | None = None  # None: the newest entry's
 
 
+# CAP <language> is an RFC 3066 tag; やさしい日本語 is Japanese with a private-use subtag.
+CAP_LANGUAGE = {"ja": "ja-JP", "ja-easy": "ja-JP-x-easy", "zh": "zh-CN"}
+
+
+def cap_language(code: str) -> str:
+    return CAP_LANGUAGE.get(code, code)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The entry in one more language: a CAP alert carries one <info> per language."""
+
+    language: str
+    title: str
+    text: str
+
+
 @dataclass(frozen=True)
 class FeedEntry:
     message_id: int
@@ -78,6 +95,8 @@ class FeedEntry:
     severity: str = "Unknown"
     certainty: str = "Unknown"
     expires: datetime | None = None
+    language: str = "ja"  # of title and text
+    translations: Sequence[Translation] = ()
 
     @property
     def id(self) -> str:
@@ -155,6 +174,9 @@ def _atom_head(meta: FeedMeta, entries: Sequence[FeedEntry]) -> etree._Element:
 def _atom_entry(feed: etree._Element, entry: FeedEntry) -> etree._Element:
     a = f"{{{ATOM_NS}}}"
     node = _sub(feed, a + "entry")
+    if entry.language != feed.get(f"{{{XML_NS}}}lang"):
+        # A feed asked for in one language carries Japanese where the message has no translation.
+        node.set(f"{{{XML_NS}}}lang", entry.language)
     _sub(node, a + "id", entry.id)
     _sub(node, a + "title", display_title(entry))
     _sub(node, a + "published", rfc3339(entry.published))
@@ -225,10 +247,20 @@ def _cap_element(entry: FeedEntry) -> etree._Element:
         _sub(alert, c + "note", "システム試験のための情報です。")
     if entry.references is not None:
         _sub(alert, c + "references", cap_reference(entry.references))
+    # One <info> per language, the entry's own first (CAP 1.2 §3.2.2: several info blocks, each
+    # with its <language>, carry the same alert in several languages).
+    _cap_info(alert, entry, entry.language, entry.title, entry.text)
+    for t in entry.translations:
+        _cap_info(alert, entry, t.language, t.title, t.text)
+    return alert
+
+
+def _cap_info(alert: etree._Element, entry: FeedEntry, language: str, title: str, text: str) -> None:
+    c = f"{{{CAP_NS}}}"
     info = _sub(alert, c + "info")
-    _sub(info, c + "language", "ja-JP")
+    _sub(info, c + "language", cap_language(language))
     _sub(info, c + "category", entry.category if entry.category in CAP_CATEGORIES else "Other")
-    _sub(info, c + "event", entry.event or entry.title)
+    _sub(info, c + "event", (entry.event if language == entry.language else "") or title)
     _sub(info, c + "urgency", entry.urgency)
     _sub(info, c + "severity", entry.severity)
     _sub(info, c + "certainty", entry.certainty)
@@ -236,8 +268,8 @@ def _cap_element(entry: FeedEntry) -> etree._Element:
         _sub(info, c + "expires", cap_time(entry.expires))
     if entry.sender_name:
         _sub(info, c + "senderName", entry.sender_name)
-    _sub(info, c + "headline", display_title(entry))
-    _sub(info, c + "description", entry.text)
+    _sub(info, c + "headline", display_title(replace(entry, title=title)))
+    _sub(info, c + "description", text)
     if entry.link:
         _sub(info, c + "web", entry.link)
     for code, name in entry.areas:
@@ -246,7 +278,6 @@ def _cap_element(entry: FeedEntry) -> etree._Element:
         geocode = _sub(area, c + "geocode")
         _sub(geocode, c + "valueName", GEOCODE_VALUE_NAME)
         _sub(geocode, c + "value", code)
-    return alert
 
 
 def cap_alert(entry: FeedEntry) -> bytes:

@@ -4,6 +4,10 @@ A batch holds at most 500 rows, so it is one multicast per language of its conte
 carries an ``X-Line-Retry-Key`` derived from the batch and the language only: the rows of a batch
 and their languages never change, so a retry is exactly the same request with the same key, and
 LINE answers 409 for what it already accepted instead of sending a second copy.
+
+A personalised batch (``Batch.personal``: each recipient has a text of their own) cannot be
+multicast: it is one push per recipient, each with its own retry key derived from the batch and
+the row, so the same guarantee holds per person.
 """
 
 from __future__ import annotations
@@ -159,6 +163,8 @@ class LineChannel(Channel):
         Batches planned before batches were capped at 500 rows can be larger: they are cut into
         requests of 500 by delivery id, each with a key of its own.
         """
+        if batch.personal:
+            return [("", f"p{r.delivery_id}", [r]) for r in sorted(batch.recipients, key=lambda r: r.delivery_id)]
         groups: dict[str, list[Recipient]] = {}
         for recipient in sorted(batch.recipients, key=lambda r: r.delivery_id):
             language = recipient.language if recipient.language in batch.contents else "ja"
@@ -220,24 +226,31 @@ class LineChannel(Channel):
         return True
 
     def _send(self, batch: Batch) -> Iterable[SendEvent]:
-        from linebot.v3.messaging import MulticastRequest
+        from linebot.v3.messaging import MulticastRequest, PushMessageRequest
         from linebot.v3.messaging.exceptions import ApiException
 
         api = self.api()
         base_key = batch.idempotency_key or f"message:{batch.message_id}:batch:{batch.batch_no}"
         for language, key_part, members in self.requests_for(batch):
-            request = MulticastRequest(
-                to=[r.address for r in members],
-                messages=self.messages_for(batch.contents[language]),
-                notification_disabled=self.config.notification_disabled,
-            )
             key = retry_key(base_key, key_part)
             self.context.throttle(batch.sender, 1)
             yield Requesting(tuple(r.delivery_id for r in members))
             try:
-                response = api.multicast_with_http_info(
-                    request, x_line_retry_key=key, _request_timeout=self.context.timeout
-                )
+                if batch.personal:
+                    push = PushMessageRequest(to=members[0].address,
+                                              messages=self.messages_for(batch.content_for(members[0])),
+                                              notification_disabled=self.config.notification_disabled)
+                    response = api.push_message_with_http_info(
+                        push, x_line_retry_key=key, _request_timeout=self.context.timeout)
+                else:
+                    request = MulticastRequest(
+                        to=[r.address for r in members],
+                        messages=self.messages_for(batch.contents[language]),
+                        notification_disabled=self.config.notification_disabled,
+                    )
+                    response = api.multicast_with_http_info(
+                        request, x_line_retry_key=key, _request_timeout=self.context.timeout
+                    )
             except ApiException as exc:
                 yield from self._api_error(exc, members)
                 continue

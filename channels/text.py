@@ -156,9 +156,17 @@ def _natural_cut(text: str, cut: int) -> int:
 
 
 def with_prefix(prefix: str, text: str) -> str:
-    """``text`` starting with ``prefix`` exactly once (the officer may have typed it already)."""
+    """``text`` starting with ``prefix`` exactly once (the officer may have typed it already).
+
+    A text may also carry the prefix's later marks already (a translated template writes its own
+    "[EXERCISE] " after which the channel's 【訓練】 comes): only the marks missing in front are added.
+    """
     if not prefix or text.startswith(prefix):
         return text
+    for cut in range(1, len(prefix)):
+        # Only at a mark's boundary: after 】 or after a mark's closing space.
+        if prefix[cut - 1] in "】 " and text.startswith(prefix[cut:]):
+            return prefix[:cut] + text
     return prefix + text
 
 

@@ -26,6 +26,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.inbound import KeypadAnswer
+from channels.locale import SAY_VOICES, is_japanese, marks_for
 from channels.text import URL_RE, join_nonempty, with_prefix
 from channels.twilio import (
     TwilioChannel,
@@ -53,8 +54,19 @@ _SPOKEN_PREFIXES = {
     "取消": SPOKEN_CANCEL,
     "訂正": SPOKEN_UPDATE.format(label="訂正"),
     "続報": SPOKEN_UPDATE.format(label="続報"),
+    "くんれん": "",  # やさしい日本語's written mark after 【訓練】: 「これは訓練です。」 is said already
 }
 _LEADING_PREFIX_RE = re.compile(r"^【([^】]{1,8})】")
+
+# In another language's call a Japanese line (the text after a failed translation's notice) is read
+# by the Japanese voice. Japanese: a line with kana, or with kanji unless the call is in Chinese.
+_KANA_RE = re.compile(r"[\u3040-\u30ff]")
+_KANJI_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def is_japanese_line(line: str, language: str) -> bool:
+    return bool(_KANA_RE.search(line) or (language != "zh" and _KANJI_RE.search(line)))
+_SENTENCE_END = (".", "!", "?", "。", "！", "？", ":", "：")
 
 _BRACKET_RE = re.compile(r"[【〔［\[]([^】〕］\]]*)[】〕］\]]")
 _SPOKEN_REPLACEMENTS = (
@@ -81,14 +93,16 @@ class VoiceConfig(TwilioConfig):
         return cls(**cls.twilio_kwargs(settings, "voice"))
 
 
-def spoken_text(text: str) -> str:
-    """``text`` as it should be read aloud."""
+def spoken_text(text: str, language: str = "ja") -> str:
+    """``text`` as it should be read aloud (in ``language``: Japanese unless told otherwise)."""
     kept = []
     for line in text.splitlines():
         without = re.sub(r"[ 　]{2,}", " ", URL_RE.sub("", line)).strip(" 　:：")
         # "※詳細 https://…" without its URL is a dangling label: better not read at all.
         if without and (without == line.strip() or len(without) > 6):
             kept.append(without)
+    if not is_japanese(language):
+        return _spoken_other(kept, language)
     text = "\n".join(kept)
     text = _BRACKET_RE.sub(lambda m: f"{m.group(1)}。" if m.group(1) else "", text)
     for old, new in _SPOKEN_REPLACEMENTS:
@@ -98,12 +112,28 @@ def spoken_text(text: str) -> str:
     return re.sub(r"。{2,}", "。", "".join(sentences))
 
 
-def speech_for_text(text: str, mode: str = "actual") -> str:
+def _spoken_other(lines: list[str], language: str) -> str:
+    """Lines of another language: each a sentence of its own, one per line (each line may be read by
+    another voice, see :meth:`VoiceChannel.say_parts`); Japanese lines are read as Japanese."""
+    out = []
+    for line in lines:
+        if is_japanese_line(line, language):
+            out.append(spoken_text(line))
+            continue
+        line = _BRACKET_RE.sub(lambda m: f"{m.group(1)}." if m.group(1) else "", line).strip()
+        if line:
+            out.append(line if line.endswith(_SENTENCE_END) else line + ".")
+    return "\n".join(out)
+
+
+def speech_for_text(text: str, mode: str = "actual", language: str = "ja") -> str:
     """What to say for a written text that starts with the hub's prefixes (【訓練】【取消】…).
 
     Works from the text alone because the hub stores texts, not TwiML: a batch rebuilt from the
-    database must still open with 「これは訓練です。」.
+    database must still open with 「これは訓練です。」 (or the recipient language's "This is a drill.").
     """
+    if not is_japanese(language):
+        return _speech_other(text, mode, language)
     opening: list[str] = []
     rest = text
     while match := _LEADING_PREFIX_RE.match(rest):
@@ -115,6 +145,27 @@ def speech_for_text(text: str, mode: str = "actual") -> str:
     if mode == "exercise" and SPOKEN_EXERCISE not in opening:
         opening.insert(0, SPOKEN_EXERCISE)
     return "".join(opening) + spoken_text(rest)
+
+
+def _speech_other(text: str, mode: str, language: str) -> str:
+    marks = marks_for(language)
+    # The hub's Japanese marks come first, the language's own word after each: say each once.
+    written = (("【訓練】", marks.spoken_drill), ("【試験】", marks.spoken_test), (marks.drill, marks.spoken_drill),
+               (marks.test, marks.spoken_test), ("【取消】", marks.spoken_cancel), (marks.cancel, marks.spoken_cancel),
+               ("【訂正】", marks.spoken_correction), (marks.correction, marks.spoken_correction),
+               ("【続報】", marks.spoken_update), (marks.update, marks.spoken_update))
+    opening: list[str] = []
+    rest, found = text, True
+    while found:
+        found = False
+        for mark, spoken in written:
+            if rest.startswith(mark):
+                rest, found = rest[len(mark):], True
+                if spoken not in opening:
+                    opening.append(spoken)
+    if mode == "exercise" and marks.spoken_drill not in opening:
+        opening.insert(0, marks.spoken_drill)
+    return "\n".join([" ".join(opening), spoken_text(rest, language)] if opening else [spoken_text(rest, language)])
 
 
 class VoiceChannel(TwilioChannel):
@@ -143,10 +194,12 @@ class VoiceChannel(TwilioChannel):
         text = with_prefix(prefix, draft.override or join_nonempty(draft.title, draft.body))
         # The opening is spoken before the message and again before the repeat, so a listener
         # who picks up late still hears that it is an exercise.
-        speech = speech_for_text(text, draft.mode)
-        twiml = self.twiml(speech)
+        speech = speech_for_text(text, draft.mode, draft.language)
+        twiml = self.twiml(speech, draft.language)
         errors, warnings = [], []
-        if len(twiml) > TWIML_MAX:
+        if not self.speaks(draft.language):
+            errors.append(f"この言語（{draft.language}）を読み上げる音声がありません。音声電話は日本語で届きます")
+        elif len(twiml) > TWIML_MAX:
             errors.append(
                 f"音声の原稿が長すぎます（TwiML {len(twiml)}文字、上限{TWIML_MAX}文字）。"
                 "本文を短くしてください"
@@ -166,10 +219,34 @@ class VoiceChannel(TwilioChannel):
             meta={"twiml": twiml, "speech": speech},
         )
 
-    def question_twiml(self, content: Rendered) -> str:
+    def speaks(self, language: str) -> bool:
+        return is_japanese(language) or language in SAY_VOICES
+
+    def say_for(self, language: str) -> dict[str, str]:
+        """The ``<Say>`` attributes for ``language`` (Japanese: the configured voice)."""
+        if is_japanese(language) or language not in SAY_VOICES:
+            return {"language": self.config.language, "voice": self.config.voice}
+        code, voice = SAY_VOICES[language]
+        return {"language": code, "voice": voice}
+
+    def say_parts(self, speech: str, language: str) -> list[tuple[str, dict[str, str]]]:
+        """``speech`` cut into runs for one voice each: in another language's call, lines with kana
+        are Japanese (the text after a failed translation's notice) and get the Japanese voice."""
+        if is_japanese(language):
+            return [(speech, self.say_for(language))]
+        parts: list[tuple[str, dict[str, str]]] = []
+        for line in speech.splitlines():
+            say = self.say_for("ja" if is_japanese_line(line, language) else language)
+            if parts and parts[-1][1] == say:
+                parts[-1] = (f"{parts[-1][0]} {line}", say)
+            else:
+                parts.append((line, say))
+        return parts
+
+    def question_twiml(self, content: Rendered, language: str = "ja") -> str:
         """Say ``content.text``, then ask ``meta["question"]`` with a ``<Gather>`` (or hang up)."""
         response = VoiceResponse()
-        say = {"language": self.config.language, "voice": self.config.voice}
+        say = self.say_for(language)
         question = content.meta.get("question")
         if not isinstance(question, Question):
             response.say(content.text, **say)
@@ -189,11 +266,18 @@ class VoiceChannel(TwilioChannel):
         """The answer to a keypad post: the next question, or the closing words."""
         return self.question_twiml(content)
 
-    def twiml(self, speech: str) -> str:
+    def twiml(self, speech: str, language: str = "ja") -> str:
         response = VoiceResponse()
-        response.say(speech, language=self.config.language, voice=self.config.voice)
+        parts = self.say_parts(speech, language)
+        for text, say in parts:
+            response.say(text, **say)
         response.pause(length=self.config.pause_seconds)
-        response.say(SPOKEN_REPEAT + speech, language=self.config.language, voice=self.config.voice)
+        if is_japanese(language):
+            response.say(SPOKEN_REPEAT + speech, **self.say_for(language))
+        else:
+            response.say(marks_for(language).spoken_repeat, **self.say_for(language))
+            for text, say in parts:
+                response.say(text, **say)
         return str(response.to_xml())
 
     def check_address(self, address: str) -> str | None:
@@ -203,11 +287,12 @@ class VoiceChannel(TwilioChannel):
         sender, client = self.sender_for(batch), self.async_client()
 
         async def call(recipient: Recipient) -> Any:
-            content = batch.content_for(recipient)
+            content, language = batch.content_for(recipient), batch.language_for(recipient)
             if "question" in content.meta:
-                twiml = self.question_twiml(content)
+                twiml = self.question_twiml(content, language)
             else:
-                twiml = content.meta.get("twiml") or self.twiml(speech_for_text(content.text, batch.mode))
+                twiml = content.meta.get("twiml") or self.twiml(
+                    speech_for_text(content.text, batch.mode, language), language)
             status_url = content.meta.get("status_callback", self.callback_url("call-status", recipient.delivery_id))
             return await client.calls.create_async(
                 to=e164(recipient.address), from_=sender, twiml=twiml,

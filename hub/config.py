@@ -165,6 +165,9 @@ class Settings:
     # Everyday notices due inside this Japan-time window wait for its end (a department may set
     # its own); alerts, cancellations and call-outs never wait. "" turns it off.
     quiet_hours: str = "21:00-08:00"
+    # What one billable SMS segment costs, in yen: a CSV send's preview multiplies the segments of
+    # every row by it (an estimate; the contract's price, tax included, is what to put here).
+    sms_unit_price_yen: float = 3.3
 
     # Staff call-outs (docs/relay.md): how often due steps are looked for, how long an answer link
     # stays valid, and whose sender numbers / addresses call-outs use.
@@ -190,6 +193,15 @@ class Settings:
     # registration stays valid, and the department whose e-mail sender identity sends it.
     register_link_max_age_hours: int = 24
     residents_department: str = "bousai"
+
+    # Machine translation of message texts (docs/residents.md#多言語--languages): libre (a LibreTranslate
+    # server at translator_url, self-hosted or the sandbox's) | deepl | google | none. The key is
+    # LibreTranslate's api_key (if the server wants one) or DeepL's auth key; deep-translator's Google
+    # backend takes none. A translation slower than translator_timeout seconds counts as failed.
+    translator: str = "none"
+    translator_url: str = ""
+    translator_key: str = field(default="", metadata=SECRET)
+    translator_timeout: float = 10.0
 
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.
@@ -250,6 +262,11 @@ class Settings:
     def karaden_configured(self) -> bool:
         return bool(self.karaden_api_token or self.karaden_tenant_id or self.karaden_base_url)
 
+    def translator_is_sandbox(self) -> bool:
+        """True when the LibreTranslate URL is the sandbox's (its translations are pseudo-translations)."""
+        mine, sandbox = urlsplit(self.translator_url), urlsplit(self.sandbox_url)
+        return bool(self.translator_url) and (mine.hostname, mine.port) == (sandbox.hostname, sandbox.port)
+
     def _smtp_is_sandbox(self) -> bool:
         sandbox_host = urlsplit(self.sandbox_url).hostname or ""
         return (self.smtp_host, self.smtp_port) == (sandbox_host, self.sandbox_smtp_port)
@@ -306,6 +323,15 @@ class Settings:
                 "本番環境(HUB_ENV=production)でサンドボックスを使うチャネルがあります: "
                 + ", ".join(sandboxed)
                 + "。認証情報を設定するか、意図的であれば HUB_ALLOW_SANDBOX=true を設定してください。"
+            )
+        if self.translator not in ("libre", "deepl", "google", "none"):
+            raise ConfigError(
+                f"機械翻訳「{self.translator}」はありません（HUB_TRANSLATOR: libre / deepl / google / none）。")
+        if self.translator == "libre" and self.translator_is_sandbox() and not self.allow_sandbox:
+            # The sandbox's translator makes pseudo-translations: they must never reach residents.
+            raise ConfigError(
+                "本番環境(HUB_ENV=production)で機械翻訳がサンドボックスを指しています（HUB_TRANSLATOR_URL）。"
+                "LibreTranslate のURLを設定するか、意図的であれば HUB_ALLOW_SANDBOX=true を設定してください。"
             )
 
     def rate_for(self, channel: str) -> float:

@@ -9,7 +9,7 @@ on X keeps the message itself instead of a cut-off list.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,12 +35,15 @@ class TemplateError(ValueError):
     """A template file cannot be used; the message names the file and the problem."""
 
 
-def jst(value: Any, pattern: str = DEFAULT_TIME_FORMAT) -> str:
-    """A time as residents read it: Japan time, Japanese words (「2月17日 23時06分」)."""
+def jst(value: Any, pattern: str = DEFAULT_TIME_FORMAT, locale: str = "ja") -> str:
+    """A time as residents read it: Japan time, Japanese words (「2月17日 23時06分」).
+
+    ``locale``: a translation's words for the same Japan time (``en``: 「June 14, 8:43 AM」).
+    """
     moment = _as_datetime(value)
     if moment is None:
         return ""
-    return str(format_datetime(moment, pattern, tzinfo=JST, locale="ja"))
+    return str(format_datetime(moment, pattern, tzinfo=JST, locale=locale))
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -56,28 +59,51 @@ def _as_datetime(value: Any) -> datetime | None:
     return None
 
 
-def _name_of(item: Any, value_key: str | None) -> str:
+def _same(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class ListStyle:
+    """How a place list is written in one language; ``term`` renders JMA's values (「震度６強」) in it."""
+
+    separator: str = "、"
+    more: str = "{names}ほか{rest}{unit}"
+    pair: str = "{name}（{value}）"
+    unit: str = "か所"  # what is counted when no unit is given
+    more_one: str | None = None  # ``more`` when one is left out (English: no plural)
+    term: Callable[[str], str] = _same
+
+
+JAPANESE_LIST = ListStyle()
+
+
+def _name_of(item: Any, value_key: str | None, style: ListStyle) -> str:
     if isinstance(item, Mapping):
         name = str(item.get("name", ""))
         value = item.get(value_key) if value_key else None
-        return f"{name}（{value}）" if value not in (None, "") else name
+        return style.pair.format(name=name, value=style.term(str(value))) if value not in (None, "") else name
     return str(item)
 
 
-def listing(items: Iterable[Any] | None, limit: int = 5, value: str | None = None, unit: str = "か所",
-            max_chars: int | None = None) -> str:
+def listing(items: Iterable[Any] | None, limit: int = 5, value: str | None = None, unit: str | None = None,
+            max_chars: int | None = None, style: ListStyle = JAPANESE_LIST) -> str:
     """「A、B、Cほか4か所」: at most ``limit`` names (and ``max_chars`` characters), then a count."""
-    names = list(dict.fromkeys(_name_of(item, value) for item in items or ()))
+    unit = style.unit if unit is None else unit
+    names = list(dict.fromkeys(_name_of(item, value, style) for item in items or ()))
     names = [name for name in names if name]
     shown = names[: max(limit, 1)]
-    while max_chars and len(shown) > 1 and len(_joined(shown, len(names), unit)) > max_chars:
+    while max_chars and len(shown) > 1 and len(_joined(shown, len(names), unit, style)) > max_chars:
         shown = shown[:-1]
-    return _joined(shown, len(names), unit)
+    return _joined(shown, len(names), unit, style)
 
 
-def _joined(shown: list[str], total: int, unit: str = "か所") -> str:
+def _joined(shown: list[str], total: int, unit: str = "か所", style: ListStyle = JAPANESE_LIST) -> str:
     rest = total - len(shown)
-    return "、".join(shown) + (f"ほか{rest}{unit}" if rest > 0 else "")
+    names = style.separator.join(shown)
+    if rest <= 0:
+        return names
+    return ((rest == 1 and style.more_one) or style.more).format(names=names, rest=rest, unit=unit)
 
 
 def environment() -> SandboxedEnvironment:
@@ -97,7 +123,8 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def render_text(source: str, variables: Mapping[str, Any]) -> tuple[str, list[str]]:
+def render_text(source: str, variables: Mapping[str, Any],
+                env: SandboxedEnvironment = _ENV) -> tuple[str, list[str]]:
     """Rendered text and the problems: names ``variables`` did not provide, or why it failed.
 
     A template that fails (or tries to leave the sandbox) renders as empty text; the caller
@@ -106,9 +133,9 @@ def render_text(source: str, variables: Mapping[str, Any]) -> tuple[str, list[st
     if not source:
         return "", []
     try:
-        ast = _ENV.parse(source)
+        ast = env.parse(source)
         missing = sorted(meta.find_undeclared_variables(ast) - set(variables))
-        return _tidy(_ENV.from_string(source).render(**variables)), missing
+        return _tidy(env.from_string(source).render(**variables)), missing
     except (JinjaError, TypeError, ValueError, ArithmeticError) as exc:
         return "", [f"error: {type(exc).__name__}: {exc}"]
 
@@ -169,14 +196,8 @@ def read_template_file(path: Path) -> dict[str, Any]:
     channels = data.get("channels") or {}
     if not isinstance(channels, dict):
         raise TemplateError(f"{path}: channels はチャネル名: 本文 の形式で書いてください")
-    texts = [data["title"], data["body"], data["correction"], data["cancellation"], *channels.values()]
-    used: set[str] = set()
-    for text in texts:
-        try:
-            used |= meta.find_undeclared_variables(_ENV.parse(str(text)))
-        except TemplateSyntaxError as exc:
-            where = f"{exc.lineno}行目: {exc.message}"
-            raise TemplateError(f"{path}: テンプレートの書き方に誤りがあります（{where}）") from None
+    used = used_variables(path, [data["title"], data["body"], data["correction"], data["cancellation"],
+                                 *channels.values()])
     return {
         "code": str(data["code"]), "name": str(data["name"]), "category_code": data.get("category", "bousai"),
         "title": str(data["title"]), "body": str(data["body"]),
@@ -186,6 +207,18 @@ def read_template_file(path: Path) -> dict[str, Any]:
     }
 
 
+def used_variables(path: Path, texts: Iterable[Any], env: SandboxedEnvironment = _ENV) -> set[str]:
+    """The variables ``texts`` use; a syntax error names the file and the line."""
+    used: set[str] = set()
+    for text in texts:
+        try:
+            used |= meta.find_undeclared_variables(env.parse(str(text)))
+        except TemplateSyntaxError as exc:
+            where = f"{exc.lineno}行目: {exc.message}"
+            raise TemplateError(f"{path}: テンプレートの書き方に誤りがあります（{where}）") from None
+    return used
+
+
 def template_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
@@ -193,9 +226,18 @@ def template_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_templates(session: Session, paths: Iterable[Path] = (SHIPPED,)) -> list[LoadResult]:
-    """Create or update templates by code. Every file is checked before any is stored. Caller commits."""
+def load_templates(session: Session, paths: Iterable[Path] = (SHIPPED,),
+                   translated: Path | None = None) -> list[LoadResult]:
+    """Create or update templates by code. Every file is checked before any is stored. Caller commits.
+
+    Each template's reviewed translations are read by its code from ``translated`` (default: the
+    shipped ``translations/templates/<language>/<code>.yaml``) and stored with it.
+    """
+    from hub.template_languages import TRANSLATED, read_translations  # it builds on this module
+
     records = [read_template_file(path) for path in template_files(paths)]
+    for record in records:
+        record["translations"] = read_translations(record, translated or TRANSLATED)
     results: list[LoadResult] = []
     for record in records:
         template = session.scalar(select(Template).where(Template.code == record["code"]))

@@ -26,6 +26,8 @@ KINDS_BY_CHANNEL: dict[str, frozenset[str]] = {
     "email": frozenset({"429", "500", "timeout", "mailbox_550"}),
     # The second SMS gateway: its faults are its own, so one gateway can fail while the other works.
     "karaden": frozenset({"429", "500", "timeout", "invalid_number", "undelivered"}),
+    # The LibreTranslate-compatible translator (matched against the target language).
+    "translate": frozenset({"429", "500", "timeout"}),
 }
 ALL_KINDS = frozenset().union(*KINDS_BY_CHANNEL.values())
 

@@ -52,6 +52,9 @@ def hub_settings(http_url: str, smtp_port: int) -> dict[str, object]:
         "karaden_base_url": f"{base}/api",
         "smtp_host": urlsplit(base).hostname or "127.0.0.1",
         "smtp_port": smtp_port,
+        # The LibreTranslate-compatible translator at the sandbox's root (/translate, /languages).
+        "translator": "libre",
+        "translator_url": base + "/",
     }
 
 

@@ -1,6 +1,7 @@
 """``Sandbox``: every provider emulator on one HTTP port, plus the SMTP server.
 
-Twilio (``/2010-04-01/...``), LINE (``/v2/bot/...``), X (``/2/...``), Karaden (``/api/...``) and the sandbox's own
+Twilio (``/2010-04-01/...``), LINE (``/v2/bot/...``), X (``/2/...``), Karaden (``/api/...``), LibreTranslate
+(``/translate``, ``/languages``) and the sandbox's own
 pages (``/sandbox/...``) have disjoint paths, so one port serves all of them and the hub needs
 a single base URL per environment.
 """
@@ -24,6 +25,7 @@ from sandbox.context import SandboxContext
 from sandbox.handover import hub_settings
 from sandbox.inbox import Stats
 from sandbox.karaden import KaradenApi
+from sandbox.libretranslate import LibreTranslateApi
 from sandbox.line_api import LineApi
 from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
 from sandbox.smtp import SandboxSMTP
@@ -87,9 +89,11 @@ class Sandbox:
         self.line = LineApi(self.ctx)
         self.x = XApi(self.ctx)
         self.karaden = KaradenApi(self.ctx)
+        self.translator = LibreTranslateApi(self.ctx)
         self.web = SandboxWeb(self.ctx, self.clear, self._info)
         self.router = Router()
-        for part in (self.messages, self.calls, self.inbound, self.line, self.x, self.karaden, self.web):
+        for part in (self.messages, self.calls, self.inbound, self.line, self.x, self.karaden, self.translator,
+                     self.web):
             part.register(self.router)
         self._http: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -22,10 +22,20 @@ from sqlalchemy.orm import Session
 
 from channels.text import join_nonempty, shorten
 from hub.compose.corrections import carried_channels, follow_up
-from hub.compose.messages import ComposeError, Composition, create_message, hold_for_approval, preview, withdraw
+from hub.compose.messages import (
+    ComposeError,
+    Composition,
+    LocalText,
+    create_message,
+    hold_for_approval,
+    preview,
+    preview_languages,
+    withdraw,
+)
 from hub.models import Department, Message, MessageState, MsgType, Template, audit, utcnow
 from hub.models.triggers import RuleIncident, TriggerIncident, TriggerRule, TriggerSend, TriggerTelegram
 from hub.runtime import Runtime
+from hub.template_languages import reviewed_texts
 from hub.templating import fill
 from triggers.base import Envelope, Finding, InfoKind, RuleSpec
 
@@ -183,8 +193,9 @@ def _send(ctx: Context, rule: TriggerRule, kind: str, variables: dict[str, Any],
     if kind == "correction" and previous is not None:
         template = _template(session, rule)
         body = (fill(template, variables, part="correction").body if template else "") or ctx.envelope.headline
+        texts = _follow_up_texts(template, variables, "correction", ctx.mode)
         message = follow_up(session, ctx.runtime, previous.id, kind="correction", body=body, actor=SYSTEM_ACTOR,
-                            source=f"{ctx.actor}:{rule.id}", update_label="訂正")
+                            source=f"{ctx.actor}:{rule.id}", update_label="訂正", texts=texts)
         if message.id != previous.id:
             _tag(ctx, rule, message)
             return message
@@ -202,6 +213,7 @@ def _compose(ctx: Context, rule: TriggerRule, variables: dict[str, Any], msg_typ
              references_id: int | None, scheduled_at: datetime | None) -> Message:
     session = ctx.session
     template = _template(session, rule)
+    texts: dict[str, LocalText] = {}
     if template is not None:
         filled = fill(template, variables)
         title, body, overrides, category = filled.title, filled.body, filled.overrides, template.category_code
@@ -209,6 +221,9 @@ def _compose(ctx: Context, rule: TriggerRule, variables: dict[str, Any], msg_typ
         overrides = {channel: text for channel, text in overrides.items() if text}
         if filled.missing:
             log.warning("template %s used values the event lacks: %s", template.code, filled.missing)
+        # Every reviewed language goes with the message: which of them a recipient reads is their
+        # contact's language (Batch.content_for), Japanese for every other one.
+        texts = reviewed_texts(template, variables, mode=ctx.mode)
     else:
         # A rule whose template was deleted still warns people: JMA's own headline is the text.
         log.error("rule %s: template %s is missing, sending the headline", rule.id, rule.template_code)
@@ -220,14 +235,31 @@ def _compose(ctx: Context, rule: TriggerRule, variables: dict[str, Any], msg_typ
         title=title, body=body, channels=list(rule.channels), audience=rule.audience, mode=ctx.mode,
         msg_type=msg_type, category_code=category, overrides=overrides, references_id=references_id,
         scheduled_at=scheduled_at, department_id=department_id, source=f"{ctx.actor}:{rule.id}",
-        update_label="続報",
+        update_label="続報", texts=texts,
     )
+    fill_missing_languages(ctx, composition)
     # Created by the system (created_by None): the rule, not an operator, decided to send.
     message = create_message(session, ctx.runtime, fit_channels(ctx.runtime, composition), actor=SYSTEM_ACTOR)
     if rule.approval == "required":
         hold_for_approval(session, ctx.runtime, message, ctx.actor, rule=rule.id)
     _tag(ctx, rule, message)
     return message
+
+
+def fill_missing_languages(ctx: Context, composition: Composition) -> None:
+    """Where machine translation joins: languages of the audience with no reviewed text.
+
+    Not wired yet: the reviewed languages (``composition.texts``) are all a trigger message
+    carries, and recipients of any other language get Japanese. The translation service's
+    ``fill_missing`` (hub/translate/) is called here, adding texts of origin ``machine`` (or
+    ``fallback`` when it fails) without touching the reviewed ones.
+    """
+
+
+def _follow_up_texts(template: Template | None, variables: dict[str, Any], part: str,
+                     mode: str) -> dict[str, LocalText]:
+    """A correction's or cancellation's reviewed texts (its title: the template's, filled again)."""
+    return reviewed_texts(template, variables, part=part, mode=mode) if template is not None else {}
 
 
 def rule_department(ctx: Context, rule: TriggerRule) -> int:
@@ -255,6 +287,13 @@ def fit_channels(runtime: Runtime, c: Composition) -> Composition:
         limit = runtime.channel(name).max_chars or 500
         text = c.overrides.get(name) or join_nonempty(c.title, c.body)
         c.overrides[name] = shorten(text, int(limit * 0.8))
+    for language, by_channel in preview_languages(runtime, c).items():
+        local = c.texts[language]
+        for name, rendered in by_channel.items():
+            if rendered.errors:  # a longer translation is shortened like the Japanese, not dropped
+                limit = runtime.channel(name).max_chars or 500
+                text = local.overrides.get(name) or join_nonempty(local.title, local.body)
+                local.overrides[name] = shorten(text, int(limit * 0.8))
     broken = [name for name, rendered in preview(runtime, c).items() if rendered.errors]
     if broken:
         log.error("dropping channels %s: text does not fit even when shortened", broken)
@@ -344,8 +383,9 @@ def _cancel(ctx: Context, rule: TriggerRule, message_ids: list[int], reason: str
     variables.update(jsonable(common_variables(ctx.envelope)), cancel_reason=reason)
     template = _template(session, rule)
     body = fill(template, variables, part="cancellation").body if template else None
+    texts = _follow_up_texts(template, variables, "cancellation", original.mode)
     message = follow_up(session, ctx.runtime, original.id, kind="cancel", body=body or None, actor=SYSTEM_ACTOR,
-                        source=f"{ctx.actor}:{rule.id}")
+                        source=f"{ctx.actor}:{rule.id}", texts=texts)
     _tag(ctx, rule, message)
     return _record(ctx, rule, "cancel", message, variables)
 

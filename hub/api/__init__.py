@@ -8,7 +8,20 @@ from werkzeug.exceptions import HTTPException
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from hub.api import admin, audit, auth, contacts, messages, openapi, scheduled, surveys, tokens  # noqa: E402
+from hub.api import (  # noqa: E402
+    admin,
+    audit,
+    auth,
+    contacts,
+    csv_sends,
+    easy_japanese,
+    messages,
+    openapi,
+    scheduled,
+    surveys,
+    tokens,
+    translations,
+)
 from hub.api.common import ApiError, handle_api_error, handle_http_error  # noqa: E402
 
 api_bp.register_error_handler(ApiError, handle_api_error)
@@ -22,4 +35,5 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     return exc
 
 
-__all__ = ["admin", "api_bp", "audit", "auth", "contacts", "messages", "openapi", "scheduled", "surveys", "tokens"]
+__all__ = ["admin", "api_bp", "audit", "auth", "contacts", "csv_sends", "easy_japanese", "messages", "openapi",
+           "scheduled", "surveys", "tokens", "translations"]

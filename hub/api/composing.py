@@ -20,6 +20,7 @@ from channels.base import Capability, Rendered
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, as_id, translate_problems
 from hub.api.guards import has_nul
+from hub.api.translations import read_languages, read_texts
 from hub.compose.approval import needs_approval
 from hub.compose.audience import (
     AUDIENCE_HELP,
@@ -30,8 +31,8 @@ from hub.compose.audience import (
     require_usable,
     unknown_part,
 )
-from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel
-from hub.compose.messages import ComposeError, Composition, preview
+from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
+from hub.compose.messages import ComposeError, Composition, preview, preview_languages
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
 from hub.compose.quiet import hold as quiet_hold
 from hub.compose.quiet import local_words, window_words
@@ -136,6 +137,10 @@ def read_composition(session: Session, data: Mapping[str, Any],
     if not data.get("mode"):
         # No default on purpose: actual vs exercise is always a conscious choice.
         problems["mode"] = [_("実配信か訓練かを選んでください")]
+    comp.texts = read_texts(data.get("texts"), CHANNELS, problems)
+    read_languages(data.get("languages"), problems)
+    if data.get("translate") not in (None, True, False):
+        problems.setdefault("translate", []).append(_("true か false で指定してください"))
     comp.category_code = _category(session, data.get("category"), problems)
     comp.department_id = _department(session, data.get("department"), principal, problems)
     comp.override_reason = _override(data.get("override"), principal, problems)
@@ -223,7 +228,7 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
     comp.audience = f"message:{original.id}"
     comp.category_code, comp.department_id = original.category_code, original.department_id
     comp.scheduled_at, comp.overrides = None, {}
-    comp.title = comp.title or original.title
+    comp.title = comp.title or shown_title(original)
     for key in ("mode", "channels", "audience", "category", "department", "overrides", "scheduled_at"):
         problems.pop(key, None)
     comp.prepared = comp.msg_type == MsgType.CANCEL and is_prepared_cancel(original, comp.title, comp.body)
@@ -343,6 +348,7 @@ def describe_audience(session: Session, spec: str) -> str:
         "category": _("分類「{name}」の登録者"), "area": _("地域「{name}」の登録者"),
         "department": _("部署「{name}」の職員"), "list": _("宛先リスト {name}"),
         "message": _("メッセージ #{name} を受け取った可能性のある人"),
+        "personal": _("差し込み送信 #{name} の行（一人ひとりに差し込んだ文面）"),
     }
     return words.get(audience.kind, spec).format(name=name)
 
@@ -411,6 +417,7 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     return {
         "mode": comp.mode,
         "msg_type": comp.msg_type,
+        "languages": _languages_preview(rt, comp, _placeholder_id(session), _placeholder_public_id(session, comp)),
         "needs_approval": _needs_approval(session, rt, comp, problems),
         "sends_at": sends_at(session, rt, comp),
         "audience": {"spec": comp.audience, "label": describe_audience(session, comp.audience), "size": size},
@@ -421,3 +428,15 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
         "problems": translate_problems(problems),
         "ok": not problems,
     }
+
+
+def _languages_preview(rt: Runtime, comp: Composition, message_id: int, public_id: str | None) -> dict[str, Any]:
+    """Each language's text as every channel renders it; a channel it does not fit sends Japanese."""
+    if not comp.texts or any(ch not in rt.available_channels() for ch in comp.channels):
+        return {}
+    out: dict[str, Any] = {}
+    for language, by_channel in preview_languages(rt, comp, message_id, public_id).items():
+        local = comp.texts[language]
+        out[language] = {"origin": local.origin, "error": local.error,
+                         "channels": {name: rendered_json(r) for name, r in by_channel.items()}}
+    return out

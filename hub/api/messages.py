@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context, url_for
@@ -22,15 +23,26 @@ from hub.api.composing import (
     quiet_words,
     read_composition,
 )
+from hub.api.translations import read_languages
 from hub.compose.audience import AudienceError
 from hub.compose.corrections import follow_up
-from hub.compose.messages import ApprovalError, ComposeError, OverrideRefused, approve, create_message, reject
+from hub.compose.messages import (
+    ApprovalError,
+    ComposeError,
+    Composition,
+    OverrideRefused,
+    approve,
+    create_message,
+    reject,
+)
 from hub.compose.status import export_deliveries_csv, message_summary
 from hub.contacts.masking import mask_address
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MessageState, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
+from hub.runtime import Runtime
+from hub.translate.fill import audience_languages, fill_missing
 
 DELIVERY_STATES = tuple(DeliveryState)
 
@@ -76,7 +88,7 @@ def message_detail(session: Session, message: Message) -> dict[str, Any]:
     referenced_by = session.scalars(
         select(Message.id).where(Message.references_id == message.id).order_by(Message.id))
     bodies = session.scalars(
-        select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel))
+        select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel, MessageBody.id))
     return {
         **summary(session, message),
         "body": message.body,
@@ -90,6 +102,9 @@ def message_detail(session: Session, message: Message) -> dict[str, Any]:
         "referenced_by": list(referenced_by),
         "bodies": [{"channel": b.channel, "language": b.language, "subject": b.subject, "text": b.text}
                    for b in bodies],
+        # What each language is (operator, reviewed, machine, fallback), why a translation failed,
+        # and the channels a language did not fit (those send Japanese).
+        "languages": (message.meta or {}).get("languages", {}),
     }
 
 
@@ -103,14 +118,19 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
     rt = runtime()
     with rt.session() as s:
         comp = composition_from(s, data, principal)
+        # Machine translation for every language the audience reads that has no text yet.
+        translate = (partial(_translated, rt, s, read_languages(data.get("languages"), {}))
+                     if data.get("translate") is True else None)
         operator = s.get(Operator, principal.id)
         try:
             if is_follow_up(comp) and comp.references_id is not None:
                 kind = "cancel" if comp.msg_type == MsgType.CANCEL else "correction"
                 message = follow_up(s, rt, comp.references_id, kind=kind, body=comp.body, title=comp.title,
                                     actor=principal.username, created_by=operator,
-                                    update_label=comp.update_label, override_reason=comp.override_reason)
+                                    update_label=comp.update_label, override_reason=comp.override_reason,
+                                    texts=comp.texts, translate=translate)
             else:
+                comp = translate(comp) if translate is not None else comp
                 message = create_message(s, rt, comp, created_by=operator, actor=principal.username)
         except OverrideRefused as exc:
             raise ApiError(403, "forbidden", _(str(exc))) from exc
@@ -119,6 +139,10 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
         except AudienceError as exc:
             raise compose_failed({"audience": [str(exc)]}) from exc
         return message.id, str(message.state), message.id != comp.references_id
+
+
+def _translated(rt: Runtime, session: Session, extra: list[str], comp: Composition) -> Composition:
+    return fill_missing(rt, comp, audience_languages(session, comp, extra))
 
 
 def approve_as(message_id: int, principal: Principal) -> str:

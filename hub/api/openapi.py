@@ -15,6 +15,7 @@ from hub.api import api_bp
 from hub.models import DeliveryState, MessageState, Mode, MsgType
 from hub.models.base import MAX_INT_ID
 from hub.models.relay import CalloutState, TargetState
+from hub.residents.languages import LANGUAGES
 
 CHANNEL_NAMES = ["sms", "voice", "email", "line", "x", "rss"]
 
@@ -76,6 +77,23 @@ COUNTS = obj({k: {"type": "integer", "minimum": 0}
               for k in ("sent", "delivered", "failed", "skipped", "unknown", "pending")})
 STRINGS = {"type": "array", "items": STRING}
 
+LANGUAGE_CODES = [code for code in LANGUAGES if code != "ja"]
+ORIGIN = {"enum": ["operator", "reviewed", "machine", "fallback"],
+          "description": "operator: written or edited by a person; reviewed: a template's reviewed translation; "
+          "machine: machine translation; fallback: translation failed, the Japanese text after a fixed line"}
+LOCAL_TEXT = obj({
+    "title": {"type": "string", "maxLength": 200}, "body": {"type": "string", "maxLength": 10000},
+    "origin": {**ORIGIN, "default": "operator"}, "error": nullable("string", maxLength=500),
+    "overrides": {"type": "object", "additionalProperties": STRING, "description": "per-channel text"},
+}, required=[])
+TEXTS = {"type": "object", "additionalProperties": LOCAL_TEXT, "propertyNames": {"enum": LANGUAGE_CODES},
+         "description": "the message in other languages, by language code; recipients of a language "
+         "without a text get the Japanese title and body. やさしい日本語 (ja-easy) is never machine-translated"}
+LANGUAGE_STATE = obj({"origin": ORIGIN, "error": NULLABLE_STRING,
+                      "unfit": {"type": "object", "additionalProperties": STRINGS,
+                                "description": "channels this language did not fit: they send Japanese"},
+                      "title": STRING, "body": STRING}, required=["origin", "error", "unfit"])
+
 MESSAGE_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 200},
     "body": STRING,
@@ -99,6 +117,12 @@ MESSAGE_FIELDS: dict[str, Any] = {
     "override": nullable("object", description="{\"reason\": \"…\"}: the emergency override, only for an "
                          "operator who holds it (403 otherwise); sent without a second person, audited and "
                          "announced to the department's approvers and the admins"),
+    "texts": TEXTS,
+    "translate": {"type": "boolean", "default": False,
+                  "description": "machine-translate into every language the audience reads (and `languages`) "
+                  "that `texts` lacks; a failed translation sends the Japanese after a fixed line, and says why"},
+    "languages": {"type": "array", "items": {"enum": LANGUAGE_CODES},
+                  "description": "languages to add to those of the audience's contacts"},
 }
 
 NONNEGATIVE = {"type": "integer", "minimum": 0}
@@ -173,6 +197,7 @@ SCHEMAS: dict[str, Any] = {
         "referenced_by": {"type": "array", "items": INTEGER},
         "bodies": {"type": "array", "items": obj({"channel": STRING, "language": STRING,
                                                   "subject": nullable("string"), "text": STRING})},
+        "languages": {"type": "object", "additionalProperties": LANGUAGE_STATE},
     })]},
     "QuietHold": obj({
         "window": {"type": "string", "description": "the department's quiet hours, e.g. 21:00-08:00 (Japan time)"},
@@ -206,8 +231,22 @@ SCHEMAS: dict[str, Any] = {
         "channels": {"type": "object", "additionalProperties": ref("RenderedChannel")},
         "follow_up": {"oneOf": [{"type": "null"},
                                 obj({"original": INTEGER, "withdraw_only": {"type": "boolean"}})]},
+        "languages": {"type": "object", "description": "each language of `texts` as every channel renders it",
+                      "additionalProperties": obj({
+                          "origin": ORIGIN, "error": NULLABLE_STRING,
+                          "channels": {"type": "object",
+                                       "additionalProperties": obj({"subject": nullable("string"), "text": STRING,
+                                                                    "units": INTEGER, "warnings": STRINGS,
+                                                                    "errors": STRINGS, "meta": {"type": "object"}})},
+                      })},
         "problems": {"type": "object", "additionalProperties": STRINGS},
         "ok": {"type": "boolean"},
+    }),
+    "Translations": obj({
+        "translator": {"enum": ["libre", "deepl", "google", "none"]},
+        "languages": {"type": "array", "items": {"enum": LANGUAGE_CODES},
+                      "description": "the languages the audience reads, plus those asked for"},
+        "texts": {"type": "object", "additionalProperties": {"allOf": [LOCAL_TEXT, obj({"name": STRING})]}},
     }),
     "MessagePage": page_of("MessageSummary"),
     "Delivery": obj({
@@ -315,6 +354,14 @@ PATHS: dict[str, Any] = {
                  "requestBody": {"required": True, "content": json_content(ref("WithdrawInput"))},
                  "responses": {"200": reply("Withdrawn: nothing of it will be sent", ref("MessageSummary")),
                                **errors(400, 401, 403, 404, 409)}},
+    },
+    "/messages/translations": {
+        "post": {"operationId": "translateMessage",
+                 "summary": "Machine translations of a draft for review (nothing is stored or sent)",
+                 "requestBody": {"required": True, "content": json_content(ref("MessageDraft"))},
+                 "responses": {"200": reply("Every language the audience reads: the texts given, machine "
+                                            "translations, or the fallback with the reason", ref("Translations")),
+                               **errors(400, 401, 403)}},
     },
     "/messages/{message_id}": {
         "parameters": [MESSAGE_ID],
@@ -455,9 +502,12 @@ def openapi_document() -> ResponseReturnValue:
 
 # Accounts and administration live in their own module; merged here so SPEC stays the one document.
 from hub.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS  # noqa: E402
+from hub.api.openapi_notices import NOTICE_PATHS, NOTICE_SCHEMAS  # noqa: E402
 
 PATHS.update(ACCOUNT_PATHS)
 SCHEMAS.update(ACCOUNT_SCHEMAS)
+PATHS.update(NOTICE_PATHS)
+SCHEMAS.update(NOTICE_SCHEMAS)
 
 # The request guards (hub/api/guards.py) answer any operation with a 400 for a NUL character,
 # malformed or over-deep JSON, or a method override, before the operation itself runs.

@@ -24,6 +24,7 @@ from hub.dispatch.tasks import release
 from hub.models import Message, Operator, audit
 from hub.policy import Action, Principal, may_see_addresses
 from hub.runtime import Runtime
+from hub.translate.fill import audience_languages, fill_missing
 
 
 def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
@@ -34,7 +35,7 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
 @click.option("--title", required=True, help="件名 / title")
 @click.option("--body", default="", help="本文 / body")
 @click.option("--channels", required=True, help="sms,email,line,x,rss,voice")
-@click.option("--audience", required=True, help=AUDIENCE_HELP)
+@click.option("--audience", default=None, help=AUDIENCE_HELP + "（--csv のときは不要）")
 @click.option("--mode", type=click.Choice(["actual", "exercise", "test"]), required=True,
               help="actual（実配信）か exercise（訓練）: 既定値はありません / no default, always chosen")
 @click.option("--notice", is_flag=True,
@@ -52,14 +53,27 @@ def _sandbox_note(rt: Runtime, channels: list[str]) -> list[str]:
               help="住民アンケートの質問（--choice と一緒に）/ a resident survey's question, with --choice")
 @click.option("--choice", "choices", multiple=True,
               help="選択肢、回答番号 1, 2, … の順に2〜9回 / a choice, 2 to 9 times (answered by 1, 2, …)")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="差し込み送信: 行ごとに {{列名}} を埋めた本文を送る / a personalised send from a CSV")
+@click.option("--reminder", default=None,
+              help="--csv: 日時の列からの相対で送る（day_before@10:00 / days:N@HH:MM / hours:N）")
+@click.option("--date-column", default=None, help="--reminder の基準の列 / the date column")
+@click.option("--check", "check_only", is_flag=True, help="--csv: 確認とプレビューだけ（送信しない）/ check only")
+@click.option("--skip-bad", is_flag=True, help="--csv: 問題のある行を除いて送る / send the good rows only")
+@click.option("--translate", is_flag=True,
+              help="宛先の住民が使う言語に機械翻訳して送る / machine-translate into the audience's languages")
+@click.option("--language", "languages", multiple=True, metavar="CODE",
+              help="--translate で追加する言語 (en, zh, vi …) / a language to add to the audience's")
 @click.option("--wait", is_flag=True, help="全件の結果が出るまで待つ / wait until every delivery is final")
 @click.option("--timeout", default=600.0, show_default=True, help="--wait の上限秒数")
 @click.option("--json", "as_json", is_flag=True, help="結果をJSONで出力 / print JSON")
 @pass_hub
-def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str, mode: str, notice: bool,
+def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: str | None, mode: str, notice: bool,
              category: str | None, department: str | None, channel_texts: tuple[str, ...], emergency: bool,
-             reason: str | None, schedule: str | None, question: str | None, choices: tuple[str, ...], wait: bool,
-             timeout: float, as_json: bool) -> None:
+             reason: str | None, schedule: str | None, question: str | None, choices: tuple[str, ...],
+             csv_file: Path | None, reminder: str | None, date_column: str | None, check_only: bool,
+             skip_bad: bool, translate: bool, languages: tuple[str, ...], wait: bool, timeout: float,
+             as_json: bool) -> None:
     """メッセージを作成して全チャネルへ配信 / compose once, deliver to every chosen channel.
 
     Acts as the operator of ``HUB_TOKEN`` and reads the input exactly as the API does, so the same
@@ -67,6 +81,20 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
     """
     rt = hub.runtime
     principal = hub.principal
+    if csv_file is not None:
+        from hub.cli.csv_send import send_csv
+
+        if audience or question or choices or emergency or channel_texts:
+            raise click.UsageError("--csv は --audience・--question・--override・--channel-text と一緒に使えません")
+        send_csv(hub, csv_file, {"title": title, "body": body, "channels": channels, "mode": mode,
+                                 "category": category, "department": department, "scheduled_at": schedule,
+                                 "reminder": reminder, "date_column": date_column},
+                 check_only=check_only, skip_bad=skip_bad, as_json=as_json)
+        return
+    if reminder or date_column or check_only or skip_bad:
+        raise click.UsageError("--reminder・--date-column・--check・--skip-bad は --csv と一緒に使います")
+    if not audience:
+        raise click.UsageError("--audience を指定してください（差し込み送信は --csv）")
     if emergency and not (reason or "").strip():
         raise click.UsageError("--override には --reason で理由を指定してください")
     malformed = [t for t in channel_texts if "=" not in t]
@@ -79,6 +107,7 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
         "overrides": dict(o.split("=", 1) for o in channel_texts), "scheduled_at": schedule,
         "override": {"reason": reason} if emergency else None,
         "question": {"text": question or "", "choices": list(choices)} if question or choices else None,
+        "languages": list(languages) or None,
     }
     from_csv = audience.startswith("csv:")
     if from_csv:
@@ -88,6 +117,11 @@ def send_cmd(hub: HubContext, title: str, body: str, channels: str, audience: st
             comp = composition_from(session, data, principal)
             if from_csv:
                 comp.audience = _import_audience(session, hub, Path(audience[4:]))
+            if translate:
+                comp = fill_missing(rt, comp, audience_languages(session, comp, languages))
+                for code, local in comp.texts.items():
+                    if local.error:  # it still goes out: the Japanese after a fixed line
+                        click.echo(f"翻訳できませんでした（{code}）: {local.error}", err=True)
             message = create_message(session, rt, comp, created_by=session.get(Operator, principal.id),
                                      actor=principal.username)
         except ApiError as exc:
@@ -122,7 +156,7 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
 CLI_OPTIONS = {"scheduled_at": "--schedule", "overrides": "--channel-text", "override": "--override",
                "channels": "--channels", "audience": "--audience", "title": "--title", "body": "--body",
                "mode": "--mode", "category": "--category", "department": "--department",
-               "question": "--question/--choice"}
+               "question": "--question/--choice", "languages": "--language"}
 
 
 def api_error_text(exc: ApiError) -> str:

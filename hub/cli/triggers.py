@@ -295,7 +295,7 @@ def templates_list(hub: HubContext, as_json: bool) -> None:
     """登録済みテンプレート / list templates."""
     with hub.runtime.session() as session:
         rows = [{"code": t.code, "name": t.name, "title": t.title, "channels": sorted(t.channel_bodies or {}),
-                 "variables": t.variables}
+                 "variables": t.variables, "languages": sorted(t.translations or {})}
                 for t in session.scalars(select(Template).order_by(Template.code))]
     if as_json:
         _echo_json(rows)
@@ -303,4 +303,5 @@ def templates_list(hub: HubContext, as_json: bool) -> None:
     if not rows:
         click.echo("テンプレートはありません（hub templates load で同梱のものを登録）")
     for row in rows:
-        click.echo(f"{row['code']}: {row['name']}  チャネル別本文={','.join(row['channels']) or 'なし'}")
+        click.echo(f"{row['code']}: {row['name']}  チャネル別本文={','.join(row['channels']) or 'なし'}"
+                   f"  訳文={','.join(row['languages']) or 'なし'}")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 # Audience kinds whose query can select resident contacts now or later (a category or area gains
 # subscribers between composing and sending); ``staff`` and ``department:`` only select staff.
-RESIDENT_KINDS = frozenset({"all", "residents", "area", "category"})
+# A CSV send's rows (``personal``) are residents' own addresses.
+RESIDENT_KINDS = frozenset({"all", "residents", "area", "category", "personal"})
 # Fixed sets of contacts: they reach residents exactly when a resident is among them.
 FIXED_KINDS = frozenset({"list", "message"})
 

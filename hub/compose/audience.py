@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Area, Category, Contact, ContactKind, Delivery, Department, Message, RecipientList
+from hub.models import (
+    Area,
+    Category,
+    Contact,
+    ContactKind,
+    CsvRow,
+    CsvSend,
+    Delivery,
+    Department,
+    Message,
+    RecipientList,
+)
 from hub.models.base import MAX_INT_ID
 from hub.models.contacts import contact_areas, contact_categories, recipient_list_members
 
@@ -39,7 +50,7 @@ class Audience:
         if kind in {"category", "area", "department"} and value:
             return cls(kind, value)
         # Ids are checked here so a query never meets int("abc") nor an id beyond the column (500s).
-        if kind in {"list", "message"} and value.isascii() and value.isdigit() and int(value) <= MAX_INT_ID:
+        if kind in {"list", "message", "personal"} and value.isascii() and value.isdigit() and int(value) <= MAX_INT_ID:
             return cls(kind, value)
         raise AudienceError(f"宛先の指定が正しくありません: {spec!r}（使えるもの: {AUDIENCE_HELP}）")
 
@@ -57,7 +68,11 @@ def require_usable(session: Session, audience: Audience) -> None:
     """Refuse a new message to a category, area or department that is unknown or disabled.
 
     Only new messages are checked: planning an approved one, or a follow-up, never re-asks.
+    ``personal:ID`` is made by a CSV send only (hub/notices/store.py): typed into the composer it
+    would be a message to nobody.
     """
+    if audience.kind == "personal":
+        raise AudienceError("personal: は差し込み送信（CSV）だけが使う宛先です")
     if audience.kind not in _NAMED:
         return
     model, label = _NAMED[audience.kind]
@@ -84,6 +99,8 @@ def unknown_part(session: Session, audience: Audience) -> str | None:
         found = session.get(RecipientList, int(audience.value))
     elif audience.kind == "message":
         found = session.get(Message, int(audience.value))
+    elif audience.kind == "personal":
+        found = session.get(CsvSend, int(audience.value))
     else:
         return None
     return None if found is not None else str(audience)
@@ -138,6 +155,8 @@ def contact_ids_query(audience: Audience, distinct: bool = True, category: str |
             q = q.join(recipient_list_members, recipient_list_members.c.contact_id == Contact.id).where(
                 recipient_list_members.c.list_id == int(audience.value)
             )
+        case "personal":
+            q = q.join(CsvRow, CsvRow.contact_id == Contact.id).where(CsvRow.csv_send_id == int(audience.value))
         case "message":
             q = q.join(Delivery, Delivery.contact_id == Contact.id).where(
                 Delivery.message_id == int(audience.value), Delivery.state.in_(RECEIVED_STATES)

@@ -11,11 +11,13 @@ approval the original would get (:mod:`hub.compose.approval`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.compose.audience import RECEIVED_STATES
-from hub.compose.messages import ComposeError, Composition, create_message, withdraw
+from hub.compose.messages import ComposeError, Composition, LocalText, create_message, withdraw
 from hub.models import Delivery, Message, MsgType, Operator
 from hub.runtime import Runtime
 
@@ -35,13 +37,24 @@ def withdrawn_channels(session: Session, message_id: int) -> list[str]:
     ))
 
 
+PERSONAL_TITLE = "先日のお知らせ"
+
+
+def shown_title(original: Message) -> str:
+    """The original's title as a follow-up may repeat it: a personalised send's title can be a template
+    (「{{氏名}}様へ」), which must never reach anyone with its braces (hub/notices/)."""
+    if original.audience.startswith("personal:") and ("{{" in original.title or "{%" in original.title):
+        return PERSONAL_TITLE
+    return original.title
+
+
 def default_cancel_body(original: Message) -> str:
-    return f"先ほどお送りした「{original.title}」は誤りのため取り消します。"
+    return f"先ほどお送りした「{shown_title(original)}」は誤りのため取り消します。"
 
 
 def is_prepared_cancel(original: Message, title: str | None, body: str | None) -> bool:
     """Only the prepared words: no text, or exactly the prepared cancellation and the original's title."""
-    same_title = not (title or "").strip() or title == original.title
+    same_title = not (title or "").strip() or title in (original.title, shown_title(original))
     same_body = (body or "").strip() in ("", default_cancel_body(original))
     return same_title and same_body
 
@@ -49,8 +62,14 @@ def is_prepared_cancel(original: Message, title: str | None, body: str | None) -
 def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str, body: str | None = None,
               title: str | None = None, actor: str = "system", created_by: Operator | None = None,
               source: str = "follow-up", update_label: str = "訂正",
-              override_reason: str | None = None) -> Message:
-    """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits."""
+              override_reason: str | None = None, texts: Mapping[str, LocalText] | None = None,
+              translate: Callable[[Composition], Composition] | None = None) -> Message:
+    """Create the cancellation (``kind="cancel"``) or correction (``kind="correction"``). Caller commits.
+
+    ``texts``: the follow-up in other languages (a template's reviewed correction/cancellation, or
+    what the operator gave); ``translate``: fills the languages its readers still need
+    (hub.translate.fill), given the follow-up as it will be sent.
+    """
     original = session.get(Message, original_id)
     if original is None:
         raise ComposeError({"*": [f"メッセージ {original_id} はありません"]})
@@ -66,7 +85,7 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         # Nothing reached anybody: withdrawing the queue was the whole correction.
         return original
     composition = Composition(
-        title=title or original.title,
+        title=title or shown_title(original),
         body=body if body and body.strip() else default_cancel_body(original),
         channels=channels,
         audience=f"message:{original.id}",
@@ -79,5 +98,8 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         update_label=update_label,
         prepared=kind == "cancel" and is_prepared_cancel(original, title, body),
         override_reason=override_reason,
+        texts=dict(texts or {}),
     )
+    if translate is not None:
+        composition = translate(composition)
     return create_message(session, runtime, composition, created_by=created_by, actor=actor)

@@ -116,7 +116,10 @@ def preview(runtime: Runtime, c: Composition, message_id: int | None = None,
 
 def preview_languages(runtime: Runtime, c: Composition, message_id: int | None = None,
                       public_id: str | None = None) -> dict[str, dict[str, Rendered]]:
-    """Every chosen channel rendered in every language of ``c.texts``, by language then channel."""
+    """Every chosen channel rendered in every language of ``c.texts``, by language then channel.
+
+    The link opens the public page in the reader's language (``?lang=``).
+    """
     link = page_url(runtime.settings, public_id) if public_id else None
     poll = poll_from(read_question(c.question)[0], message_id)
     out: dict[str, dict[str, Rendered]] = {}
@@ -124,7 +127,7 @@ def preview_languages(runtime: Runtime, c: Composition, message_id: int | None =
         out[language] = {
             name: runtime.channel(name).render(Draft(
                 title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
-                override=local.overrides.get(name), link=link, message_id=message_id,
+                override=local.overrides.get(name), link=link and f"{link}?lang={language}", message_id=message_id,
                 update_label=c.update_label, language=language, poll=poll, sender_name=c.sender_name))
             for name in c.channels
         }
@@ -190,6 +193,10 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     audit(session, actor, "message.create", message, channels=message.channels, audience=c.audience,
           mode=c.mode, msg_type=c.msg_type, state=message.state, **({"question": question} if question else {}),
           warnings={ch: list(r.warnings) for ch, r in rendered.items() if r.warnings})
+    failed = {language: local.error for language, local in c.texts.items() if local.origin == "fallback"}
+    if failed:
+        # The message still goes out (Japanese after a fixed line); who reads the record sees why.
+        audit(session, actor, "message.translation_failed", message, languages=failed)
     if c.override_reason is not None and created_by is not None:
         message.meta = {**(message.meta or {}), "override": c.override_reason}
         log.warning("message %s sent with the emergency override by %s: %s", message.id, created_by.username,
@@ -218,7 +225,9 @@ def _store_languages(session: Session, runtime: Runtime, c: Composition, message
             if ch not in unfit:
                 session.add(MessageBody(message=message, channel=ch, language=language, subject=r.subject,
                                         text=r.text, html=r.html))
-        languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit}
+        # The texts themselves too: the public page shows the message in each language.
+        languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit,
+                               "title": local.title, "body": local.body}
     message.meta = {**(message.meta or {}), "languages": languages}
 
 
@@ -305,7 +314,8 @@ def withdraw(session: Session, message: Message, actor: str, reason: str) -> int
 
 
 def messages_due(session: Session) -> list[int]:
-    """Queued messages not yet planned, and scheduled ones whose time has come."""
+    """Queued messages not yet planned, and scheduled ones whose time has come (by the hub's clock,
+    which tests and drills move by hand: hub/relay/clock.py)."""
     now = clock.now()
     q = select(Message.id).where(
         Message.planned_at.is_(None),

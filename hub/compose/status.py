@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.contacts.masking import mask_address
 from hub.csvsafe import SafeWriter
-from hub.models import Contact, Delivery, DeliveryState, Message
+from hub.models import Contact, CsvRow, CsvSend, Delivery, DeliveryState, Message
 
 COUNT_KEYS = ("sent", "delivered", "failed", "skipped", "unknown", "pending")
 BUSY_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.CHECKING)
@@ -61,30 +61,48 @@ EXPORT_COLUMNS = ["delivery_id", "message_id", "channel", "contact_id", "contact
 
 
 def export_deliveries_csv(session: Session, message_id: int, *, mask: bool = False) -> Iterator[str]:
-    """CSV chunks, UTF-8 with a BOM so Excel in Japan opens it correctly; ``mask`` hides addresses."""
+    """CSV chunks, UTF-8 with a BOM so Excel in Japan opens it correctly; ``mask`` hides addresses.
+
+    A personalised send's rows also carry their CSV line and values (the file's columns, after the
+    usual ones): the record of what each person was told. ``mask`` hides the address columns there too.
+    """
     buf = io.StringIO()
     writer = SafeWriter(buf)
     buf.write("\ufeff")
-    writer.writerow(EXPORT_COLUMNS)
+    extra = _csv_columns(session, message_id)
+    writer.writerow(EXPORT_COLUMNS + (["csv_line", *extra] if extra else []))
     q = (
-        select(Delivery, Contact.name)
+        select(Delivery, Contact.name, CsvRow.line, CsvRow.values)
         .outerjoin(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(CsvRow, CsvRow.id == Delivery.csv_row_id)
         .where(Delivery.message_id == message_id)
         .order_by(Delivery.channel, Delivery.id)
     )
-    for n, (d, name) in enumerate(session.execute(q), start=1):
+    for n, (d, name, line, values) in enumerate(session.execute(q), start=1):
+        shown = {k: (mask_address(str(v)) if mask and v and k in ADDRESS_COLUMNS else v)
+                 for k, v in (values or {}).items()}
         writer.writerow([
             d.id, d.message_id, d.channel, d.contact_id or "", name or "",
             mask_address(d.address) if mask else d.address, d.language, d.state,
             d.reason or "", d.provider_id or "", d.provider_status or "", d.attempts, d.error_code or "",
             d.error or "", _iso(d.sent_at), _iso(d.delivered_at), _iso(d.updated_at), d.gateway or "",
             d.sender or "",
-        ])
+        ] + ([line or "", *(shown.get(c, "") for c in extra)] if extra else []))
         if n % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue()
+
+
+ADDRESS_COLUMNS = frozenset({"phone", "email", "line_user_id"})
+
+
+def _csv_columns(session: Session, message_id: int) -> list[str]:
+    message = session.get(Message, message_id)
+    send_id = (message.meta or {}).get("csv_send") if message is not None else None
+    send = session.get(CsvSend, int(send_id)) if isinstance(send_id, int) else None
+    return list(send.columns) if send is not None else []
 
 
 def _iso(value: Any) -> str:

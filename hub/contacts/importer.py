@@ -243,7 +243,7 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     department: Department | _Keep | None = KEEP
     if row.get("department"):
         department = None if row["department"] == CLEAR else _lookup(lookups.departments, row["department"], "部署")
-    consent = _consent_channels(row.get("consent", ""))
+    consent = consent_channels(row.get("consent", ""))
     consent_date = _date(row.get("consent_date", ""))
 
     found = _find(session, row.get("external_id") or None, *(a if isinstance(a, str) else None
@@ -357,7 +357,7 @@ def _lookup(table: Mapping[str, T], key: str, what: str) -> T:
     return table[key]
 
 
-def _consent_channels(value: str) -> list[str]:
+def consent_channels(value: str) -> list[str]:
     parts = _split(value)
     if [p.lower() for p in parts] in (["all"], ["yes"], ["はい"]):
         return list(CONSENT_CHANNELS)

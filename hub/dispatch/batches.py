@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from channels.base import Batch, Channel, Recipient, Rendered
 from hub.config import Settings
 from hub.models import Contact, Department, Message, MessageBody, Mode
+from hub.notices.personal import is_personal, personal_contents
 from hub.residents.links import links_for
 from hub.residents.questions import poll_of
 
@@ -54,12 +55,17 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
                 settings: Settings | None = None) -> Batch:
     dept = message.department
     contents = contents_for(session, message.id, channel.name)
+    personal = personal_contents(session, message, channel, recipients) if is_personal(message) else {}
     if dept is not None:
         # The department's display name, for channels that show one (the e-mail From): its own
         # e-mail name, else the department's name, so residents see who writes before opening.
-        contents = {language: Rendered(subject=c.subject, text=c.text, html=c.html,
-                                       meta={**c.meta, "sender_name": dept.email_sender_name or dept.name})
-                    for language, c in contents.items()}
+        sender_name = dept.email_sender_name or dept.name
+
+        def named(c: Rendered) -> Rendered:
+            return Rendered(subject=c.subject, text=c.text, html=c.html, units=c.units,
+                            meta={**c.meta, "sender_name": sender_name})
+        contents = {language: named(c) for language, c in contents.items()}
+        personal = {delivery_id: named(c) for delivery_id, c in personal.items()}
     poll = poll_of(message)
     if poll is not None:
         # Not in the stored bodies (only text is): LINE makes its buttons of it.
@@ -70,6 +76,7 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
                           asks_question=poll is not None)
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents, links=links,
+        personal=personal,
         sender=senders_by_gateway(message, channel)[gateway], mode=message.mode,
         idempotency_key=batch_key(message.id, channel.name, batch_no), attempt=attempt, gateway=gateway,
     )

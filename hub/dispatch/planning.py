@@ -27,6 +27,7 @@ from channels.base import Capability, Channel, skip_message
 from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
 from hub.db import insert_ignoring_duplicates
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
+from hub.notices.personal import csv_page
 from hub.runtime import Runtime
 
 # Plugins (e.g. triggers) add checks that run right before a message is planned and sent; a
@@ -95,7 +96,9 @@ def plan_page(session: Session, runtime: Runtime, message: Message) -> PlannedPa
     done = True
     if personal:
         audience = Audience.parse(message.audience)
-        if audience.kind == "message":
+        if audience.kind == "personal":
+            page, last = csv_page(session, message, personal, cursor.after, limit, utcnow())
+        elif audience.kind == "message":
             page, last = _follow_up_page(session, message, personal, int(audience.value), cursor.after, limit)
         else:
             page, last = _audience_page(session, message, personal, audience, cursor.after, limit)

@@ -6,6 +6,7 @@ from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
 from hub.models.health import EngineAlarm  # noqa: F401  (loads every health table for Alembic)
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
+from hub.models.notices import CsvRow, CsvSend
 from hub.models.org import ApiToken, ApprovalPolicy, Area, Category, Department, Membership, Operator, Role
 from hub.models.relay import Callout  # noqa: F401  (loads every relay table for Alembic)
 from hub.models.resident_answers import ResidentAnswer  # noqa: F401  (for Alembic)
@@ -15,7 +16,7 @@ from hub.models.webhooks import QueuedStatus, WebhookEvent
 
 __all__ = [
     "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
-    "Contact", "ContactKind", "Delivery", "DeliveryState", "Department", "Membership", "Message",
+    "Contact", "ContactKind", "CsvRow", "CsvSend", "Delivery", "DeliveryState", "Department", "Membership", "Message",
     "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role",
     "Subscription", "Template", "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
 ]

@@ -74,6 +74,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The CSV row of a personalised send (hub/models/notices.py): its values make this row's text.
+    # No foreign key: the row is kept as proof even if the send's rows are ever pruned.
+    csv_row_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class WorkerLease(Base):

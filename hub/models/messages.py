@@ -54,6 +54,9 @@ class Template(Base):
     # Prepared before they are needed: Hawaii 2018 took 38 minutes to correct for lack of one.
     correction_body: Mapped[str] = mapped_column(Text, default="")
     cancellation_body: Mapped[str] = mapped_column(Text, default="")
+    # Reviewed translations by language code (translations/templates/<lang>/<code>.yaml): each holds
+    # title, body, channels, correction and cancellation, with the Japanese text's variables.
+    translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(JSON, default=dict)
 
 
 def new_public_id() -> str:

@@ -7,6 +7,7 @@ from hub.web import (  # noqa: F401  (each registers its routes on web_bp)
     followups,  # 取消 and 訂正 from the message page
     health_pages,  # /healthz, /healthz/engine, /metrics
     login,  # /login, /logout, /password, /totp
+    notices_pages,  # /notices/csv: personalised CSV sends
     recipients,  # /messages/<id>/recipients: search by name, number, address
     rules_pages,  # /rules, /templates
     scheduled_pages,  # /scheduled: scheduled sends, and stopping one before it leaves

@@ -1,5 +1,9 @@
 """Public Atom / RSS / CAP feeds: an rss delivery row in state delivered is a published entry.
 
+Every feed is Japanese unless asked for another language with ``?lang=<code>`` (hub/residents/
+languages.py): its entries are then in that language where the message has a text in it, Japanese
+(marked with its own xml:lang) where not. A CAP alert carries every language at once, one <info> each.
+
 Exercises (and system tests) are served only from /feeds/exercise.atom: a drill must never show
 up in a public feed a newsroom or another system may be polling. That feed carries each entry's
 CAP alert inline, so a drill's receivers see <status>Exercise</status> exactly as a live system would.
@@ -15,11 +19,12 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from channels.feeds import FeedEntry, FeedMeta, atom_feed, cap_alert, cap_feed, rss2_feed
+from channels.feeds import FeedEntry, FeedMeta, Translation, atom_feed, cap_alert, cap_feed, rss2_feed
 from hub.compose.audience import Audience, AudienceError
 from hub.compose.public import public_link
 from hub.dispatch.planning import broadcast_address
 from hub.models import Area, Category, Delivery, DeliveryState, Message, MessageBody, Mode
+from hub.residents.languages import JAPANESE, LANGUAGES
 from hub.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -51,10 +56,11 @@ def _rss(rt: Runtime) -> RssChannel:
 class EntryBuilder:
     """Turns published rows into FeedEntry objects, with the same id and time a CAP reader saw."""
 
-    def __init__(self, session: Session, rt: Runtime) -> None:
+    def __init__(self, session: Session, rt: Runtime, language: str = JAPANESE) -> None:
         self.session = session
         self.rss = _rss(rt)
         self.settings = rt.settings
+        self.language = language
 
     def published_rows(self, modes: Sequence[str], address: str | None = None,
                        message_id: int | None = None) -> list[tuple[Delivery, Message]]:
@@ -69,8 +75,12 @@ class EntryBuilder:
         return [(row[0], row[1]) for row in self.session.execute(q)]
 
     def entry(self, message: Message, delivery: Delivery | None, follow_references: bool = True) -> FeedEntry:
-        body = self.session.scalar(select(MessageBody).where(
-            MessageBody.message_id == message.id, MessageBody.channel == "rss", MessageBody.language == "ja"))
+        bodies = {b.language: b for b in self.session.scalars(select(MessageBody).where(
+            MessageBody.message_id == message.id, MessageBody.channel == "rss"))}
+        language = self.language if self.language in bodies else JAPANESE
+        body = bodies.get(language)
+        translations = [Translation(code, b.subject or message.title, b.text)
+                        for code, b in bodies.items() if code != language]
         published = (delivery.delivered_at if delivery else None) or message.created_at
         references = None
         if follow_references and message.references is not None:
@@ -94,6 +104,9 @@ class EntryBuilder:
             areas=self._areas(message.audience),
             entry_id=self.rss.entry_id(message.id),
             sender=self.rss.config.authority,
+            language=language,
+            translations=sorted(translations, key=lambda t: list(LANGUAGES).index(t.language)
+                                if t.language in LANGUAGES else len(LANGUAGES)),
         )
 
     def _areas(self, spec: str) -> list[tuple[str, str]]:
@@ -111,6 +124,14 @@ class EntryBuilder:
         return [self.entry(m, d) for d, m in self.published_rows(modes, address)]
 
 
+def _language() -> str:
+    """The feed language asked for (``?lang=``); an unknown code is a 404, never a guess."""
+    code = request.args.get("lang") or JAPANESE
+    if code not in LANGUAGES:
+        abort(404)
+    return code
+
+
 def _meta(title: str, description: str, feed_id: str) -> FeedMeta:
     rt = _runtime()
     config = _rss(rt).config
@@ -118,8 +139,14 @@ def _meta(title: str, description: str, feed_id: str) -> FeedMeta:
     # would otherwise serve a feed whose links a forged Host pointed elsewhere.
     public = rt.settings.public_url.rstrip("/")
     return FeedMeta(title=title, link=public + "/", feed_url=public + request.full_path.rstrip("?"),
-                    id=f"tag:{config.authority},{config.tag_year}:feed:{feed_id}", author=config.authority,
-                    description=description)
+                    id=f"tag:{config.authority},{config.tag_year}:feed:{feed_id}{_feed_suffix()}",
+                    author=config.authority, description=description, language=_language())
+
+
+def _feed_suffix() -> str:
+    # Each language's feed is a feed of its own (its own id); Japanese keeps the id it always had.
+    language = _language()
+    return "" if language == JAPANESE else f":{language}"
 
 
 def _xml(data: bytes, content_type: str) -> Response:
@@ -142,14 +169,14 @@ def _category_feed(category: str) -> tuple[FeedMeta, list[FeedEntry]]:
                 abort(404)
             label = found.name
         address = f"rss:{category}" if category != "all" else None
-        entries = EntryBuilder(s, rt).entries(PUBLIC_MODES, address=address)
+        entries = EntryBuilder(s, rt, _language()).entries(PUBLIC_MODES, address=address)
     return _meta(f"防災・行政情報（{label}）", "市からのお知らせ", category), entries
 
 
 def _cap_index(modes: Sequence[str], meta: FeedMeta) -> Response:
     rt = _runtime()
     with rt.session() as s:
-        entries = EntryBuilder(s, rt).entries(modes)
+        entries = EntryBuilder(s, rt, _language()).entries(modes)
     return _xml(cap_feed(entries, meta), ATOM_TYPE)
 
 
@@ -169,7 +196,7 @@ def cap_document(message_id: int) -> Response:
     # One alert, whatever its mode: its CAP <status> (Actual / Exercise / Test) says what it is.
     rt = _runtime()
     with rt.session() as s:
-        builder = EntryBuilder(s, rt)
+        builder = EntryBuilder(s, rt, _language())
         rows = builder.published_rows((*PUBLIC_MODES, *EXERCISE_MODES), message_id=message_id)
         if not rows:
             abort(404)

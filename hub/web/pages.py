@@ -51,6 +51,17 @@ from hub.i18n import gettext as _
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
 from hub.residents import survey_tally
+from hub.residents.languages import EASY_JAPANESE, LANGUAGES
+from hub.translate.fill import audience_languages
+from hub.web.translations_form import (
+    ORIGIN_LABELS,
+    form_texts,
+    html_lang,
+    language_choices,
+    local_texts,
+    texts_from_form,
+    translate_for_review,
+)
 
 web_bp = Blueprint("web", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -89,8 +100,13 @@ def _template_helpers() -> dict[str, Any]:
         args = {**(request.view_args or {}), **query, "lang": code}
         return url_for(request.endpoint or "web.dashboard", **args)
 
+    def translation_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+        return form_texts(local_texts(data.get("texts") or {}), runtime().settings.secret_key)
+
     return {"csrf_token": csrf_token, "lang_url": lang_url, "operator": g.get("operator"),
-            "CHANNEL_LABELS": CHANNEL_LABELS, "MSG_TYPE_LABELS": MSG_TYPE_LABELS}
+            "CHANNEL_LABELS": CHANNEL_LABELS, "MSG_TYPE_LABELS": MSG_TYPE_LABELS,
+            "translation_rows": translation_rows, "LANGUAGE_NAMES": LANGUAGES, "ORIGIN_LABELS": ORIGIN_LABELS,
+            "html_lang": html_lang, "language_choices": language_choices}
 
 
 @web_bp.before_request
@@ -166,6 +182,9 @@ def _form_data() -> dict[str, Any]:
         # The emergency override (only offered to an operator who holds it; the API checks again).
         "override": ({"reason": form.get("override_reason", "")} if form.get("use_override") == "yes" else None),
         **_question_fields(form.get("question_text", ""), form.get("question_choices", "")),
+        # The 「翻訳」 section: each language's text, and languages the operator adds to the audience's.
+        "texts": texts_from_form(form, runtime().settings.secret_key),
+        "languages": [code for code in form.getlist("add_languages") if code in LANGUAGES],
     }
 
 
@@ -223,6 +242,8 @@ def compose_post() -> ResponseReturnValue:
         abort(403)
     data, step = _form_data(), request.form.get("step", "confirm")
     rt = runtime()
+    if step == "translate":
+        return _translate_step(data, principal)
     try:
         with rt.session() as s:
             comp, problems = read_composition(s, data, principal)
@@ -251,6 +272,25 @@ def compose_post() -> ResponseReturnValue:
     names = _("、").join(_(CHANNEL_LABELS.get(ch, ch)) for ch in preview["channels"])
     return render_template("confirm.html", data=data, preview=preview, channel_names=names,
                            withdraw_only=withdraw_only, can_override=may_override(principal))
+
+
+def _translate_step(data: dict[str, Any], principal: Principal) -> ResponseReturnValue:
+    """Machine translations for every language the audience reads, shown for review in the composer."""
+    rt = runtime()
+    with rt.session() as s:
+        comp, problems = read_composition(s, data, principal)
+        if "audience" in problems or (not comp.title and not comp.body):
+            wanted = {k: v for k, v in problems.items() if k in ("audience", "*")}
+            return render_template("compose.html", data=data, problems=wanted, **_choices()), 422
+        languages = audience_languages(s, comp, data["languages"])
+    texts = translate_for_review(rt, comp, languages)
+    data["texts"] = {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error}
+                     for code, t in texts.items()}
+    if EASY_JAPANESE in languages and EASY_JAPANESE not in data["texts"]:
+        # Never machine-translated: an empty text for the operator to write (left empty, its readers get Japanese).
+        data["texts"][EASY_JAPANESE] = {"title": "", "body": "", "origin": "operator", "error": None}
+    data["audience_languages"] = languages
+    return render_template("compose.html", data=data, problems={}, **_choices())
 
 
 @web_bp.get("/messages/<int:message_id>")
@@ -315,8 +355,16 @@ def public_message(public_id: str) -> ResponseReturnValue:
             Message.references_id == message.id, Message.state.in_(PUBLIC_STATES)).order_by(Message.id))
             if message_is_public(f)]
         original = message.references
+        # The page in the reader's language when the message has it (the links in their texts ask).
+        texts = {code: t for code, t in ((message.meta or {}).get("languages") or {}).items()
+                 if isinstance(t, dict) and t.get("title") is not None}
+        language = request.args.get("lang", "")
+        local = texts.get(language) if language in LANGUAGES else None
         page = {
-            "title": message.title, "body": message.body, "mode": message.mode,
+            "title": local["title"] if local else message.title, "body": local["body"] if local else message.body,
+            "language": language if local else "ja",
+            "languages": [("ja", LANGUAGES["ja"])] + [(c, LANGUAGES[c]) for c in LANGUAGES if c in texts],
+            "mode": message.mode,
             "msg_type": message.msg_type, "created_at": message.created_at,
             "department": message.department.name if message.department else "",
             "original": ((original.public_id, original.title)

@@ -26,6 +26,7 @@ from hub.i18n import gettext as _
 from hub.models import Message, MessageBody, Template, audit, utcnow
 from hub.models.triggers import TriggerRule
 from hub.policy import Action, Principal
+from hub.residents.languages import LANGUAGES
 from hub.web.pages import _operator, login_required, web_bp
 from triggers.base import RuleError, load_source
 from triggers.rulebook import find_rule, list_rules, save_rules
@@ -156,11 +157,12 @@ def _texts(session: Session, message_ids: list[int]) -> dict[int, dict[str, Any]
         message = session.get(Message, message_id)
         if message is None:
             continue
-        bodies = session.scalars(select(MessageBody).where(MessageBody.message_id == message_id)
-                                 .order_by(MessageBody.channel))
+        bodies = sorted(session.scalars(select(MessageBody).where(MessageBody.message_id == message_id)),
+                        key=lambda b: (b.channel, b.language != "ja", b.language))  # Japanese first
         out[message_id] = {"mode": message.mode, "state": message.state, "title": message.title,
-                           "bodies": [{"channel": b.channel, "subject": b.subject, "text": b.text}
-                                      for b in bodies]}
+                           "bodies": [{"channel": b.channel, "language": b.language,
+                                       "language_name": LANGUAGES.get(b.language, b.language),
+                                       "subject": b.subject, "text": b.text} for b in bodies]}
     return out
 
 
@@ -201,6 +203,7 @@ def rules_try() -> ResponseReturnValue:
 def templates_list() -> ResponseReturnValue:
     _admin()
     with runtime().session() as s:
-        rows = [{"code": t.code, "name": t.name, "title": t.title, "channels": sorted(t.channel_bodies or {})}
+        rows = [{"code": t.code, "name": t.name, "title": t.title, "channels": sorted(t.channel_bodies or {}),
+                 "languages": [LANGUAGES.get(code, code) for code in sorted(t.translations or {})]}
                 for t in s.scalars(select(Template).order_by(Template.code))]
     return render_template("rules/templates.html", templates=rows)

@@ -1,7 +1,7 @@
 """Each department's quiet hours for everyday notices, and the sender each delivery was requested with
 
 Revision ID: f2c6a9d41e83
-Revises: d3a81f6c2e57
+Revises: f1c5a9d3e7b2
 Create Date: 2026-11-30 13:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'f2c6a9d41e83'
-down_revision: str | Sequence[str] | None = 'd3a81f6c2e57'
+down_revision: str | Sequence[str] | None = 'f1c5a9d3e7b2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

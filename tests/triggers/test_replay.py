@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from sqlalchemy import select
 
 from hub.cli import main
 from hub.cli.context import TOKEN_ENV, HubContext
 from hub.demo.seed import DEMO_TOKEN
+from hub.models import MessageBody
 from hub.runtime import Runtime
 from tests.conftest import _empty
 from tests.triggers.support import FIXTURES, OSHU, QUAKE_6PLUS, QUAKE_CANCELLED, add_rules, prepare, replay
@@ -58,6 +60,15 @@ def test_every_fixture_goes_through_the_pipeline_without_error(runtime: Runtime)
 
     assert sum(outcomes.values()) == 228
     assert outcomes["matched"] >= 20  # every family of rule fired somewhere in the corpus
+    # JMA's Japanese words reach English and Chinese readers translated (place names stay as they are).
+    untranslated = {"en": ("震度", "警報", "注意報", "発表", "ごろ", "ミリ", "ありません"),
+                    "zh": ("警報", "注意報", "発表", "ごろ", "ミリ", "ありません")}
+    with runtime.session() as session:
+        bodies = list(session.scalars(select(MessageBody).where(MessageBody.language.in_(("en", "zh")))))
+    assert len(bodies) > 40
+    for body in bodies:
+        words = untranslated[body.language]
+        assert not [w for w in words if w in body.text], (body.language, body.text)
 
 
 def test_replay_command_prints_one_decision_per_telegram(app: Flask, runtime: Runtime, tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     client = app.test_client()
     message_id = body(create(client, mode="exercise", audience="residents",
                              question={"text": "避難していますか", "choices": ["はい", "いいえ"]}))["message_id"]
+    # Texts per language: the message page's translation states and each language's text.
+    translated_id = body(create(client, mode="exercise", audience="residents", texts={
+        "en": {"title": "Checkup", "body": "Bring your card.", "origin": "machine"},
+        "vi": {"title": "健診", "body": "Important information …\n本文", "origin": "fallback", "error": "HTTP 500"}}))["message_id"]
     base = settings.public_url.rstrip("/")
     web = browser
     web.set_script_timeout(60)
@@ -54,7 +58,8 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     sign_in(web, base, "admin")
     for path in ("/", "/compose", f"/messages/{message_id}", "/scheduled", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
-                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", public_path(app.extensions["hub"], message_id)):
+                 "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", "/notices/csv",
+                 public_path(app.extensions["hub"], message_id), f"/messages/{translated_id}"):
         pages[path] = _violations_at(web, f"{base}{path}", source)
     answer = url_for(settings, ResidentLink(ANSWER, 1, "email", message_id))  # the survey's answer page
     pages["/r/a/…"] = _violations_at(web, answer, source)

@@ -93,3 +93,17 @@ def test_an_unreadable_upload_is_shown_as_unreadable_and_not_quarantined(client:
     assert tried.status_code == 200 and 'data-outcome="quarantined"' in tried.get_data(as_text=True)
     with app.extensions["hub"].session() as s:
         assert s.scalar(select(func.count()).select_from(TriggerTelegram)) == 0
+
+
+def test_the_templates_page_and_the_dry_run_show_every_reviewed_language(client: FlaskClient) -> None:
+    assert login(client, "admin").status_code == 302
+    assert client.post("/rules", data={"csrf_token": csrf(client), "rule": OSHU_RULE}).status_code == 302
+
+    row = client.get("/templates").get_data(as_text=True).split('data-code="jma-earthquake"')[1].split("</tr>")[0]
+    assert "English, やさしい日本語, 中文（简体）" in row
+
+    html = client.post("/rules/try", data={"csrf_token": csrf(client), "sample": FIXTURE.name}).get_data(as_text=True)
+    english = html.split('data-channel="sms" data-language="en"')[1].split("</pre>")[0]
+    assert "（English）" in english and "Earthquake at about 8:43 AM (Japan time). 奥州市 (Seismic intensity 6 Upper)" in english
+    easy = html.split('data-channel="email" data-language="ja-easy"')[1].split("</pre>")[0]
+    assert "大きい 地震が ありました" in easy

@@ -32,8 +32,40 @@
       audience: data.get("audience") || "all", mode: data.get("mode") || "",
       msg_type: data.get("msg_type") || "alert", category: data.get("category") || null,
       department: data.get("department") || null, references: data.get("references") || null,
-      scheduled_at: data.get("scheduled_at") || null, overrides: overrides, question: question(data)
+      scheduled_at: data.get("scheduled_at") || null, overrides: overrides, question: question(data),
+      texts: texts(data)
     };
+  }
+
+  // The 「翻訳」 section's texts, so the preview shows each language as every channel renders it.
+  function texts(data) {
+    var out = {};
+    data.getAll("text_langs").forEach(function (code) {
+      var title = data.get("text_" + code + "_title") || "", body = data.get("text_" + code + "_body") || "";
+      if (title || body) out[code] = {title: title, body: body, origin: data.get("text_" + code + "_origin") || "operator"};
+    });
+    return out;
+  }
+
+  function card(ch, item, lang) {
+    var node = el("article", "preview" + (item.errors.length ? " has-error" : ""));
+    if (lang) node.lang = lang === "ja-easy" ? "ja" : lang;
+    var h = el("h3");
+    h.appendChild(el("span", null, config.channel_names[ch] || ch));
+    node.appendChild(h);
+    if (item.subject) node.appendChild(el("p", "meta", L.subject + "：" + item.subject));
+    node.appendChild(el("pre", null, item.text));
+    if (item.meta.speech) {  // what the caller hears: the opening, the message and its repeat
+      node.appendChild(el("p", "meta", L.spoken));
+      node.appendChild(el("pre", "speech", item.meta.speech));
+    }
+    if (item.recipients !== undefined) node.appendChild(el("p", "meta", metaLine(ch, item)));
+    else if (ch === "sms" && item.meta.segments !== undefined) {
+      node.appendChild(el("p", "meta", item.meta.segments + " " + L.segments + " (" + item.meta.encoding + ")"));
+    }
+    item.warnings.forEach(function (w) { node.appendChild(el("p", "warn", w)); });
+    item.errors.forEach(function (e) { node.appendChild(el("p", "err", e + L.sends_japanese)); });
+    return node;
   }
 
   function question(data) {
@@ -79,20 +111,18 @@
     previews.textContent = "";
     Object.keys(result.channels).forEach(function (ch) {
       var item = result.channels[ch];
-      var card = el("article", "preview" + (item.errors.length ? " has-error" : ""));
-      var h = el("h3");
-      h.appendChild(el("span", null, config.channel_names[ch] || ch));
-      card.appendChild(h);
-      if (item.subject) card.appendChild(el("p", "meta", L.subject + "：" + item.subject));
-      card.appendChild(el("pre", null, item.text));
-      if (item.meta.speech) {  // what the caller hears: the opening, the message and its repeat
-        card.appendChild(el("p", "meta", L.spoken));
-        card.appendChild(el("pre", "speech", item.meta.speech));
-      }
-      card.appendChild(el("p", "meta", metaLine(ch, item)));
-      item.warnings.forEach(function (w) { card.appendChild(el("p", "warn", w)); });
-      item.errors.forEach(function (e) { card.appendChild(el("p", "err", e)); });
-      previews.appendChild(card);
+      var node = card(ch, {recipients: item.recipients, units_total: item.units_total, subject: item.subject,
+                           text: item.text, meta: item.meta, warnings: item.warnings, errors: []});
+      item.errors.forEach(function (e) { node.appendChild(el("p", "err", e)); });
+      previews.appendChild(node);
+    });
+    Object.keys(result.languages || {}).forEach(function (code) {
+      var lang = result.languages[code];
+      var heading = el("h3", "language", (config.language_names[code] || code) + " — " +
+                       (config.origin_labels[lang.origin] || lang.origin));
+      heading.dataset.language = code;
+      previews.appendChild(heading);
+      Object.keys(lang.channels).forEach(function (ch) { previews.appendChild(card(ch, lang.channels[ch], code)); });
     });
     var size = result.audience.label + "：" + result.audience.size + " " + L.people;
     if (result.mode !== "actual") size += "（" + L.exercise_only + "）";
@@ -128,6 +158,17 @@
   }
 
   form.addEventListener("input", schedule);
+  // An edited translation is the operator's: say so at once (the server decides it again on sending).
+  form.addEventListener("input", function (event) {
+    var section = event.target.closest && event.target.closest(".translation");
+    if (!section || section.dataset.origin === "operator" || section.dataset.origin === "reviewed") return;
+    section.dataset.origin = "operator";
+    var badge = section.querySelector(".badge-origin");
+    if (badge) {
+      badge.className = "badge badge-origin badge-origin-operator";
+      badge.textContent = config.origin_labels.operator;
+    }
+  });
   form.addEventListener("change", function (event) {
     // The banner follows the mode switch at once, not after the preview round trip.
     if (event.target.name === "mode") document.body.dataset.mode = event.target.value;

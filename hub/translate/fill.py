@@ -1,0 +1,69 @@
+"""Giving a composition the languages its readers need: machine translation, or the marked fallback.
+
+Which languages a message gets (docs/residents.md): the distinct languages of the active contacts
+its audience reaches (drill participants only for an exercise), plus any the operator adds. The
+Japanese title and body are the message itself; やさしい日本語 is written by a person, never
+machine-translated, so a message without it reaches those readers in Japanese.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.compose.audience import Audience, contact_ids_query
+from hub.compose.messages import Composition, LocalText
+from hub.models import Contact, Mode
+from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
+from hub.runtime import Runtime
+from hub.translate.fallback import fallback_line, with_fallback_line
+from hub.translate.providers import TranslationFailed, translate
+
+# Languages translated at once: a handful of requests, each waiting on the translator.
+PARALLEL = 4
+NEVER_MACHINE = frozenset({JAPANESE, EASY_JAPANESE})
+
+
+def audience_languages(session: Session, comp: Composition, extra: Iterable[str] = ()) -> list[str]:
+    """The languages ``comp`` needs besides Japanese, in the order of LANGUAGES."""
+    ids = contact_ids_query(Audience.parse(comp.audience))
+    query = select(Contact.language).distinct().where(Contact.id.in_(ids))
+    if comp.mode != Mode.ACTUAL:
+        query = query.where(Contact.exercise_participant.is_(True))
+    wanted = set(session.scalars(query)) | set(extra)
+    return [code for code in LANGUAGES if code in wanted and code != JAPANESE]
+
+
+def machine_text(runtime: Runtime, comp: Composition, language: str) -> LocalText:
+    """``comp`` translated into ``language``; the Japanese with the fixed line when that fails."""
+    settings = runtime.settings
+    try:
+        title = translate(settings, comp.title, target=language) if comp.title else ""
+        body = translate(settings, comp.body, target=language) if comp.body else ""
+        overrides = {ch: translate(settings, text, target=language) for ch, text in comp.overrides.items()}
+    except TranslationFailed as exc:
+        return fallback_text(comp, language, str(exc))
+    return LocalText(title=title, body=body, origin="machine", overrides=overrides)
+
+
+def fallback_text(comp: Composition, language: str, why: str) -> LocalText:
+    # The title stays as written (a subject line takes no notice); the body opens with the line.
+    return LocalText(
+        title=comp.title, body=with_fallback_line(language, comp.body) if comp.body else fallback_line(language),
+        origin="fallback",
+        overrides={ch: with_fallback_line(language, text) for ch, text in comp.overrides.items()}, error=why)
+
+
+def fill_missing(runtime: Runtime, comp: Composition, languages: Sequence[str]) -> Composition:
+    """``comp`` with a text for every language of ``languages`` it lacks (Japanese and やさしい日本語 excepted)."""
+    missing = [code for code in dict.fromkeys(languages)
+               if code in LANGUAGES and code not in NEVER_MACHINE and code not in comp.texts]
+    if not missing:
+        return comp
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(missing)), thread_name_prefix="translate") as pool:
+        made = dict(zip(missing, pool.map(lambda code: machine_text(runtime, comp, code), missing), strict=True))
+    return dataclasses.replace(comp, texts={**comp.texts, **made})

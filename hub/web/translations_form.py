@@ -1,0 +1,87 @@
+"""The composer's 「翻訳」 section: texts per language carried through the form, machine
+translations asked for, and an edited machine translation becoming the operator's own.
+
+Each language travels as ``text_<code>_title`` / ``_body`` / ``_origin`` / ``_error`` plus
+``_machine``: a digest of the text as the translator made it, so an edit (origin ``operator``) is
+told apart from an untouched machine translation (origin ``machine``) without trusting the page.
+Per-channel texts per language are the API's (``texts.<code>.overrides``); the composer translates
+the title and body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from channels.locale import bcp47
+from hub.compose.messages import Composition, LocalText
+from hub.residents.languages import JAPANESE, LANGUAGES
+from hub.runtime import Runtime
+from hub.translate.fill import fill_missing
+
+ORIGIN_LABELS = {"machine": "機械翻訳", "reviewed": "確認済み", "operator": "確認済み（担当者が入力・編集）",
+                 "fallback": "翻訳失敗"}
+EDITABLE_ORIGINS = ("machine", "fallback")
+
+
+def _norm(text: str) -> str:
+    # A browser sends a textarea's line breaks as CRLF: an untouched text must still match.
+    return text.replace("\r\n", "\n").strip()
+
+
+def digest(secret: str, title: str, body: str) -> str:
+    """What the translator made, keyed with the hub's secret (the page cannot claim an edit is machine-made)."""
+    return hmac.new(secret.encode(), f"{_norm(title)}\n{_norm(body)}".encode(), hashlib.sha256).hexdigest()
+
+
+def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[str, Any]]:
+    """The ``texts`` of the composer's form, in the API's shape (hub.api.translations.read_texts)."""
+    texts: dict[str, dict[str, Any]] = {}
+    for code in form.getlist("text_langs"):
+        if code not in LANGUAGES or code == JAPANESE or code in texts:
+            continue
+        title, body = _norm(form.get(f"text_{code}_title", "")), _norm(form.get(f"text_{code}_body", ""))
+        origin = form.get(f"text_{code}_origin", "operator")
+        error = form.get(f"text_{code}_error") or None
+        made = form.get(f"text_{code}_machine", "")
+        if origin not in ("operator", *EDITABLE_ORIGINS):
+            origin = "operator"  # "reviewed" is a template's, never the page's word
+        if origin in EDITABLE_ORIGINS and not hmac.compare_digest(made, digest(secret, title, body)):
+            origin, error = "operator", None  # a person changed it: theirs now, nothing failed
+        texts[code] = {"title": title, "body": body, "origin": origin, "error": error}
+    return texts
+
+
+def form_texts(texts: Mapping[str, LocalText], secret: str) -> list[dict[str, Any]]:
+    """Each language as the section shows it, in the order of LANGUAGES."""
+    return [{"code": code, "name": LANGUAGES[code], "title": t.title, "body": t.body, "origin": t.origin,
+             "label": ORIGIN_LABELS.get(t.origin, t.origin), "error": t.error,
+             "machine": digest(secret, t.title, t.body) if t.origin in EDITABLE_ORIGINS else ""}
+            for code in LANGUAGES if (t := texts.get(code)) is not None]
+
+
+def local_texts(texts: Mapping[str, Mapping[str, Any]]) -> dict[str, LocalText]:
+    return {code: LocalText(title=str(t.get("title") or ""), body=str(t.get("body") or ""),
+                            origin=str(t.get("origin") or "operator"), error=t.get("error"))
+            for code, t in texts.items()}
+
+
+def translate_for_review(runtime: Runtime, comp: Composition, languages: list[str]) -> dict[str, LocalText]:
+    """A text for each of ``languages``: the ones given, machine translations for the rest
+    (やさしい日本語 is written by a person, never translated)."""
+    # The composer reviews title and body; per-channel Japanese texts stay Japanese-only here.
+    return fill_missing(runtime, dataclasses.replace(comp, overrides={}), languages).texts
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return [(code, name) for code, name in LANGUAGES.items() if code != JAPANESE]
+
+
+def html_lang(code: str) -> str:
+    """A BCP 47 tag for the page's lang attributes: やさしい日本語 is Japanese."""
+    return bcp47(code)
