@@ -32,6 +32,8 @@ from hub.compose.audience import (
 from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
 from hub.compose.messages import ComposeError, Composition, preview, preview_languages
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
+from hub.residents.easy_japanese import check as check_easy
+from hub.residents.languages import EASY_JAPANESE
 from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
@@ -414,4 +416,7 @@ def _languages_preview(rt: Runtime, comp: Composition, message_id: int, public_i
         local = comp.texts[language]
         out[language] = {"origin": local.origin, "error": local.error,
                          "channels": {name: rendered_json(r) for name, r in by_channel.items()}}
+        if language == EASY_JAPANESE:
+            # The person writing it sees, as they type, what would make it hard to read.
+            out[language]["findings"] = [f.as_dict() for f in check_easy("\n".join((local.title, local.body)))]
     return out
