@@ -32,12 +32,12 @@ from hub.compose.audience import (
 from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
 from hub.compose.messages import ComposeError, Composition, preview, preview_languages
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
-from hub.residents.easy_japanese import check as check_easy
-from hub.residents.languages import EASY_JAPANESE
 from hub.compose.schedule import ScheduleError, read_schedule
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
 from hub.policy import Action, may_follow_up, may_override
+from hub.residents.easy_japanese import check as check_easy
+from hub.residents.languages import EASY_JAPANESE
 from hub.residents.questions import ANSWERABLE_ON, read_question
 from hub.runtime import Runtime
 
