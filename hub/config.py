@@ -202,6 +202,10 @@ class Settings:
     translator_url: str = ""
     translator_key: str = field(default="", metadata=SECRET)
     translator_timeout: float = 10.0
+    # A trigger's alert waits at most this long for machine translations of the audience's
+    # languages its template has no reviewed text for; 0: none (those readers get the reviewed
+    # English text, marked as the fallback).
+    trigger_translate_seconds: float = 3.0
 
     # Authorization (docs/security.md): department codes whose senders may import and edit the
     # department-less resident register. Empty: admins only.

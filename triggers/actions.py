@@ -37,6 +37,7 @@ from hub.models.triggers import RuleIncident, TriggerIncident, TriggerRule, Trig
 from hub.runtime import Runtime
 from hub.template_languages import reviewed_texts
 from hub.templating import fill
+from hub.translate.fill import NEVER_MACHINE, audience_languages, fallback_text, fill_missing
 from triggers.base import Envelope, Finding, InfoKind, RuleSpec
 
 log = logging.getLogger(__name__)
@@ -247,13 +248,28 @@ def _compose(ctx: Context, rule: TriggerRule, variables: dict[str, Any], msg_typ
 
 
 def fill_missing_languages(ctx: Context, composition: Composition) -> None:
-    """Where machine translation joins: languages of the audience with no reviewed text.
+    """Machine translation, as a marked fallback, for languages of the audience with no reviewed text.
 
-    Not wired yet: the reviewed languages (``composition.texts``) are all a trigger message
-    carries, and recipients of any other language get Japanese. The translation service's
-    ``fill_missing`` (hub/translate/) is called here, adding texts of origin ``machine`` (or
-    ``fallback`` when it fails) without touching the reviewed ones.
+    An alert does not wait for a slow translator: all languages together get at most
+    ``HUB_TRIGGER_TRANSLATE_SECONDS``. Where machine translation fails or is too slow, readers get
+    the template's reviewed English text (better read than Japanese by most of them), marked
+    ``fallback`` with the reason, or Japanese with the fixed English line when there is none.
     """
+    settings = ctx.runtime.settings
+    wanted = audience_languages(ctx.session, composition)
+    budget = settings.trigger_translate_seconds
+    if settings.translator != "none" and budget > 0:
+        filled = fill_missing(ctx.runtime, composition, wanted, deadline=budget)
+    else:
+        filled = dataclasses.replace(composition, texts={
+            **composition.texts,
+            **{code: fallback_text(composition, code, "機械翻訳を使わない設定です")
+               for code in wanted if code not in composition.texts and code not in NEVER_MACHINE}})
+    english = composition.texts.get("en")
+    for code, local in filled.texts.items():
+        if local.origin == "fallback" and code not in composition.texts and english is not None:
+            local = dataclasses.replace(english, origin="fallback", error=local.error)
+        composition.texts[code] = local
 
 
 def _follow_up_texts(template: Template | None, variables: dict[str, Any], part: str,

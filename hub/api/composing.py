@@ -43,6 +43,8 @@ from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
 from hub.policy import Action, may_follow_up, may_override
 from hub.relay import clock
+from hub.residents.easy_japanese import check as check_easy
+from hub.residents.languages import EASY_JAPANESE
 from hub.residents.questions import ANSWERABLE_ON, read_question
 from hub.runtime import Runtime
 
@@ -439,4 +441,7 @@ def _languages_preview(rt: Runtime, comp: Composition, message_id: int, public_i
         local = comp.texts[language]
         out[language] = {"origin": local.origin, "error": local.error,
                          "channels": {name: rendered_json(r) for name, r in by_channel.items()}}
+        if language == EASY_JAPANESE:
+            # The person writing it sees, as they type, what would make it hard to read.
+            out[language]["findings"] = [f.as_dict() for f in check_easy("\n".join((local.title, local.body)))]
     return out

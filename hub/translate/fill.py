@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,12 +58,24 @@ def fallback_text(comp: Composition, language: str, why: str) -> LocalText:
         overrides={ch: with_fallback_line(language, text) for ch, text in comp.overrides.items()}, error=why)
 
 
-def fill_missing(runtime: Runtime, comp: Composition, languages: Sequence[str]) -> Composition:
-    """``comp`` with a text for every language of ``languages`` it lacks (Japanese and やさしい日本語 excepted)."""
+def fill_missing(runtime: Runtime, comp: Composition, languages: Sequence[str],
+                 deadline: float | None = None) -> Composition:
+    """``comp`` with a text for every language of ``languages`` it lacks (Japanese and やさしい日本語 excepted).
+
+    ``deadline``: seconds for all of them together (an alert does not wait for a slow translator);
+    a language not translated by then gets the fallback text, and its translation is abandoned.
+    """
     missing = [code for code in dict.fromkeys(languages)
                if code in LANGUAGES and code not in NEVER_MACHINE and code not in comp.texts]
     if not missing:
         return comp
-    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(missing)), thread_name_prefix="translate") as pool:
-        made = dict(zip(missing, pool.map(lambda code: machine_text(runtime, comp, code), missing), strict=True))
+    pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(missing)), thread_name_prefix="translate")
+    try:
+        futures = {code: pool.submit(machine_text, runtime, comp, code) for code in missing}
+        done, _ = wait(futures.values(), timeout=deadline)
+        late = f"翻訳が{deadline:g}秒以内に終わりませんでした" if deadline is not None else ""
+        made = {code: future.result() if future in done else fallback_text(comp, code, late)
+                for code, future in futures.items()}
+    finally:
+        pool.shutdown(wait=deadline is None, cancel_futures=True)
     return dataclasses.replace(comp, texts={**comp.texts, **made})

@@ -48,3 +48,18 @@ def test_bad_requests_are_4xx(client: FlaskClient) -> None:
         assert response.status_code == 400, body
         _valid(response)
     assert client.post(URL, data="text", headers=bearer(**{"Content-Type": "text/plain"})).status_code == 400
+
+
+def test_the_composer_preview_shows_what_makes_a_plain_japanese_text_hard(client: FlaskClient) -> None:
+    """The person writing the やさしい日本語 text sees the findings beside it; other languages get none."""
+    texts = {"ja-easy": {"title": "じしん", "body": "速やかに避難されるようお願い申し上げます。"},
+             "en": {"title": "Earthquake", "body": "Evacuate now."}}
+    r = client.post("/api/v1/messages/preview", headers=bearer(), json={
+        "title": "地震", "body": "避難してください。", "channels": ["sms"], "mode": "exercise", "audience": "staff",
+        "texts": texts})
+
+    assert r.status_code == 200, r.get_json()
+    languages = r.get_json()["languages"]
+    rules = {f["rule"] for f in languages["ja-easy"]["findings"]}
+    assert "humble" in rules
+    assert "findings" not in languages["en"]

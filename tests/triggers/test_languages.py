@@ -161,3 +161,74 @@ def test_a_broken_translation_never_stops_the_alert(runtime: Runtime, sandbox_cl
     assert _received(sandbox_client, RESIDENTS["zh"])["sms"].startswith("Earthquake at about 8:43 AM")
     assert _received(sandbox_client, RESIDENTS["ja"])["sms"].startswith("8時43分ごろ地震。奥州市（震度６強）")
     assert _received(sandbox_client, RESIDENTS["ja-easy"])["sms"].startswith("8時43分ごろ 大きい 地震が")
+
+
+def _vietnamese_resident(runtime: Runtime, area_code: str) -> Resident:
+    vi = Resident("vi", "+819012349999", "vi@mail.example.jp", "U" + "9" * 32)
+    with runtime.session() as session:
+        area = session.scalar(select(Area).where(Area.code == area_code))
+        contact = Contact(name="住民 vi", language="vi", phone=vi.phone, email=vi.email, line_user_id=vi.line,
+                          areas=[area] if area else [])
+        contact.consents = [Consent(channel=ch, source="test") for ch in ("sms", "email", "line")]
+        session.add(contact)
+        session.commit()
+    return vi
+
+
+def test_a_language_without_a_reviewed_text_gets_a_marked_machine_translation(
+    runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    prepare(runtime, residents=0, staff=0)
+    _residents(runtime, OSHU)
+    vi = _vietnamese_resident(runtime, OSHU)
+    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+
+    (outcome,) = replay(runtime, QUAKE_6PLUS).rules
+
+    with runtime.session() as session:
+        message = session.get(Message, outcome.message_id)
+        assert message is not None
+        languages = (message.meta or {})["languages"]
+    assert languages["vi"]["origin"] == "machine"
+    assert {languages[code]["origin"] for code in ("en", "zh", "ja-easy")} == {"reviewed"}
+    # The sandbox's translator marks what it made up; a real LibreTranslate would write Vietnamese.
+    assert _received(sandbox_client, vi)["sms"].startswith("[sandbox:vi]")
+
+
+def test_when_machine_translation_fails_the_alert_goes_with_the_reviewed_english(
+    runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    prepare(runtime, residents=0, staff=0)
+    _residents(runtime, OSHU)
+    vi = _vietnamese_resident(runtime, OSHU)
+    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    sandbox_client.inject_fault("translate", "500", count=0)
+
+    (outcome,) = replay(runtime, QUAKE_6PLUS).rules
+
+    assert outcome.action == "alert"
+    with runtime.session() as session:
+        message = session.get(Message, outcome.message_id)
+        assert message is not None
+        vi_state = (message.meta or {})["languages"]["vi"]
+    assert vi_state["origin"] == "fallback" and vi_state["error"]
+    assert _received(sandbox_client, vi)["sms"].startswith("Earthquake at about 8:43 AM")
+    assert _received(sandbox_client, RESIDENTS["ja"])["sms"].startswith("8時43分ごろ地震。")
+
+
+def test_a_slow_translator_does_not_hold_the_alert(runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    prepare(runtime, residents=0, staff=0)
+    _residents(runtime, OSHU)
+    vi = _vietnamese_resident(runtime, OSHU)
+    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    # Slower than HUB_TRIGGER_TRANSLATE_SECONDS (3 s), though within the translator's own timeout.
+    sandbox_client.inject_fault("translate", "timeout", count=0, delay=8.0)
+
+    (outcome,) = replay(runtime, QUAKE_6PLUS).rules
+
+    with runtime.session() as session:
+        message = session.get(Message, outcome.message_id)
+        assert message is not None
+        vi_state = (message.meta or {})["languages"]["vi"]
+    assert vi_state["origin"] == "fallback" and "3秒以内" in vi_state["error"]
+    assert _received(sandbox_client, vi)["sms"].startswith("Earthquake at about 8:43 AM")

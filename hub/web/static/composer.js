@@ -122,6 +122,12 @@
                        (config.origin_labels[lang.origin] || lang.origin));
       heading.dataset.language = code;
       previews.appendChild(heading);
+      if (lang.findings && lang.findings.length) {
+        var hard = el("ul", "easy-findings");
+        hard.setAttribute("aria-label", L.easy_findings);
+        lang.findings.forEach(function (f) { hard.appendChild(el("li", "warn", "「" + f.text + "」" + f.message)); });
+        previews.appendChild(hard);
+      }
       Object.keys(lang.channels).forEach(function (ch) { previews.appendChild(card(ch, lang.channels[ch], code)); });
     });
     var size = result.audience.label + "：" + result.audience.size + " " + L.people;
