@@ -9,7 +9,7 @@ import pytest
 
 from hub.models import Template
 from hub.template_languages import TRANSLATED, fill_translation, phrasebook, read_translations, reviewed_texts
-from hub.templating import SHIPPED, TemplateError, read_template_file, template_files
+from hub.templating import SHIPPED, TemplateError, fill, read_template_file, template_files
 
 JMA = {read_template_file(path)["code"]: read_template_file(path) for path in template_files([SHIPPED / "jma"])}
 QUAKE = {
@@ -116,3 +116,18 @@ def test_a_translation_is_checked_against_its_japanese_template(tmp_path: Path) 
         _write(tmp_path, "fr", bad)
         with pytest.raises(TemplateError, match=problem):
             read_translations(record, tmp_path)
+
+
+def test_a_quake_without_an_origin_time_never_says_about_nothing() -> None:
+    """A report with no time in it (rare: no origin nor arrival time) reads as a sentence in every language."""
+    template = _template("jma-earthquake")
+    timeless = {**QUAKE, "origin_time": None}
+
+    japanese = fill(template, timeless)
+    texts = reviewed_texts(template, timeless)
+
+    assert japanese.body.startswith("強い地震がありました。")
+    assert japanese.overrides["sms"].startswith("地震。奥州市") and japanese.overrides["x"].startswith("地震がありました。")
+    assert texts["en"].body.startswith("A strong earthquake occurred.")
+    assert texts["ja-easy"].overrides["sms"].startswith("大きい 地震が ありました。")
+    assert all("ごろ" not in text for text in (japanese.body, *japanese.overrides.values()))
