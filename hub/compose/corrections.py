@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from hub.compose.audience import RECEIVED_STATES
 from hub.compose.messages import ComposeError, Composition, LocalText, create_message, withdraw
-from hub.models import Delivery, Message, MsgType, Operator
+from hub.models import Delivery, Message, MsgType, Operator, audit
+from hub.residents.questions import close_survey
 from hub.runtime import Runtime
 
 
@@ -78,6 +79,9 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
     if kind == "correction" and not (body or "").strip():
         raise ComposeError({"*": ["訂正の本文を入力してください"]})
     withdrawn = withdraw(session, original, actor, reason="取消" if kind == "cancel" else "訂正")
+    if kind == "cancel" and close_survey(original):
+        # Answers to a question that was called off would be counted as if it still stood.
+        audit(session, actor, "survey.close", original, reason="取消")
     channels = carried_channels(session, original.id)
     if kind == "correction" and withdrawn:
         channels = sorted(set(channels) | set(withdrawn_channels(session, original.id)))

@@ -119,3 +119,22 @@ def test_a_resident_of_two_areas_counts_in_both_and_one_of_none_under_none(
     assert [(g["name"], g["unanswered"]) for g in t["areas"]][-1] == ("（なし）", 1), "none comes last"
     assert {g["name"]: g["answered"] for g in t["categories"]} == {"防災": 1, "（なし）": 0}
 
+
+
+def test_a_cancelled_survey_takes_no_more_answers(
+    client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    """取消 of the message calls the question off too: a late reply is not counted as if it still stood."""
+    _town(runtime)
+    message_id = send_survey(client, ["sms", "line"])
+    assert text_hub(sandbox_client, "+819011110001", "1") == ["回答を受け付けました（1:はい）。ありがとうございました。"]
+
+    cancel = client.post("/api/v1/messages", headers=bearer(),
+                         json={"msg_type": "cancel", "references": message_id})
+    assert cancel.status_code == 201, cancel.get_json()
+
+    assert text_hub(sandbox_client, "+819011110002", "2") == []
+    with runtime.session() as session:
+        assert session.scalars(select(ResidentAnswer.choice_key)).all() == ["1"]
+        closed = session.scalars(select(AuditLog).where(AuditLog.action == "survey.close")).all()
+        assert len(closed) == 1 and closed[0].detail.get("reason") == "取消"
