@@ -62,20 +62,20 @@ def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-STRING = {"type": "string"}
-INTEGER = {"type": "integer"}
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
 # Ids are INTEGER keys: a larger number in a path is 404, as for any id that does not exist.
-ID = {"type": "integer", "minimum": 0, "maximum": MAX_INT_ID}
-MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": ID}
+ID: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_INT_ID}
+MESSAGE_ID: dict[str, Any] = {"name": "message_id", "in": "path", "required": True, "schema": ID}
 CALLOUT_ID = {"name": "callout_id", "in": "path", "required": True, "schema": ID}
-NULLABLE_STRING = nullable("string")
-PAGING = [
+NULLABLE_STRING: dict[str, Any] = nullable("string")
+PAGING: list[dict[str, Any]] = [
     query("page", {"type": "integer", "minimum": 1, "default": 1}, "1-based page"),
     query("per_page", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
 ]
 COUNTS = obj({k: {"type": "integer", "minimum": 0}
               for k in ("sent", "delivered", "failed", "skipped", "unknown", "pending")})
-STRINGS = {"type": "array", "items": STRING}
+STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
 
 LANGUAGE_CODES = [code for code in LANGUAGES if code != "ja"]
 ORIGIN = {"enum": ["operator", "reviewed", "machine", "fallback"],
@@ -125,52 +125,7 @@ MESSAGE_FIELDS: dict[str, Any] = {
                   "description": "languages to add to those of the audience's contacts"},
 }
 
-NONNEGATIVE = {"type": "integer", "minimum": 0}
-KEY_COUNTS = {"type": "object", "additionalProperties": NONNEGATIVE, "description": "answers per choice key"}
-SURVEY_GROUP = obj({"code": NULLABLE_STRING, "name": STRING, "reached": NONNEGATIVE, "answered": NONNEGATIVE,
-                    "unanswered": NONNEGATIVE, "counts": KEY_COUNTS},
-                   description="a resident in two areas (categories) counts in both; code null: none")
-SURVEY_SCHEMAS: dict[str, Any] = {
-    "QuestionInput": obj({
-        "text": {"type": "string", "minLength": 1, "maxLength": 200},
-        "choices": {"type": "array", "minItems": 2, "maxItems": 9,
-                    "items": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 20},
-                                        obj({"key": {"type": "string", "pattern": "^[1-9]$"},
-                                             "label": {"type": "string", "minLength": 1, "maxLength": 20}},
-                                            required=["label"])]},
-                    "description": "labels (keys 1, 2, … in order: what a resident replies by SMS); "
-                    "at most 20 characters each, a LINE button's limit"},
-        "hours": {"type": "integer", "minimum": 1, "maximum": 720, "default": 72,
-                  "description": "answers are taken this long after the message went out"},
-    }, required=["text", "choices"]),
-    "SurveyTally": obj({
-        "message_id": INTEGER,
-        "question": obj({"text": STRING, "choices": {"type": "array", "items": obj({"key": STRING,
-                                                                                       "label": STRING})}}),
-        "open": {"type": "boolean"}, "closes_at": nullable("string", format="date-time"),
-        "reached": {**NONNEGATIVE, "description": "residents it reached (sent or delivered)"},
-        "answered": NONNEGATIVE,
-        "unanswered": {**NONNEGATIVE, "description": "reached and not answered"},
-        "choices": {"type": "array", "items": obj({"key": STRING, "label": STRING, "count": NONNEGATIVE})},
-        "channels": {"type": "object", "additionalProperties": NONNEGATIVE,
-                     "description": "answers by path: sms, line, web (the answer page)"},
-        "areas": {"type": "array", "items": SURVEY_GROUP},
-        "categories": {"type": "array", "items": SURVEY_GROUP},
-    }),
-    "Respondent": obj({
-        "contact_id": INTEGER, "external_id": NULLABLE_STRING, "name": STRING, "areas": STRINGS,
-        "categories": STRINGS, "reached_on": STRINGS, "status": {"enum": ["answered", "unanswered"]},
-        "answer": {"oneOf": [{"type": "null"}, obj({
-            "key": STRING, "label": STRING, "channel": STRING,
-            "answered_at": {"type": "string", "format": "date-time"},
-            "first_answered_at": {"type": "string", "format": "date-time"},
-            "changes": {**NONNEGATIVE, "description": "how often the answer was changed"}})]},
-    }),
-    "RespondentPage": page_of("Respondent"),
-}
-
 SCHEMAS: dict[str, Any] = {
-    **SURVEY_SCHEMAS,
     "Error": obj({"error": obj({"code": STRING, "message": STRING,
                                 "problems": {"type": "object", "additionalProperties": STRINGS}},
                                required=["code", "message"])}),
@@ -324,7 +279,7 @@ SCHEMAS: dict[str, Any] = {
     }),
 }
 
-CSV = {"description": "CSV attachment (UTF-8 with BOM)", "content": {"text/csv": {}}}
+CSV: dict[str, Any] = {"description": "CSV attachment (UTF-8 with BOM)", "content": {"text/csv": {}}}
 
 PATHS: dict[str, Any] = {
     "/messages": {
@@ -381,35 +336,6 @@ PATHS: dict[str, Any] = {
         "parameters": [MESSAGE_ID],
         "get": {"operationId": "exportDeliveries", "summary": "Every delivery row as CSV (UTF-8 with BOM)",
                 "responses": {"200": CSV, **errors(401, 404)}},
-    },
-    "/messages/{message_id}/survey": {
-        "parameters": [MESSAGE_ID],
-        "get": {"operationId": "getSurvey", "summary": "The live tally of the message's resident survey",
-                "responses": {"200": reply("Counts per choice, by area, category and answer path",
-                                           ref("SurveyTally")),
-                              **errors(401, 403, 404)}},
-    },
-    "/messages/{message_id}/survey/close": {
-        "parameters": [MESSAGE_ID],
-        "post": {"operationId": "closeSurvey", "summary": "Stop taking answers now (a sender of its department)",
-                 "responses": {"200": reply("Closed; the tally as it stands", ref("SurveyTally")),
-                               **errors(401, 403, 404, 409)}},
-    },
-    "/messages/{message_id}/survey/respondents": {
-        "parameters": [MESSAGE_ID],
-        "get": {"operationId": "listRespondents",
-                "summary": "Residents the survey reached or who answered, with their answer",
-                "parameters": [*PAGING, query("status", {"enum": ["all", "answered", "unanswered"],
-                                                         "default": "all"},
-                                              "unanswered: reached and not answered")],
-                "responses": {"200": reply("One page", ref("RespondentPage")), **errors(400, 401, 403, 404)}},
-    },
-    "/messages/{message_id}/survey.csv": {
-        "parameters": [MESSAGE_ID],
-        "get": {"operationId": "exportSurvey", "summary": "One row per resident with their answer (or 未回答)",
-                "parameters": [query("status", {"enum": ["all", "answered", "unanswered"], "default": "all"},
-                                     "only these residents")],
-                "responses": {"200": CSV, **errors(400, 401, 403, 404)}},
     },
     "/messages/{message_id}/approve": {
         "parameters": [MESSAGE_ID],
@@ -502,14 +428,18 @@ def openapi_document() -> ResponseReturnValue:
     return jsonify(SPEC)
 
 
-# Accounts and administration live in their own module; merged here so SPEC stays the one document.
+# Accounts and administration, CSV sends and resident surveys live in their own modules; merged
+# here so SPEC stays the one document.
 from hub.api.openapi_accounts import ACCOUNT_PATHS, ACCOUNT_SCHEMAS  # noqa: E402
 from hub.api.openapi_notices import NOTICE_PATHS, NOTICE_SCHEMAS  # noqa: E402
+from hub.api.openapi_surveys import SURVEY_PATHS, SURVEY_SCHEMAS  # noqa: E402
 
 PATHS.update(ACCOUNT_PATHS)
 SCHEMAS.update(ACCOUNT_SCHEMAS)
 PATHS.update(NOTICE_PATHS)
 SCHEMAS.update(NOTICE_SCHEMAS)
+PATHS.update(SURVEY_PATHS)
+SCHEMAS.update(SURVEY_SCHEMAS)
 
 # The request guards (hub/api/guards.py) answer any operation with a 400 for a NUL character,
 # malformed or over-deep JSON, or a method override, before the operation itself runs.

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.api.openapi import errors, nullable, obj, ref, reply
-from hub.models.base import MAX_INT_ID
-
-STRING: dict[str, Any] = {"type": "string"}
-INTEGER: dict[str, Any] = {"type": "integer"}
-ID: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_INT_ID}
+from hub.api.openapi import ID, INTEGER, STRING, errors, nullable, obj, ref, reply
 
 SEND_ID = {"name": "send_id", "in": "path", "required": True, "schema": ID}
 _SAMPLE = obj({"line": INTEGER, "address": STRING, "subject": nullable("string"), "text": STRING,
