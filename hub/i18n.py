@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 from flask import Flask, g, request
@@ -51,3 +52,11 @@ def init_app(app: Flask) -> None:
     app.before_request(_select_locale)
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_locale"] = current_locale
+
+
+def remember_language(response: Any) -> Any:
+    """``after_request`` of the HTML pages: a ``?lang=`` choice is kept for a year in a cookie."""
+    chosen = request.args.get("lang")
+    if chosen in SUPPORTED:
+        response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response

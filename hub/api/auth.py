@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import g, request, session
+from flask import abort, g, request, session
 
 from hub.accounts import load_operator, principal_of
 from hub.accounts import principal_for_token as _principal_for_token
@@ -64,6 +64,12 @@ def csrf_token() -> str:
 def csrf_ok(sent: str | None) -> bool:
     expected = session.get("csrf")
     return bool(expected and sent and hmac.compare_digest(str(expected), sent))
+
+
+def refuse_form_without_csrf() -> None:
+    """``before_request`` of every blueprint of HTML forms: a POST without the page's token is a 400."""
+    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
+        abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
 
 
 def _from_session() -> Principal | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from hub.api.auth import csrf_ok
-from hub.i18n import SUPPORTED, current_locale
+from hub.api.auth import refuse_form_without_csrf
+from hub.i18n import current_locale, remember_language
 from hub.i18n import gettext as _
 from hub.models import Contact
 from hub.residents import choices, line_flow, register, tasks
@@ -34,18 +34,8 @@ def _rt() -> Runtime:
     return rt
 
 
-@residents_bp.before_request
-def _check_csrf() -> None:
-    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
-        abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
-
-
-@residents_bp.after_request
-def _remember_language(response: Any) -> Any:
-    chosen = request.args.get("lang")
-    if chosen in SUPPORTED:
-        response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
-    return response
+residents_bp.before_request(refuse_form_without_csrf)
+residents_bp.after_request(remember_language)
 
 
 @residents_bp.errorhandler(HTTPException)

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.auth import csrf_ok
+from hub.api.auth import refuse_form_without_csrf
 from hub.api.common import runtime
 from hub.api.composing import CHANNEL_LABELS
 from hub.i18n import gettext as _
@@ -46,10 +46,7 @@ TELEGRAMS_SHOWN = 30
 QUARANTINE_SHOWN = 20
 
 
-@console_bp.before_request
-def _check_csrf() -> None:
-    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
-        abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
+console_bp.before_request(refuse_form_without_csrf)
 
 
 # -- call-outs -----------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from sqlalchemy import select
 
 from hub.api.auth import (
     Principal,
-    csrf_ok,
     csrf_token,
+    refuse_form_without_csrf,
     session_principal,
 )
 from hub.api.common import ApiError, runtime
@@ -46,8 +46,8 @@ from hub.api.composing import (
 from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where
 from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
-from hub.i18n import SUPPORTED
 from hub.i18n import gettext as _
+from hub.i18n import remember_language
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
 from hub.residents import survey_tally
@@ -109,18 +109,8 @@ def _template_helpers() -> dict[str, Any]:
             "html_lang": html_lang, "language_choices": language_choices}
 
 
-@web_bp.before_request
-def _check_csrf() -> None:
-    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
-        abort(400, description=_("画面の有効期限が切れました。もう一度操作してください"))
-
-
-@web_bp.after_request
-def _remember_language(response: Any) -> Any:
-    chosen = request.args.get("lang")
-    if chosen in SUPPORTED:
-        response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
-    return response
+web_bp.before_request(refuse_form_without_csrf)
+web_bp.after_request(remember_language)
 
 
 def login_required(view: View) -> View:
