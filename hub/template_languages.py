@@ -34,6 +34,7 @@ from hub.templating import (
     environment,
     jst,
     listing,
+    read_fields,
     used_variables,
 )
 from hub.templating import render_text as _render
@@ -135,15 +136,7 @@ def read_translation_file(path: Path, template: Mapping[str, Any], language: str
     It must have every part the Japanese has (a correction and a cancellation too, and a text for
     each channel the Japanese shortens for) and use only values the Japanese template can get.
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TemplateError(f"{path}: 読み込めません（{exc}）") from None
-    if not isinstance(data, dict):
-        raise TemplateError(f"{path}: 翻訳は項目名: 値 の形式で書いてください")
-    unknown = sorted(set(data) - _FIELDS)
-    if unknown:
-        raise TemplateError(f"{path}: 使えない項目があります: {', '.join(unknown)}")
+    data = read_fields(path, _FIELDS, "翻訳")
     if str(data.get("code", template["code"])) != template["code"]:
         raise TemplateError(f"{path}: code がファイル名（{template['code']}）と違います")
     for key in _PARTS:

@@ -9,7 +9,7 @@ on X keeps the message itself instead of a cut-off list.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -178,17 +178,23 @@ class LoadResult:
     action: str  # created | updated | unchanged
 
 
-def read_template_file(path: Path) -> dict[str, Any]:
-    """Validated fields of one template file (syntax checked in the sandbox before anything is stored)."""
+def read_fields(path: Path, allowed: Collection[str], what: str) -> dict[str, Any]:
+    """A YAML file of ``項目名: 値`` with only ``allowed`` fields (``what``: テンプレート, 翻訳)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: 読み込めません（{exc}）") from None
     if not isinstance(data, dict):
-        raise TemplateError(f"{path}: テンプレートは項目名: 値 の形式で書いてください")
-    unknown = sorted(set(data) - _FIELDS)
+        raise TemplateError(f"{path}: {what}は項目名: 値 の形式で書いてください")
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise TemplateError(f"{path}: 使えない項目があります: {', '.join(unknown)}")
+    return data
+
+
+def read_template_file(path: Path) -> dict[str, Any]:
+    """Validated fields of one template file (syntax checked in the sandbox before anything is stored)."""
+    data = read_fields(path, _FIELDS, "テンプレート")
     for key in ("code", "name", "title", "body", "correction", "cancellation"):
         if not str(data.get(key) or "").strip():
             # Hawaii 2018: a correction that has to be written during the emergency comes 38 minutes late.
