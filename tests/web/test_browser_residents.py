@@ -17,6 +17,7 @@ from tests.api.support import seed
 from tests.support.hubtools import wait_for
 from tests.web.test_accessibility import AXE, _violations
 from tests.web.test_browser import _shoot, browser  # noqa: F401  (the Chromium fixture)
+from tests.web.test_browser_console import _wait
 
 EMAIL = "hanako@mail.example.jp"
 
@@ -31,10 +32,10 @@ def test_a_resident_registers_confirms_and_manages_their_preferences(
     app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     def shown(element_id: str) -> Any:
-        return WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, element_id))[0]
+        return _wait(web, lambda w: w.find_elements(By.ID, element_id), 10)[0]
 
     seed(app)
     base = runtime.settings.public_url.rstrip("/")
@@ -49,7 +50,8 @@ def test_a_resident_registers_confirms_and_manages_their_preferences(
     Select(web.find_element(By.ID, "language")).select_by_value("vi")
     _shoot(web, tmp_path, "residents-register")
     web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(web, 10).until(lambda w: "確認メールを送りました" in w.find_element(By.TAG_NAME, "h1").text)
+    # The old page's heading can go stale under the check while the next page loads.
+    _wait(web, lambda w: "確認メールを送りました" in w.find_element(By.TAG_NAME, "h1").text, 10)
     _no_serious_violation(web)
 
     wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
@@ -61,7 +63,7 @@ def test_a_resident_registers_confirms_and_manages_their_preferences(
     _no_serious_violation(web)
     web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     shown("preferences-link").click()
-    WebDriverWait(web, 10).until(lambda w: "/r/p/" in w.current_url)
+    _wait(web, lambda w: "/r/p/" in w.current_url, 10)
 
     assert web.find_element(By.CSS_SELECTOR, "input[name=category][value=bousai]").is_selected()
     _no_serious_violation(web)
