@@ -15,6 +15,7 @@ urllib3 2.x ``NewConnectionError`` is also a ``TimeoutError``: test for ``ReadTi
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import smtplib
@@ -50,6 +51,7 @@ def _ensure_no_proxy_for_local(base_url: str | None) -> None:
             os.environ[name] = ",".join(present + missing)
 
 
+@functools.lru_cache(maxsize=256)  # a few distinct URLs per account: one per resource kind
 def _rebase(url: str, base_url: str) -> str:
     """Keep path and query of ``url``; take scheme, host and any path prefix from ``base_url``."""
     target, base = urlsplit(url), urlsplit(base_url)
@@ -110,6 +112,7 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
             connector=aiohttp.TCPConnector(limit=connections),
             timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
             trust_env=not proxy_free,
+            cookie_jar=aiohttp.DummyCookieJar(),  # Twilio's API sets none; a jar costs every request
         )
 
     async def request(
@@ -127,7 +130,7 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
             url = _rebase(url, self.base_url)
         headers = dict(headers or {})
         if auth is not None:
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = _basic(*auth)
         body = None
         if data:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -135,7 +138,7 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
         query = urlencode(list((params or {}).items()), doseq=True)
         if query:
             url += ("&" if "?" in url else "?") + query
-        limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout) if timeout else self.session.timeout
+        limits = _timeouts(timeout) if timeout else self.session.timeout
         async with self.session.request(method.upper(), url, data=body, headers=headers,
                                         allow_redirects=allow_redirects, timeout=limits) as response:
             # A local, never an attribute of the shared client: concurrent requests keep their answers.
@@ -143,6 +146,16 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
 
     async def close(self) -> None:
         await self.session.close()
+
+
+@functools.lru_cache(maxsize=16)
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@functools.lru_cache(maxsize=16)
+def _timeouts(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
 
 
 async def make_twilio_async_client(

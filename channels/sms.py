@@ -6,7 +6,6 @@ how the hub picks a gateway is channels/sms_gateways.py (and hub/dispatch/gatewa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,14 +27,13 @@ from channels.inbound import StatusEvent
 from channels.karaden import KaradenGateway, KaradenSettings
 from channels.sms_gateways import KARADEN, SMS_GATEWAYS, TWILIO, observe
 from channels.text import SMS_MAX_CHARS, join_nonempty, sms_info, with_prefix
-from channels.twilio import SANDBOX_SENDER, SECRET, TwilioChannel, TwilioConfig, e164, parse_phone
+from channels.twilio import JAPANESE_MOBILE, SANDBOX_SENDER, SECRET, TwilioChannel, TwilioConfig, e164, parse_phone
 
 if TYPE_CHECKING:
     from hub.config import Settings
 
 # 070/080/090 numbers in E.164, as contacts are stored: always mobile in Japan's numbering plan
 # (phonenumbers agrees: tests/channels/test_sms_numbers.py).
-JAPANESE_MOBILE = re.compile(r"\+81[789]0[1-9]\d{7}")
 
 @dataclass(frozen=True)
 class SmsConfig(TwilioConfig):

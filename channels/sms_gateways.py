@@ -8,6 +8,7 @@ reports, per request, whether the gateway answered (:func:`observe`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
@@ -37,6 +38,9 @@ _ANSWERED = (Outcome.SENT, Outcome.DELIVERED, Outcome.FAILED)
 _FAILED_REQUEST = (Outcome.RETRY, Outcome.UNKNOWN)
 
 
+HEALTH_EVERY = 1.0  # seconds
+
+
 def observe(gateway: str, events: Iterable[SendEvent], report: Callable[[str, bool], None]) -> Iterator[SendEvent]:
     """Pass the adapter's events through, telling ``report`` how each request to ``gateway`` went.
 
@@ -49,6 +53,9 @@ def observe(gateway: str, events: Iterable[SendEvent], report: Callable[[str, bo
     # request, and a request is reported once, with the first result that comes for it.
     request_of: dict[int, int] = {}
     unanswered: set[int] = set()
+    # Answers are told at most once a second (and at once after a failure): the breaker needs to
+    # know the gateway answers, not a Redis round trip for every SMS.
+    healthy_told = -HEALTH_EVERY
     try:
         for number, event in enumerate(events):
             if isinstance(event, Requesting):
@@ -57,9 +64,12 @@ def observe(gateway: str, events: Iterable[SendEvent], report: Callable[[str, bo
             elif isinstance(event, DeliveryResult) and request_of.get(event.delivery_id) in unanswered:
                 unanswered.discard(request_of[event.delivery_id])
                 if event.outcome in _ANSWERED:
-                    report(gateway, True)
+                    if time.monotonic() - healthy_told >= HEALTH_EVERY:
+                        report(gateway, True)
+                        healthy_told = time.monotonic()
                 elif event.outcome in _FAILED_REQUEST:
                     report(gateway, False)
+                    healthy_told = -HEALTH_EVERY
             yield event
     except RateLimited:
         raise

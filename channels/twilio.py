@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -131,6 +132,11 @@ def twilio_failure(recipient: Recipient, exc: TwilioRestException, number_reason
     )
 
 
+# Japanese mobile numbers in E.164, the form contacts are stored in: valid and mobile without asking
+# phonenumbers, whose parse was a tenth of a worker's time per SMS (tests hold the two to agreeing).
+JAPANESE_MOBILE = re.compile(r"\+81[789]0[1-9]\d{7}")
+
+
 @functools.lru_cache(maxsize=65536)  # planning, deliver() and _send() each look at every number
 def parse_phone(address: str) -> phonenumbers.PhoneNumber | None:
     """A valid number, or None. National Japanese notation (090-…) is accepted as well as E.164."""
@@ -143,6 +149,8 @@ def parse_phone(address: str) -> phonenumbers.PhoneNumber | None:
 
 @functools.lru_cache(maxsize=65536)
 def e164(address: str) -> str:
+    if JAPANESE_MOBILE.fullmatch(address):
+        return address
     parsed = parse_phone(address)
     if parsed is None:
         return address

@@ -29,6 +29,7 @@ delivery, another provider id) changes nothing and is only logged.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,6 +40,7 @@ from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, 
 from channels.base import Outcome
 from channels.inbound import StatusEvent
 from hub.db import get_engine, lock_key, rowcount
+from hub.groupcommit import GroupCommit
 from hub.models import Delivery, DeliveryState, QueuedStatus, utcnow
 from hub.models.base import UtcDateTime, table_of
 from hub.runtime import Runtime
@@ -56,13 +58,31 @@ _TARGET = {None: DeliveryState.SENT, Outcome.DELIVERED: DeliveryState.DELIVERED,
 _ACCEPTING = (DeliveryState.SENDING, DeliveryState.CHECKING, DeliveryState.SENT)
 
 
+_WRITERS: dict[str, GroupCommit] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer(database_url: str) -> GroupCommit:
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(database_url)
+        if writer is None:
+
+            def write(rows: Sequence[dict[str, Any]]) -> None:
+                with get_engine(database_url).begin() as conn:
+                    conn.execute(_INSERT, list(rows))
+
+            writer = _WRITERS[database_url] = GroupCommit(write)
+        return writer
+
+
 def enqueue(rt: Runtime, channel: str, delivery_id: int, event: StatusEvent) -> None:
-    """Record a verified callback durably (one INSERT, no ORM session): the request's whole work."""
-    with get_engine(rt.settings.database_url).begin() as conn:
-        conn.execute(_INSERT, {
-            "channel": channel, "delivery_id": delivery_id, "provider_id": event.provider_id[:64],
-            "status": event.status[:32], "outcome": event.outcome.value if event.outcome else None,
-            "error_code": (event.error_code or None) and str(event.error_code)[:32], "received_at": utcnow()})
+    """Record a verified callback durably (no ORM session): the request's whole work. Callbacks
+    arriving together share one INSERT and COMMIT (:mod:`hub.groupcommit`); each request still
+    answers only once its own row is committed."""
+    _writer(rt.settings.database_url).submit({
+        "channel": channel, "delivery_id": delivery_id, "provider_id": event.provider_id[:64],
+        "status": event.status[:32], "outcome": event.outcome.value if event.outcome else None,
+        "error_code": (event.error_code or None) and str(event.error_code)[:32], "received_at": utcnow()})
     if rt.settings.tasks_eager:  # nobody else will: no workers in this setup
         apply_queued(rt, wait=True)
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channels.sms import JAPANESE_MOBILE, SmsChannel, SmsConfig
+from channels.twilio import e164
 
 
 def library_says(address: str) -> str | None:
@@ -32,3 +33,12 @@ def test_the_fast_path_takes_only_mobile_numbers() -> None:
         assert JAPANESE_MOBILE.fullmatch(address) and library_says(address) is None
     for address in ("+819001234567", "+81312345678", "+812012345678", "+8190123456789", "09012345678"):
         assert not JAPANESE_MOBILE.fullmatch(address)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"\+81[789]0[0-9]{8}", fullmatch=True))
+def test_a_mobile_number_is_sent_to_in_the_form_phonenumbers_gives(address: str) -> None:
+    parsed = phonenumbers.parse(address, "JP")
+    if phonenumbers.is_valid_number(parsed):
+        assert e164(address) == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert e164("090-1234-5678") == "+819012345678"
