@@ -19,7 +19,8 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from channels.base import DeliveryResult, Recipient, Requesting, SendEvent, crashed_result
@@ -87,6 +88,9 @@ def send_in_flight(
     after them, so :meth:`Channel.deliver` retries the rows never requested.
     """
     pending: dict[Future[Any], Recipient] = {}
+    # Answers in the order they come, put there by the request loop: taking them costs the same
+    # whatever the number in flight (looking at every pending future did not).
+    answers: SimpleQueue[Future[Any]] = SimpleQueue()
     stop: BaseException | None = None  # the first error: nothing new starts after it
     raised: BaseException | None = None  # what deliver() settles the unanswered rows from
 
@@ -100,11 +104,19 @@ def send_in_flight(
             if result is not None:
                 yield result
 
+    def arrived(block: bool) -> list[Future[Any]]:
+        futures = [answers.get()] if block else []
+        try:
+            while True:
+                futures.append(answers.get_nowait())
+        except Empty:
+            return futures
+
     try:
         for recipient in recipients:
-            yield from answered([f for f in pending if f.done()])
+            yield from answered(arrived(block=False))
             while len(pending) >= limit and stop is None:
-                yield from answered(list(wait(pending, return_when=FIRST_COMPLETED).done))
+                yield from answered(arrived(block=True))
             if stop is not None:
                 break
             try:
@@ -120,8 +132,9 @@ def send_in_flight(
                 stop = raised = _settles_more(raised, exc)
                 break
             pending[future] = recipient
+            future.add_done_callback(answers.put)
         while pending:
-            yield from answered(list(wait(pending, return_when=FIRST_COMPLETED).done))
+            yield from answered(arrived(block=True))
     finally:
         # Left early (the batch was taken over, the worker stops): what is still in flight is
         # abandoned; its rows stay "sending" and are reconciled with the provider like a crash.

@@ -70,7 +70,7 @@ class SmsChannel(TwilioChannel):
     label = "SMS"
     capabilities = Capability.PERSONAL | Capability.STATUS_CALLBACKS | Capability.RECONCILE
     config_class = SmsConfig
-    batch_size = 100
+    batch_size = 300
     max_chars = SMS_MAX_CHARS
     address_field = "phone"
     sender_field = "sms_sender"
