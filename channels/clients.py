@@ -21,7 +21,7 @@ import os
 import smtplib
 import ssl
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import requests
@@ -134,7 +134,7 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
         body = None
         if data:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-            body = urlencode(list(data.items()), doseq=True)
+            body = form_encoded(data)
         query = urlencode(list((params or {}).items()), doseq=True)
         if query:
             url += ("&" if "?" in url else "?") + query
@@ -146,6 +146,24 @@ class AsyncRebasingTwilioHttpClient(AsyncHttpClient):
 
     async def close(self) -> None:
         await self.session.close()
+
+
+def form_encoded(data: dict[str, object]) -> str:
+    """``urlencode(data.items(), doseq=True)``, as ``requests`` encodes a form, with each value's
+    quoting remembered: a batch sends one Japanese body and one sender to every recipient, and
+    quoting the body's every byte again per SMS was a twentieth of a worker's time."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, str):
+            parts.append(f"{_quoted(key)}={_quoted(value)}")
+        elif encoded := urlencode([(key, value)], doseq=True):  # lists, numbers: as urlencode does them
+            parts.append(encoded)
+    return "&".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted(text: str) -> str:
+    return quote_plus(text)
 
 
 @functools.lru_cache(maxsize=16)
