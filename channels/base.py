@@ -262,7 +262,11 @@ class Channel(ABC):
     address_field: ClassVar[str | None] = None  # Contact attribute holding this channel's address
     # One request per recipient, so each can carry the recipient's own links (Batch.links).
     personal_links: ClassVar[bool] = False
-    progress_every: ClassVar[int] = 25  # results per progress report, for channels that can reconcile
+    # Results are written back in reports of this many, or after progress_seconds, whichever comes
+    # first. A killed worker leaves at most these (and the requests in flight) to be reconciled
+    # with the provider; each report is a database transaction, so not one per SMS.
+    progress_every: ClassVar[int] = 100
+    progress_seconds: ClassVar[float] = 1.0
     # Department attribute holding this channel's sender identity (a number, a mailbox), if any.
     sender_field: ClassVar[str | None] = None
     # Our own publication (the city's feed) keeps exercises in a feed of their own, so it may carry
@@ -320,10 +324,13 @@ class Channel(ABC):
         unreported: list[DeliveryResult] = []
         each_request = self.records_each_request()
 
+        last_flush = [time.monotonic()]
+
         def flush(requesting: Sequence[int] = ()) -> None:
             if on_progress is not None and (unreported or requesting):
                 on_progress(list(unreported), requesting)
             unreported.clear()
+            last_flush[0] = time.monotonic()
 
         def report(result: DeliveryResult) -> None:
             if result.delivery_id not in wanted or result.delivery_id in results:
@@ -333,7 +340,7 @@ class Channel(ABC):
                 result = replace(result, attempted=result.delivery_id in requested)
             results[result.delivery_id] = result
             unreported.append(result)
-            if len(unreported) >= self.progress_every:
+            if len(unreported) >= self.progress_every or time.monotonic() - last_flush[0] >= self.progress_seconds:
                 flush()
 
         # A request lasts from the adapter's Requesting to the first result for a row it carried
