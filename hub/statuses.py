@@ -2,7 +2,8 @@
 
 Two callbacks arrive per SMS (accepted, then the carrier's verdict), so at fan-out speed applying
 each in its own transaction made the web process the busiest one on the machine. The endpoint now
-verifies the signature, inserts one row into the append-only ``status_events`` table and answers;
+verifies the signature, inserts one row into the append-only ``status_events`` table (callbacks
+arriving together share one INSERT and COMMIT) and answers once it is committed;
 :func:`apply_queued` turns up to ``APPLY_BATCH`` queued events into one UPDATE of ``deliveries``
 (``UPDATE … FROM unnest(…)`` on PostgreSQL, one executemany on SQLite) and deletes them in the same
 transaction: an applier that dies between taking and applying leaves them all queued.
