@@ -35,12 +35,16 @@ from hub.compose.messages import (
     create_message,
     reject,
 )
+from hub.compose.quiet import local_words, window_words
 from hub.compose.status import export_deliveries_csv, message_summary
 from hub.contacts.masking import mask_address
+from hub.dispatch.night import PAUSE_KEY
 from hub.dispatch.tasks import release
+from hub.i18n import current_locale
 from hub.i18n import gettext as _
 from hub.models import Delivery, DeliveryState, Message, MessageBody, MessageState, MsgType, Operator, audit
 from hub.policy import Action, may_see_addresses, may_send_somewhere
+from hub.relay import clock
 from hub.runtime import Runtime
 from hub.translate.fill import audience_languages, fill_missing
 
@@ -75,7 +79,15 @@ def readable_message(session: Session, message_id: int, principal: Principal) ->
 
 
 def quiet_of(message: Message) -> dict[str, str] | None:
-    """Why a scheduled notice waits for the morning: the window, the time and the sentence."""
+    """Why a notice waits for the morning (scheduled, or paused mid-send when the window opened):
+    the window, the time and the sentence."""
+    paused = (message.meta or {}).get(PAUSE_KEY)
+    if message.state == MessageState.QUEUED and paused:
+        until = datetime.fromisoformat(paused["until"])
+        if until > clock.now():
+            return {"window": paused["window"], "at": _iso(until) or "",
+                    "text": _("静かな時間帯（{window}）のため送信を止めています。{when} に続きを送ります").format(
+                        window=window_words(paused["window"]), when=local_words(until, current_locale()))}
     quiet = (message.meta or {}).get("quiet")
     if message.state != MessageState.SCHEDULED or not quiet or message.scheduled_at is None:
         return None

@@ -21,6 +21,7 @@ from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.lanes import lane_for
+from hub.dispatch.night import night_hold, resumed_at, wait_for_morning
 from hub.dispatch.planning import PlanCursor, PlannedPage, blocking_reason, plan_page, released_in_order
 from hub.dispatch.record import Recorder
 from hub.dispatch.retry import RetryPolicy
@@ -165,8 +166,11 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
         )
         now = utcnow()
         # Due rows are queued once more and re-stamped, then left alone for stale_after_seconds.
+        # A row waiting for a later time (a provider's Retry-After, a backoff, the morning) is not
+        # stale: it is queued again once that time has passed.
         overdue = (Delivery.next_attempt_at < now) | (
-            Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds))
+            Delivery.next_attempt_at.is_(None)
+            & (Delivery.updated_at < now - timedelta(seconds=rt.settings.stale_after_seconds)))
         if only_stale:
             q = q.where(overdue)
         groups = released_in_order((c, b) for c, b in session.execute(q.distinct()))
@@ -185,6 +189,9 @@ def enqueue_pending(message_id: int, only_stale: bool = False) -> int:
 
 def retry_policy(rt: Runtime, message: Message) -> RetryPolicy:
     started = message.planned_at or utcnow()
+    morning = resumed_at(message)  # a notice paused for the night keeps its retries in the morning
+    if morning is not None and morning > started:
+        started = morning
     return RetryPolicy(max_attempts=rt.settings.max_attempts,
                        deadline=started + timedelta(seconds=rt.settings.retry_deadline_seconds),
                        check_after=rt.settings.check_after_seconds)
@@ -201,6 +208,12 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
     with rt.session() as session:
         message = session.get(Message, message_id)
         if message is None or message.state == MessageState.WITHDRAWN:
+            return {}
+        night = night_hold(rt.settings, message)
+        if night is not None:  # a notice still going when the quiet hours begin: the rest waits
+            if waiting := wait_for_morning(session, message, channel_name, batch_no, night):
+                log.info("message %s/%s batch %s: %d rows wait for the end of the quiet hours", message_id,
+                         channel_name, batch_no, waiting)
             return {}
         owner = rt.lease.worker_id
         rows = claim_batch(session, message_id, channel_name, batch_no, owner)

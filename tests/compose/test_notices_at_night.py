@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +20,8 @@ from hub.compose.quiet import quiet_hours_for
 from hub.compose.schedule import JST
 from hub.config import Settings
 from hub.dispatch.sweeper import sweep_once
-from hub.models import AuditLog, Department, Message, MessageState
+from hub.dispatch.tasks import send_batch
+from hub.models import AuditLog, Delivery, DeliveryState, Department, Message, MessageState
 from hub.relay import clock as hub_clock
 from hub.relay.clock import ManualClock
 from hub.runtime import Runtime
@@ -227,3 +228,56 @@ def test_hub_admin_department_sets_and_clears_a_window(app: Flask, client: Flask
     refused = CliRunner().invoke(main, ["admin", "department", "edit", "zei", "--quiet-hours", "21-8"],
                                  obj=hub, env={TOKEN_ENV: TOKENS["admin"]})
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
+
+
+def _unsend(runtime: Runtime, message_id: int) -> list[int]:
+    """Put the message's SMS rows back as not yet sent: the send was still going when the clock moved."""
+    with runtime.session() as s:
+        rows = list(s.scalars(select(Delivery).where(Delivery.message_id == message_id, Delivery.channel == "sms")))
+        for row in rows:
+            row.state, row.next_attempt_at, row.error, row.provider_id = DeliveryState.PENDING, None, None, None
+            row.attempts, row.sent_at, row.delivered_at = 0, None, None
+        message = s.get(Message, message_id)
+        assert message is not None
+        message.state = MessageState.QUEUED
+        return sorted({row.batch_no for row in rows})
+
+
+@pytest.mark.parametrize("msg_type", ["notice", "alert"])
+def test_a_notice_still_sending_when_the_window_opens_stops_until_the_morning_an_alert_does_not(
+    msg_type: str, client: FlaskClient, runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient
+) -> None:
+    clock.set(jst(1, 20, 50))
+    sent = body(client.post("/api/v1/messages", json={**NOTICE, "msg_type": msg_type}, headers=bearer()))
+    message_id = sent["message_id"]
+    batches = _unsend(runtime, message_id)
+    sandbox_client.clear()
+
+    clock.set(jst(1, 21, 5))
+    for batch_no in batches:
+        send_batch(message_id, "sms", batch_no)
+    sweep_once(runtime)
+    with runtime.session() as s:
+        rows = list(s.scalars(select(Delivery).where(Delivery.message_id == message_id, Delivery.channel == "sms")))
+    if msg_type == "alert":
+        assert sandbox_client.inbox("sms") and all(r.state in ("sent", "delivered") for r in rows)
+        return
+    assert not sandbox_client.inbox("sms"), "a notice kept texting residents after 21:00"
+    assert rows and all(r.state == DeliveryState.PENDING for r in rows)
+    assert all(r.error == "お知らせを送らない時間帯（21:00〜8:00）のため、12月2日 8:00 に続きを送ります" for r in rows)
+    # Due when the window ends: 10 h 55 min from now, by the wall clock the rows are read on.
+    wait = min(r.next_attempt_at for r in rows if r.next_attempt_at) - datetime.now(UTC)
+    assert 10.8 * 3600 < wait.total_seconds() <= 10.92 * 3600
+    with runtime.session() as s:
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "message.quiet_hours_pause"))
+    detail = body(client.get(f"/api/v1/messages/{message_id}", headers=bearer()))
+    assert detail["sends_at"]["text"] == "静かな時間帯（21:00〜8:00）のため送信を止めています。12月2日 8:00 に続きを送ります"
+
+    # The morning (the rows' wall-clock time is moved to match the hub's clock): the rest goes.
+    clock.set(jst(2, 8, 0))
+    with runtime.session() as s:
+        for row in s.scalars(select(Delivery).where(Delivery.message_id == message_id, Delivery.channel == "sms")):
+            row.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+    sweep_once(runtime)
+    assert len(sandbox_client.inbox("sms")) == len(rows)
+    assert _message(runtime, message_id).state == MessageState.DONE

@@ -168,3 +168,25 @@ def test_unknown_is_reported_loudly_never_as_done(
     assert ">完了<" not in page
     time.sleep(3.5)
     assert len(sandbox_client.inbox("x")) == 1
+
+
+def test_a_row_waiting_for_a_later_time_is_not_requeued_early_but_a_forgotten_one_is(
+    runtime: Runtime, staff: None, sandbox_client: SandboxClient
+) -> None:
+    # A provider's Retry-After (or the morning) longer than HUB_STALE_AFTER_SECONDS is kept: the
+    # sweeper queues a waiting row once its time has passed, not because it has waited a while.
+    sandbox_client.inject_fault("sms", "429", count=len(PHONES))
+    message_id = send(runtime, channels=["sms"])
+    long_ago = utcnow() - timedelta(seconds=runtime.settings.stale_after_seconds + 60)
+    with runtime.session() as session:
+        session.execute(update(Delivery).where(Delivery.message_id == message_id).values(
+            state=DeliveryState.PENDING, next_attempt_at=utcnow() + timedelta(minutes=10), updated_at=long_ago))
+    sandbox_client.clear()
+    sweep()
+    assert not sandbox_client.inbox("sms"), "sent ten minutes before the provider said it may be"
+    assert all(r.state == DeliveryState.PENDING and r.next_attempt_at for r in rows(runtime, message_id))
+
+    with runtime.session() as session:  # a row whose queued task was lost (broker restart)
+        session.execute(update(Delivery).where(Delivery.message_id == message_id).values(next_attempt_at=None))
+    sweep()
+    assert Counter(i["to"] for i in sandbox_client.inbox("sms")) == Counter(PHONES)
