@@ -6,7 +6,9 @@ template, and each resident's phone, mailbox and LINE get English, Chinese, や�
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -34,15 +36,16 @@ RESIDENTS = {
 }
 
 
-def _residents(runtime: Runtime, area_code: str) -> None:
-    """One resident per language in ``area_code``, on SMS, e-mail and LINE, taking part in drills."""
+def _residents(runtime: Runtime, area_code: str, others: Sequence[Resident] = ()) -> None:
+    """One resident per language in ``area_code`` (and ``others``), on SMS, e-mail and LINE, taking
+    part in drills."""
     with runtime.session() as session:
         area = session.scalar(select(Area).where(Area.code == area_code))
         if area is None:
             area = Area(code=area_code, name="奥州市", family="municipality")
             session.add(area)
         bousai = session.scalar(select(Category).where(Category.code == "bousai"))
-        for resident in RESIDENTS.values():
+        for resident in (*RESIDENTS.values(), *others):
             contact = Contact(name=f"住民 {resident.language}", language=resident.language, phone=resident.phone,
                               email=resident.email, line_user_id=resident.line, exercise_participant=True,
                               areas=[area], categories=[bousai] if bousai else [])
@@ -63,21 +66,35 @@ def _received(sandbox_client: SandboxClient, resident: Resident) -> dict[str, st
     return got
 
 
+VIETNAMESE = Resident("vi", "+819012349999", "vi@mail.example.jp", "U" + "9" * 32)
+
+
+def _oshu(runtime: Runtime, with_vietnamese: bool = False) -> Resident:
+    """The residents of 奥州市 (a Vietnamese one too if asked) under a 震度5弱 rule for the city."""
+    prepare(runtime, residents=0, staff=0)
+    _residents(runtime, OSHU, [VIETNAMESE] if with_vietnamese else [])
+    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    return VIETNAMESE
+
+
+def _languages(runtime: Runtime, message_id: int | None) -> dict[str, Any]:
+    """The languages a message records: each one's origin (reviewed, machine, fallback) and error."""
+    assert message_id is not None, "the rule sent nothing"
+    with runtime.session() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        return dict((message.meta or {})["languages"])
+
+
 def test_a_quake_alert_reaches_each_resident_in_their_language(
     runtime: Runtime, sandbox_client: SandboxClient
 ) -> None:
-    prepare(runtime, residents=0, staff=0)
-    _residents(runtime, OSHU)
-    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市 震度5弱以上", "municipalities": [OSHU],
-                        "audience": f"area:{OSHU}"})
+    _oshu(runtime)
 
     decision = replay(runtime, QUAKE_6PLUS)
 
     (outcome,) = decision.rules
-    with runtime.session() as session:
-        message = session.get(Message, outcome.message_id)
-        assert message is not None
-        languages = (message.meta or {})["languages"]
+    languages = _languages(runtime, outcome.message_id)
     assert {lang: v["origin"] for lang, v in languages.items()} == {
         "en": "reviewed", "zh": "reviewed", "ja-easy": "reviewed"}
 
@@ -139,9 +156,7 @@ def test_an_exercise_is_marked_in_every_language(runtime: Runtime, sandbox_clien
 
 
 def test_a_broken_translation_never_stops_the_alert(runtime: Runtime, sandbox_client: SandboxClient) -> None:
-    prepare(runtime, residents=0, staff=0)
-    _residents(runtime, OSHU)
-    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    _oshu(runtime)
     with runtime.session() as session:
         template = session.scalar(select(Template).where(Template.code == "jma-earthquake"))
         assert template is not None
@@ -152,10 +167,7 @@ def test_a_broken_translation_never_stops_the_alert(runtime: Runtime, sandbox_cl
     (outcome,) = replay(runtime, QUAKE_6PLUS).rules
 
     assert outcome.action == "alert"
-    with runtime.session() as session:
-        message = session.get(Message, outcome.message_id)
-        assert message is not None
-        zh = (message.meta or {})["languages"]["zh"]
+    zh = _languages(runtime, outcome.message_id)["zh"]
     assert zh["origin"] == "fallback" and "ZeroDivisionError" in zh["error"]
     # The Chinese reader gets the reviewed English text; everybody else is untouched.
     assert _received(sandbox_client, RESIDENTS["zh"])["sms"].startswith("Earthquake at about 8:43 AM")
@@ -163,32 +175,14 @@ def test_a_broken_translation_never_stops_the_alert(runtime: Runtime, sandbox_cl
     assert _received(sandbox_client, RESIDENTS["ja-easy"])["sms"].startswith("8時43分ごろ 大きい 地震が")
 
 
-def _vietnamese_resident(runtime: Runtime, area_code: str) -> Resident:
-    vi = Resident("vi", "+819012349999", "vi@mail.example.jp", "U" + "9" * 32)
-    with runtime.session() as session:
-        area = session.scalar(select(Area).where(Area.code == area_code))
-        contact = Contact(name="住民 vi", language="vi", phone=vi.phone, email=vi.email, line_user_id=vi.line,
-                          areas=[area] if area else [])
-        contact.consents = [Consent(channel=ch, source="test") for ch in ("sms", "email", "line")]
-        session.add(contact)
-        session.commit()
-    return vi
-
-
 def test_a_language_without_a_reviewed_text_gets_a_marked_machine_translation(
     runtime: Runtime, sandbox_client: SandboxClient
 ) -> None:
-    prepare(runtime, residents=0, staff=0)
-    _residents(runtime, OSHU)
-    vi = _vietnamese_resident(runtime, OSHU)
-    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    vi = _oshu(runtime, with_vietnamese=True)
 
     (outcome,) = replay(runtime, QUAKE_6PLUS).rules
 
-    with runtime.session() as session:
-        message = session.get(Message, outcome.message_id)
-        assert message is not None
-        languages = (message.meta or {})["languages"]
+    languages = _languages(runtime, outcome.message_id)
     assert languages["vi"]["origin"] == "machine"
     assert {languages[code]["origin"] for code in ("en", "zh", "ja-easy")} == {"reviewed"}
     # The sandbox's translator marks what it made up; a real LibreTranslate would write Vietnamese.
@@ -198,37 +192,25 @@ def test_a_language_without_a_reviewed_text_gets_a_marked_machine_translation(
 def test_when_machine_translation_fails_the_alert_goes_with_the_reviewed_english(
     runtime: Runtime, sandbox_client: SandboxClient
 ) -> None:
-    prepare(runtime, residents=0, staff=0)
-    _residents(runtime, OSHU)
-    vi = _vietnamese_resident(runtime, OSHU)
-    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    vi = _oshu(runtime, with_vietnamese=True)
     sandbox_client.inject_fault("translate", "500", count=0)
 
     (outcome,) = replay(runtime, QUAKE_6PLUS).rules
 
     assert outcome.action == "alert"
-    with runtime.session() as session:
-        message = session.get(Message, outcome.message_id)
-        assert message is not None
-        vi_state = (message.meta or {})["languages"]["vi"]
+    vi_state = _languages(runtime, outcome.message_id)["vi"]
     assert vi_state["origin"] == "fallback" and vi_state["error"]
     assert _received(sandbox_client, vi)["sms"].startswith("Earthquake at about 8:43 AM")
     assert _received(sandbox_client, RESIDENTS["ja"])["sms"].startswith("8時43分ごろ地震。")
 
 
 def test_a_slow_translator_does_not_hold_the_alert(runtime: Runtime, sandbox_client: SandboxClient) -> None:
-    prepare(runtime, residents=0, staff=0)
-    _residents(runtime, OSHU)
-    vi = _vietnamese_resident(runtime, OSHU)
-    add_rules(runtime, {**QUAKE_RULE, "name": "奥州市", "municipalities": [OSHU], "audience": f"area:{OSHU}"})
+    vi = _oshu(runtime, with_vietnamese=True)
     # Slower than HUB_TRIGGER_TRANSLATE_SECONDS (3 s), though within the translator's own timeout.
     sandbox_client.inject_fault("translate", "timeout", count=0, delay=8.0)
 
     (outcome,) = replay(runtime, QUAKE_6PLUS).rules
 
-    with runtime.session() as session:
-        message = session.get(Message, outcome.message_id)
-        assert message is not None
-        vi_state = (message.meta or {})["languages"]["vi"]
+    vi_state = _languages(runtime, outcome.message_id)["vi"]
     assert vi_state["origin"] == "fallback" and "3秒以内" in vi_state["error"]
     assert _received(sandbox_client, vi)["sms"].startswith("Earthquake at about 8:43 AM")
