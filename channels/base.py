@@ -323,14 +323,14 @@ class Channel(ABC):
         requested: set[int] = set()
         unreported: list[DeliveryResult] = []
         each_request = self.records_each_request()
-
-        last_flush = [time.monotonic()]
+        report_by = time.monotonic() + self.progress_seconds
 
         def flush(requesting: Sequence[int] = ()) -> None:
+            nonlocal report_by
             if on_progress is not None and (unreported or requesting):
                 on_progress(list(unreported), requesting)
             unreported.clear()
-            last_flush[0] = time.monotonic()
+            report_by = time.monotonic() + self.progress_seconds
 
         def report(result: DeliveryResult) -> None:
             if result.delivery_id not in wanted or result.delivery_id in results:
@@ -340,7 +340,7 @@ class Channel(ABC):
                 result = replace(result, attempted=result.delivery_id in requested)
             results[result.delivery_id] = result
             unreported.append(result)
-            if len(unreported) >= self.progress_every or time.monotonic() - last_flush[0] >= self.progress_seconds:
+            if len(unreported) >= self.progress_every or time.monotonic() >= report_by:
                 flush()
 
         # A request lasts from the adapter's Requesting to the first result for a row it carried
