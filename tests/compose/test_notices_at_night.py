@@ -230,7 +230,7 @@ def test_hub_admin_department_sets_and_clears_a_window(app: Flask, client: Flask
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
 
 
-def _unsend(runtime: Runtime, message_id: int) -> list[int]:
+def unsend(runtime: Runtime, message_id: int) -> list[int]:
     """Put the message's SMS rows back as not yet sent: the send was still going when the clock moved."""
     with runtime.session() as s:
         rows = list(s.scalars(select(Delivery).where(Delivery.message_id == message_id, Delivery.channel == "sms")))
@@ -250,7 +250,7 @@ def test_a_notice_still_sending_when_the_window_opens_stops_until_the_morning_an
     clock.set(jst(1, 20, 50))
     sent = body(client.post("/api/v1/messages", json={**NOTICE, "msg_type": msg_type}, headers=bearer()))
     message_id = sent["message_id"]
-    batches = _unsend(runtime, message_id)
+    batches = unsend(runtime, message_id)
     sandbox_client.clear()
 
     clock.set(jst(1, 21, 5))

@@ -14,10 +14,12 @@ from flask import Flask
 
 from hub.compose.schedule import JST
 from hub.config import Settings
+from hub.dispatch.tasks import send_batch
 from hub.models import Message, MessageState
 from hub.relay.clock import ManualClock, using
 from hub.runtime import Runtime
-from tests.api.support import seed
+from tests.api.support import bearer, body, seed
+from tests.compose.test_notices_at_night import NOTICE, unsend
 from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 from tests.web.test_browser_console import _by, _wait
 
@@ -79,3 +81,30 @@ def test_the_composer_says_a_night_notice_goes_at_eight_and_the_scheduled_list_w
     with runtime.session() as s:
         message = s.get(Message, message_id)
         assert message is not None and message.state == MessageState.WITHDRAWN
+
+
+def test_a_notice_stopped_by_the_quiet_hours_says_so_on_its_page(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path, clock: ManualClock  # noqa: F811
+) -> None:
+    by = _by()
+    seed(app)
+    client = app.test_client()
+    clock.set(datetime(2026, 12, 1, 20, 50, tzinfo=JST))
+    sent = body(client.post("/api/v1/messages", json={**NOTICE, "department": "bousai"}, headers=bearer()))
+    message_id = sent["message_id"]
+    batches = unsend(runtime, message_id)  # still going when the window opens
+    clock.set(datetime(2026, 12, 1, 21, 5, tzinfo=JST))
+    for batch_no in batches:
+        send_batch(message_id, "sms", batch_no)
+
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    sign_in(web, base, "bousai1")
+    web.get(f"{base}/messages/{message_id}")
+    paused = "静かな時間帯（21:00〜8:00）のため送信を止めています。12月2日 8:00 に続きを送ります"
+    _wait(web, lambda w: w.find_element(by.ID, "sends-at").text == paused)
+    web.execute_script("arguments[0].scrollIntoView({block: 'center'})", web.find_element(by.ID, "sends-at"))
+    _shoot(web, tmp_path, "message-night-pause")
+    web.get(f"{base}/messages/{message_id}?lang=en")
+    _wait(web, lambda w: w.find_element(by.ID, "sends-at").text
+          == "Quiet hours (21:00〜8:00): sending has stopped; the rest goes on Dec 2, 8:00")
