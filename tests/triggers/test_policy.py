@@ -3,11 +3,14 @@ by the system, held only when the rule says ``approval: required``."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from hub.models import AuditLog, Department, MessageState
+from hub.models.triggers import TriggerRule
 from hub.runtime import Runtime
 from tests.triggers.support import OSHU, QUAKE_6PLUS, add_rules, message, prepare, replay
+from triggers.base import RuleError
 
 RULE = {"name": "奥州市", "when": "earthquake", "municipalities": [OSHU], "min_intensity": "5弱",
         "template": "jma-earthquake", "channels": ["sms", "line"]}
@@ -50,3 +53,22 @@ def test_rule_without_department_uses_the_configured_one_and_auto_goes_out(runti
     assert runtime.settings.trigger_department == "bousai"
     assert sent.department_id == _department_id(runtime, "bousai")
     assert sent.state != MessageState.AWAITING_APPROVAL, "an automatic rule follows its rule, not the department"
+
+
+def test_a_staff_only_rule_never_posts_on_the_public_channels(runtime: Runtime) -> None:
+    """X and the feeds are read by anyone: a rule for staff may not name them, and "all" leaves them out."""
+    prepare(runtime)
+    with pytest.raises(RuleError, match="rss"):
+        add_rules(runtime, {**RULE, "name": "職員", "audience": "staff", "channels": ["email", "rss"]})
+    ids = add_rules(runtime, {**RULE, "name": "職員", "audience": "staff", "channels": "all"})
+    with runtime.session() as s:
+        rule = s.get(TriggerRule, ids["職員"])
+        assert rule is not None
+        assert "email" in rule.channels and not {"rss", "x"} & set(rule.channels)
+        # A rule stored before the check: the alert still goes, without the public channels.
+        s.execute(update(TriggerRule).where(TriggerRule.id == rule.id).values(channels=["email", "rss", "x"]))
+
+    decision = replay(runtime, QUAKE_6PLUS)
+
+    sent = message(runtime, decision.rules[0].message_id)
+    assert sent.channels == ["email"]

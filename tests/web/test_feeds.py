@@ -29,7 +29,7 @@ def _cap(client: FlaskClient, message_id: int) -> etree._Element:
 def test_actual_and_exercise_go_to_different_feeds(client: FlaskClient) -> None:
     live = create_approved(client, title="断水のお知らせ", channels=["rss"])["message_id"]
     drill = body(create(client, title="避難訓練", channels=["rss"], mode="exercise",
-                   audience="staff"))["message_id"]
+                   audience="residents"))["message_id"]
     public = client.application.test_client()  # no login, no token
 
     assert _titles(public, "/feeds/all.atom") == ["断水のお知らせ"]

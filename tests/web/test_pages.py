@@ -60,7 +60,7 @@ def test_confirmation_wording_differs_and_actual_needs_the_tick(client: FlaskCli
     login(client, "admin")
     token = csrf(client)
     actual = client.post("/compose", data={**_form(), "csrf_token": token, "step": "confirm"})
-    drill = client.post("/compose", data={**_form(mode="exercise", audience="staff"), "csrf_token": token,
+    drill = client.post("/compose", data={**_form(mode="exercise", audience="staff", channels=["sms", "email"]), "csrf_token": token,
                                           "step": "confirm"})
     actual_html, drill_html = actual.get_data(as_text=True), drill.get_data(as_text=True)
     assert "実配信の最終確認" in actual_html and "これは訓練ではありません" in actual_html
@@ -80,7 +80,7 @@ def test_confirmation_wording_differs_and_actual_needs_the_tick(client: FlaskCli
 
 def test_status_page_marks_exercise_and_actual(client: FlaskClient) -> None:
     login(client, "admin")
-    drill_id = body(create(client, mode="exercise", audience="staff"))["message_id"]
+    drill_id = body(create(client, mode="exercise", audience="staff", channels=["sms", "email"]))["message_id"]
     live_id = body(create(client))["message_id"]
     drill = client.get(f"/messages/{drill_id}").get_data(as_text=True)
     live = client.get(f"/messages/{live_id}").get_data(as_text=True)
@@ -158,7 +158,7 @@ def test_the_composer_asks_alert_or_everyday_notice_and_the_notice_is_marked(cli
     page = client.get("/compose").get_data(as_text=True)
     assert 'name="msg_type" value="alert"' in page and 'name="msg_type" value="notice"' in page
     token = csrf(client)
-    sent = client.post("/compose", data={**_form(mode="exercise", audience="staff"), "msg_type": "notice",
+    sent = client.post("/compose", data={**_form(mode="exercise", audience="staff", channels=["sms", "email"]), "msg_type": "notice",
                                          "csrf_token": token, "step": "send"})
     assert sent.status_code == 302
     status = client.get(sent.headers["Location"]).get_data(as_text=True)

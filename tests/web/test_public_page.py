@@ -55,7 +55,7 @@ def test_exercises_are_public_only_as_public_drills_and_clearly_marked(client: F
     public_drill = body(create(client, mode="exercise", audience="residents", body="避難訓練の本文"))["message_id"]
     page = anonymous.get(public_path(rt, public_drill)).get_data(as_text=True)
     assert "banner-exercise" in page and "【訓練】" in page
-    staff_drill = body(create(client, mode="exercise", audience="staff", body="参集訓練"))["message_id"]
+    staff_drill = body(create(client, mode="exercise", audience="staff", channels=["sms", "email"], body="参集訓練"))["message_id"]
     assert anonymous.get(public_path(rt, staff_drill)).status_code == 404
     with rt.session() as s:  # a system test is never public, whoever it went to
         test_message = s.scalar(select(Message).where(Message.id == public_drill))
@@ -66,12 +66,26 @@ def test_exercises_are_public_only_as_public_drills_and_clearly_marked(client: F
 
 def test_feeds_link_only_public_pages(client: FlaskClient) -> None:
     rt = _rt(client)
-    public = create_approved(client, title="公開のお知らせ", channels=["rss"])["message_id"]
-    internal = create_approved(client, title="職員のみ", audience="staff", channels=["rss"])["message_id"]
-    feed = client.application.test_client().get("/feeds/all.atom").get_data(as_text=True)
+    drill = create_approved(client, title="避難訓練のお知らせ", mode="exercise", channels=["rss"])["message_id"]
+    system_test = create_approved(client, title="配信試験", mode="test", channels=["rss"])["message_id"]
+    feed = client.application.test_client().get("/feeds/exercise.atom").get_data(as_text=True)
+    assert "避難訓練のお知らせ" in feed and "配信試験" in feed
     links = re.findall(r'href="([^"]*/m/[^"]*)"', feed)
-    assert links == [f"{rt.settings.public_url}{public_path(rt, public)}"]
-    assert public_path(rt, internal) not in feed
+    assert links == [f"{rt.settings.public_url}{public_path(rt, drill)}"], "a system test has no public page"
+    assert public_path(rt, system_test) not in feed
+
+
+def test_a_staff_only_message_is_refused_on_the_public_channels(client: FlaskClient) -> None:
+    """X and the feeds are read by anyone: approval does not make an internal text public."""
+    for audience in ("staff", "department:bousai"):
+        r = create(client, title="職員のみ", body="庁舎の鍵の場所", audience=audience, channels=["email", "rss", "x"])
+        assert r.status_code == 400, audience
+        problems = body(r)["error"]["problems"]
+        assert "rss" in problems["channels"][0] and "x" in problems["channels"][0], problems
+    feed = client.application.test_client().get("/feeds/all.atom").get_data(as_text=True)
+    assert "庁舎の鍵の場所" not in feed and "職員のみ" not in feed
+    with _rt(client).session() as s:
+        assert s.scalar(select(Message).where(Message.title == "職員のみ")) is None, "nothing was stored"
 
 
 def test_a_cancellation_is_linked_from_the_original_page_by_its_public_id(client: FlaskClient) -> None:
