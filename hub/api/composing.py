@@ -32,7 +32,13 @@ from hub.compose.audience import (
     require_usable,
     unknown_part,
 )
-from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
+from hub.compose.corrections import (
+    carried_channels,
+    default_cancel_body,
+    is_prepared_cancel,
+    shown_title,
+    still_planning,
+)
 from hub.compose.messages import ComposeError, Composition, preview, preview_languages
 from hub.compose.public import PLACEHOLDER_PUBLIC_ID, for_the_public, is_public
 from hub.compose.quiet import hold as quiet_hold
@@ -238,6 +244,8 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
         raise ApiError(403, "forbidden", _("他の部署のメッセージは取消・訂正できません"))
     comp.mode, comp.source = original.mode, FOLLOW_UP
     comp.channels = carried_channels(session, original.id)
+    if comp.msg_type == MsgType.UPDATE and not comp.channels and still_planning(original):
+        comp.channels = list(original.channels)  # as hub.compose.corrections.follow_up will send it
     comp.audience = f"message:{original.id}"
     comp.category_code, comp.department_id = original.category_code, original.department_id
     comp.scheduled_at, comp.overrides = None, {}

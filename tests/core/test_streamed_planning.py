@@ -124,6 +124,28 @@ def test_a_cancellation_during_planning_withdraws_the_pages_not_yet_written(
     assert sandbox_client.inbox("sms") == []
 
 
+def test_a_correction_before_the_first_page_reaches_the_whole_audience_with_the_corrected_text_only(
+    runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    add_residents(runtime, AUDIENCE)
+    message_id = _queued(runtime, ["sms"])  # released, not one row written yet
+    with runtime.session() as session:
+        correction = follow_up(session, runtime, message_id, kind="correction", actor="test",
+                               body="避難所は○○小学校です。")
+        correction_id = correction.id
+        if correction.state == MessageState.AWAITING_APPROVAL:
+            approve(session, correction, second_person(session))
+    assert correction_id != message_id, "the correction is a message of its own"
+
+    plan_message.run(message_id)  # (the correction's planner waits for this: hub.dispatch.tasks)
+    plan_message.run(correction_id)
+
+    assert {r.state for r in rows(runtime, message_id, "sms")} == {DeliveryState.SKIPPED}
+    inbox = sandbox_client.inbox("sms")
+    assert len(inbox) == AUDIENCE == len({i["to"] for i in inbox}), "each resident once"
+    assert all("小学校" in i["text"] and "避難指示を発令しました" not in i["text"] for i in inbox)
+
+
 def test_two_planners_at_once_write_each_row_once(runtime: Runtime, sandbox_client: SandboxClient) -> None:
     add_residents(runtime, AUDIENCE)
     message_id = _queued(runtime, ["sms"])
