@@ -84,6 +84,20 @@ def test_line_follow_and_unfollow_record_consent(app: Flask, runtime: Runtime) -
         assert (revoked.subject_id, revoked.detail["source"]) == (str(consent.contact_id), "line:unfollow")
 
 
+def test_events_the_sdk_cannot_read_do_not_cost_the_follows_beside_them(app: Flask, runtime: Runtime) -> None:
+    """LINE adds event types, modes and source types over time; a follow beside them still counts."""
+    first, second, third = ("U" + c * 32 for c in "cde")
+    newer_mode = {**_event("follow", first), "mode": "dormant"}
+    newer_source = {**_event("follow", second), "source": {"type": "channel", "userId": second}}
+    unknown = {**_event("reaction", "U" + "f" * 32), "reaction": {"emoji": "👍"}}
+    no_timestamp = {k: v for k, v in _event("message", "U" + "0" * 32).items() if k != "timestamp"}
+    events = [newer_mode, unknown, no_timestamp, newer_source, _event("follow", third)]
+    assert _line_post(app, events, SANDBOX_LINE_CHANNEL_SECRET) == 200
+    with runtime.session() as session:
+        followed = {c.line_user_id for c in session.query(Contact) if c.consents}
+    assert followed == {first, second, third}
+
+
 def test_forged_line_webhook_is_rejected(app: Flask, runtime: Runtime) -> None:
     assert _line_post(app, [_event("follow", "U" + "b" * 32)], "not-the-secret") == 403
     with runtime.session() as session:
