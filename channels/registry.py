@@ -6,6 +6,7 @@ domestic SMS gateway, a municipal app) appears here once it is installed with an
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
@@ -45,14 +46,21 @@ def _load(ep: EntryPoint) -> type[Channel] | None:
     return cls
 
 
-def available() -> dict[str, type[Channel]]:
-    """Every installed channel that loads, by entry-point name."""
+@functools.cache
+def _installed() -> dict[str, type[Channel]]:
+    # Read once per process: scanning every installed package's metadata costs milliseconds, and
+    # the core asks for the channels on every message; a newly installed plugin needs a restart.
     found: dict[str, type[Channel]] = {}
     for ep in _entry_points():
         cls = _load(ep)
         if cls is not None:
             found[ep.name] = cls
     return found
+
+
+def available() -> dict[str, type[Channel]]:
+    """Every installed channel that loads, by entry-point name."""
+    return dict(_installed())
 
 
 def preload() -> None:
@@ -68,12 +76,10 @@ def preload() -> None:
 
 
 def channel_class(name: str) -> type[Channel]:
-    for ep in _entry_points():
-        if ep.name == name:
-            cls = _load(ep)
-            if cls is not None:
-                return cls
-    raise UnknownChannel(name, sorted(available()))
+    cls = _installed().get(name)
+    if cls is None:
+        raise UnknownChannel(name, sorted(available()))
+    return cls
 
 
 def config_for(cls: type[Channel], settings: Settings) -> ChannelConfig:

@@ -20,6 +20,7 @@ How to add a source (a CAP feed, P2PQuake, a manual webhook) — see also docs/t
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import logging
 from abc import ABC, abstractmethod
@@ -178,8 +179,10 @@ class Source(ABC):
         return chosen
 
 
-def _entry_points() -> list[EntryPoint]:
-    return sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
+@functools.cache
+def _entry_points() -> tuple[EntryPoint, ...]:
+    # Scanned once per process (installed packages' metadata): a new plugin needs a restart.
+    return tuple(sorted(entry_points(group=GROUP), key=lambda ep: ep.name))
 
 
 def available() -> dict[str, type[Source]]:
