@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
+from hub.csvsafe import read_cell
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
 from hub.models.audit import AuditLog
 from hub.models.base import table_of
@@ -100,7 +102,10 @@ def decode_csv(data: bytes) -> str:
 
 class _Lookups:
     def __init__(self, session: Session) -> None:
-        self.areas = {a.code: a for a in session.scalars(select(Area))}
+        areas = list(session.scalars(select(Area)))
+        # By name too, as the export writes them, where the name is one area's only.
+        named = Counter(a.name for a in areas)
+        self.areas = {a.name: a for a in areas if named[a.name] == 1} | {a.code: a for a in areas}
         self.categories = {c.code: c for c in session.scalars(select(Category))}
         self.categories.update({c.name: c for c in self.categories.copy().values()})
         depts = list(session.scalars(select(Department)))
@@ -140,7 +145,7 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
             _open_transaction(session)
         line = reader.line_num
         # Only the columns the file has: a missing column is "leave as stored", never "blank".
-        clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        clean = {(k or "").strip(): read_cell((v or "").strip()) for k, v in row.items() if k is not None}
         try:
             with session.begin_nested():  # a refused or bad row leaves nothing behind
                 contact, created, kept = _upsert(session, clean, lookups, source, allowed)
@@ -261,10 +266,13 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
         session.add(contact)
     if kind is not None:
         contact.kind = kind
+    reachable = bool(contact.phone or contact.email or contact.line_user_id)
     for attr, value in (("phone", phone), ("email", email), ("line_user_id", line_id)):
         if not isinstance(value, _Keep):
             setattr(contact, attr, value)
-    if not (contact.phone or contact.email or contact.line_user_id):
+    # A new contact needs an address, and a row may not take a contact's last one away; one stored
+    # without any (its addresses withdrawn) may still be updated, so an export imports again.
+    if not (contact.phone or contact.email or contact.line_user_id) and (created or reachable):
         raise ValueError("連絡先（phone / email / line_user_id）がありません")
     if row.get("name"):
         contact.name = "" if row["name"] == CLEAR else row["name"]

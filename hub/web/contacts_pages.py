@@ -200,8 +200,8 @@ def contact_export() -> ResponseReturnValue:
         for contact in s.scalars(_query(scope, f).order_by(Contact.name, Contact.id).limit(EXPORT_LIMIT)):
             r = _row(contact, _shows_addresses(principal, contact, scope))
             writer.writerow([r["external_id"] or "", r["kind"], r["name"], r["department"], r["phone"] or "",
-                             r["email"] or "", r["line_user_id"] or "", " ".join(r["areas"]),
-                             " ".join(r["categories"]), "1" if r["active"] else "0"])
+                             r["email"] or "", r["line_user_id"] or "", ";".join(r["areas"]),
+                             ";".join(r["categories"]), "1" if r["active"] else "0"])
             count += 1
         audit(s, principal.username, "export.contacts", ("contacts", "csv"),
               filters={k: v for k, v in f.items() if v}, rows=count)

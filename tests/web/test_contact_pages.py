@@ -93,6 +93,26 @@ def test_import_reports_bad_rows_and_export_is_formula_safe_and_audited(client: 
         assert entry is not None
 
 
+def test_an_exported_file_imports_again_unchanged(client: FlaskClient, runtime: Runtime) -> None:
+    """The export guards phone numbers (``'+81 90-…``) and names like ``=…`` against Excel formulas;
+    reading the file back must give the same contacts, not "bad phone number" on every row."""
+    login(client, "admin")
+    people = seed_staff(runtime, 3)
+    with runtime.session() as s:
+        s.add(Contact(kind="resident", name="=HYPERLINK(\"x\")", phone="+819055550002", external_id="W9"))
+    before = client.get("/contacts/export.csv").get_data()
+    assert b"'+81" in before and b"'=HYPERLINK" in before
+
+    page = client.post("/contacts/import", data={"csrf_token": _csrf(client), "file": (io.BytesIO(before), "b.csv")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+
+    assert '<strong id="created">0</strong>' in page and "data-line=" not in page, page
+    with runtime.session() as s:
+        assert s.scalar(select(Contact).where(Contact.external_id == "W9")).name == "=HYPERLINK(\"x\")"
+        assert {c.phone for c in s.scalars(select(Contact))} >= {p.phone for p in people}
+    assert client.get("/contacts/export.csv").get_data() == before
+
+
 def test_a_contacts_page_shows_consents_deliveries_with_links_and_masks_for_a_viewer(
     client: FlaskClient, runtime: Runtime
 ) -> None:
