@@ -78,6 +78,17 @@ def test_confirmation_wording_differs_and_actual_needs_the_tick(client: FlaskCli
     assert broken.status_code == 422 and "660" in broken.get_data(as_text=True)
 
 
+def test_the_composer_refuses_a_staff_message_on_the_public_channels_before_confirming(
+    client: FlaskClient
+) -> None:
+    login(client, "admin")
+    page = client.post("/compose", data={**_form(audience="staff", channels=["email", "rss"]),
+                                         "csrf_token": csrf(client), "step": "confirm"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "誰でも読める公開チャネル（rss）には送れません" in html
+    assert "実配信の最終確認" not in html, "no confirmation step for what cannot be sent"
+
+
 def test_status_page_marks_exercise_and_actual(client: FlaskClient) -> None:
     login(client, "admin")
     drill_id = body(create(client, mode="exercise", audience="staff", channels=["sms", "email"]))["message_id"]
