@@ -43,8 +43,11 @@ def pending_step(operator: Operator, production: bool) -> str | None:
 
 
 def log_in(session: Session, throttle: LoginThrottle, username: str, password: str, code: str,
-           address: str | None, production: bool) -> LoginResult:
-    """Check the credentials; the caller commits (a consumed TOTP step and the audit rows)."""
+           address: str | None, production: bool, secret_key: str) -> LoginResult:
+    """Check the credentials; the caller commits (a consumed TOTP step and the audit rows).
+
+    ``secret_key``: HUB_SECRET_KEY, which seals the stored TOTP seeds.
+    """
     username = username.strip()
     refusal = throttle.refusal(username, address)
     if refusal is not None:
@@ -58,7 +61,7 @@ def log_in(session: Session, throttle: LoginThrottle, username: str, password: s
     usable = operator is not None and operator.disabled_at is None
     ok, new_hash = passwords.verify(operator.password_hash if usable and operator else None, password)
     reason = None if ok else "password"
-    if ok and operator is not None and operator.totp_secret and not totp.verify(operator, code):
+    if ok and operator is not None and operator.totp_secret and not totp.verify(operator, code, secret_key):
         reason = "totp"
     if reason is not None or operator is None:
         throttle.failed(username, address)

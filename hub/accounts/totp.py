@@ -7,11 +7,15 @@ someone's shoulder cannot be replayed.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pyotp
 
+from hub.accounts.sealing import seal, unseal
 from hub.models import Operator
+
+log = logging.getLogger(__name__)
 
 ISSUER = "Bousai hub"
 STEP = 30
@@ -40,33 +44,52 @@ def matching_step(secret: str, code: str, now: float | None = None) -> int | Non
     return None
 
 
-def verify(operator: Operator, code: str, now: float | None = None) -> bool:
-    """Check a code of an enrolled operator and consume its step. The caller commits."""
-    if not operator.totp_secret:
+def _opened(stored: str, key: str, operator: Operator) -> str | None:
+    secret = unseal(key, stored)
+    if secret is None:
+        log.error("the TOTP seed of %s cannot be read with this HUB_SECRET_KEY (changed since enrolment?); "
+                  "reset it: hub operator reset-totp %s", operator.username, operator.username)
+    return secret
+
+
+def verify(operator: Operator, code: str, key: str, now: float | None = None) -> bool:
+    """Check a code of an enrolled operator and consume its step. The caller commits.
+
+    ``key``: HUB_SECRET_KEY, which seals the stored seed (hub.accounts.sealing).
+    """
+    secret = _opened(operator.totp_secret, key, operator) if operator.totp_secret else None
+    if secret is None:
         return False
-    step = matching_step(operator.totp_secret, code, now)
+    step = matching_step(secret, code, now)
     if step is None or (operator.totp_last_step is not None and step <= operator.totp_last_step):
         return False
     operator.totp_last_step = step
     return True
 
 
-def begin_enrolment(operator: Operator) -> tuple[str, str]:
+def begin_enrolment(operator: Operator, key: str) -> tuple[str, str]:
     """A new secret awaiting confirmation, and its URI: shown once, to the operator only."""
     secret = new_secret()
-    operator.totp_pending_secret = secret
+    operator.totp_pending_secret = seal(key, secret)
     return secret, provisioning_uri(secret, operator.username)
 
 
-def confirm_enrolment(operator: Operator, code: str, now: float | None = None) -> bool:
+def pending_enrolment(operator: Operator, key: str) -> tuple[str, str] | None:
+    """The secret awaiting confirmation (shown again after a mistyped code), and its URI."""
+    secret = _opened(operator.totp_pending_secret, key, operator) if operator.totp_pending_secret else None
+    return (secret, provisioning_uri(secret, operator.username)) if secret else None
+
+
+def confirm_enrolment(operator: Operator, code: str, key: str, now: float | None = None) -> bool:
     """Make the pending secret the operator's when ``code`` was made from it."""
-    secret = operator.totp_pending_secret
+    sealed = operator.totp_pending_secret
+    secret = _opened(sealed, key, operator) if sealed else None
     if not secret:
         return False
     step = matching_step(secret, code, now)
     if step is None:
         return False
-    operator.totp_secret = secret
+    operator.totp_secret = seal(key, secret)
     operator.totp_pending_secret = None
     operator.totp_last_step = step  # the confirming code cannot be used again to log in
     return True

@@ -53,7 +53,8 @@ def _issue_after_login(hub: HubContext, username: str, code: str, name: str, day
     password = click.prompt("パスワード / password", hide_input=True)
     rt = hub.runtime
     with rt.session() as s:
-        result = log_in(s, rt.login_throttle, username, password, code, CLI_ADDRESS, rt.settings.is_production)
+        result = log_in(s, rt.login_throttle, username, password, code, CLI_ADDRESS, rt.settings.is_production,
+                        rt.settings.secret_key)
     if not result.ok or result.operator_id is None:
         raise click.ClickException(result.error or "")
     if result.pending:

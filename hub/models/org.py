@@ -69,11 +69,12 @@ class Operator(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed with a key derived from HUB_SECRET_KEY (hub.accounts.sealing): a database copy makes no codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     # The time-step of the last accepted code: a code (or an older one) is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # Shown once at enrolment; becomes ``totp_secret`` only when a code made from it is confirmed.
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
     # Bumped on logout, password, token or role change: every session signed with an older one ends.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

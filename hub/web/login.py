@@ -70,7 +70,7 @@ def login() -> ResponseReturnValue:
     rt = runtime()
     with rt.session() as s:
         result = log_in(s, rt.login_throttle, username, form.get("password", ""), form.get("code", ""),
-                        request.remote_addr, rt.settings.is_production)
+                        request.remote_addr, rt.settings.is_production, rt.settings.secret_key)
     if not result.ok:
         flash(result.error or "", "error")
         page = render_template("login.html", next=target, username=username)
@@ -141,19 +141,16 @@ def enrol_totp() -> ResponseReturnValue:
         operator = _session_operator(s)
         if operator is None or session.get("pending") == PENDING_PASSWORD:
             return redirect(url_for("web.login"))
+        key = runtime().settings.secret_key
         if request.method == "GET":
-            secret, uri = totp.begin_enrolment(operator)
+            secret, uri = totp.begin_enrolment(operator, key)
             return render_template("totp.html", secret=secret, uri=uri, required=required,
                                    enrolled=operator.totp_secret is not None)
-        if not totp.confirm_enrolment(operator, request.form.get("code", "")):
+        if not totp.confirm_enrolment(operator, request.form.get("code", ""), key):
             audit(s, operator.username, "totp.enrol_failed", operator)
             flash(_("確認コードが正しくありません。もう一度読み取ってからお試しください"), "error")
             # The same key again: the operator may simply have typed a digit wrong.
-            if operator.totp_pending_secret is None:
-                secret, uri = totp.begin_enrolment(operator)
-            else:
-                secret = operator.totp_pending_secret
-                uri = totp.provisioning_uri(secret, operator.username)
+            secret, uri = totp.pending_enrolment(operator, key) or totp.begin_enrolment(operator, key)
             return render_template("totp.html", secret=secret, uri=uri, required=required,
                                    enrolled=operator.totp_secret is not None), 422
         operator.session_version += 1  # a new credential: other sessions sign in again

@@ -59,6 +59,34 @@ def test_totp_login_and_a_code_is_not_accepted_twice(client: FlaskClient, app: F
                       ).status_code == 401
 
 
+def test_a_copy_of_the_database_makes_no_totp_codes(client: FlaskClient, app: Flask) -> None:
+    """The seed is stored sealed with a key from HUB_SECRET_KEY; another key opens nothing, and a seed
+    stored in plain by an older version is sealed by `hub db upgrade` and still works."""
+    runtime: Runtime = app.extensions["hub"]
+    login(client, "bousai1")
+    secret = enrol_totp(client)
+    with runtime.session() as s:
+        stored = s.scalar(select(Operator.totp_secret).where(Operator.username == "bousai1"))
+    assert stored is not None and secret not in stored and stored.startswith("f1:")
+
+    rotated = dataclasses.replace(runtime.settings, secret_key="another-key-" + "x" * 40)
+    key = runtime.settings
+    runtime.settings = rotated
+    refused = login_form(app.test_client(), "bousai1", PASSWORDS["bousai1"], code_at(secret, 1))
+    assert refused.status_code == 401, "a seed sealed with the old key is never read with a new one"
+    runtime.settings = key
+
+    with runtime.session() as s:  # as an older version stored it
+        operator = s.scalar(select(Operator).where(Operator.username == "bousai1"))
+        assert operator is not None
+        operator.totp_secret = secret
+    assert invoke(app, "db", "upgrade").exit_code == 0
+    with runtime.session() as s:
+        resealed = s.scalar(select(Operator.totp_secret).where(Operator.username == "bousai1"))
+    assert resealed is not None and resealed.startswith("f1:") and secret not in resealed
+    assert login_form(app.test_client(), "bousai1", PASSWORDS["bousai1"], code_at(secret, 1)).status_code == 302
+
+
 def _production(runtime: Runtime) -> None:
     runtime.settings = dataclasses.replace(runtime.settings, env="Production", allow_sandbox=True)
 
