@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -342,14 +343,37 @@ class Settings:
         return float(getattr(self, f"rate_{channel}", 10.0))
 
     def masked(self) -> dict[str, Any]:
-        """Settings for display: secrets shown only as set / not set."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.metadata.get("secret"):
-                value = "********" if value else ""
-            out[f.name] = value
-        return out
+        """Settings for display (the console's settings page, logs): see :func:`masked_value`."""
+        return {f.name: masked_value(f.name, getattr(self, f.name), bool(f.metadata.get("secret")))
+                for f in fields(self)}
+
+
+# Marked secret or not, a setting whose name says token, secret, password, key or sid is shown only
+# as set / not set: an account SID or consumer key names the account an attacker would aim at.
+SECRET_NAME = re.compile(r"token|secret|password|key|sid", re.IGNORECASE)
+MASK = "********"
+
+
+def masked_value(name: str, value: Any, secret: bool = False) -> Any:
+    """What an admin may see of a setting: secrets (by marking or by name) only as set / not set,
+    URLs without the user and password they carry."""
+    if secret or SECRET_NAME.search(name):
+        return MASK if value else ""
+    if isinstance(value, str) and "://" in value:
+        return ",".join(_mask_url(part) for part in value.split(","))
+    return value
+
+
+def _mask_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return MASK
+    return parts._replace(netloc=netloc).geturl()
 
 
 def is_production_name(env: str) -> bool:

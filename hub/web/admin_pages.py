@@ -10,11 +10,8 @@ never stored or shown again.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -42,8 +39,6 @@ FIELD_LABELS = {
 }
 ROLE_LABELS = {"viewer": "閲覧", "sender": "送信", "approver": "承認"}
 AUDIT_PAGE = 50
-SECRET_NAME = re.compile(r"token|secret|password|key|sid", re.IGNORECASE)
-MASK = "********"
 NO_STORE = {"Cache-Control": "no-store"}  # a page showing a password or token once is never cached
 
 
@@ -392,33 +387,9 @@ def admin_audit() -> ResponseReturnValue:
 
 # ---- effective settings ------------------------------------------------------------------------
 
-def masked_value(name: str, value: Any, secret: bool = False) -> Any:
-    """What an admin may see of a setting: secrets (by marking or by name) only as set / not set,
-    URLs without the user and password they carry."""
-    if secret or SECRET_NAME.search(name):
-        return MASK if value else ""
-    if isinstance(value, str) and "://" in value:
-        return ",".join(_mask_url(part) for part in value.split(","))
-    return value
-
-
-def _mask_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        host = parts.hostname or ""
-        netloc = f"{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return MASK
-    return parts._replace(netloc=netloc).geturl()
-
-
 @web_bp.get("/admin/settings")
 @login_required
 def admin_settings() -> ResponseReturnValue:
     _admin()
-    settings = current_app.config["HUB_SETTINGS"]
-    values = [(f.name, masked_value(f.name, getattr(settings, f.name), bool(f.metadata.get("secret"))))
-              for f in dataclasses.fields(settings)]
+    values = list(current_app.config["HUB_SETTINGS"].masked().items())
     return render_template("admin/settings.html", values=values), 200, NO_STORE

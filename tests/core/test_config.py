@@ -29,11 +29,12 @@ def test_production_refuses_to_start_on_the_sandbox_unless_allowed(tmp_path: obj
 
 
 def test_secrets_are_masked_for_display() -> None:
-    settings = Settings.from_env({"HUB_TWILIO_AUTH_TOKEN": "very-secret", "HUB_TWILIO_ACCOUNT_SID": "AC1"})
+    settings = Settings.from_env({"HUB_TWILIO_AUTH_TOKEN": "very-secret", "HUB_TWILIO_ACCOUNT_SID": "AC1",
+                                  "HUB_DATABASE_URL": "postgresql://hub:db-password@db/hub"})
     shown = settings.masked()
-    assert shown["twilio_auth_token"] == "********"
-    assert shown["twilio_account_sid"] == "AC1"
-    assert "very-secret" not in repr(shown)
+    assert shown["twilio_auth_token"] == shown["twilio_account_sid"] == "********"
+    assert shown["database_url"] == "postgresql://********@db/hub"
+    assert "very-secret" not in repr(shown) and "db-password" not in repr(shown)
 
 
 def test_production_refuses_the_sandboxs_settings_unless_allowed(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from hub.config import masked_value
 from hub.models import AuditLog, Department, Operator
-from hub.web.admin_pages import masked_value
 from tests.api.support import bearer, csrf, login
 
 
