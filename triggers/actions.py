@@ -21,7 +21,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from channels.text import join_nonempty, shorten
-from hub.compose.approval import public_channels
 from hub.compose.corrections import carried_channels, follow_up
 from hub.compose.messages import (
     ComposeError,
@@ -33,7 +32,7 @@ from hub.compose.messages import (
     preview_languages,
     withdraw,
 )
-from hub.compose.public import for_the_public
+from hub.compose.public import public_channels_closed_to
 from hub.models import Department, Message, MessageState, MsgType, Template, audit, utcnow
 from hub.models.triggers import RuleIncident, TriggerIncident, TriggerRule, TriggerSend, TriggerTelegram
 from hub.runtime import Runtime
@@ -297,12 +296,10 @@ def fit_channels(runtime: Runtime, c: Composition) -> Composition:
     """Shorten per channel instead of failing: at 3 a.m. a shorter SMS beats no SMS."""
     available = set(runtime.available_channels())
     c.channels = [ch for ch in c.channels if ch in available]
-    if not for_the_public(c.audience):
-        # A rule saved before public channels were refused for staff-only audiences.
-        public = set(public_channels(runtime, c.channels))
-        if public:
-            log.error("dropping public channels %s: audience %s is not the public", sorted(public), c.audience)
-            c.channels = [ch for ch in c.channels if ch not in public]
+    closed = public_channels_closed_to(c.audience, c.channels)
+    if closed:  # a rule saved before public channels were refused for staff-only audiences
+        log.error("dropping public channels %s: audience %s is not the public", closed, c.audience)
+        c.channels = [ch for ch in c.channels if ch not in closed]
     if not c.channels:
         raise ComposeError({"*": ["ルールのチャネルがどれも利用できません"]})
     for name, rendered in preview(runtime, c).items():

@@ -29,9 +29,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.compose.approval import public_channels
 from hub.compose.audience import Audience, AudienceError
-from hub.compose.public import for_the_public
+from hub.compose.public import public_channels_closed_to
 from hub.models import Template, utcnow
 from hub.models.triggers import TriggerRule
 from hub.runtime import Runtime
@@ -129,19 +128,18 @@ def _int(value: Any, key: str, low: int, high: int) -> int:
 def _channels(runtime: Runtime, value: Any, audience: str) -> list[str]:
     """The rule's channels; "all" for a staff-only audience means all but the public ones."""
     available = runtime.available_channels()
-    private = not for_the_public(audience)
     if value is None or value == "all" or value == ["all"]:
-        broadcast = set(public_channels(runtime, available)) if private else set()
-        return [ch for ch in available if ch not in broadcast]
+        closed = public_channels_closed_to(audience, available)
+        return [ch for ch in available if ch not in closed]
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
     unknown = [item for item in items if item not in available]
     if unknown or not items:
         wrong = ", ".join(unknown) or "(なし)"
         raise RuleError(f"チャネル {wrong} は使えません（利用可能: {', '.join(available)}）")
-    public = public_channels(runtime, items) if private else []
-    if public:
+    closed = public_channels_closed_to(audience, items)
+    if closed:
         raise RuleError(f"宛先 {audience} は職員などに限られるため、誰でも読める公開チャネル"
-                        f"（{', '.join(public)}）は使えません")
+                        f"（{', '.join(closed)}）は使えません")
     return list(dict.fromkeys(items))
 
 

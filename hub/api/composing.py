@@ -17,7 +17,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from channels.base import Capability, Rendered
-from channels.registry import channel_class
 from hub.api.auth import Principal
 from hub.api.common import N_, ApiError, as_id, translate_problems
 from hub.api.guards import has_nul
@@ -32,15 +31,9 @@ from hub.compose.audience import (
     require_usable,
     unknown_part,
 )
-from hub.compose.corrections import (
-    carried_channels,
-    default_cancel_body,
-    is_prepared_cancel,
-    shown_title,
-    still_planning,
-)
+from hub.compose.corrections import carried_channels, default_cancel_body, is_prepared_cancel, shown_title
 from hub.compose.messages import ComposeError, Composition, preview, preview_languages
-from hub.compose.public import PLACEHOLDER_PUBLIC_ID, for_the_public, is_public
+from hub.compose.public import PLACEHOLDER_PUBLIC_ID, is_public, public_channels_closed_to
 from hub.compose.quiet import hold as quiet_hold
 from hub.compose.quiet import local_words, window_words
 from hub.compose.schedule import ScheduleError, read_schedule
@@ -220,11 +213,11 @@ def _audience(session: Session, spec: str, problems: dict[str, list[str]]) -> No
 
 
 def _private_on_public(comp: Composition, problems: dict[str, list[str]]) -> None:
-    public = [ch for ch in comp.channels if channel_class(ch).capabilities & Capability.BROADCAST]
-    if public and not for_the_public(comp.audience):
+    closed = public_channels_closed_to(comp.audience, comp.channels)
+    if closed:
         problems.setdefault("channels", []).append(
             _("職員・名簿・差し込み（CSV）宛てのメッセージは、誰でも読める公開チャネル（{names}）には送れません")
-            .format(names=", ".join(public)))
+            .format(names=", ".join(closed)))
 
 
 def is_follow_up(comp: Composition) -> bool:
@@ -244,7 +237,7 @@ def _as_follow_up(session: Session, comp: Composition, principal: Principal,
         raise ApiError(403, "forbidden", _("他の部署のメッセージは取消・訂正できません"))
     comp.mode, comp.source = original.mode, FOLLOW_UP
     comp.channels = carried_channels(session, original.id)
-    if comp.msg_type == MsgType.UPDATE and not comp.channels and still_planning(original):
+    if comp.msg_type == MsgType.UPDATE and not comp.channels and original.still_planning:
         comp.channels = list(original.channels)  # as hub.compose.corrections.follow_up will send it
     comp.audience = f"message:{original.id}"
     comp.category_code, comp.department_id = original.category_code, original.department_id

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from channels.base import Capability
 from hub.compose.audience import Audience, contact_ids_query
+from hub.compose.public import public_channels
 from hub.models import ApprovalPolicy, Contact, ContactKind, Department, Message, Mode, MsgType, follows_up
 from hub.runtime import Runtime
 
@@ -40,14 +40,8 @@ SYSTEM_SOURCE = "system"  # the hub's own notices to operators (approval request
 TRIGGER_PREFIX = "trigger:"
 
 
-def public_channels(runtime: Runtime, channels: list[str]) -> list[str]:
-    """The chosen channels that publish (one public post) rather than deliver to addresses."""
-    available = set(runtime.available_channels())
-    return [ch for ch in channels if ch in available and runtime.channel(ch).capabilities & Capability.BROADCAST]
-
-
 def reaches_residents(session: Session, runtime: Runtime, audience: str, channels: list[str]) -> bool:
-    if public_channels(runtime, channels):
+    if public_channels(channels):
         return True
     parsed = Audience.parse(audience)
     if parsed.kind in RESIDENT_KINDS:

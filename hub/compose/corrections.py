@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.compose.audience import RECEIVED_STATES
 from hub.compose.messages import ComposeError, Composition, LocalText, create_message, withdraw
-from hub.models import Delivery, Message, MessageState, MsgType, Operator, audit
+from hub.models import Delivery, Message, MsgType, Operator, audit
 from hub.residents.questions import close_survey
 from hub.runtime import Runtime
 
@@ -36,11 +36,6 @@ def withdrawn_channels(session: Session, message_id: int) -> list[str]:
         select(Delivery.channel).distinct().where(Delivery.message_id == message_id,
                                                   Delivery.reason == "withdrawn")
     ))
-
-
-def still_planning(message: Message) -> bool:
-    """Released to the planner, which has not written all its rows yet."""
-    return message.planned_at is None and message.state == MessageState.QUEUED
 
 
 PERSONAL_TITLE = "先日のお知らせ"
@@ -90,7 +85,7 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
     channels = carried_channels(session, original.id)
     if kind == "correction" and withdrawn:
         channels = sorted(set(channels) | set(withdrawn_channels(session, original.id)))
-    if kind == "correction" and not channels and still_planning(original):
+    if kind == "correction" and not channels and original.still_planning:
         # Its first rows are not written yet; they will be, withdrawn, and the correction (which
         # waits for the original's planning, hub.dispatch.tasks) reaches each of them instead.
         channels = list(original.channels)

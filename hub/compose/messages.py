@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import Draft, Rendered
-from hub.compose.approval import needs_approval, public_channels
+from hub.compose.approval import needs_approval
 from hub.compose.audience import Audience, require_usable
 from hub.compose.notices import announce_override, request_approval
-from hub.compose.public import for_the_public, message_is_public, page_url
+from hub.compose.public import message_is_public, page_url, public_channels_closed_to
 from hub.compose.quiet import hold as quiet_hold
 from hub.compose.senders import signature
 from hub.config import Settings
@@ -158,7 +158,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     if question_problems:
         raise ComposeError({"question": question_problems})
     audience = Audience.parse(c.audience)
-    _refuse_private_on_public_channels(runtime, c)
+    _refuse_private_on_public_channels(c)
     if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
         require_usable(session, audience)
         _require_enabled(session, c)
@@ -236,16 +236,16 @@ def _store_languages(session: Session, runtime: Runtime, c: Composition, message
 PRIVATE_ON_PUBLIC = "職員・名簿・差し込み（CSV）宛てのメッセージは、誰でも読める公開チャネルには送れません"
 
 
-def _refuse_private_on_public_channels(runtime: Runtime, c: Composition) -> None:
+def _refuse_private_on_public_channels(c: Composition) -> None:
     """A staff-only text posted on X or a feed is read by anyone, whoever approved it.
 
     A follow-up is never refused: a retraction must reach wherever the original went.
     """
     if c.references_id is not None and follows_up(c.msg_type):
         return
-    public = public_channels(runtime, c.channels)
-    if public and not for_the_public(c.audience):
-        raise ComposeError({ch: [PRIVATE_ON_PUBLIC] for ch in public})
+    closed = public_channels_closed_to(c.audience, c.channels)
+    if closed:
+        raise ComposeError({ch: [PRIVATE_ON_PUBLIC] for ch in closed})
 
 
 def _require_enabled(session: Session, c: Composition) -> None:

@@ -9,6 +9,10 @@ The address is the message's random ``public_id``, never its sequential id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from channels import registry
+from channels.base import Capability
 from hub.compose.audience import Audience, AudienceError
 from hub.config import Settings
 from hub.models import Message, Mode
@@ -37,6 +41,18 @@ def for_the_public(audience: str, original: Message | None = None) -> bool:
     if kind == "message":
         return original is not None and for_the_public(original.audience, original.references)
     return kind in RESIDENT_AUDIENCES
+
+
+def public_channels(channels: Iterable[str]) -> list[str]:
+    """The channels that publish (one post anyone can read) rather than deliver to addresses."""
+    installed = registry.available()
+    return [ch for ch in channels if ch in installed and installed[ch].capabilities & Capability.BROADCAST]
+
+
+def public_channels_closed_to(audience: str, channels: Iterable[str]) -> list[str]:
+    """The public channels among ``channels`` this audience may not use: all of them unless it is the
+    public, whoever approves. A follow-up is not asked: a retraction goes wherever the original went."""
+    return [] if for_the_public(audience) else public_channels(channels)
 
 
 def message_is_public(message: Message) -> bool:

@@ -134,8 +134,7 @@ def _original_still_planning(session: Session, message: Message) -> bool:
     if message.references_id is None or not message.audience.startswith("message:"):
         return False
     original = session.get(Message, message.references_id)
-    return (original is not None and original.planned_at is None
-            and original.state == MessageState.QUEUED)
+    return original is not None and original.still_planning
 
 
 def plan_here(message_id: int) -> bool:

@@ -95,6 +95,11 @@ class Message(Base):
     references: Mapped[Message | None] = relationship(remote_side=[id])
     bodies: Mapped[list[MessageBody]] = relationship(back_populates="message", cascade="all, delete-orphan")
 
+    @property
+    def still_planning(self) -> bool:
+        """Released to the planner, which has not written all its rows yet (a follow-up waits for it)."""
+        return self.planned_at is None and self.state == MessageState.QUEUED
+
 
 class MessageBody(Base):
     """What a channel actually sends for a message in one language: kept as proof of what was said."""
