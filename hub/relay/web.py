@@ -160,8 +160,14 @@ def answer_page(token: str) -> ResponseReturnValue:
 # -- the live tally ----------------------------------------------------------------------------------
 
 def _operator_or_login() -> Principal | ResponseReturnValue:
+    """The console's login check (``hub.web.pages.login_required``): a session that must first
+    change its password or enrol its one-time codes goes there, as from every other page."""
     from hub.api.auth import session_principal
+    from hub.web.login import pending_redirect
 
+    pending = pending_redirect()
+    if pending is not None:
+        return pending
     principal = session_principal()
     if principal is not None:
         return principal

@@ -132,6 +132,9 @@ def test_a_one_time_password_must_be_changed_first(client: FlaskClient, app: Fla
     r = login_form(browser, "kikaku1", first)
     assert r.status_code == 302 and r.headers["Location"].endswith("/password")
     assert browser.get("/compose").headers["Location"].endswith("/password")
+    # Every page, the call-out tally and its export (served by the relay) included.
+    for page in ("/relay/callouts/1", "/relay/callouts/1/export.csv"):
+        assert browser.get(page).headers["Location"].endswith("/password"), page
     assert _preview(browser) == 401
     short = post_form(browser, "/password", current_password=first, new_password="short",
                       confirm_password="short")
