@@ -8,6 +8,8 @@ on X keeps the message itself instead of a cut-off list.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -181,7 +183,8 @@ class LoadResult:
 def read_fields(path: Path, allowed: Collection[str], what: str) -> dict[str, Any]:
     """A YAML file of ``項目名: 値`` with only ``allowed`` fields (``what``: テンプレート, 翻訳)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = copy.deepcopy(_parsed_yaml(text))
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: 読み込めません（{exc}）") from None
     if not isinstance(data, dict):
@@ -218,11 +221,23 @@ def used_variables(path: Path, texts: Iterable[Any], env: SandboxedEnvironment =
     used: set[str] = set()
     for text in texts:
         try:
-            used |= meta.find_undeclared_variables(env.parse(str(text)))
+            used |= _undeclared(env, str(text))
         except TemplateSyntaxError as exc:
             where = f"{exc.lineno}行目: {exc.message}"
             raise TemplateError(f"{path}: テンプレートの書き方に誤りがあります（{where}）") from None
     return used
+
+
+# Every start, `hub templates load` and the demo's seeding read the same shipped files again: the
+# YAML and the Jinja parse of each text are kept by content (a changed file is simply new content).
+@functools.lru_cache(maxsize=1024)
+def _parsed_yaml(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _undeclared(env: SandboxedEnvironment, text: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(env.parse(text)))
 
 
 def template_files(paths: Iterable[Path]) -> list[Path]:

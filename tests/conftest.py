@@ -59,16 +59,26 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _empty(url: str) -> None:
+    """Every table empty and every id counting from 1 again, as after a fresh migration.
+
+    Only the tables a test wrote to are emptied, and by DELETE: on PostgreSQL a TRUNCATE of all
+    42 tables gives each a new file (about 0.3 s per test, minutes over the suite), a DELETE of the
+    few small tables a test used takes milliseconds.
+    """
     from hub.models import Base
 
     engine = get_engine(url)
+    tables = Base.metadata.sorted_tables
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        probe = " UNION ALL ".join(
+            f'SELECT {i} FROM (SELECT 1 FROM "{t.name}" LIMIT 1) AS probe{i}' for i, t in enumerate(tables))
+        used = {row[0] for row in conn.execute(text(probe))}
+        for i in sorted(used, reverse=True):  # those referring to others first
+            conn.execute(tables[i].delete())
+        if engine.dialect.name == "postgresql":  # SQLite's rowids start again from an empty table
+            conn.execute(text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"))
 
 
 @pytest.fixture
