@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
@@ -115,6 +116,16 @@ def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
                 timer.beat.stop(app.extensions["hub"])
         applier.stop()
 
-    # weak=False: the receivers are closures that nothing else keeps alive.
+    # weak=False: the receivers are closures that nothing else keeps alive. A worker process makes
+    # one app; a process that makes more (the tests) keeps only the newest app's receivers, not
+    # every app it ever made.
+    global _worker_receivers
+    if _worker_receivers is not None:
+        worker_ready.disconnect(_worker_receivers[0])
+        worker_shutting_down.disconnect(_worker_receivers[1])
     worker_ready.connect(start, weak=False)
     worker_shutting_down.connect(stop, weak=False)
+    _worker_receivers = (start, stop)
+
+
+_worker_receivers: tuple[Callable[..., None], Callable[..., None]] | None = None
