@@ -214,7 +214,11 @@ def test_database_connections_cut_mid_send_lose_nothing(
     add_residents(stack_runtime, 1000)
     # Only the workers' connections are cut (other test runs may share this database).
     marker = f"hub-blip-{uuid.uuid4().hex[:8]}"
-    settings = replace(stack_runtime.settings, database_url=f"{stack_runtime.settings.database_url}&application_name={marker}")
+    # A blip shorter than the workers' lease (3 s in these tests): the 3-second storm of cuts, on a
+    # busy machine, could keep a live worker from renewing its lease for longer than that, and a
+    # lapsed lease rightly makes its e-mail rows "unknown" (the worker may have died after sending).
+    settings = replace(stack_runtime.settings, lease_seconds=10,
+                       database_url=f"{stack_runtime.settings.database_url}&application_name={marker}")
     worker = WorkerProcess(settings, tmp_path / "worker.log", concurrency=2).start()
     try:
         message_id = send(stack_runtime, channels=["sms", "email"])
