@@ -32,13 +32,14 @@ demo: $(STAMP)
 	HUB_DATA_DIR=$${HUB_DATA_DIR:-var} $(BIN)/hub demo
 
 # Two at a time: the tests in-process, then the end-to-end ones (real Celery workers; each pytest
-# worker has its own PostgreSQL schema and Redis database, tests/support/services.py).
+# worker has its own PostgreSQL schema and Redis database, tests/support/services.py). worksteal:
+# the one long test (the 500-staff drill) does not leave the other worker idle at the end.
 # Both phases always run; pytest's 5 ("no tests collected", e.g. PYTEST_ARGS naming no slow test)
 # is not a failure.
 test: $(STAMP) $(AXE)
 	@ok=0; \
-	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || ok=$$rc; }; \
-	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || ok=$$rc; }; \
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow" $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || ok=$$rc; }; \
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m slow $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || ok=$$rc; }; \
 	exit $$ok
 
 lint: $(STAMP)
