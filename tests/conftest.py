@@ -19,6 +19,12 @@ from tests.support.live import LiveServer, free_port
 from tests.support.services import drop_pg_schema, new_pg_schema_url, postgres_reachable, require
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first (stable otherwise): with two workers, the longest test started
+    last would have one worker running it alone while the other has nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(callback_delay=0.0) as sb:

@@ -41,6 +41,7 @@ def test_line_read_timeout_on_the_first_multicast_sends_nobody_a_second_copy(
     assert 0 < len(stalled) <= 500 * conflicts, "only rows of requests LINE saw as retries went twice"
 
 
+@pytest.mark.long
 def test_sms_fault_storm_delivers_nearly_everyone_once_and_says_why_for_the_rest(
     any_stack_runtime: Runtime, sandbox_client: SandboxClient, any_worker_factory: type[WorkerProcess]
 ) -> None:

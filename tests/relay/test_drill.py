@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from flask import Flask
 
 from hub.cli.relay import staff_for_callout
@@ -20,6 +21,7 @@ from tests.support.hubtools import ALL_CHANNELS, send
 MIX = {"line": 40, "phone": 20, "email": 20, "never": 20}
 
 
+@pytest.mark.long
 def test_500_staff_drill_tally_matches_the_simulated_answers(
     app: Flask, runtime: Runtime, clock: ManualClock, sandbox: Sandbox, sandbox_client: SandboxClient
 ) -> None:

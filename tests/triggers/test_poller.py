@@ -49,6 +49,7 @@ def poller(runtime: Runtime, server: FeedServer, *names: str) -> Poller:
     return Poller(runtime, feeds=urls, http=http, max_age=None)
 
 
+@pytest.mark.long
 def test_poller_end_to_end_to_a_thousand_residents(
     runtime: Runtime, feeds: FeedServer, sandbox_client: SandboxClient
 ) -> None:
