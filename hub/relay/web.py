@@ -17,10 +17,8 @@ from flask import (
     current_app,
     g,
     jsonify,
-    redirect,
     render_template,
     request,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
@@ -48,6 +46,7 @@ from hub.relay.engine import call_ended
 from hub.relay.links import LinkError, read_token
 from hub.relay.texts import exercise_prefix, parse_postback
 from hub.runtime import Runtime
+from hub.web.pages import login_required
 
 log = logging.getLogger(__name__)
 relay_bp = Blueprint("relay", __name__, template_folder="templates")
@@ -159,21 +158,6 @@ def answer_page(token: str) -> ResponseReturnValue:
 
 # -- the live tally ----------------------------------------------------------------------------------
 
-def _operator_or_login() -> Principal | ResponseReturnValue:
-    """The console's login check (``hub.web.pages.login_required``): a session that must first
-    change its password or enrol its one-time codes goes there, as from every other page."""
-    from hub.api.auth import session_principal
-    from hub.web.login import pending_redirect
-
-    pending = pending_redirect()
-    if pending is not None:
-        return pending
-    principal = session_principal()
-    if principal is not None:
-        return principal
-    return redirect(url_for("web.login", next=request.path))
-
-
 def _readable(s: Session, callout_id: int, principal: Principal) -> Callout:
     """The call-out, if the caller may READ in every department it reaches (the tally names them all)."""
     callout = s.get(Callout, callout_id)
@@ -185,11 +169,9 @@ def _readable(s: Session, callout_id: int, principal: Principal) -> Callout:
 
 
 @relay_bp.get("/relay/callouts/<int:callout_id>")
+@login_required
 def tally_page(callout_id: int) -> ResponseReturnValue:
-    principal = _operator_or_login()
-    if not isinstance(principal, Principal):
-        return principal
-    g.operator = principal  # the site navigation
+    principal: Principal = g.operator
     with _rt().session() as s:
         try:
             callout = _readable(s, callout_id, principal)
@@ -205,12 +187,10 @@ def tally_page(callout_id: int) -> ResponseReturnValue:
 
 
 @relay_bp.get("/relay/callouts/<int:callout_id>/export.csv")
+@login_required
 def tally_csv(callout_id: int) -> ResponseReturnValue:
-    principal = _operator_or_login()
-    if not isinstance(principal, Principal):
-        return principal
     try:
-        return _csv(callout_id, principal)
+        return _csv(callout_id, g.operator)
     except ApiError as exc:
         abort(exc.status)
 
