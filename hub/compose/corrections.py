@@ -104,7 +104,9 @@ def follow_up(session: Session, runtime: Runtime, original_id: int, *, kind: str
         department_id=original.department_id,
         source=source,
         update_label=update_label,
-        prepared=kind == "cancel" and is_prepared_cancel(original, title, body),
+        # Texts the caller gives in other languages are a person's words whatever origin they claim
+        # (the hub's own machine translation, ``translate`` below, comes after and keeps it prepared).
+        prepared=kind == "cancel" and is_prepared_cancel(original, title, body) and not texts,
         override_reason=override_reason,
         texts=dict(texts or {}),
     )

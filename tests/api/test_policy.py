@@ -89,6 +89,19 @@ def test_prepared_cancellation_goes_at_once_but_added_words_wait(team: FlaskClie
     assert sum(c["sent"] + c["delivered"] for c in summary["channels"].values()) > 0, "went out at once"
 
 
+def test_a_cancellation_with_words_in_another_language_waits(team: FlaskClient, app: Flask) -> None:
+    """The prepared Japanese retraction goes at once, but a text in another language is a person's
+    words, whatever origin the caller claims for it: a second person reads them first."""
+    original = create_approved(team, who="bousai1", channels=["sms", "email"])["message_id"]
+    for origin in ("operator", "machine", "reviewed"):
+        texts = {"en": {"title": "Notice", "body": "Evacuate to the coast now.", "origin": origin}}
+        r = team.post(f"{API}/messages", headers=bearer("bousai1"),
+                      json={"msg_type": "cancel", "references": original, "texts": texts})
+        assert r.status_code == 201, r.get_data(as_text=True)
+        assert body(r)["state"] == "awaiting_approval", origin
+        assert all(sum(c.values()) == 0 for c in body(r)["channels"].values()), origin
+
+
 def test_another_departments_sender_cannot_cancel_or_correct(team: FlaskClient, app: Flask) -> None:
     original = create_approved(team, who="bousai1", channels=["sms"])["message_id"]
     before = snapshot(app)
