@@ -16,7 +16,7 @@ import click
 
 from hub.cli.context import HubContext, pass_hub
 from hub.config import SANDBOX_ENV_FILE, Settings
-from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, seed_demo
+from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, give_operators_contacts, seed_demo
 from hub.dispatch.lanes import ALERTS, LANES
 from hub.health.watchdog import run_forever
 from hub.migrate import upgrade
@@ -99,6 +99,7 @@ def seed_cmd(ctx: click.Context, residents: int, staff: int) -> None:
     upgrade(hub.runtime.settings.database_url)
     with hub.app.app_context(), hub.runtime.session() as session:
         report = seed_demo(session, residents=residents, staff=staff)
+        give_operators_contacts(session)
     click.echo(f"住民 {report.residents} 人, 職員 {report.staff} 人を登録しました" if report.residents
                else "デモデータは登録済みです")
 
@@ -138,6 +139,7 @@ def demo_cmd(residents: int) -> None:
         upgrade(settings.database_url)
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
+            give_operators_contacts(session)
         worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **os.environ}
         workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
         server = make_server("127.0.0.1", port, app, threaded=True)

@@ -5,6 +5,7 @@ Deterministic (seeded random) so demos and tests see the same people every time.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -137,3 +138,21 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
         if values:  # an empty executemany would insert one row of defaults
             session.execute(insert(table), values)
     return SeedReport(residents, staff)
+
+
+def give_operators_contacts(session: Session) -> None:
+    """Each demo operator without a contact gets a staff contact of their own (LINE and e-mail), so
+    approval requests and override notices reach them, and show in the sandbox's inbox, as in a real city.
+
+    Only `hub demo` and `hub seed` do this: the tests' small cities keep their operators unreachable
+    unless a test gives them contacts, so a test's messages are only the ones it made."""
+    for operator in list(session.scalars(select(Operator).where(
+            Operator.username.in_(DEMO_PASSWORDS), Operator.contact_id.is_(None)).order_by(Operator.id))):
+        contact = Contact(external_id=f"OP-{operator.username}", kind=ContactKind.STAFF, name=operator.display_name,
+                          language="ja", department_id=operator.department_id,
+                          email=f"{operator.username}@city.example.jp",
+                          line_user_id="U" + hashlib.sha256(operator.username.encode()).hexdigest()[:32],
+                          exercise_participant=True, active=True)
+        session.add(contact)
+        session.flush()
+        operator.contact_id = contact.id
