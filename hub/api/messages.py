@@ -130,8 +130,10 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
     rt = runtime()
     with rt.session() as s:
         comp = composition_from(s, data, principal)
-        # Machine translation for every language the audience reads that has no text yet.
-        translate = (partial(_translated, rt, s, read_languages(data.get("languages"), {}))
+        # Machine translation for every language the audience reads that has no text yet; a retraction
+        # waits for a slow translator no longer than a trigger's alert does.
+        deadline = rt.settings.trigger_translate_seconds if comp.msg_type == MsgType.CANCEL else None
+        translate = (partial(_translated, rt, s, read_languages(data.get("languages"), {}), deadline)
                      if data.get("translate") is True else None)
         operator = s.get(Operator, principal.id)
         try:
@@ -153,8 +155,9 @@ def create_from(data: dict[str, Any], principal: Principal) -> tuple[int, str, b
         return message.id, str(message.state), message.id != comp.references_id
 
 
-def _translated(rt: Runtime, session: Session, extra: list[str], comp: Composition) -> Composition:
-    return fill_missing(rt, comp, audience_languages(session, comp, extra))
+def _translated(rt: Runtime, session: Session, extra: list[str], deadline: float | None,
+                comp: Composition) -> Composition:
+    return fill_missing(rt, comp, audience_languages(session, comp, extra), deadline)
 
 
 def approve_as(message_id: int, principal: Principal) -> str:

@@ -51,7 +51,7 @@ from hub.i18n import remember_language
 from hub.models import Area, Category, Department, Message, MessageState, Mode, MsgType, Template
 from hub.policy import Action, may_follow_up, may_override, may_send_somewhere
 from hub.residents import survey_tally
-from hub.residents.languages import EASY_JAPANESE, LANGUAGES
+from hub.residents.languages import LANGUAGES
 from hub.translate.fill import audience_languages
 from hub.web.translations_form import (
     ORIGIN_LABELS,
@@ -273,12 +273,7 @@ def _translate_step(data: dict[str, Any], principal: Principal) -> ResponseRetur
             wanted = {k: v for k, v in problems.items() if k in ("audience", "*")}
             return render_template("compose.html", data=data, problems=wanted, **_choices()), 422
         languages = audience_languages(s, comp, data["languages"])
-    texts = translate_for_review(rt, comp, languages)
-    data["texts"] = {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error}
-                     for code, t in texts.items()}
-    if EASY_JAPANESE in languages and EASY_JAPANESE not in data["texts"]:
-        # Never machine-translated: an empty text for the operator to write (left empty, its readers get Japanese).
-        data["texts"][EASY_JAPANESE] = {"title": "", "body": "", "origin": "operator", "error": None}
+    data["texts"] = translate_for_review(rt, comp, languages)
     data["audience_languages"] = languages
     return render_template("compose.html", data=data, problems={}, **_choices())
 

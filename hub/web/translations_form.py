@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from channels.locale import bcp47
 from hub.compose.messages import Composition, LocalText
-from hub.residents.languages import JAPANESE, LANGUAGES
+from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
 from hub.runtime import Runtime
 from hub.translate.fill import fill_missing
 
@@ -71,11 +71,17 @@ def local_texts(texts: Mapping[str, Mapping[str, Any]]) -> dict[str, LocalText]:
             for code, t in texts.items()}
 
 
-def translate_for_review(runtime: Runtime, comp: Composition, languages: list[str]) -> dict[str, LocalText]:
-    """A text for each of ``languages``: the ones given, machine translations for the rest
-    (やさしい日本語 is written by a person, never translated)."""
+def translate_for_review(runtime: Runtime, comp: Composition, languages: list[str]) -> dict[str, dict[str, Any]]:
+    """The section's texts after 「翻訳する」: the ones given, machine translations for the rest, and an
+    empty やさしい日本語 to write (a person writes it, it is never translated; left empty, its readers get
+    Japanese)."""
     # The composer reviews title and body; per-channel Japanese texts stay Japanese-only here.
-    return fill_missing(runtime, dataclasses.replace(comp, overrides={}), languages).texts
+    made = fill_missing(runtime, dataclasses.replace(comp, overrides={}), languages).texts
+    texts = {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error}
+             for code, t in made.items()}
+    if EASY_JAPANESE in languages and EASY_JAPANESE not in texts:
+        texts[EASY_JAPANESE] = {"title": "", "body": "", "origin": "operator", "error": None}
+    return texts
 
 
 def language_choices() -> list[tuple[str, str]]:

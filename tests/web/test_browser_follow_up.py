@@ -1,4 +1,5 @@
-"""取消 from the message page in a real Chromium: preview per channel with counts, then the SMS goes out."""
+"""取消 and 訂正 from the message page in a real Chromium: preview per channel with counts, then the SMS goes
+out; a correction translated for the original's readers, reviewed and edited in the page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hub.models import MessageState
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import bearer, seed
+from tests.languages.support import EN_PHONE, JA_PHONE, three_languages
 from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 from tests.web.test_browser_console import _by, _state, _wait
 
@@ -64,3 +66,38 @@ def test_cancel_a_delivered_live_message_from_its_page(
     web.get(f"{base}/messages/{message_id}")
     assert web.find_element(by.ID, "cancelled-marker").text == "取消済み"
     _shoot(web, tmp_path, "follow-up-original-cancelled")
+
+
+def test_a_correction_is_translated_and_reviewed_in_the_page(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    by = _by()
+    seed(app)
+    town = three_languages(runtime)
+    created = app.test_client().post("/api/v1/messages", headers=bearer("bousai1"), json={
+        "title": "大雨警報が発表されました", "body": "川に近づかないでください。", "channels": ["sms"],
+        "audience": town.audience, "mode": "exercise"})
+    assert created.status_code == 201, created.json
+    message_id = int(created.json["message_id"])  # type: ignore[index]
+    _wait(browser, lambda w: _state(runtime, message_id) == MessageState.DONE, 30)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    sign_in(web, base, "bousai1")
+    web.get(f"{base}/messages/{message_id}")
+    web.find_element(by.ID, "correct-button").click()
+    _wait(web, lambda w: w.find_elements(by.ID, "translate-button"))
+    text = web.find_element(by.ID, "body")
+    text.clear()
+    text.send_keys("避難所を開設しました。")
+    web.find_element(by.ID, "translate-button").click()
+    _wait(web, lambda w: w.find_elements(by.CSS_SELECTOR, '.translation[data-language="en"]'))
+    _shoot(web, tmp_path, "follow-up-correction-translated")
+    english = web.find_element(by.ID, "text_en_body")
+    assert english.get_attribute("value") == "Evacuation shelters are open."
+    english.clear()
+    english.send_keys("Shelters are open at the north school.")
+    web.find_element(by.ID, "follow-up-send").click()
+    _wait(web, lambda w: "/follow-up/" not in w.current_url)
+    _wait(web, lambda w: any("north school" in m["text"] for m in sandbox_client.inbox("sms", to=EN_PHONE)), 30)
+    japanese = [m["text"] for m in sandbox_client.inbox("sms", to=JA_PHONE)]
+    assert len(japanese) == 2 and "避難所を開設しました。" in japanese[-1]
