@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from hub.api.common import ApiError, runtime
 from hub.compose.messages import ApprovalError
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
-from hub.models import Category, CsvSend, Department, Operator
+from hub.models import Category, CsvSend, Department, Mode, Operator
 from hub.notices.check import CsvSendError
 from hub.notices.front import check_and_maybe_store, read_request, release_all, send_detail
 from hub.notices.reminders import RULE_HELP
@@ -81,6 +81,10 @@ def csv_send_post() -> ResponseReturnValue:
     principal = _operator()
     data = _form()
     confirm = request.form.get("step") == "confirm"
+    if confirm and data.get("mode") == Mode.ACTUAL and request.form.get("confirm_actual") != "yes":
+        # As in the composer: a live send goes only with the operator's tick; until then it is checked again.
+        flash(_("実配信であることの確認にチェックしてください"), "error")
+        confirm = False
     skip_bad = request.form.get("skip_bad") == "1"
     filename, raw = _file()
     rt = runtime()

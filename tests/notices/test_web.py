@@ -48,9 +48,15 @@ def test_upload_check_confirm(client: FlaskClient, runtime: Runtime, clock: Manu
     assert "山田 花子様 2026-12-02 14:30に健診があります。" in page and "概算 3.3円" in page
     with runtime.session() as s:
         assert s.scalar(select(func.count()).select_from(CsvSend)) == 0
+    assert 'data-mode="actual"' in page and 'id="confirm-actual"' in page, "a live send looks live"
     carried = {k: v for k, v in _hidden(page).items() if k != "csrf_token"}
-    confirmed = client.post("/notices/csv", data={**carried, "channels": "sms", "skip_bad": "1",
+    unticked = client.post("/notices/csv", data={**carried, "channels": "sms", "skip_bad": "1",
                                                   "csrf_token": csrf(client)})
+    assert unticked.status_code == 200 and "実配信であることの確認にチェックしてください" in unticked.get_data(as_text=True)
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(CsvSend)) == 0, "a live send goes only with the tick"
+    confirmed = client.post("/notices/csv", data={**carried, "channels": "sms", "skip_bad": "1",
+                                                  "confirm_actual": "yes", "csrf_token": csrf(client)})
     assert confirmed.status_code == 303, confirmed.get_data(as_text=True)
     shown = client.get(confirmed.headers["Location"]).get_data(as_text=True)
     assert 'data-state="awaiting_approval"' in shown
@@ -74,7 +80,7 @@ def test_a_second_person_approves_the_whole_send(client: FlaskClient, clock: Man
                           content_type="multipart/form-data").get_data(as_text=True)
     carried = {k: v for k, v in _hidden(checked).items() if k != "csrf_token"}
     location = client.post("/notices/csv", data={**carried, "channels": "sms", "skip_bad": "1",
-                                                 "csrf_token": csrf(client)}).headers["Location"]
+                                                 "confirm_actual": "yes", "csrf_token": csrf(client)}).headers["Location"]
     approver = client.application.test_client()
     assert login(approver, "bousai2").status_code == 302
     approved = approver.post(f"{location}/approve", data={"csrf_token": csrf(approver)})
