@@ -25,6 +25,7 @@ from hub.i18n import gettext as _
 from hub.models import Message, Mode, MsgType
 from hub.policy import may_follow_up
 from hub.residents.languages import EASY_JAPANESE, LANGUAGES
+from hub.translate import translator_ready
 from hub.translate.fill import audience_languages
 from hub.web.pages import _operator, login_required, web_bp
 from hub.web.translations_form import texts_from_form, translate_for_review
@@ -97,4 +98,5 @@ def follow_up_page(message_id: int, kind: str) -> ResponseReturnValue:
             return redirect(url_for("web.message_page", message_id=new_id))
     return render_template("follow_up.html", kind=kind, original_id=message_id, original_title=title,
                            data=data, preview=preview, withdraw_only=withdraw_only,
-                           machine_languages=[code for code in readers if code != EASY_JAPANESE])
+                           machine_languages=[code for code in readers if code != EASY_JAPANESE],
+                           translator_ready=translator_ready(rt.settings))

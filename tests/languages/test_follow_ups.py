@@ -49,6 +49,7 @@ def test_a_live_cancellation_goes_at_once_in_each_readers_language(
     page = client.get(url).get_data(as_text=True)
     languages = re.search(r'id="cancel-languages">(.*?)</p>', page, re.S)
     assert languages and "English" in languages.group(1) and "Tiếng Việt" in languages.group(1)
+    assert "機械翻訳して届けます" in languages.group(1)
 
     sent = client.post(url, data={"csrf_token": csrf(client), "step": "send", "confirm_actual": "yes"})
     assert sent.status_code == 302, sent.get_data(as_text=True)
