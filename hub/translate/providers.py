@@ -36,7 +36,8 @@ class TranslationFailed(RuntimeError):
 
 
 def translator_ready(settings: Settings) -> bool:
-    """Whether machine translation is configured at all (the composer offers it only then)."""
+    """Whether machine translation is configured at all (``GET /api/v1/translations`` says which; the
+    cancel page words its note by it). Unconfigured, every translation fails to the fixed notice line."""
     if settings.translator == "libre":
         return bool(settings.translator_url)
     if settings.translator == "deepl":
