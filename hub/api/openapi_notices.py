@@ -9,7 +9,8 @@ from hub.api.openapi import ID, INTEGER, STRING, errors, nullable, obj, ref, rep
 SEND_ID = {"name": "send_id", "in": "path", "required": True, "schema": ID}
 _SAMPLE = obj({"line": INTEGER, "address": STRING, "subject": nullable("string"), "text": STRING,
                "units": INTEGER, "characters": INTEGER})
-_SCHEDULED = obj({"message_id": INTEGER, "state": STRING, "scheduled_at": nullable("string")})
+_MODE = {"type": "string", "enum": ["actual", "exercise", "test"]}
+_SCHEDULED = obj({"message_id": INTEGER, "state": STRING, "mode": _MODE, "scheduled_at": nullable("string")})
 
 NOTICE_SCHEMAS: dict[str, Any] = {
     "CsvSendInput": obj({
@@ -18,7 +19,7 @@ NOTICE_SCHEMAS: dict[str, Any] = {
                  "line_user_id or external_id; consent for raw addresses; any other column is a placeholder"},
         "title": STRING, "body": {"type": "string", "description": "{{column}} placeholders, e.g. {{氏名}}様"},
         "channels": {"type": "string", "description": "comma-separated: sms, voice, email, line (never x, rss)"},
-        "mode": {"type": "string", "enum": ["actual", "exercise", "test"]},
+        "mode": _MODE,
         "category": STRING, "department": STRING,
         "scheduled_at": {"type": "string", "description": "a plain send's time (ISO 8601); not with reminder"},
         "reminder": {"type": "string", "description": "day_before@10:00 | days:N@HH:MM | hours:N"},

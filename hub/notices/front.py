@@ -87,7 +87,7 @@ def release_all(outcome: Outcome) -> None:
 
 
 def describe(message: Any) -> dict[str, Any]:
-    return {"message_id": message.id, "state": message.state,
+    return {"message_id": message.id, "state": message.state, "mode": message.mode,
             "scheduled_at": message.scheduled_at.isoformat() if message.scheduled_at else None}
 
 

@@ -57,6 +57,10 @@ def test_a_live_csv_send_on_a_phone(
     web.find_element(by.ID, "confirm-actual").click()
     web.find_element(by.ID, "confirm").click()
     _wait(web, lambda w: "/notices/csv/" in w.current_url)
+    web.execute_script("arguments[0].scrollIntoView()", web.find_element(by.ID, "csv-messages"))
     _shoot(web, tmp_path, "csv-send-phone-sent")
-    assert web.find_elements(by.CSS_SELECTOR, f'[data-state="{MessageState.AWAITING_APPROVAL}"]')
+    assert web.find_element(by.TAG_NAME, "body").get_attribute("data-mode") == "actual", "still looks live"
+    [row] = web.find_elements(by.CSS_SELECTOR, f'#csv-messages tr[data-state="{MessageState.AWAITING_APPROVAL}"]')
+    assert "承認待ち" in row.text, "the state in words, not its code"
+    assert web.execute_script(NO_SIDEWAYS) <= 0
     assert sandbox_client.inbox("sms") == [], "a live send waits for the second person"
