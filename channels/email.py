@@ -154,17 +154,28 @@ def with_footer(text: str, html_text: str | None, preferences: str | None, stop:
     return text, html_text
 
 
-def poll_text(poll: Poll) -> str:
-    return "\n".join([f"【アンケート】{poll.text}", *(f"{key}: {label}" for key, label in poll.choices)])
+# A survey's heading, its answer link's line and the link's words; other languages get English.
+SURVEY_LABELS = {"ja": ("【アンケート】", "回答はこちら:", "アンケートに回答する"),
+                 "en": ("[Survey] ", "Answer here:", "Answer the survey")}
 
 
-def with_answer_link(text: str, html_text: str | None, url: str) -> tuple[str, str | None]:
+def survey_labels(language: str) -> tuple[str, str, str]:
+    return SURVEY_LABELS["ja" if language.startswith("ja") else "en"]
+
+
+def poll_text(poll: Poll, language: str = "ja") -> str:
+    heading = survey_labels(language)[0]
+    return "\n".join([f"{heading}{poll.text}", *(f"{key}: {label}" for key, label in poll.choices)])
+
+
+def with_answer_link(text: str, html_text: str | None, url: str, language: str = "ja") -> tuple[str, str | None]:
     """The text and HTML with the recipient's own answer link (a survey's) at the end."""
-    text = text.rstrip("\n") + f"\n\n回答はこちら: {url}\n"
+    _heading, line, words = survey_labels(language)
+    text = text.rstrip("\n") + f"\n\n{line} {url}\n"
     if html_text and urlsplit(url).scheme in ("http", "https"):
         href = html.escape(url, quote=True)
         html_text = html_text.replace(
-            "</body>", f'<p><a href="{href}">アンケートに回答する</a></p>\n</body>', 1)
+            "</body>", f'<p><a href="{href}">{html.escape(words)}</a></p>\n</body>', 1)
     return text, html_text
 
 
@@ -186,7 +197,7 @@ class EmailChannel(Channel):
         body = draft.override or draft.body
         if draft.poll is not None:
             # The answer link is each recipient's own: added when the message is built (build()).
-            body = join_nonempty(body, poll_text(draft.poll), sep="\n\n")
+            body = join_nonempty(body, poll_text(draft.poll, draft.language), sep="\n\n")
         link_line = f"{more_label(draft.language)} {draft.link}" if draft.link else None
         text = join_nonempty(subject, body, link_line, draft.sender_name, sep="\n\n") + "\n"
         errors = []
@@ -230,7 +241,7 @@ class EmailChannel(Channel):
         links = batch.links_for(recipient)
         answer = links.get("answer")
         if answer:  # before the footer: the footer stays last
-            text, html_text = with_answer_link(text, html_text, answer)
+            text, html_text = with_answer_link(text, html_text, answer, batch.language_for(recipient))
         stop = links.get("unsubscribe")
         if stop:
             # RFC 2369 + RFC 8058: mail clients show an unsubscribe button that POSTs

@@ -54,6 +54,7 @@ RATE_LIMIT_DEFAULT_WAIT = 10.0
 BUTTON_TEXT_MAX = 160  # a buttons template without title or image
 ALT_TEXT_MAX = 400
 QUICK_REPLY_MAX = 13
+BUTTON_LABEL_MAX = 20  # a quick-reply button's label; a longer one is refused by LINE
 # A multicast carries one text for everyone, so no personal link: residents send this word to the
 # account instead and the hub answers with their own preferences link (hub/residents/line_flow.py).
 SETTINGS_KEYWORD = "設定"
@@ -147,12 +148,18 @@ class LineChannel(Channel):
                                                  signature(draft.sender_name), draft.link))
         # A survey's question comes last, right above the quick-reply buttons that answer it.
         question = f"\n\n{draft.poll.text}" if draft.poll is not None else ""
+        warnings = []
+        if draft.poll is not None and any(len(label) > BUTTON_LABEL_MAX for _key, label in draft.poll.choices):
+            # A translation too long for a button: the buttons are cut, the text says them whole.
+            question += "\n" + draft.poll.listing()
+            warnings.append(f"LINEのボタンには選択肢の{BUTTON_LABEL_MAX}文字までしか表示されません"
+                            "（本文の最後に選択肢を全文で添えます）")
         errors = []
         if len(text) + len(question) > MAX_CHARS:
             errors.append(f"LINEは{MAX_CHARS}文字までです（現在{len(text) + len(question)}文字）")
         elif hint and len(text) + len(hint) + 2 + len(question) <= MAX_CHARS:  # the officer's words come first
             text = join_nonempty(text, hint, sep="\n\n")
-        return Rendered(subject=None, text=text + question, errors=tuple(errors), units=1,
+        return Rendered(subject=None, text=text + question, errors=tuple(errors), warnings=tuple(warnings), units=1,
                         meta={"poll": draft.poll} if draft.poll is not None else {})
 
     def check_address(self, address: str) -> str | None:
@@ -340,9 +347,13 @@ def poll_quick_reply(poll: Poll) -> Any:
     from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem
 
     return QuickReply(items=[
-        QuickReplyItem(action=PostbackAction(label=label, display_text=f"{key}:{label}",
+        QuickReplyItem(action=PostbackAction(label=button_label(label), display_text=f"{key}:{label}",
                                              data=poll.postback_data(key)))
         for key, label in poll.choices[:QUICK_REPLY_MAX]])
+
+
+def button_label(label: str) -> str:
+    return label if len(label) <= BUTTON_LABEL_MAX else label[:BUTTON_LABEL_MAX - 1] + "…"
 
 
 def _user_event(raw: Mapping[str, Any]) -> UserEvent:

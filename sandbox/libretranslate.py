@@ -45,6 +45,16 @@ PHRASES: dict[str, dict[str, str]] = {
         "ko": "대피할 때는 식량, 식수, 상비약, 휴대전화 충전기를 가져오십시오."},
     "断水のお知らせ": {
         "en": "Water supply interruption", "vi": "Thông báo cắt nước", "zh": "停水通知", "ko": "단수 안내"},
+    # A survey: its question and labels (one too long for a LINE button once in Vietnamese).
+    "避難していますか": {
+        "en": "Have you evacuated?", "vi": "Bạn đã sơ tán chưa?", "zh": "您已经避难了吗？", "ko": "대피하셨습니까?"},
+    "はい": {"en": "Yes", "vi": "Có", "zh": "是", "ko": "예"},
+    "いいえ": {"en": "No", "vi": "Không", "zh": "否", "ko": "아니요"},
+    "自宅で安全に過ごしている": {
+        "en": "Safe at home", "vi": "Tôi đang ở nhà an toàn", "zh": "在家很安全", "ko": "집에서 안전하게 지냄"},
+    "避難状況の確認": {
+        "en": "Checking on evacuation", "vi": "Kiểm tra tình trạng sơ tán", "zh": "避难情况确认",
+        "ko": "대피 상황 확인"},
     "これは訓練です。": {
         "en": "This is a drill.", "vi": "Đây là buổi diễn tập.", "zh": "这是演习。", "ko": "이것은 훈련입니다."},
 }

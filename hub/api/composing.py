@@ -45,7 +45,7 @@ from hub.policy import Action, may_follow_up, may_override
 from hub.relay import clock
 from hub.residents.easy_japanese import check as check_easy
 from hub.residents.languages import EASY_JAPANESE
-from hub.residents.questions import ANSWERABLE_ON, read_question
+from hub.residents.questions import ANSWERABLE_ON, read_question, read_question_text
 from hub.runtime import Runtime
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -150,6 +150,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
     comp.question, question_problems = read_question(data.get("question"))
     if question_problems:
         problems["question"] = [_(p) for p in question_problems]
+    _question_texts(comp, data.get("texts"), problems)
     scheduled = data.get("scheduled_at")
     if scheduled:
         try:
@@ -457,3 +458,17 @@ def _languages_preview(rt: Runtime, comp: Composition, message_id: int, public_i
             # The person writing it sees, as they type, what would make it hard to read.
             out[language]["findings"] = [f.as_dict() for f in check_easy("\n".join((local.title, local.body)))]
     return out
+
+
+def _question_texts(comp: Composition, raw: Any, problems: dict[str, list[str]]) -> None:
+    """Each language's ``question`` (the survey's text and labels in it), checked against the Japanese one."""
+    if not isinstance(raw, dict) or "question" in problems:
+        return
+    for code, local in comp.texts.items():
+        item = raw.get(code)
+        given = item.get("question") if isinstance(item, dict) else None
+        question, wrong = read_question_text(given, comp.question)
+        if wrong:
+            problems.setdefault(f"texts.{code}.question", []).extend(_(p) for p in wrong)
+        elif question is not None:
+            comp.texts[code] = replace(local, question=question)

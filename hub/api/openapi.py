@@ -81,10 +81,19 @@ LANGUAGE_CODES = [code for code in LANGUAGES if code != "ja"]
 ORIGIN = {"enum": ["operator", "reviewed", "machine", "fallback"],
           "description": "operator: written or edited by a person; reviewed: a template's reviewed translation; "
           "machine: machine translation; fallback: translation failed, the Japanese text after a fixed line"}
+LOCAL_QUESTION = obj({
+    "text": {"type": "string", "maxLength": 200},
+    "choices": {"type": "array", "items": {"type": "string", "maxLength": 60}, "minItems": 2, "maxItems": 9,
+                "description": "a label longer than 20 characters is cut on its LINE button, and LINE's text "
+                "then lists the choices whole"},
+}, description="the survey's question and its choices' labels in this language, in the order of the "
+   "Japanese choices (their keys, the digits a resident replies, are the same in every language); "
+   "without it, readers of the language get the Japanese question")
 LOCAL_TEXT = obj({
     "title": {"type": "string", "maxLength": 200}, "body": {"type": "string", "maxLength": 10000},
     "origin": {**ORIGIN, "default": "operator"}, "error": nullable("string", maxLength=500),
     "overrides": {"type": "object", "additionalProperties": STRING, "description": "per-channel text"},
+    "question": LOCAL_QUESTION,
 }, required=[])
 TEXTS = {"type": "object", "additionalProperties": LOCAL_TEXT, "propertyNames": {"enum": LANGUAGE_CODES},
          "description": "the message in other languages, by language code; recipients of a language "
@@ -92,7 +101,8 @@ TEXTS = {"type": "object", "additionalProperties": LOCAL_TEXT, "propertyNames": 
 LANGUAGE_STATE = obj({"origin": ORIGIN, "error": NULLABLE_STRING,
                       "unfit": {"type": "object", "additionalProperties": STRINGS,
                                 "description": "channels this language did not fit: they send Japanese"},
-                      "title": STRING, "body": STRING}, required=["origin", "error", "unfit"])
+                      "title": STRING, "body": STRING, "question": LOCAL_QUESTION},
+                     required=["origin", "error", "unfit"])
 
 MESSAGE_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 200},

@@ -92,7 +92,8 @@ def read_languages(raw: Any, problems: dict[str, list[str]]) -> list[str]:
 
 def texts_json(texts: Mapping[str, LocalText]) -> dict[str, dict[str, Any]]:
     return {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error,
-                   "overrides": dict(t.overrides), "name": LANGUAGES.get(code, code)}
+                   "overrides": dict(t.overrides), "name": LANGUAGES.get(code, code),
+                   **({"question": t.question.record()} if t.question else {})}
             for code, t in texts.items()}
 
 

@@ -35,7 +35,7 @@ from hub.models import (
     utcnow,
 )
 from hub.relay import clock
-from hub.residents.questions import ANSWERABLE_ON, poll_from, read_question
+from hub.residents.questions import ANSWERABLE_ON, QuestionText, in_language, poll_from, read_question
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class LocalText:
     origin: str = "operator"
     overrides: dict[str, str] = field(default_factory=dict)  # per channel, like Composition.overrides
     error: str | None = None  # why this language is not what was asked (translation failed)
+    question: QuestionText | None = None  # the survey's question and labels; None: readers get Japanese's
 
 
 @dataclass
@@ -122,9 +123,10 @@ def preview_languages(runtime: Runtime, c: Composition, message_id: int | None =
     The link opens the public page in the reader's language (``?lang=``).
     """
     link = page_url(runtime.settings, public_id) if public_id else None
-    poll = poll_from(read_question(c.question)[0], message_id)
+    question = read_question(c.question)[0]
     out: dict[str, dict[str, Rendered]] = {}
     for language, local in c.texts.items():
+        poll = poll_from(question and in_language(question, local.question), message_id)
         out[language] = {
             name: runtime.channel(name).render(Draft(
                 title=local.title, body=local.body, mode=c.mode, msg_type=c.msg_type,
@@ -157,6 +159,9 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         question_problems.append("アンケートに回答できるチャネル（SMS・LINE・メール）を選んでください")
     if question_problems:
         raise ComposeError({"question": question_problems})
+    for language, local in c.texts.items():
+        if local.question is not None and (question is None or len(local.question.choices) != len(question["choices"])):
+            raise ComposeError({f"texts.{language}": ["質問の訳文が日本語のアンケートと合いません"]})
     audience = Audience.parse(c.audience)
     _refuse_private_on_public_channels(c)
     if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
@@ -229,7 +234,8 @@ def _store_languages(session: Session, runtime: Runtime, c: Composition, message
                                         text=r.text, html=r.html))
         # The texts themselves too: the public page shows the message in each language.
         languages[language] = {"origin": local.origin, "error": local.error, "unfit": unfit,
-                               "title": local.title, "body": local.body}
+                               "title": local.title, "body": local.body,
+                               **({"question": local.question.record()} if local.question else {})}
     message.meta = {**(message.meta or {}), "languages": languages}
 
 

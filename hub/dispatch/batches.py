@@ -68,8 +68,9 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
         personal = {delivery_id: named(c) for delivery_id, c in personal.items()}
     poll = poll_of(message)
     if poll is not None:
-        # Not in the stored bodies (only text is): LINE makes its buttons of it.
-        contents = {language: replace(c, meta={**c.meta, "poll": poll}) for language, c in contents.items()}
+        # Not in the stored bodies (only text is): LINE makes its buttons of it, in the text's language.
+        contents = {language: replace(c, meta={**c.meta, "poll": poll_of(message, language)})
+                    for language, c in contents.items()}
     links = {}
     if channel.personal_links and settings is not None:
         links = links_for(settings, message.id, channel.name, [(r.delivery_id, r.contact_id) for r in recipients],

@@ -23,7 +23,16 @@ from hub.compose.audience import RECEIVED_STATES
 from hub.models import Contact, Delivery, Message, audit, utcnow
 from hub.models.resident_answers import ResidentAnswer
 from hub.residents.inbound import InboundSms, sms_handlers
-from hub.residents.questions import ANSWERABLE_STATES, MAX_HOURS, choice_for, is_open, label_of, stored_question
+from hub.residents.questions import (
+    ANSWERABLE_STATES,
+    MAX_HOURS,
+    answer_key,
+    choice_for,
+    is_open,
+    label_of,
+    question_for,
+    stored_question,
+)
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -132,8 +141,7 @@ def handle_line_text(session: Session, event: UserEvent) -> bool:
         return False
     for message in open_surveys(session):
         if reached(session, message.id, contact_id, "line", user_id):
-            question = stored_question(message)
-            key = choice_for(question, event.text) if question is not None else None
+            key = answer_key(message, event.text)
             if key is None:
                 return False
             record_answer(session, message, contact_id, key, "line", actor=f"line:{user_id}")
@@ -181,9 +189,8 @@ REPLIES: dict[str, dict[str, str]] = {
 }
 
 
-def _replies(session: Session, contact_id: int) -> dict[str, str]:
-    language = session.scalar(select(Contact.language).where(Contact.id == contact_id)) or "ja"
-    return REPLIES["ja" if language.startswith("ja") else "en"]
+def _language(session: Session, contact_id: int) -> str:
+    return session.scalar(select(Contact.language).where(Contact.id == contact_id)) or "ja"
 
 
 def sms_answer(session: Session, runtime: Runtime, sms: InboundSms) -> str | None:
@@ -193,10 +200,12 @@ def sms_answer(session: Session, runtime: Runtime, sms: InboundSms) -> str | Non
     if found is None:
         return None
     message, contact_id = found
-    question = stored_question(message)
+    language = _language(session, contact_id)
+    # The choices as this resident read them; an answer in any language the survey went in counts.
+    question = question_for(message, language)
     assert question is not None
-    texts = _replies(session, contact_id)
-    key = choice_for(question, sms.body)
+    texts = REPLIES["ja" if language.startswith("ja") else "en"]
+    key = answer_key(message, sms.body)
     if key is None:
         listing = " ".join(f"{c['key']}:{c['label']}" for c in question["choices"])
         return texts["unknown"].format(n=len(question["choices"]), listing=listing)

@@ -9,7 +9,8 @@ out. Every front door (composer, API, CLI) reads its input through :func:`read_q
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ from hub.models.base import utcnow
 MIN_CHOICES, MAX_CHOICES = 2, 9
 MAX_TEXT = 200
 MAX_LABEL = 20  # a LINE quick-reply button's label
+# A translated label may be longer (a machine translation often is): LINE cuts its button and
+# lists the choices whole in the text, and the composer warns.
+MAX_LOCAL_LABEL = 60
 DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
 # Channels a resident can answer on: SMS (reply), LINE (buttons), e-mail (their answer link).
@@ -85,6 +89,77 @@ def read_question(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
             "hours": hours}, []
 
 
+@dataclass(frozen=True)
+class QuestionText:
+    """The question in one more language: its text and its choices' labels, in the keys' order.
+
+    The keys (the digits a resident replies) stay the same in every language, so an answer is one
+    answer whatever language it came in. Kept in ``message.meta["languages"][code]["question"]``.
+    """
+
+    text: str
+    choices: tuple[str, ...]
+
+    def record(self) -> dict[str, Any]:
+        return {"text": self.text, "choices": list(self.choices)}
+
+
+def read_question_text(raw: Any, question: Mapping[str, Any] | None) -> tuple[QuestionText | None, list[str]]:
+    """A language's question of untrusted input (``{"text": "…", "choices": ["…", …]}``), checked
+    against the Japanese ``question`` as read by :func:`read_question`: one label per choice."""
+    if raw in (None, "", {}):
+        return None, []
+    if question is None:
+        return None, [N_("アンケートのない配信に、質問の訳文は付けられません")]
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("text"), str) or not isinstance(
+            raw.get("choices"), list) or not all(isinstance(c, str) for c in raw["choices"]):
+        return None, ["質問の訳文は {\"text\": \"…\", \"choices\": [\"…\", …]} の形で指定してください"]
+    text = raw["text"].strip()
+    labels = [" ".join(label.split()) for label in raw["choices"]]
+    problems: list[str] = []
+    if not text:
+        problems.append(N_("質問の文を入力してください"))
+    elif len(text) > MAX_TEXT:
+        problems.append(N_("質問の文は200文字以内にしてください"))
+    if len(labels) != len(question["choices"]) or not all(labels):
+        problems.append(f"選択肢の訳文を{len(question['choices'])}個、順に入力してください")
+    problems += [f"選択肢「{label[:MAX_LABEL]}…」は{MAX_LOCAL_LABEL}文字以内にしてください"
+                 for label in labels if len(label) > MAX_LOCAL_LABEL]
+    if problems:
+        return None, problems
+    return QuestionText(text=text, choices=tuple(labels)), []
+
+
+def in_language(question: Mapping[str, Any], local: QuestionText | Mapping[str, Any] | None) -> dict[str, Any]:
+    """``question`` (as stored) with its text and labels in another language where ``local`` has them."""
+    if isinstance(local, Mapping):
+        local = QuestionText(text=str(local.get("text") or ""), choices=tuple(local.get("choices") or ()))
+    if local is None or not local.text or len(local.choices) != len(question["choices"]):
+        return dict(question)
+    labels = zip(question["choices"], local.choices, strict=True)
+    return {**question, "text": local.text, "choices": [{"key": c["key"], "label": label} for c, label in labels]}
+
+
+def question_for(message: Message, language: str) -> dict[str, Any] | None:
+    """The message's question as readers of ``language`` read it (Japanese where it has no translation)."""
+    question = stored_question(message)
+    if question is None:
+        return None
+    local = (((message.meta or {}).get("languages") or {}).get(language) or {}).get("question")
+    return in_language(question, local)
+
+
+def questions_of(message: Message) -> Iterator[dict[str, Any]]:
+    """The question in Japanese, then in every language it was sent in."""
+    question = stored_question(message)
+    if question is None:
+        return
+    yield question
+    for state in ((message.meta or {}).get("languages") or {}).values():
+        if isinstance(state, Mapping) and state.get("question"):
+            yield in_language(question, state["question"])
+
+
 def poll_from(question: Mapping[str, Any] | None, message_id: int | None = None) -> Poll | None:
     """A stored (or read) question as channels render it."""
     if not question:
@@ -99,8 +174,8 @@ def stored_question(message: Message) -> dict[str, Any] | None:
     return question if isinstance(question, dict) and question.get("choices") else None
 
 
-def poll_of(message: Message) -> Poll | None:
-    return poll_from(stored_question(message), message.id)
+def poll_of(message: Message, language: str = "ja") -> Poll | None:
+    return poll_from(question_for(message, language), message.id)
 
 
 def opened_at(message: Message) -> datetime:
@@ -129,18 +204,23 @@ def is_open(message: Message, now: datetime | None = None) -> bool:
 
 
 def choice_for(question: Mapping[str, Any], answer: str) -> str | None:
-    """The key a resident meant by ``answer`` (「１」, 「1」, 「1:はい」, 「はい」), or None."""
+    """The key a resident meant by ``answer`` (「１」, 「1」, 「1:はい」, 「はい」, 「yes」 for 「Yes」), or None."""
     text = unicodedata.normalize("NFKC", answer).strip().strip("。.!！ ")
     keys = {str(c["key"]): str(c["key"]) for c in question["choices"]}
-    labels = {unicodedata.normalize("NFKC", str(c["label"])): str(c["key"]) for c in question["choices"]}
+    labels = {unicodedata.normalize("NFKC", str(c["label"])).casefold(): str(c["key"]) for c in question["choices"]}
     if text in keys:
         return keys[text]
-    if text in labels:
-        return labels[text]
+    if text.casefold() in labels:
+        return labels[text.casefold()]
     head, sep, _rest = text.partition(":")
     if sep and head.strip() in keys:
         return keys[head.strip()]
     return None
+
+
+def answer_key(message: Message, answer: str) -> str | None:
+    """The key ``answer`` means in any language the question went out in (「2」, 「いいえ」, 「No」)."""
+    return next((key for question in questions_of(message) if (key := choice_for(question, answer))), None)
 
 
 def label_of(question: Mapping[str, Any], key: str) -> str:

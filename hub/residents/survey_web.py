@@ -7,14 +7,16 @@ once opened their link. A bad or forged token is a 404, a closed survey a 410, n
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 
+from channels.locale import bcp47
 from hub.api.auth import csrf_ok, csrf_token
+from hub.i18n import SUPPORTED
 from hub.models import Contact, Message
 from hub.residents import answers
 from hub.residents.links import ANSWER, ResidentLinkError, read_token
-from hub.residents.questions import choice_for, closes_at, is_open, stored_question
+from hub.residents.questions import choice_for, closes_at, is_open, question_for
 from hub.runtime import Runtime
 
 surveys_bp = Blueprint("surveys", __name__, template_folder="templates")
@@ -44,11 +46,21 @@ def answer_page(token: str) -> ResponseReturnValue:
     with rt.session() as s:
         message = s.get(Message, link.message_id)
         contact = s.get(Contact, link.contact_id)
-        question = stored_question(message) if message is not None else None
-        if message is None or contact is None or question is None:
+        if message is None or contact is None:
             return _page(404, error=BAD_LINK)
+        language = contact.language or "ja"
+        question = question_for(message, language)
+        if question is None:
+            return _page(404, error=BAD_LINK)
+        _speak_to(language)
+        local = ((message.meta or {}).get("languages") or {}).get(language) or {}
         mine = answers.answer_summary(s, message.id, contact.id)
-        context = {"question": question, "title": message.title, "mode": message.mode, "token": token,
+        # The question (and title) in the resident's language where the message went in it.
+        translated_title = local.get("title") and local.get("origin") != "fallback"
+        context = {"question": question, "title": local.get("title") or message.title,
+                   "title_lang": bcp47(language) if translated_title else "ja",
+                   "text_lang": bcp47(language) if local.get("question") else "ja", "mode": message.mode,
+                   "token": token,
                    "current": mine["key"] if mine else None, "closes_at": closes_at(message),
                    "csrf": csrf_token()}
         if not is_open(message):
@@ -64,3 +76,12 @@ def answer_page(token: str) -> ResponseReturnValue:
                                          actor=f"web:contact:{contact.id}:{link.channel}"[:100])
         context["current"] = key
     return _page(200, saved=True, changed=recorded.changed, **context)
+
+
+def _speak_to(language: str) -> None:
+    """The page's own words in English for a resident who reads another language than Japanese,
+    unless the page was told a language (the catalogs are Japanese and English; a Japanese reader
+    keeps what the browser asks for)."""
+    if language.startswith("ja") or request.args.get("lang") in SUPPORTED or request.cookies.get("lang") in SUPPORTED:
+        return
+    g.locale = "en"

@@ -8,9 +8,11 @@ machine-translated, so a message without it reaches those readers in Japanese.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from hub.compose.audience import Audience, contact_ids_query
 from hub.compose.messages import Composition, LocalText
 from hub.models import Contact, Mode
 from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
+from hub.residents.questions import QuestionText, read_question
 from hub.runtime import Runtime
 from hub.translate.fallback import fallback_line, with_fallback_line
 from hub.translate.providers import TranslationFailed, translate
@@ -41,13 +44,40 @@ def audience_languages(session: Session, comp: Composition, extra: Iterable[str]
 def machine_text(runtime: Runtime, comp: Composition, language: str) -> LocalText:
     """``comp`` translated into ``language``; the Japanese with the fixed line when that fails."""
     settings = runtime.settings
+    question = read_question(comp.question)[0]
     try:
         title = translate(settings, comp.title, target=language) if comp.title else ""
         body = translate(settings, comp.body, target=language) if comp.body else ""
         overrides = {ch: translate(settings, text, target=language) for ch, text in comp.overrides.items()}
+        # A survey is translated whole (its question and every label) or not at all.
+        local_question = machine_question(runtime, question, language) if question else None
     except TranslationFailed as exc:
         return fallback_text(comp, language, str(exc))
-    return LocalText(title=title, body=body, origin="machine", overrides=overrides)
+    return LocalText(title=title, body=body, origin="machine", overrides=overrides, question=local_question)
+
+
+def machine_question(runtime: Runtime, question: Mapping[str, Any], language: str) -> QuestionText:
+    """A survey's question and every label in ``language``: whole, or :class:`TranslationFailed`."""
+    settings = runtime.settings
+    return QuestionText(
+        text=translate(settings, str(question["text"]), target=language),
+        choices=tuple(" ".join(translate(settings, str(c["label"]), target=language).split())
+                      for c in question["choices"]))
+
+
+def with_questions(runtime: Runtime, comp: Composition, texts: Mapping[str, LocalText]) -> dict[str, LocalText]:
+    """``texts`` where each language the machine can translate has the survey's question too: a
+    question added after the texts were translated or written (the operator reviews it, as the rest)."""
+    question = read_question(comp.question)[0]
+    out = dict(texts)
+    if question is None:
+        return out
+    for code, local in texts.items():
+        if local.question is None and code not in NEVER_MACHINE and local.origin != "fallback":
+            # Not translated: its readers get the Japanese question, as the section shows (no fields filled).
+            with contextlib.suppress(TranslationFailed):
+                out[code] = dataclasses.replace(local, question=machine_question(runtime, question, code))
+    return out
 
 
 def fallback_text(comp: Composition, language: str, why: str) -> LocalText:

@@ -21,8 +21,9 @@ from werkzeug.datastructures import MultiDict
 from channels.locale import bcp47
 from hub.compose.messages import Composition, LocalText
 from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
+from hub.residents.questions import QuestionText
 from hub.runtime import Runtime
-from hub.translate.fill import fill_missing
+from hub.translate.fill import fill_missing, with_questions
 
 ORIGIN_LABELS = {"machine": "機械翻訳", "reviewed": "確認済み", "operator": "確認済み（担当者が入力・編集）",
                  "fallback": "翻訳失敗"}
@@ -34,9 +35,14 @@ def _norm(text: str) -> str:
     return text.replace("\r\n", "\n").strip()
 
 
-def digest(secret: str, title: str, body: str) -> str:
+def digest(secret: str, title: str, body: str, question: str = "", choices: str = "") -> str:
     """What the translator made, keyed with the hub's secret (the page cannot claim an edit is machine-made)."""
-    return hmac.new(secret.encode(), f"{_norm(title)}\n{_norm(body)}".encode(), hashlib.sha256).hexdigest()
+    made = "\n\0".join(_norm(part) for part in (title, body, question, choices))
+    return hmac.new(secret.encode(), made.encode(), hashlib.sha256).hexdigest()
+
+
+def _lines(choices: str) -> list[str]:
+    return [line.strip() for line in choices.splitlines() if line.strip()]
 
 
 def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[str, Any]]:
@@ -46,29 +52,50 @@ def texts_from_form(form: MultiDict[str, str], secret: str) -> dict[str, dict[st
         if code not in LANGUAGES or code == JAPANESE or code in texts:
             continue
         title, body = _norm(form.get(f"text_{code}_title", "")), _norm(form.get(f"text_{code}_body", ""))
+        # The survey's question and its choices (one a line), when the message asks one.
+        question = _norm(form.get(f"text_{code}_question", ""))
+        choices = "\n".join(_lines(form.get(f"text_{code}_choices", "")))
         origin = form.get(f"text_{code}_origin", "operator")
         error = form.get(f"text_{code}_error") or None
         made = form.get(f"text_{code}_machine", "")
         if origin not in ("operator", *EDITABLE_ORIGINS):
             origin = "operator"  # "reviewed" is a template's, never the page's word
-        if origin in EDITABLE_ORIGINS and not hmac.compare_digest(made, digest(secret, title, body)):
+        if origin in EDITABLE_ORIGINS and not hmac.compare_digest(made, digest(secret, title, body, question, choices)):
             origin, error = "operator", None  # a person changed it: theirs now, nothing failed
-        texts[code] = {"title": title, "body": body, "origin": origin, "error": error}
+        texts[code] = {"title": title, "body": body, "origin": origin, "error": error,
+                       **({"question": {"text": question, "choices": _lines(choices)}} if question or choices else {})}
     return texts
 
 
 def form_texts(texts: Mapping[str, LocalText], secret: str) -> list[dict[str, Any]]:
     """Each language as the section shows it, in the order of LANGUAGES."""
-    return [{"code": code, "name": LANGUAGES[code], "title": t.title, "body": t.body, "origin": t.origin,
-             "label": ORIGIN_LABELS.get(t.origin, t.origin), "error": t.error,
-             "machine": digest(secret, t.title, t.body) if t.origin in EDITABLE_ORIGINS else ""}
-            for code in LANGUAGES if (t := texts.get(code)) is not None]
+    rows = []
+    for code in LANGUAGES:
+        t = texts.get(code)
+        if t is None:
+            continue
+        question = t.question.text if t.question else ""
+        choices = "\n".join(t.question.choices) if t.question else ""
+        rows.append({"code": code, "name": LANGUAGES[code], "title": t.title, "body": t.body, "origin": t.origin,
+                     "label": ORIGIN_LABELS.get(t.origin, t.origin), "error": t.error,
+                     "question": question, "choices": choices,
+                     "machine": digest(secret, t.title, t.body, question, choices)
+                     if t.origin in EDITABLE_ORIGINS else ""})
+    return rows
 
 
 def local_texts(texts: Mapping[str, Mapping[str, Any]]) -> dict[str, LocalText]:
+    # As the page carried them: shown again as they were, checked only when the message is read.
     return {code: LocalText(title=str(t.get("title") or ""), body=str(t.get("body") or ""),
-                            origin=str(t.get("origin") or "operator"), error=t.get("error"))
+                            origin=str(t.get("origin") or "operator"), error=t.get("error"),
+                            question=_question_of(t.get("question")))
             for code, t in texts.items()}
+
+
+def _question_of(raw: Any) -> QuestionText | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return QuestionText(text=str(raw.get("text") or ""), choices=tuple(str(c) for c in raw.get("choices") or ()))
 
 
 def translate_for_review(runtime: Runtime, comp: Composition, languages: list[str]) -> dict[str, dict[str, Any]]:
@@ -77,7 +104,9 @@ def translate_for_review(runtime: Runtime, comp: Composition, languages: list[st
     Japanese)."""
     # The composer reviews title and body; per-channel Japanese texts stay Japanese-only here.
     made = fill_missing(runtime, dataclasses.replace(comp, overrides={}), languages).texts
-    texts = {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error}
+    made = with_questions(runtime, comp, made)
+    texts = {code: {"title": t.title, "body": t.body, "origin": t.origin, "error": t.error,
+                    **({"question": t.question.record()} if t.question else {})}
              for code, t in made.items()}
     if EASY_JAPANESE in languages and EASY_JAPANESE not in texts:
         texts[EASY_JAPANESE] = {"title": "", "body": "", "origin": "operator", "error": None}

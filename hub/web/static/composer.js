@@ -42,7 +42,14 @@
     var out = {};
     data.getAll("text_langs").forEach(function (code) {
       var title = data.get("text_" + code + "_title") || "", body = data.get("text_" + code + "_body") || "";
-      if (title || body) out[code] = {title: title, body: body, origin: data.get("text_" + code + "_origin") || "operator"};
+      if (!title && !body) return;
+      // An edit makes it the operator's at once (the input handler below), the preview says so too.
+      var section = form.querySelector('.translation[data-language="' + code + '"]');
+      var origin = (section && section.dataset.origin) || data.get("text_" + code + "_origin") || "operator";
+      out[code] = {title: title, body: body, origin: origin};
+      // The survey's question in this language, when the section shows its fields.
+      var asked = question(data, "text_" + code + "_question", "text_" + code + "_choices");
+      if (asked) out[code].question = asked;
     });
     return out;
   }
@@ -68,9 +75,9 @@
     return node;
   }
 
-  function question(data) {
-    var text = data.get("question_text") || "";
-    var choices = (data.get("question_choices") || "").split("\n").map(function (l) { return l.trim(); })
+  function question(data, textField, choicesField) {
+    var text = data.get(textField || "question_text") || "";
+    var choices = (data.get(choicesField || "question_choices") || "").split("\n").map(function (l) { return l.trim(); })
       .filter(function (l) { return l; });
     return text.trim() || choices.length ? {text: text, choices: choices} : null;
   }
