@@ -1,5 +1,8 @@
-"""Registration on LINE: after a follow, the resident picks categories, an area and a language with
-quick replies, one step at a time; 「設定」 later shows their choices and their own preferences link.
+"""Registration on LINE: after a follow, the resident picks a language, then categories and an area,
+with quick replies, one step at a time; 「設定」 later shows their choices and their own preferences
+link. The language comes first so that everything after it is in words the resident reads:
+Japanese for Japanese and やさしい日本語 readers, English for every other language (the hub's own
+catalogs are Japanese and English; category and area names are the city's).
 
 A multicast carries one text for everyone, so the personal link cannot travel in it: every LINE
 message ends with how to ask for it (``channels.line.SETTINGS_HINTS``), and the answer to that
@@ -24,6 +27,7 @@ from channels.inbound import UserEvent
 from channels.line import QUICK_REPLY_MAX, SETTINGS_KEYWORD
 from hub.callbacks import follow_handlers, message_handlers, postback_handlers
 from hub.db import after_commit
+from hub.i18n import gettext as _
 from hub.models import Contact
 from hub.residents import choices
 from hub.residents.languages import LANGUAGES
@@ -57,10 +61,10 @@ def data(op: str, *args: str | int) -> str:
 
 def parse(raw: str | None) -> tuple[str, str] | None:
     """(op, argument) of our postback data; None for anyone else's (or anything longer than LINE sends)."""
-    prefix, _, rest = (raw or "").partition("|")
+    prefix, _sep, rest = (raw or "").partition("|")
     if prefix != PREFIX or len(raw or "") > 300:
         return None
-    op, _, arg = rest.partition("|")
+    op, _sep, arg = rest.partition("|")
     return op, arg
 
 
@@ -111,24 +115,24 @@ def apply(session: Session, contact: Contact, op: str, arg: str) -> Answer | Non
     source = choices.LINE_POSTBACK
     now = choices.current(contact)
     if op == "c":  # "<page>|<code>": on if it was off, off if it was on; the same page again
-        page, _, code = arg.partition("|")
+        page, _sep, code = arg.partition("|")
         picked = now.categories ^ {code} if code else now.categories
         choices.choose(session, contact, categories=picked, source=source)
         return Answer(CATEGORIES, _page(page))
     if op == "cp":
         return Answer(CATEGORIES, _page(arg))
     if op == "cd":
-        return Answer(AREAS) if choices.offered_areas(session) else Answer(LANGUAGE)
+        return Answer(AREAS)
     if op == "a":  # one area on LINE (the web page takes several); "" = none
         choices.choose(session, contact, areas={arg} if arg else set(), source=source)
-        return Answer(LANGUAGE)
+        return Answer(DONE)
     if op == "ap":
         return Answer(AREAS, _page(arg))
-    if op == "l":
+    if op in ("l", "lf"):  # lf: the welcome's first step, which goes on to the categories
         choices.choose(session, contact, language=arg, source=source)
-        return Answer(DONE)
-    if op == "lp":
-        return Answer(LANGUAGE, _page(arg))
+        return Answer(CATEGORIES if op == "lf" else DONE)
+    if op in ("lp", "lfp"):
+        return Answer(WELCOME if op == "lfp" else LANGUAGE, _page(arg))
     if op == "s":  # from the settings answer: change one part
         return Answer({"c": CATEGORIES, "a": AREAS, "l": LANGUAGE}.get(arg, SETTINGS))
     if op == "resume":  # consent given again in LINE by the resident's own press
@@ -158,11 +162,24 @@ def install() -> None:
 
 # -- what the answers say ------------------------------------------------------------------------
 
+WELCOME_TEXT = ("友だち追加ありがとうございます。防災・行政の情報をLINEでお届けします。\n"
+                "Thank you for adding us: the city sends disaster and city information here.\n\n"
+                "はじめに、受け取る言語を選んでください（あとから「設定」と送って変更できます）。\n"
+                "First, choose your language (send “settings” at any time to change it).")
+LANGUAGE_TEXT = "受け取る言語を選んでください / Choose your language"
+
+
+def speaks(contact: Contact) -> str:
+    """The conversation's locale for this resident: Japanese, or English for every other language."""
+    return "ja" if (contact.language or "ja").startswith("ja") else "en"
+
+
 def _label(text: str) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
-def paged(options: list[Choice], page: int, controls: list[Choice], next_op: str) -> tuple[Choice, ...]:
+def paged(options: list[Choice], page: int, controls: list[Choice], next_op: str,
+          locale: str = "ja") -> tuple[Choice, ...]:
     """At most 13 quick replies: the options of ``page`` with 「次へ」 when they do not all fit, and
     the controls after them. 「次へ」 on the last page goes back to the first."""
     room = QUICK_REPLY_MAX - len(controls)
@@ -172,7 +189,7 @@ def paged(options: list[Choice], page: int, controls: list[Choice], next_op: str
     pages = -(-len(options) // per_page)
     page %= pages
     shown = options[page * per_page:(page + 1) * per_page]
-    return (*shown, Choice("次へ ▶", data(next_op, (page + 1) % pages)), *controls)
+    return (*shown, Choice(_("次へ ▶", locale), data(next_op, (page + 1) % pages)), *controls)
 
 
 def _ask(intro: str, text: str, suggestions: tuple[Choice, ...]) -> Rendered:
@@ -181,56 +198,59 @@ def _ask(intro: str, text: str, suggestions: tuple[Choice, ...]) -> Rendered:
 
 
 def summary(session: Session, contact: Contact) -> str:
+    locale = speaks(contact)
     names = {c.code: c.name for c in choices.offered_categories(session)} | {c.code: c.name for c in contact.categories}
     areas = [a.name for a in contact.areas]
     now = choices.current(contact)
     picked = [names.get(code, code) for code in sorted(now.categories)]
     lines = [
-        f"分類: {'、'.join(picked) if picked else 'すべて'}",
-        f"地域: {'、'.join(areas) if areas else '指定なし'}",
-        f"言語: {LANGUAGES.get(now.language, now.language)}",
+        _("分類: {names}", locale).format(names="、".join(picked) if picked else _("すべて", locale)),
+        _("地域: {names}", locale).format(names="、".join(areas) if areas else _("指定なし", locale)),
+        _("言語: {name}", locale).format(name=LANGUAGES.get(now.language, now.language)),
     ]
     if not choices.has_consent(contact, "line"):
-        lines.append("LINEでの配信: 停止中")
+        lines.append(_("LINEでの配信: 停止中", locale))
     return "\n".join(lines)
+
+
+def _languages(op: str, page: int) -> tuple[Choice, ...]:
+    options = [Choice(_label(name), data(op, code)) for code, name in LANGUAGES.items()]
+    return paged(options, page, [], op + "p")
 
 
 def content(session: Session, rt: Runtime, contact: Contact, answer: Answer) -> Rendered:
     """The reply for ``answer``, from the choices the database holds now."""
-    step = answer.step
-    if step in (WELCOME, CATEGORIES) and not choices.offered_categories(session):
+    step, locale = answer.step, speaks(contact)
+    if step == WELCOME:
+        return _ask(WELCOME_TEXT, f"① {LANGUAGE_TEXT}", _languages("lf", answer.page))
+    if step == LANGUAGE:
+        return _ask("", LANGUAGE_TEXT, _languages("l", answer.page))
+    if step == CATEGORIES and not choices.offered_categories(session):
         step = AREAS
     if step == AREAS and not choices.offered_areas(session):
-        step = LANGUAGE
-    if step in (WELCOME, CATEGORIES):
+        step = DONE
+    if step == CATEGORIES:
         chosen = choices.current(contact).categories
         options = [Choice(_label(("✓" if c.code in chosen else "") + c.name), data("c", answer.page, c.code))
                    for c in choices.offered_categories(session)]
-        intro = ("友だち追加ありがとうございます。防災・行政の情報をLINEでお届けします。\n"
-                 "受け取る情報を3つの手順で選んでください（あとから「設定」と送って変更できます）。"
-                 if step == WELCOME else "")
-        text = ("① 受け取りたい情報の分類を押してください（複数選べます。もう一度押すと外れます）。"
-                "選び終わったら「決定」を押してください。\n選択中: "
-                + ("、".join(c.name for c in contact.categories) or "なし（すべて受け取ります）"))
-        return _ask(intro, text, paged(options, answer.page, [Choice("決定", data("cd"))], "cp"))
+        text = _("② 受け取りたい情報の分類を押してください（複数選べます。もう一度押すと外れます）。"
+                 "選び終わったら「決定」を押してください。\n選択中: {names}", locale).format(
+            names="、".join(c.name for c in contact.categories) or _("なし（すべて受け取ります）", locale))
+        return _ask("", text, paged(options, answer.page, [Choice(_("決定", locale), data("cd"))], "cp", locale))
     if step == AREAS:
         options = [Choice(_label(a.name), data("a", a.code)) for a in choices.offered_areas(session)]
-        return _ask("", "② お住まいの地域を選んでください。",
-                    paged(options, answer.page, [Choice("指定しない", data("a", ""))], "ap"))
-    if step == LANGUAGE:
-        options = [Choice(_label(name), data("l", code)) for code, name in LANGUAGES.items()]
-        return _ask("", "③ 受け取る言語を選んでください / Choose your language",
-                    paged(options, answer.page, [], "lp"))
+        return _ask("", _("③ お住まいの地域を選んでください。", locale),
+                    paged(options, answer.page, [Choice(_("指定しない", locale), data("a", ""))], "ap", locale))
     link = url_for(rt.settings, ResidentLink(PREFERENCES, contact.id))
     if step == DONE:
-        text = (f"登録しました。\n{summary(session, contact)}\n\n"
-                f"変更や配信の停止はこちらから（あなた専用のリンクです）:\n{link}\n"
-                f"「{SETTINGS_KEYWORD}」と送ると、いつでもこの案内を表示します。")
+        text = _("登録しました。\n{summary}\n\n変更や配信の停止はこちらから（あなた専用のリンクです）:\n{link}\n"
+                 "「設定」と送ると、いつでもこの案内を表示します。", locale).format(
+            summary=summary(session, contact), link=link)
         return Rendered(subject=None, text=text)
-    controls = [Choice("分類を変える", data("s", "c")), Choice("地域を変える", data("s", "a")),
-                Choice("言語を変える", data("s", "l"))]
+    controls = [Choice(_("分類を変える", locale), data("s", "c")), Choice(_("地域を変える", locale), data("s", "a")),
+                Choice(_("言語を変える", locale), data("s", "l"))]
     if not choices.has_consent(contact, "line"):
-        controls.append(Choice("配信を再開する", data("resume")))
-    text = (f"現在の配信設定です。\n{summary(session, contact)}\n\n"
-            f"変更や配信の停止はこちらから（あなた専用のリンクです。他の人に教えないでください）:\n{link}")
+        controls.append(Choice(_("配信を再開する", locale), data("resume")))
+    text = _("現在の配信設定です。\n{summary}\n\n変更や配信の停止はこちらから（あなた専用のリンクです。"
+             "他の人に教えないでください）:\n{link}", locale).format(summary=summary(session, contact), link=link)
     return _ask("", text, tuple(controls))

@@ -1,5 +1,6 @@
-"""Acceptance: a LINE follower picks 防災, an area and Vietnamese with quick replies, then gets
-the 防災 messages for that area in Vietnamese — and not those of another area or category.
+"""Acceptance: a LINE follower picks Vietnamese, 防災 and an area with quick replies (the steps after
+the language in English), then gets the 防災 messages for that area in Vietnamese — and not those
+of another area or category.
 
 Everything goes through the sandbox as in production: the follow and every button press are
 webhooks signed by the sandbox's LINE stand-in, the hub answers with LINE's reply API, and the
@@ -27,15 +28,18 @@ OSHU, HANAMAKI = "0321500", "0320500"
 def _register(follower: Follower) -> dict[str, object]:
     welcome = follower.follow()
     assert welcome["meta"]["endpoint"] == "reply", "the follow is answered with its reply token (free)"
-    assert "友だち追加ありがとうございます" in texts(welcome)
-    assert {"防災", "健康", "決定"} <= set(quick_replies(welcome))
-    pressed = follower.press(welcome, "防災")
-    assert "選択中: 防災" in texts(pressed) and "✓防災" in quick_replies(pressed)
-    areas = follower.press(pressed, "決定")
-    assert "地域" in texts(areas)
-    languages = follower.press(areas, "奥州市")
-    assert "Tiếng Việt" in quick_replies(languages)
-    return follower.press(languages, "Tiếng Việt")
+    # The language first, asked in Japanese and English, each language named in its own words.
+    assert "友だち追加ありがとうございます" in texts(welcome) and "Thank you for adding us" in texts(welcome)
+    assert "① 受け取る言語を選んでください / Choose your language" in texts(welcome)
+    assert {"日本語", "English", "Tiếng Việt"} <= set(quick_replies(welcome))
+    categories = follower.press(welcome, "Tiếng Việt")
+    assert "Press the topics you want to receive" in texts(categories)
+    assert {"防災", "健康", "Done"} <= set(quick_replies(categories))
+    pressed = follower.press(categories, "防災")
+    assert "Chosen: 防災" in texts(pressed) and "✓防災" in quick_replies(pressed)
+    areas = follower.press(pressed, "Done")
+    assert "Choose the area where you live" in texts(areas) and "No area" in quick_replies(areas)
+    return follower.press(areas, "奥州市")
 
 
 def test_a_follower_chooses_on_line_and_receives_their_area_and_category_in_vietnamese(
@@ -43,7 +47,7 @@ def test_a_follower_chooses_on_line_and_receives_their_area_and_category_in_viet
     seed(app)
     follower = Follower(sandbox_client, USER)
     done = _register(follower)
-    assert "登録しました" in texts(done) and "Tiếng Việt" in texts(done) and "/r/p/" in texts(done)
+    assert "You are registered" in texts(done) and "Language: Tiếng Việt" in texts(done) and "/r/p/" in texts(done)
 
     with runtime.session() as s:
         contact = s.scalar(select(Contact).where(Contact.line_user_id == USER))
@@ -85,13 +89,13 @@ def test_settings_word_answers_with_the_personal_link_and_lets_a_part_be_changed
     _register(follower)
     answer = follower.say("設定")
     assert answer["meta"]["endpoint"] == "reply"
-    assert "分類: 防災" in texts(answer) and "地域: 奥州市" in texts(answer) and "/r/p/" in texts(answer)
-    languages = follower.press(answer, "言語を変える")
-    done = follower.press(languages, "English")
-    assert "言語: English" in texts(done)
+    assert "Topics: 防災" in texts(answer) and "Area: 奥州市" in texts(answer) and "/r/p/" in texts(answer)
+    languages = follower.press(answer, "Change language")
+    done = follower.press(languages, "日本語")
+    assert "言語: 日本語" in texts(done) and "登録しました" in texts(done), "from now on in Japanese"
     with runtime.session() as s:
         contact = s.scalar(select(Contact).where(Contact.line_user_id == USER))
-        assert contact is not None and contact.language == "en"
+        assert contact is not None and contact.language == "ja"
         vi = s.scalar(select(Subscription).where(Subscription.contact_id == contact.id,
                                                   Subscription.code == "vi"))
         assert vi is not None and vi.revoked_at is not None, "the earlier choice is kept, dated, as withdrawn"
@@ -110,7 +114,7 @@ def test_a_late_answer_is_pushed_when_the_reply_token_is_refused(
                                     "source": {"type": "user", "userId": user}})
     wait_for(lambda: len(line_items(sandbox_client, user)) == 1)
     [welcome] = line_items(sandbox_client, user)
-    assert welcome["meta"]["endpoint"] == "multicast" and "決定" in quick_replies(welcome)
+    assert welcome["meta"]["endpoint"] == "multicast" and "日本語" in quick_replies(welcome)
 
 
 def test_categories_beyond_one_quick_reply_are_paged_with_next(
@@ -121,7 +125,8 @@ def test_categories_beyond_one_quick_reply_are_paged_with_next(
     with runtime.session() as s:
         s.add_all(Category(code=f"extra{n}", name=f"分類{n:02d}") for n in range(20))
     follower = Follower(sandbox_client, USER)
-    welcome = follower.follow()
+    welcome = follower.press(follower.follow(), "日本語")
+    assert "② 受け取りたい情報の分類を押してください" in texts(welcome), "a Japanese reader goes on in Japanese"
     first = quick_replies(welcome)
     assert len(first) == 13 and "次へ ▶" in first and "決定" in first
     second = follower.press(welcome, "次へ ▶")
