@@ -23,6 +23,7 @@ from channels.feeds import FeedEntry, FeedMeta, Translation, atom_feed, cap_aler
 from hub.compose.audience import Audience, AudienceError
 from hub.compose.public import public_link
 from hub.dispatch.planning import broadcast_address
+from hub.i18n import gettext as _
 from hub.models import Area, Category, Delivery, DeliveryState, Message, MessageBody, Mode
 from hub.residents.languages import JAPANESE, LANGUAGES
 from hub.runtime import Runtime
@@ -132,6 +133,13 @@ def _language() -> str:
     return code
 
 
+def _feed_locale() -> str:
+    """The feed's own words (title, description): Japanese for Japanese and やさしい日本語 feeds, English
+    for every other language (the entries are in the feed's language; these words have a catalog
+    in Japanese and English only)."""
+    return "ja" if _language().startswith("ja") else "en"
+
+
 def _meta(title: str, description: str, feed_id: str) -> FeedMeta:
     rt = _runtime()
     config = _rss(rt).config
@@ -170,7 +178,10 @@ def _category_feed(category: str) -> tuple[FeedMeta, list[FeedEntry]]:
             label = found.name
         address = f"rss:{category}" if category != "all" else None
         entries = EntryBuilder(s, rt, _language()).entries(PUBLIC_MODES, address=address)
-    return _meta(f"防災・行政情報（{label}）", "市からのお知らせ", category), entries
+    words = _feed_locale()
+    label = _("すべて", words) if category == "all" else label
+    title = _("防災・行政情報（{label}）", words).format(label=label)
+    return _meta(title, _("市からのお知らせ", words), category), entries
 
 
 def _cap_index(modes: Sequence[str], meta: FeedMeta) -> Response:
@@ -182,13 +193,17 @@ def _cap_index(modes: Sequence[str], meta: FeedMeta) -> Response:
 
 @feeds_bp.get("/exercise.atom")
 def exercise_atom() -> Response:
-    return _cap_index(EXERCISE_MODES, _meta("【訓練】防災・行政情報（訓練・試験）",
-                                            "訓練・試験の配信です。実際の情報ではありません。", "exercise"))
+    words = _feed_locale()
+    # 【訓練】 stays first in every language, as in every message: readers and systems key on it.
+    return _cap_index(EXERCISE_MODES, _meta("【訓練】" + _("防災・行政情報（訓練・試験）", words),
+                                            _("訓練・試験の配信です。実際の情報ではありません。", words), "exercise"))
 
 
 @feeds_bp.get("/cap.atom")
 def cap_index() -> Response:
-    return _cap_index(PUBLIC_MODES, _meta("防災・行政情報（CAP）", "CAP 1.2 形式の警報・お知らせ", "cap"))
+    words = _feed_locale()
+    return _cap_index(PUBLIC_MODES, _meta(_("防災・行政情報（CAP）", words),
+                                          _("CAP 1.2 形式の警報・お知らせ", words), "cap"))
 
 
 @feeds_bp.get("/cap/<int:message_id>.xml")

@@ -71,7 +71,14 @@ def test_each_resident_reads_the_message_in_their_language(
     # The feeds per language; CAP carries every language, one <info> each.
     english = client.get("/feeds/all.atom?lang=en").get_data(as_text=True)
     assert "A heavy rain warning has been issued" in english and 'xml:lang="en"' in english
-    assert TITLE in client.get("/feeds/all.atom").get_data(as_text=True)
+    # The feed's own title in words its readers read (English for every language but Japanese).
+    assert "<title>Disaster and city information (All)</title>" in english
+    assert "<title>Disaster and city information (防災)</title>" in client.get(
+        "/feeds/bousai.atom?lang=vi").get_data(as_text=True)
+    japanese = client.get("/feeds/all.atom").get_data(as_text=True)
+    assert TITLE in japanese and "<title>防災・行政情報（すべて）</title>" in japanese
+    drills = client.get("/feeds/exercise.atom?lang=en").get_data(as_text=True)
+    assert "<title>【訓練】Disaster and city information (exercises and tests)</title>" in drills
     assert "Đã ban hành" in client.get("/feeds/bousai.rss?lang=vi").get_data(as_text=True)
     assert client.get("/feeds/all.atom?lang=xx").status_code == 404
     cap = etree.fromstring(client.get(f"/feeds/cap/{message_id}.xml").data)
