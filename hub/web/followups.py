@@ -70,6 +70,9 @@ def follow_up_page(message_id: int, kind: str) -> ResponseReturnValue:
             if not problems.get("audience"):
                 readers = audience_languages(s, comp, data.get("languages") or [])
             if kind == "update" and request.method == "POST" and request.form.get("step") == "translate":
+                # Nothing is written here: end the transaction so no connection (and no PostgreSQL
+                # snapshot) is held while the translator takes up to HUB_TRANSLATOR_TIMEOUT per text.
+                s.commit()
                 data["texts"], data["audience_languages"] = translate_for_review(rt, comp, readers), readers
                 comp, problems = read_composition(s, data, principal)
             preview = preview_payload(s, rt, comp, problems)
