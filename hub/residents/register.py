@@ -25,7 +25,7 @@ from hub.accounts.throttle import FailureStore, LocalFailures, RedisFailures, Sh
 from hub.config import Settings
 from hub.dispatch.batches import DEFAULT_SENDERS
 from hub.i18n import gettext
-from hub.models import Contact, ContactKind, Department
+from hub.models import Contact, ContactKind, Department, audit
 from hub.residents import choices
 from hub.residents.languages import JAPANESE, LANGUAGES
 from hub.residents.links import PREFERENCES, ResidentLink, url_for
@@ -54,6 +54,9 @@ class Request:
     areas: frozenset[str]
     language: str = JAPANESE
     locale: str = "ja"  # the page's language: the e-mail is written in it
+    # A resident registered another way (LINE) adding this mailbox from their preferences page:
+    # the mailbox joins that registration, whose choices stay as they are.
+    contact_id: int | None = None
 
 
 def normalise_email(raw: str) -> str | None:
@@ -69,16 +72,17 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def make_token(settings: Settings, request: Request) -> str:
-    return str(_serializer(settings).dumps([request.email, sorted(request.categories), sorted(request.areas),
-                                            request.language, request.locale]))
+    fields = [request.email, sorted(request.categories), sorted(request.areas), request.language, request.locale]
+    return str(_serializer(settings).dumps(fields if request.contact_id is None else [*fields, request.contact_id]))
 
 
 def read_token(settings: Settings, token: str) -> Request:
     try:
-        email, categories, areas, language, locale = _serializer(settings).loads(
+        email, categories, areas, language, locale, *joining = _serializer(settings).loads(
             token, max_age=settings.register_link_max_age_hours * 3600)
+        contact_id = int(joining[0]) if joining else None
         return Request(str(email), frozenset(map(str, categories)), frozenset(map(str, areas)), str(language),
-                       str(locale))
+                       str(locale), contact_id)
     except SignatureExpired as exc:
         raise RegisterLinkError(expired=True) from exc
     except (BadSignature, TypeError, ValueError) as exc:
@@ -138,7 +142,8 @@ def confirmation_mail(settings: Settings, request: Request, sender_name: str | N
     hours = settings.register_link_max_age_hours
     subject = _("配信登録の確認")
     lines = [
-        _("配信登録のお申し込みを受け付けました。"),
+        _("配信登録のお申し込みを受け付けました。") if request.contact_id is None
+        else _("登録済みの配信設定に、このメールアドレスを追加するお申し込みを受け付けました。"),
         _("次のリンクを開き、「登録を確定する」を押すと登録が完了します（{hours}時間有効）。").format(hours=hours),
         link,
         _("お申し込みに心当たりがない場合は、このメールを破棄してください。登録されることはありません。"),
@@ -162,6 +167,9 @@ def confirm(session: Session, settings: Settings, request: Request) -> tuple[Con
     Returns the contact and its preferences link. An address held by staff contacts only gets a
     resident contact of its own: staff records are the city's, not the resident's to change.
     """
+    if request.contact_id is not None:
+        joined = add_mailbox(session, request)
+        return joined, url_for(settings, ResidentLink(PREFERENCES, joined.id))
     contact = session.scalar(
         select(Contact).where(func.lower(Contact.email) == request.email.lower(),
                               Contact.kind == ContactKind.RESIDENT).order_by(Contact.id).limit(1))
@@ -174,3 +182,33 @@ def confirm(session: Session, settings: Settings, request: Request) -> tuple[Con
                    language=request.language if request.language in LANGUAGES else None,
                    source=choices.WEB_REGISTER)
     return contact, url_for(settings, ResidentLink(PREFERENCES, contact.id))
+
+
+def add_mailbox(session: Session, request: Request) -> Contact:
+    """The mailbox confirmed joining the registration ``request.contact_id`` (made on LINE, say):
+    its address and e-mail consent are that resident's now, their choices unchanged.
+
+    The same person's earlier e-mail-only registration of this mailbox is folded into it (its
+    e-mail consent revoked, the address moved, the record kept inactive for its history): one
+    person, one record, one copy of each message. A record of this address that also has a phone
+    or LINE is someone else's (a family sharing a mailbox) and is left alone.
+    """
+    contact = session.get(Contact, request.contact_id)
+    if contact is None or contact.kind != ContactKind.RESIDENT:
+        raise RegisterLinkError(expired=False)
+    from hub.residents.optout import revoke
+
+    actor = choices.actor_of(contact)
+    same_mailbox = session.scalars(
+        select(Contact).where(func.lower(Contact.email) == request.email.lower(), Contact.id != contact.id,
+                              Contact.kind == ContactKind.RESIDENT, Contact.phone.is_(None),
+                              Contact.line_user_id.is_(None)))
+    for earlier in same_mailbox:
+        revoke(session, Contact.id == earlier.id, "email", choices.WEB_PREFERENCES, actor=actor)
+        earlier.email, earlier.active = None, False
+        audit(session, actor, "contact.merged", earlier, into=contact.id)
+    replaced = contact.email is not None and contact.email.lower() != request.email.lower()
+    contact.email = request.email
+    choices.give_consent(session, contact, "email", choices.WEB_PREFERENCES)
+    audit(session, actor, "contact.email_added", contact, replaced=replaced)
+    return contact

@@ -59,14 +59,15 @@ def line_answer(user_id: str, reply_token: str | None, key: str, step: str, page
 
 def queue_confirmation(request: register.Request) -> None:
     send_confirmation.apply_async((request.email, sorted(request.categories), sorted(request.areas),
-                                   request.language, request.locale), queue=NOTICES)
+                                   request.language, request.locale, request.contact_id), queue=NOTICES)
 
 
 @shared_task(name="hub.residents.send_confirmation")
-def send_confirmation(email: str, categories: list[str], areas: list[str], language: str, locale: str) -> bool:
+def send_confirmation(email: str, categories: list[str], areas: list[str], language: str, locale: str,
+                      contact_id: int | None = None) -> bool:
     """The double opt-in e-mail with its signed, expiring confirmation link."""
     rt = _runtime()
-    request = register.Request(email, frozenset(categories), frozenset(areas), language, locale)
+    request = register.Request(email, frozenset(categories), frozenset(areas), language, locale, contact_id)
     with rt.session() as session:
         sender, sender_name = register.sender_of(session, rt)
     content = register.confirmation_mail(rt.settings, request, sender_name)

@@ -100,7 +100,10 @@ def confirm_page(token: str) -> ResponseReturnValue:
         return _problem(404, _("このリンクは正しくありません"))
     with rt.session() as s:
         if request.method == "POST":
-            _contact, link = register.confirm(s, rt.settings, wanted)
+            try:
+                _contact, link = register.confirm(s, rt.settings, wanted)
+            except register.RegisterLinkError:  # the registration it joins is gone
+                return _problem(404, _("このリンクは正しくありません"))
             return render_template("residents/confirmed.html", link=link)
         options = _options(s)
     return render_template("residents/confirm.html", wanted=wanted, token=token, **options)
@@ -130,10 +133,36 @@ def preferences_page(token: str) -> ResponseReturnValue:
                 choices.choose(s, contact, categories=picked["categories"], areas=picked["areas"],
                                language=picked["language"], source=choices.WEB_PREFERENCES)
                 notice = _("配信設定を保存しました。")
+            elif action == "email":
+                refused = _add_mailbox(rt, s, token, contact)
+                if refused is not None:
+                    return refused
+                notice = _("確認のメールを送りました。メールのリンクを開き、「登録を確定する」を押すと追加されます。")
             else:
                 return _problem(400, _("操作が正しくありません"))
         s.flush()
-        consents = sorted({c.channel for c in contact.consents if c.revoked_at is None})
-        page = render_template("residents/preferences.html", token=token, chosen=choices.current(contact),
-                               consents=consents, notice=notice, **_options(s))
+        page = _preferences(s, token, contact, notice=notice)
     return page
+
+
+def _preferences(session: Session, token: str, contact: Contact, **context: Any) -> str:
+    consents = sorted({c.channel for c in contact.consents if c.revoked_at is None})
+    return render_template("residents/preferences.html", token=token, chosen=choices.current(contact),
+                           consents=consents, has_email=bool(contact.email), **context, **_options(session))
+
+
+def _add_mailbox(rt: Runtime, session: Session, token: str, contact: Contact) -> ResponseReturnValue | None:
+    """The preferences page's 「メールでも受け取る」: the same double opt-in as registration (and its
+    throttles), the mailbox joining this registration once it confirms. None when the mail is on its way."""
+    email = register.normalise_email(request.form.get("email", ""))
+    if email is None:
+        page = _preferences(session, token, contact, email_error=_("メールアドレスの形式が正しくありません"),
+                            email=request.form.get("email", "")[:register.MAX_EMAIL])
+        return page, 422
+    if register.address_refused(rt, request.remote_addr):
+        return _problem(429, _("短い時間に多くの登録がありました。しばらくしてからもう一度お試しください"))
+    if register.may_send(rt, request.remote_addr, email):
+        current = choices.current(contact)
+        tasks.queue_confirmation(register.Request(email, current.categories, current.areas, current.language,
+                                                  current_locale(), contact_id=contact.id))
+    return None

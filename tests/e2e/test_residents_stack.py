@@ -1,5 +1,5 @@
 """Acceptance through the production path (Celery workers, Redis, PostgreSQL, the sandbox): a LINE
-follower picks 防災, 奥州市 and Vietnamese by pressing quick replies, then receives the 防災 message
+follower picks Vietnamese, 防災 and 奥州市 by pressing quick replies, then receives the 防災 message
 for 奥州市 in Vietnamese and nothing of another area or category; a web registration's
 confirmation e-mail is sent by a worker (the everyday lane)."""
 

@@ -78,3 +78,34 @@ def test_a_resident_registers_confirms_and_manages_their_preferences(
         assert contact is not None and contact.language == "vi"
         assert sorted(c.code for c in contact.categories) == ["bousai", "kenko"]
         assert contact.consents and all(c.revoked_at is not None for c in contact.consents)
+
+
+def test_a_line_resident_asks_for_email_too_on_a_phone(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from hub.models import Consent
+    from hub.residents.links import PREFERENCES, ResidentLink, url_for
+
+    seed(app)
+    with runtime.session() as s:
+        contact = Contact(kind="resident", name="", line_user_id="U" + "d" * 32, language="en",
+                          consents=[Consent(channel="line", source="line:follow")])
+        s.add(contact)
+        s.flush()
+        link = url_for(runtime.settings, ResidentLink(PREFERENCES, contact.id))
+    web = browser
+    web.set_window_size(390, 844)
+    web.get(f"{link}?lang=en")
+    heading = web.find_element(By.ID, "email-h")
+    assert heading.text == "Receive by e-mail too"
+    web.find_element(By.ID, "email").send_keys(EMAIL)
+    web.find_element(By.CSS_SELECTOR, "button[value=email]").click()
+    notice = _wait(web, lambda w: w.find_elements(By.ID, "notice"), 10)[0]
+    assert "confirmation e-mail is on its way" in notice.text
+    assert web.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    _no_serious_violation(web)
+    web.execute_script("arguments[0].scrollIntoView()", web.find_element(By.ID, "email-h"))
+    _shoot(web, tmp_path, "residents-preferences-add-email")
+    wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
