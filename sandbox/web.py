@@ -40,6 +40,8 @@ main{padding:0 20px 20px}
 .text{white-space:pre-wrap;margin-top:6px;line-height:1.6}
 .deleted .text{text-decoration:line-through;color:#777}
 .empty{padding:30px;text-align:center;color:#666}
+.buttons{display:flex;gap:6px;flex-wrap:wrap;margin-top:8px}
+.buttons span{border:1px solid #06c755;color:#036b2e;border-radius:14px;padding:2px 10px;font-size:.9em}
 form.sms{background:#fff;border-radius:6px;padding:8px 14px;display:flex;gap:8px;flex-wrap:wrap;align-items:center}
 """
 
@@ -114,8 +116,26 @@ def _card(item: InboxItem) -> str:
         f"</span>{badges}<span>宛先: {escape(item.to)}</span><span>送信元: {escape(item.from_)}</span>"
         f"<span>受信: {escape(_jst(item.received_at))}</span>"
         f"<span>ID: {escape(item.provider_id)}</span></div>"
-        f'{subject}<div class="text">{escape(item.text)}</div></div>'
+        f'{subject}<div class="text">{escape(item.text)}</div>{_buttons(item)}</div>'
     )
+
+
+def _buttons(item: InboxItem) -> str:
+    """A LINE message's buttons (quick replies, a template's actions) as the recipient sees them
+    under it: a survey's choices, the registration's steps, a call-out's answers."""
+    labels: list[str] = []
+    for message in item.meta.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        quick = message.get("quickReply") if isinstance(message.get("quickReply"), dict) else {}
+        template = message.get("template") if isinstance(message.get("template"), dict) else {}
+        actions = [i.get("action") for i in quick.get("items") or [] if isinstance(i, dict)]
+        actions += list(template.get("actions") or [])
+        labels += [str(a.get("label") or "") for a in actions if isinstance(a, dict) and a.get("label")]
+    if not labels:
+        return ""
+    chips = "".join(f"<span>{escape(label)}</span>" for label in labels)
+    return f'<div class="buttons" aria-label="ボタン">{chips}</div>'
 
 
 class SandboxWeb:

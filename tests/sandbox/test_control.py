@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 from click.testing import CliRunner
+from linebot.v3.messaging import MessagingApi
 from twilio.rest import Client as TwilioClient
 
 from sandbox import Sandbox, SandboxClient, SandboxError
@@ -121,3 +122,22 @@ def test_a_storm_fault_hits_about_its_share_of_requests_until_cleared(
     twilio.messages.create(to="+819039999999", from_="+815000000000", body="calm")
     with pytest.raises(SandboxError, match="probability"):
         client.inject_fault("sms", "500", probability=1.5)
+
+
+def test_inbox_page_shows_a_line_messages_buttons(sb: Sandbox, line: MessagingApi) -> None:
+    """What a resident would see under the message: a survey's choices are part of what was sent."""
+    from linebot.v3.messaging import (
+        MulticastRequest,
+        PostbackAction,
+        QuickReply,
+        QuickReplyItem,
+        TextMessage,
+    )
+
+    buttons = QuickReply(items=[QuickReplyItem(action=PostbackAction(label=label, data=f"ans:1:{key}",
+                                                                     display_text=f"{key}:{label}"))
+                                for key, label in (("1", "はい"), ("2", "<b>いいえ</b>"))])
+    line.multicast(MulticastRequest(to=["U" + "1" * 32], messages=[
+        TextMessage(text="避難していますか", quick_reply=buttons)]))
+    html = requests.get(f"{sb.http_url}/sandbox/?channel=line", timeout=5).text
+    assert '<div class="buttons" aria-label="ボタン"><span>はい</span><span>&lt;b&gt;いいえ&lt;/b&gt;</span></div>' in html
