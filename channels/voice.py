@@ -19,6 +19,7 @@ from channels.base import (
     DeliveryResult,
     Draft,
     Outcome,
+    Poll,
     Question,
     Recipient,
     Rendered,
@@ -26,6 +27,7 @@ from channels.base import (
     prefix_for,
 )
 from channels.inbound import KeypadAnswer
+from channels.keypad import spoken_poll, words_for
 from channels.locale import SAY_VOICES, is_japanese, marks_for
 from channels.text import URL_RE, join_nonempty, with_prefix
 from channels.twilio import (
@@ -192,6 +194,9 @@ class VoiceChannel(TwilioChannel):
     def render(self, draft: Draft) -> Rendered:
         prefix = prefix_for(draft)
         text = with_prefix(prefix, draft.override or join_nonempty(draft.title, draft.body))
+        if draft.poll is not None:
+            # A survey: the question and its keys after the message (the call then waits for a key).
+            text = join_nonempty(text, spoken_poll(draft.poll, draft.language))
         # The opening is spoken before the message and again before the repeat, so a listener
         # who picks up late still hears that it is an exercise.
         speech = speech_for_text(text, draft.mode, draft.language)
@@ -262,6 +267,33 @@ class VoiceChannel(TwilioChannel):
             response.say(question.no_input, **say)
         return str(response.to_xml())
 
+    def poll_twiml(self, speech: str, poll: Poll, language: str, answer_url: str) -> str:
+        """The message (its last lines the question and the keys) with the keypad open, the question
+        once more if no key was pressed, then goodbye."""
+        response = VoiceResponse()
+        first = response.gather(num_digits=1, action=answer_url, method="POST", timeout=GATHER_TIMEOUT)
+        for text, say in self.say_parts(speech, language):
+            first.say(text, **say)
+        again = response.gather(num_digits=1, action=answer_url, method="POST", timeout=GATHER_TIMEOUT)
+        again.say(spoken_text(spoken_poll(poll, language), language), **self.say_for(language))
+        response.say(words_for(language).no_answer, **self.say_for(language))
+        return str(response.to_xml())
+
+    def poll_reply(self, said: str, language: str, ask_again: tuple[Poll, str] | None = None) -> str:
+        """The answer to a survey's key: ``said``, then the keypad again (a key that is no choice)
+        or goodbye."""
+        response = VoiceResponse()
+        say = self.say_for(language)
+        if ask_again is None:
+            response.say(said, **say)
+            response.hangup()
+            return str(response.to_xml())
+        poll, answer_url = ask_again
+        gather = response.gather(num_digits=1, action=answer_url, method="POST", timeout=GATHER_TIMEOUT)
+        gather.say(f"{said} {spoken_text(spoken_poll(poll, language), language)}".strip(), **say)
+        response.say(words_for(language).no_answer, **say)
+        return str(response.to_xml())
+
     def reply(self, content: Rendered) -> str:
         """The answer to a keypad post: the next question, or the closing words."""
         return self.question_twiml(content)
@@ -288,8 +320,13 @@ class VoiceChannel(TwilioChannel):
 
         async def call(recipient: Recipient) -> Any:
             content, language = batch.content_for(recipient), batch.language_for(recipient)
+            poll = content.meta.get("poll")
             if "question" in content.meta:
                 twiml = self.question_twiml(content, language)
+            elif isinstance(poll, Poll) and recipient.contact_id is not None:
+                # A resident survey: their key goes to their own delivery row.
+                twiml = self.poll_twiml(speech_for_text(content.text, batch.mode, language), poll, language,
+                                        self.callback_url("poll-answer", recipient.delivery_id))
             else:
                 twiml = content.meta.get("twiml") or self.twiml(
                     speech_for_text(content.text, batch.mode, language), language)

@@ -40,6 +40,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from hub.callbacks_karaden import karaden_bp
     from hub.callbacks_sms import sms_bp
     from hub.relay.web import relay_bp
+    from hub.residents.keypad import keypad_bp
     from hub.residents.survey_web import surveys_bp
     from hub.residents.unsubscribe import unsubscribe_bp
     from hub.residents.web import residents_bp
@@ -52,6 +53,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(callbacks_bp)
     app.register_blueprint(karaden_bp)
     app.register_blueprint(sms_bp)
+    app.register_blueprint(keypad_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(relay_bp)

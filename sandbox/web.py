@@ -127,10 +127,10 @@ def _buttons(item: InboxItem) -> str:
     for message in item.meta.get("messages") or []:
         if not isinstance(message, dict):
             continue
-        quick = message.get("quickReply") if isinstance(message.get("quickReply"), dict) else {}
-        template = message.get("template") if isinstance(message.get("template"), dict) else {}
-        actions = [i.get("action") for i in quick.get("items") or [] if isinstance(i, dict)]
-        actions += list(template.get("actions") or [])
+        quick, template = message.get("quickReply"), message.get("template")
+        items = quick.get("items") or [] if isinstance(quick, dict) else []
+        actions = [i.get("action") for i in items if isinstance(i, dict)]
+        actions += list(template.get("actions") or []) if isinstance(template, dict) else []
         labels += [str(a.get("label") or "") for a in actions if isinstance(a, dict) and a.get("label")]
     if not labels:
         return ""

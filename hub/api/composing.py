@@ -171,7 +171,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
         problems.setdefault("question", []).append(_("訂正・取消にはアンケートを付けられません"))
     elif comp.question and comp.channels and not set(comp.channels) & set(ANSWERABLE_ON):
         problems.setdefault("question", []).append(
-            _("アンケートに回答できるチャネル（SMS・LINE・メール）を選んでください"))
+            _("アンケートに回答できるチャネル（SMS・LINE・メール・音声電話）を選んでください"))
     if not comp.channels and not is_follow_up(comp) and "channels" not in problems:
         problems.setdefault("*", []).append("チャネルを1つ以上選んでください")
     if not comp.title and not comp.body:

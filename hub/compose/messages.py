@@ -156,7 +156,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         raise ComposeError({"*": ["件名か本文を入力してください"]})
     question, question_problems = read_question(c.question)
     if question and not set(c.channels) & set(ANSWERABLE_ON):
-        question_problems.append("アンケートに回答できるチャネル（SMS・LINE・メール）を選んでください")
+        question_problems.append("アンケートに回答できるチャネル（SMS・LINE・メール・音声電話）を選んでください")
     if question_problems:
         raise ComposeError({"question": question_problems})
     for language, local in c.texts.items():

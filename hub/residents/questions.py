@@ -26,9 +26,9 @@ MAX_LABEL = 20  # a LINE quick-reply button's label
 MAX_LOCAL_LABEL = 60
 DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
-# Channels a resident can answer on: SMS (reply), LINE (buttons), e-mail (their answer link).
-# A call, X and the feeds say nothing of the question: nobody could answer there.
-ANSWERABLE_ON = ("sms", "line", "email")
+# Channels a resident can answer on: SMS (reply), LINE (buttons), e-mail (their answer link), a
+# call (the keypad). X and the feeds say nothing of the question: nobody could answer there.
+ANSWERABLE_ON = ("sms", "line", "email", "voice")
 ANSWERABLE_STATES = (MessageState.QUEUED, MessageState.DONE)
 
 

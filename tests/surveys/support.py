@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import Area, Category, Consent, Contact, ContactKind
+from hub.models import Area, Category, Consent, Contact, ContactKind, Message, utcnow
 from hub.residents.inbound import InboundSms, reply_for
 from hub.runtime import Runtime
 from sandbox import SandboxClient
@@ -98,3 +99,12 @@ def say_on_line(sandbox_client: SandboxClient, user: str, text: str) -> None:
                                             "message": {"type": "text", "id": "1", "text": text, "quoteToken": "q"}})
     assert reply["status"] == 200, reply
 
+
+
+def close_now(runtime: Runtime, message_id: int) -> None:
+    """The survey's window closed a minute ago."""
+    with runtime.session() as s:
+        message = s.get(Message, message_id)
+        assert message is not None
+        question = dict(message.meta["question"], closed_at=(utcnow() - timedelta(minutes=1)).isoformat())
+        message.meta = {**message.meta, "question": question}

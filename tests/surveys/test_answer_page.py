@@ -4,12 +4,10 @@ a form without the CSRF token, an answer after the survey closed, a button from 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import Message, utcnow
 from hub.models.resident_answers import ResidentAnswer
 from hub.residents.links import PREFERENCES, ResidentLink, url_for
 from hub.runtime import Runtime
@@ -19,6 +17,7 @@ from tests.surveys.support import (
     HANAMAKI,
     OSHU,
     add_residents,
+    close_now,
     line_id,
     press,
     say_on_line,
@@ -32,14 +31,6 @@ LINK = re.compile(r"回答はこちら: (https?://\S+)")
 def _answers(runtime: Runtime) -> list[tuple[int, str, str]]:
     with runtime.session() as s:
         return [(a.contact_id, a.choice_key, a.channel) for a in s.scalars(select(ResidentAnswer))]
-
-
-def _close(runtime: Runtime, message_id: int) -> None:
-    with runtime.session() as s:
-        message = s.get(Message, message_id)
-        assert message is not None
-        question = dict(message.meta["question"], closed_at=(utcnow() - timedelta(minutes=1)).isoformat())
-        message.meta = {**message.meta, "question": question}
 
 
 def test_the_email_link_opens_the_answer_page_and_records_the_answer(
@@ -67,7 +58,7 @@ def test_the_email_link_opens_the_answer_page_and_records_the_answer(
     assert "回答を変更しました" in again.get_data(as_text=True)
     assert _answers(runtime) == [(people["花巻 花子"].contact_id, "1", "web")]
 
-    _close(runtime, message_id)
+    close_now(runtime, message_id)
     closed = client.get(path)
     assert closed.status_code == 410 and "受付は終了しました" in closed.get_data(as_text=True)
     assert "1:はい" in closed.get_data(as_text=True)  # what they answered
@@ -98,7 +89,7 @@ def test_answers_after_the_survey_closed_or_from_someone_it_did_not_reach_are_no
     sandbox_client.emit_line_event({"type": "postback", "postback": {"data": data},
                                     "source": {"type": "user", "userId": line_id(22)}})
     assert _answers(runtime) == []
-    _close(runtime, message_id)
+    close_now(runtime, message_id)
     assert sms_reply(runtime, "+819022220001", "1") is None, "nothing open: the reply is for nobody"
     press(sandbox_client, line_id(21), "はい")
     assert _answers(runtime) == []

@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
+from hub.models import Consent
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import bearer, body, create, csrf, login
-from tests.surveys.support import HANAMAKI, OSHU, add_residents, line_id, press, send_survey, tally, text_hub
+from tests.surveys.support import (
+    HANAMAKI,
+    OSHU,
+    add_residents,
+    close_now,
+    line_id,
+    press,
+    send_survey,
+    tally,
+    text_hub,
+)
 
 QUESTION = {"text": "避難していますか", "choices": ["はい", "いいえ", "自宅で安全に過ごしている"]}
 EN_PHONE, JA_PHONE = "+819022220001", "+819022220002"
@@ -153,3 +165,37 @@ def test_the_composer_translates_the_question_for_review(
     detail = body(client.get(f"/api/v1/messages/{message_id}", headers=bearer()))
     assert detail["languages"]["vi"]["question"]["choices"] == ["Có", "Không", "Ở nhà, an toàn"]
     assert {c: s["origin"] for c, s in detail["languages"].items()} == {"en": "machine", "vi": "operator"}
+
+
+def test_a_resident_answers_on_the_call_with_the_keypad_in_their_language(
+        client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    people = add_residents(runtime, [
+        {"name": "Alice", "area": OSHU, "phone": EN_PHONE, "language": "en"},
+        {"name": "山田", "area": OSHU, "phone": JA_PHONE},
+    ])
+    with runtime.session() as s:  # they said yes to calls
+        for person in people.values():
+            s.add(Consent(contact_id=person.contact_id, channel="voice", source="test"))
+    message_id = send_survey(client, ["voice"], question=QUESTION, translate=True)
+
+    ja_call = _one(sandbox_client, "voice", JA_PHONE)
+    assert "避難していますか" in ja_call["text"] and "はいの方は1、いいえの方は2" in ja_call["text"]
+    assert "/callbacks/twilio/poll-answer?d=" in ja_call["meta"]["gather"]["action"]
+    en_call = _one(sandbox_client, "voice", EN_PHONE)
+    assert "Have you evacuated? For Yes, press 1. For No, press 2. For Safe at home, press 3." in en_call["text"]
+
+    wrong = sandbox_client.press_digits(ja_call["provider_id"], "7")
+    assert wrong["status"] == 200 and "<Gather" in wrong["body"] and "はいの方は1" in wrong["body"]
+    answered = sandbox_client.press_digits(ja_call["provider_id"], "2")
+    assert "回答を受け付けました。いいえ。" in answered["body"] and "<Hangup" in answered["body"]
+    assert "Your answer, Safe at home, was received." in sandbox_client.press_digits(en_call["provider_id"], "3")["body"]
+    summary = tally(client, message_id)
+    assert {c["key"]: c["count"] for c in summary["choices"]} == {"1": 0, "2": 1, "3": 1}
+
+    # Only a post Twilio signed, for that delivery's own call, counts.
+    path = urlsplit(ja_call["meta"]["gather"]["action"])
+    assert client.post(f"{path.path}?{path.query}", data={"Digits": "1"}).status_code == 403
+    close_now(runtime, message_id)
+    closed = sandbox_client.press_digits(ja_call["provider_id"], "1")
+    assert "回答の受付は終了しました" in closed["body"]
+    assert {c["key"]: c["count"] for c in tally(client, message_id)["choices"]} == {"1": 0, "2": 1, "3": 1}

@@ -1,6 +1,6 @@
 """How each channel carries a resident survey's question: SMS says how to reply (and pays for it in
 segments), LINE adds quick-reply buttons valid for the LINE API, e-mail each recipient's own answer
-link; a call, X and the feeds say nothing of it (nobody could answer there)."""
+link, a call the question and its keys; X and the feeds say nothing of it (nobody could answer there)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,17 @@ def test_email_to_an_address_without_a_contact_has_no_answer_link() -> None:
     assert "避難していますか" in text and "回答はこちら" not in text and "/r/a/" not in html
 
 
-@pytest.mark.parametrize("name", ["voice", "x", "rss"])
+def test_a_call_says_the_question_and_its_keys_after_the_message() -> None:
+    voice = build("voice", SETTINGS)
+    asked = voice.render(replace(DRAFT, poll=POLL))
+    assert asked.text.endswith("安全な場所へ移動してください。\n避難していますか\nはいの方は1、いいえの方は2を押してください。")
+    english = voice.render(replace(DRAFT, title="Evacuation check", body="Move to a safe place.", language="en",
+                                   poll=Poll("Have you evacuated?", (("1", "Yes"), ("2", "No")), message_id=42)))
+    assert english.text.endswith("Have you evacuated?\nFor Yes, press 1. For No, press 2.")
+    assert english.meta["speech"].endswith("For Yes, press 1. For No, press 2.")
+
+
+@pytest.mark.parametrize("name", ["x", "rss"])
 def test_channels_nobody_can_answer_on_say_nothing_of_the_question(name: str) -> None:
     channel = build(name, SETTINGS)
     plain, asked = channel.render(DRAFT), channel.render(replace(DRAFT, poll=POLL))
