@@ -92,6 +92,12 @@ def test_each_resident_is_asked_in_their_language_and_answers_in_it(
     detail = body(client.get(f"/api/v1/messages/{message_id}", headers=bearer()))
     assert detail["languages"]["en"]["question"] == {"text": "Have you evacuated?",
                                                      "choices": ["Yes", "No", "Safe at home"]}
+    # The message page shows each language's question (what an approver checks).
+    assert login(client, "admin").status_code == 302
+    page = client.get(f"/messages/{message_id}").get_data(as_text=True)
+    cell = re.search(r'<tr data-language="en".*?<td class="question-translation">(.*?)</td>', page, re.S)
+    assert cell and " ".join(re.sub("<[^>]+>", " ", cell.group(1)).split()) == \
+        "Have you evacuated? 1:Yes 2:No 3:Safe at home"
 
 
 def test_the_operators_own_translation_of_the_question_is_sent(

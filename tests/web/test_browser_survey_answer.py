@@ -13,7 +13,7 @@ from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import seed
 from tests.surveys.support import OSHU, add_residents, send_survey, tally
-from tests.web.test_browser import _shoot, browser  # noqa: F401  (the fixture)
+from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
 from tests.web.test_browser_console import _by, _wait
 
 NO_SIDEWAYS = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -46,3 +46,12 @@ def test_an_english_reader_answers_in_english_on_a_phone(
     _shoot(web, tmp_path, "survey-answer-english-phone")
     counts = {c["key"]: c["count"] for c in tally(client, message_id)["choices"]}
     assert counts == {"1": 0, "2": 0, "3": 1}
+
+    # The officer's message page shows the question as each language's readers got it.
+    web.set_window_size(1200, 1400)
+    sign_in(web, runtime.settings.public_url.rstrip("/"), "admin")
+    web.get(f"{runtime.settings.public_url.rstrip('/')}/messages/{message_id}")
+    cell = web.find_element(by.CSS_SELECTOR, '#languages tr[data-language="en"] .question-translation')
+    assert " ".join(cell.text.split()) == "Have you evacuated? 1:Yes 2:No 3:Safe at home"
+    web.execute_script("arguments[0].scrollIntoView()", web.find_element(by.ID, "languages"))
+    _shoot(web, tmp_path, "message-page-survey-languages")
