@@ -98,11 +98,22 @@ def signed_status_post(rt: Runtime, channel_name: str) -> StatusEvent:
     return channel.status_event(form)
 
 
-def _delivery_id() -> int:
+BIGINT_MAX = 2**63 - 1
+
+
+def delivery_id_arg() -> int:
+    """The ``?d=`` a channel put in the URL it handed the provider: a delivery row's id, or 400.
+
+    Bounded to PostgreSQL's BIGINT: a larger number in the bulk status update would fail it whole.
+    """
     try:
-        return int(request.args["d"])
+        delivery_id = int(request.args["d"])
     except (KeyError, ValueError):
         abort(400)
+    if not 0 < delivery_id <= BIGINT_MAX:
+        abort(400)
+    return delivery_id
+
 
 
 # The paths are the ones the channels hand to their provider with each request.
@@ -110,14 +121,14 @@ def _delivery_id() -> int:
 # answer; the queue is applied in bulk (hub/statuses.py says who applies it, and when).
 @callbacks_bp.post("/twilio/status")
 def twilio_message_status() -> tuple[str, int]:
-    rt, delivery_id = _runtime(), _delivery_id()
+    rt, delivery_id = _runtime(), delivery_id_arg()
     statuses.enqueue(rt, "sms", delivery_id, signed_status_post(rt, "sms"))
     return "", 204
 
 
 @callbacks_bp.post("/twilio/call-status")
 def twilio_call_status() -> tuple[str, int]:
-    rt, delivery_id = _runtime(), _delivery_id()
+    rt, delivery_id = _runtime(), delivery_id_arg()
     statuses.enqueue(rt, "voice", delivery_id, signed_status_post(rt, "voice"))
     return "", 204
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,9 +46,9 @@ def spoken_language(session: Session, delivery: Delivery) -> str:
 @keypad_bp.post("/poll-answer")
 def poll_answer() -> Response:
     rt: Runtime = callbacks._runtime()
+    delivery_id = callbacks.delivery_id_arg()
     channel, form = callbacks.signed_form(rt, "voice")
-    delivery_id = request.args.get("d", type=int)
-    if not isinstance(channel, VoiceChannel) or delivery_id is None:
+    if not isinstance(channel, VoiceChannel):
         abort(404)
     digits = channel.keypad_answer(form).digits
     with rt.session() as session:

@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
@@ -54,6 +55,20 @@ def test_signed_twilio_failure_is_recorded(app: Flask, runtime: Runtime, sandbox
     assert response.status_code == 204
     after = rows(runtime, row.message_id, "sms")[0]
     assert (after.state, after.error_code) == ("failed", "30003")
+
+
+@pytest.mark.parametrize("path", ["status", "call-status", "poll-answer"])
+@pytest.mark.parametrize("d", ["x", "0", "-1", str(2**63), str(10**30)])
+def test_a_delivery_number_no_row_can_have_is_a_400_even_signed(app: Flask, runtime: Runtime, path: str,
+                                                                 d: str) -> None:
+    """Signed or not, never a 500 — nor a number that would fail the bulk status update for everyone."""
+    url = f"{runtime.settings.public_url}/callbacks/twilio/{path}?d={d}"
+    form = {"MessageSid": "SM" + "0" * 32, "CallSid": "CA" + "0" * 32, "MessageStatus": "delivered",
+            "CallStatus": "completed", "Digits": "1"}
+    signature = RequestValidator(SANDBOX_TWILIO_AUTH_TOKEN).compute_signature(url, form)
+    response = app.test_client().post(f"/callbacks/twilio/{path}?d={d}", data=form,
+                                      headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 400
 
 
 def _line_post(app: Flask, events: list[dict[str, object]], secret: str) -> int:
