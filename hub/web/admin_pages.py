@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hub.accounts import admin, directory, load_operator, tokens
 from hub.accounts.errors import AccountError
-from hub.api.common import runtime
+from hub.api.common import as_id, runtime
 from hub.i18n import gettext as _
 from hub.models import ApprovalPolicy
 from hub.models.audit import AuditLog, entry_dict, verify_chain
@@ -360,7 +360,7 @@ def admin_audit() -> ResponseReturnValue:
     for key in ("from", "to"):
         if args.get(key) and _day(args.get(key)) is None:
             problems[key] = [_("日付は YYYY-MM-DD で入力してください")]
-    before = args.get("before", type=int)
+    before = as_id(args.get("before"))
     q = select(AuditLog).order_by(AuditLog.id.desc()).limit(AUDIT_PAGE + 1)
     if action:
         q = q.where(AuditLog.action.startswith(action, autoescape=True))

@@ -17,13 +17,14 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.api.common import runtime
+from hub.api.common import as_id, runtime
 from hub.contacts.importer import ImportReport, import_contacts, resident_registry
 from hub.contacts.masking import mask_address
 from hub.csvsafe import SafeWriter
 from hub.i18n import gettext as _
 from hub.models import Contact, ContactKind, Delivery, Department, Message
 from hub.models.audit import audit
+from hub.models.base import MAX_INT_ID
 from hub.models.contacts import Consent, contact_areas, contact_categories
 from hub.models.org import Area, Category
 from hub.models.relay import Callout, CalloutTarget, SurveyAnswer
@@ -110,7 +111,7 @@ def _row(contact: Contact, shown: bool) -> dict[str, Any]:
 def contact_list() -> ResponseReturnValue:
     principal = _operator()
     f = _filters()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(as_id(request.args.get("page")) or 1, MAX_INT_ID // PAGE_SIZE)  # OFFSET stays a number
     with runtime().session() as s:
         scope = _scope(s, principal)
         query = _query(scope, f)

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.common import ApiError, runtime
+from hub.api.common import ApiError, as_id, runtime
 from hub.compose.messages import ApprovalError
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
@@ -161,6 +161,6 @@ def csv_send_cancel(send_id: int) -> ResponseReturnValue:
         send = _send_or_404(s, send_id, principal)
         if not principal.may(Action.SEND, send.department_id):
             abort(403)
-        chosen = request.form.get("message_id", type=int)
+        chosen = as_id(request.form.get("message_id"))
         cancel_send(s, send_id, principal.username, _("CSV送信の取り消し"), [chosen] if chosen else None)
     return redirect(url_for("web.csv_send_page", send_id=send_id), 303)

@@ -33,7 +33,7 @@ from hub.api.auth import (
     refuse_form_without_csrf,
     session_principal,
 )
-from hub.api.common import ApiError, runtime
+from hub.api.common import ApiError, as_id, runtime
 from hub.api.composing import (
     CHANNEL_LABELS,
     CHANNELS,
@@ -218,7 +218,10 @@ def compose() -> ResponseReturnValue:
     if not may_send_somewhere(_operator()):
         abort(403)
     kind = request.args.get("type", "")
-    data = _prefill(request.args.get("ref", type=int), kind)
+    ref = as_id(request.args.get("ref"))
+    if request.args.get("ref") and ref is None:
+        abort(404)  # no message can have that number
+    data = _prefill(ref, kind)
     if not data.get("references") and request.args.get("template"):
         data.update(_from_template(request.args["template"]))
     return render_template("compose.html", data=data, problems={}, **_choices())
