@@ -41,6 +41,7 @@ from hub.compose.senders import signature
 from hub.i18n import current_locale
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Contact, Delivery, Department, Message, Mode, MsgType, follows_up
+from hub.notices.personal import follow_up_sample
 from hub.policy import Action, may_follow_up, may_override
 from hub.relay import clock
 from hub.residents.easy_japanese import check as check_easy
@@ -417,6 +418,7 @@ def preview_payload(session: Session, rt: Runtime, comp: Composition,
     comp = replace(comp, sender_name=signature(session, comp))
     try:
         rendered = preview(rt, comp, _placeholder_id(session), _placeholder_public_id(session, comp))
+        rendered = follow_up_sample(session, rt.channel, comp, rendered, problems)
     except ComposeError as exc:
         problems.update(exc.problems)
     follow_up = is_follow_up(comp)

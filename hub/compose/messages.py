@@ -162,6 +162,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
     for language, local in c.texts.items():
         if local.question is not None and (question is None or len(local.question.choices) != len(question["choices"])):
             raise ComposeError({f"texts.{language}": ["質問の訳文が日本語のアンケートと合いません"]})
+    personal = _personal_follow_up(session, c)
     audience = Audience.parse(c.audience)
     _refuse_private_on_public_channels(c)
     if c.source == "manual":  # what a person composes now; never a rule's or a follow-up's
@@ -178,7 +179,7 @@ def create_message(session: Session, runtime: Runtime, c: Composition, created_b
         references_id=c.references_id, scheduled_at=night.until if night else c.scheduled_at,
         department_id=c.department_id, source=c.source, created_by=created_by,
         meta={"update_label": c.update_label, **({"question": question} if question else {}),
-              **({"quiet": night.record()} if night else {})},
+              **({"quiet": night.record()} if night else {}), **({"personal": True} if personal else {})},
     )
     session.add(message)
     session.flush()
@@ -237,6 +238,23 @@ def _store_languages(session: Session, runtime: Runtime, c: Composition, message
                                "title": local.title, "body": local.body,
                                **({"question": local.question.record()} if local.question else {})}
     message.meta = {**(message.meta or {}), "languages": languages}
+
+
+def _personal_follow_up(session: Session, c: Composition) -> bool:
+    """A correction of a CSV send whose words use the file's columns (「{{氏名}}様」): each person gets
+    it filled with their own row, as the send did (hub.notices.personal), never with the braces."""
+    if c.references_id is None or not follows_up(c.msg_type):
+        return False
+    from hub.notices.personal import follow_up_columns  # the notices build on this module
+
+    original = session.get(Message, c.references_id)
+    if original is None:
+        return False
+    personal, problems = follow_up_columns(session, original, [c.title, c.body, *c.overrides.values()],
+                                           translated=bool(c.texts))
+    if problems:
+        raise ComposeError(problems)
+    return personal
 
 
 PRIVATE_ON_PUBLIC = "職員・名簿・差し込み（CSV）宛てのメッセージは、誰でも読める公開チャネルには送れません"

@@ -27,7 +27,7 @@ from channels.base import Capability, Channel, skip_message
 from hub.compose.audience import RECEIVED_STATES, Audience, contact_ids_query
 from hub.db import insert_ignoring_duplicates
 from hub.models import Consent, Contact, ContactKind, Delivery, DeliveryState, Message, Mode, MsgType, utcnow
-from hub.notices.personal import csv_page
+from hub.notices.personal import csv_page, is_personal
 from hub.runtime import Runtime
 
 # Plugins (e.g. triggers) add checks that run right before a message is planned and sent; a
@@ -212,7 +212,8 @@ def _follow_up_page(session: Session, message: Message, channels: Sequence[Chann
         # out: they must get the corrected information, not nothing.
         reached = reached | ((Delivery.state == DeliveryState.SKIPPED) & (Delivery.reason == "withdrawn"))
     found = session.execute(
-        select(Delivery.id, Delivery.channel, Delivery.contact_id, Delivery.address, Delivery.language)
+        select(Delivery.id, Delivery.channel, Delivery.contact_id, Delivery.address, Delivery.language,
+               Delivery.csv_row_id)
         .where(Delivery.message_id == original_id, Delivery.channel.in_([c.name for c in channels]),
                Delivery.id > after, reached)
         .order_by(Delivery.id).limit(limit)
@@ -227,7 +228,11 @@ def _follow_up_page(session: Session, message: Message, channels: Sequence[Chann
                                     Consent.channel.in_([c.name for c in channels]))
     rows = [_row(message, channel, contact_id, address, language,
                  "opted_out" if contact_id in residents and (contact_id, channel) not in consented else None)
-            for _id, channel, contact_id, address, language in found]
+            for _id, channel, contact_id, address, language, _csv_row in found]
+    if is_personal(message):
+        # A personalised correction: each row is filled with the values of the original's row.
+        for row, found_row in zip(rows, found, strict=True):
+            row["csv_row_id"] = found_row[5]
     return rows, found[-1][0]
 
 

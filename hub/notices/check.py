@@ -384,12 +384,13 @@ class _RowChecker:
 
 def render_row(channel: Channel, title: str, body: str, values: dict[str, Any], mode: str,
                message_id: int | None, overrides: dict[str, str] | None = None,
-               sender_name: str | None = None) -> Rendered:
+               sender_name: str | None = None, msg_type: str = MsgType.NOTICE,
+               update_label: str = "訂正") -> Rendered:
     """One recipient's text on ``channel``: the templates filled with the row's values, then shaped by
     the channel exactly as a message's stored body is (the preview and the send share this).
     ``sender_name``: the department, named on LINE and in e-mail like every notice (hub.compose.senders)."""
     override = (overrides or {}).get(channel.name)
-    draft = Draft(title=fill(title, values), body=fill(body, values), mode=mode, msg_type=MsgType.NOTICE,
+    draft = Draft(title=fill(title, values), body=fill(body, values), mode=mode, msg_type=msg_type,
                   override=fill(override, values) if override else None, message_id=message_id,
-                  sender_name=sender_name)
+                  sender_name=sender_name, update_label=update_label)
     return channel.render(draft)

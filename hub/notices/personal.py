@@ -12,21 +12,53 @@ Twilio when reconciling, carries exactly the text the first try sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from channels.base import Channel, Recipient, Rendered, skip_message
 from hub.compose.audience import wants_category
-from hub.models import Consent, Contact, ContactKind, CsvRow, Delivery, DeliveryState, Message
+from hub.models import Consent, Contact, ContactKind, CsvRow, Delivery, DeliveryState, Message, follows_up
 from hub.notices.check import render_row
+from hub.notices.placeholders import PlaceholderError, used_names
+
+if TYPE_CHECKING:
+    from hub.compose.messages import Composition
+
+SAMPLE_NOTE = "差し込み（{{列}}）は一人ひとりの値で送ります（ここでは元のファイルの1行目で表示しています）"
 
 
 def is_personal(message: Message) -> bool:
-    return message.audience.startswith("personal:")
+    """Each recipient's own text: a CSV send's message, or a correction of one that uses its columns."""
+    return message.audience.startswith("personal:") or bool((message.meta or {}).get("personal"))
+
+
+def follow_up_columns(session: Session, original: Message, sources: Sequence[str],
+                      translated: bool) -> tuple[bool, dict[str, list[str]]]:
+    """Whether a follow-up of ``original`` is personal (its words use the send's columns, 「{{氏名}}様」),
+    and what is wrong with it: a column the file lacks, or translations (a filled text is Japanese,
+    one per person; a machine translation would mangle the braces)."""
+    if not is_personal(original):
+        return False, {}
+    try:
+        names = used_names(*sources)
+    except PlaceholderError as exc:
+        return False, {"body": [str(exc)]}
+    if not names:
+        return False, {}
+    sample = session.scalar(select(CsvRow.values).where(CsvRow.message_id == original.id).limit(1)) or {}
+    problems: dict[str, list[str]] = {}
+    missing = [name for name in names if name not in sample]
+    if missing:
+        columns = "、".join(sample) or "なし"
+        problems["body"] = [f"元のファイルにない列です: {'、'.join(missing)}（使える列: {columns}）"]
+    if translated:
+        problems["texts"] = ["差し込み（{{列}}）を使う訂正は翻訳できません。一人ひとりに日本語で送ります"]
+    return True, problems
 
 
 def csv_page(session: Session, message: Message, channels: Sequence[Channel], after: int, limit: int,
@@ -122,6 +154,33 @@ def _stopped_addresses(session: Session, rows: Sequence[CsvRow], channels: list[
     return out
 
 
+def follow_up_sample(session: Session, channel: Callable[[str], Channel], comp: Composition,
+                     rendered: dict[str, Rendered], problems: dict[str, list[str]]) -> dict[str, Rendered]:
+    """The preview of a correction of a CSV send: what is wrong with its columns goes to ``problems``,
+    and a personal one is shown filled with the file's first row (the braces are never what anyone reads)."""
+    if comp.references_id is None or not follows_up(comp.msg_type):
+        return rendered
+    original = session.get(Message, comp.references_id)
+    if original is None:
+        return rendered
+    sources = [comp.title, comp.body, *comp.overrides.values()]
+    personal, wrong = follow_up_columns(session, original, sources, translated=bool(comp.texts))
+    problems.update(wrong)
+    if not personal or wrong:
+        return rendered
+    values = session.scalar(select(CsvRow.values).where(CsvRow.message_id == original.id)
+                            .order_by(CsvRow.id).limit(1)) or {}
+    try:
+        return {name: replace(render_row(channel(name), comp.title, comp.body, dict(values), comp.mode, None,
+                                         comp.overrides, sender_name=comp.sender_name, msg_type=comp.msg_type,
+                                         update_label=comp.update_label),
+                              warnings=(*r.warnings, SAMPLE_NOTE))
+                for name, r in rendered.items()}
+    except PlaceholderError as exc:  # the first row leaves a column empty: its person would get the error
+        problems["body"] = [str(exc)]
+        return rendered
+
+
 def personal_contents(session: Session, message: Message, channel: Channel,
                       recipients: Sequence[Recipient]) -> dict[int, Rendered]:
     """Each recipient's own text, by delivery id, from the stored template and its row's values."""
@@ -140,5 +199,7 @@ def personal_contents(session: Session, message: Message, channel: Channel,
             raise LookupError(f"delivery {delivery_id} of personalised message {message.id} has no CSV row")
         out[delivery_id] = render_row(channel, message.title, message.body, dict(row_values), message.mode,
                                       message.id, message.overrides,
-                                      sender_name=message.department.name if message.department else None)
+                                      sender_name=message.department.name if message.department else None,
+                                      msg_type=message.msg_type,
+                                      update_label=(message.meta or {}).get("update_label") or "訂正")
     return out
