@@ -28,6 +28,11 @@ JAPANESE = KeypadWords(press="{label}の方は{key}", joiner="、", tail="を押
                        thanks="回答を受け付けました。{label}。ありがとうございました。",
                        closed="このアンケートの回答の受付は終了しました。",
                        no_answer="回答が確認できませんでした。お電話を終わります。")
+# やさしい日本語: short words, spaces between them, kana for what a learner may not read.
+EASY_JAPANESE = KeypadWords(press="{label} の ひとは {key}", joiner="、", tail=" を おしてください。",
+                            thanks="こたえを うけとりました。{label}。ありがとうございました。",
+                            closed="この しつもんの こたえは、もう うけとりません。",
+                            no_answer="こたえが ありませんでした。でんわを きります。")
 ENGLISH = KeypadWords(press="For {label}, press {key}.", joiner=" ", tail="",
                       thanks="Your answer, {label}, was received. Thank you.",
                       closed="This survey no longer takes answers.",
@@ -55,6 +60,8 @@ WORDS: dict[str, KeypadWords] = {
 
 
 def words_for(language: str) -> KeypadWords:
+    if language == "ja-easy":
+        return EASY_JAPANESE
     return JAPANESE if is_japanese(language) else WORDS.get(language, ENGLISH)
 
 

@@ -131,6 +131,8 @@ def test_a_call_says_the_question_and_its_keys_after_the_message() -> None:
                                    poll=Poll("Have you evacuated?", (("1", "Yes"), ("2", "No")), message_id=42)))
     assert english.text.endswith("Have you evacuated?\nFor Yes, press 1. For No, press 2.")
     assert english.meta["speech"].endswith("For Yes, press 1. For No, press 2.")
+    easy = voice.render(replace(DRAFT, language="ja-easy", poll=Poll("ひなん しましたか", (("1", "はい"), ("2", "いいえ")))))
+    assert easy.text.endswith("ひなん しましたか\nはい の ひとは 1、いいえ の ひとは 2 を おしてください。")
 
 
 @pytest.mark.parametrize("name", ["x", "rss"])
