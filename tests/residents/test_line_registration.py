@@ -157,3 +157,35 @@ def test_forged_or_foreign_postbacks_change_nothing(
         assert (contact.categories, contact.areas, contact.language) == ([], [], "ja")
         assert s.scalar(select(Subscription)) is None
         assert s.scalar(select(Contact).where(Contact.line_user_id == "U" + "9" * 32)) is None
+
+
+def test_a_reader_of_easy_japanese_is_answered_in_it(
+        app: Flask, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    seed(app)
+    follower = Follower(sandbox_client, USER)
+    categories = follower.press(follower.follow(), "やさしい日本語")
+    assert "② ほしい おしらせの しゅるいを おしてください" in texts(categories)
+    areas = follower.press(follower.press(categories, "防災"), "けってい")
+    assert "すんでいる ちいき" in texts(areas) and "えらばない" in quick_replies(areas)
+    done = follower.press(areas, "奥州市")
+    assert "とうろく しました" in texts(done) and "ことば: やさしい日本語" in texts(done)
+
+
+def test_every_word_of_the_conversation_has_its_easy_japanese_and_english() -> None:
+    """A word added in Japanese without the others would reach those readers in Japanese, silently."""
+    import ast
+    import inspect
+
+    from hub.i18n import gettext
+    from hub.residents import line_flow
+
+    words = {node.args[0].value for node in ast.walk(ast.parse(inspect.getsource(line_flow)))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+             and node.args and isinstance(node.args[0], ast.Constant)}
+    assert len(words) >= 15
+    assert sorted(words - set(line_flow.EASY_WORDS)) == []
+    assert sorted(w for w in words if gettext(w, "en") == w) == []
+    # The やさしい日本語 words pass the hub's own checker of what makes plain Japanese hard.
+    from hub.residents.easy_japanese import check
+
+    assert {w: [f.text for f in check(v)] for w, v in line_flow.EASY_WORDS.items() if check(v)} == {}
