@@ -15,15 +15,19 @@ from flask import Flask, g, request
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 SUPPORTED = ("ja", "en")
+# やさしい日本語: the residents' own pages speak it to a resident who chose it (never chosen by the
+# browser, never the console's). Its catalog is a file beside the locale folders: Babel knows no
+# such locale, and pybabel's tools must not take it for one.
+EASY = "ja-easy"
 
 
 @cache
 def catalog(locale: str) -> dict[str, str]:
-    path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    path = TRANSLATIONS / ("ja-easy.po" if locale == EASY else f"{locale}/LC_MESSAGES/messages.po")
     if not path.exists():
         return {}
     with path.open("rb") as fh:
-        po = read_po(fh, locale=locale)
+        po = read_po(fh, locale=None if locale == EASY else locale)
     return {str(m.id): str(m.string) for m in po if m.id and m.string}
 
 
@@ -48,10 +52,29 @@ def _select_locale() -> None:
     g.locale = chosen
 
 
+def page_lang() -> str:
+    """The page's ``lang`` attribute: やさしい日本語 is Japanese to a browser and a screen reader."""
+    locale = current_locale()
+    return "ja" if locale == EASY else locale
+
+
+def speak_to_resident(language: str) -> None:
+    """A resident's own page (their link names them) in the language they chose, as far as the
+    catalogs go: やさしい日本語, English for every language but Japanese — unless the page was told a
+    language (``?lang=``, the language cookie). A Japanese reader keeps what the browser asks for."""
+    if request.args.get("lang") in SUPPORTED or request.cookies.get("lang") in SUPPORTED:
+        return
+    if language == EASY:
+        g.locale = EASY
+    elif not language.startswith("ja"):
+        g.locale = "en"
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_select_locale)
     app.jinja_env.globals["_"] = gettext
     app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.globals["page_lang"] = page_lang
 
 
 def remember_language(response: Any) -> Any:

@@ -24,7 +24,7 @@ from channels.email import valid_email
 from hub.accounts.throttle import FailureStore, LocalFailures, RedisFailures, SharedOrLocal
 from hub.config import Settings
 from hub.dispatch.batches import DEFAULT_SENDERS
-from hub.i18n import gettext
+from hub.i18n import EASY, gettext
 from hub.models import Contact, ContactKind, Department, audit
 from hub.residents import choices
 from hub.residents.languages import JAPANESE, LANGUAGES
@@ -152,7 +152,8 @@ def confirmation_mail(settings: Settings, request: Request, sender_name: str | N
     href = html.escape(link, quote=True)
     body_html = "".join(f"<p>{html.escape(line)}</p>\n" if line != link else f'<p><a href="{href}">{href}</a></p>\n'
                         for line in lines)
-    page = (f'<!DOCTYPE html>\n<html lang="{html.escape(request.locale)}">\n<head><meta charset="utf-8">'
+    lang = "ja" if request.locale == EASY else html.escape(request.locale)  # やさしい日本語 is Japanese
+    page = (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head><meta charset="utf-8">'
             f"<title>{html.escape(subject)}</title></head>\n<body>\n<h1 style=\"font-size:1.2em\">"
             f"{html.escape(subject)}</h1>\n{body_html}</body>\n</html>\n")
     meta: dict[str, Any] = {"from_name": sender_name} if sender_name else {}

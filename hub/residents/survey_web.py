@@ -7,12 +7,12 @@ once opened their link. A bad or forged token is a 404, a closed survey a 410, n
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from channels.locale import bcp47
 from hub.api.auth import csrf_ok, csrf_token
-from hub.i18n import SUPPORTED
+from hub.i18n import speak_to_resident
 from hub.models import Contact, Message
 from hub.residents import answers
 from hub.residents.links import ANSWER, ResidentLinkError, read_token
@@ -52,7 +52,7 @@ def answer_page(token: str) -> ResponseReturnValue:
         question = question_for(message, language)
         if question is None:
             return _page(404, error=BAD_LINK)
-        _speak_to(language)
+        speak_to_resident(language)
         local = ((message.meta or {}).get("languages") or {}).get(language) or {}
         mine = answers.answer_summary(s, message.id, contact.id)
         # The question (and title) in the resident's language where the message went in it.
@@ -77,11 +77,3 @@ def answer_page(token: str) -> ResponseReturnValue:
         context["current"] = key
     return _page(200, saved=True, changed=recorded.changed, **context)
 
-
-def _speak_to(language: str) -> None:
-    """The page's own words in English for a resident who reads another language than Japanese,
-    unless the page was told a language (the catalogs are Japanese and English; a Japanese reader
-    keeps what the browser asks for)."""
-    if language.startswith("ja") or request.args.get("lang") in SUPPORTED or request.cookies.get("lang") in SUPPORTED:
-        return
-    g.locale = "en"

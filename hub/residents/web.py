@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hub.api.auth import refuse_form_without_csrf
-from hub.i18n import current_locale, remember_language
+from hub.i18n import current_locale, remember_language, speak_to_resident
 from hub.i18n import gettext as _
 from hub.models import Contact
 from hub.residents import choices, line_flow, register, tasks
@@ -98,6 +98,7 @@ def confirm_page(token: str) -> ResponseReturnValue:
         if exc.expired:
             return _problem(410, _("このリンクは有効期限が切れています。もう一度登録ページからお申し込みください"))
         return _problem(404, _("このリンクは正しくありません"))
+    speak_to_resident(wanted.locale)  # the page in the words of the page that asked for it
     with rt.session() as s:
         if request.method == "POST":
             try:
@@ -122,6 +123,7 @@ def preferences_page(token: str) -> ResponseReturnValue:
         contact = s.get(Contact, link.contact_id)
         if contact is None:
             return _problem(404, _("このリンクは正しくありません"))
+        speak_to_resident(contact.language or "ja")
         notice = None
         if request.method == "POST":
             action = request.form.get("action", "")
