@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from hub.contacts.masking import mask_address
 from hub.i18n import gettext as _
+from hub.i18n import speak_to_resident
 from hub.models import Contact, ContactKind
 from hub.residents import links, optout
 from hub.runtime import Runtime
@@ -51,6 +52,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         contact = s.get(Contact, link.contact_id)
         if contact is None or link.channel not in CHANNEL_LABELS:
             return _page("bad_link", 404)
+        speak_to_resident(contact.language or "ja")
         label = CHANNEL_LABELS[link.channel]
         address = mask_address(getattr(contact, ADDRESS_FIELDS[link.channel]))
         # Staff are reached for their work whatever their consent: the stop is recorded, and the

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub.i18n import catalog
 from hub.models import Consent, Contact
 from hub.residents.easy_japanese import check
-from hub.residents.links import PREFERENCES, ResidentLink, make_token
+from hub.residents.links import PREFERENCES, UNSUBSCRIBE, ResidentLink, make_token
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import csrf, seed
@@ -25,7 +25,8 @@ from tests.surveys.support import OSHU, add_residents, send_survey
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "hub" / "residents" / "templates"
 PAGES = ("surveys/answer.html", "residents/preferences.html", "residents/_choices.html", "residents/_layout.html",
-         "residents/confirm.html", "residents/confirmed.html", "residents/problem.html")
+         "residents/confirm.html", "residents/confirmed.html", "residents/problem.html",
+         "residents/unsubscribe.html")
 MAILBOX = "yasashii@mail.example.jp"
 
 
@@ -81,6 +82,19 @@ def test_preferences_and_adding_a_mailbox_speak_yasashii_nihongo(
     assert "とうろく しました" in done
     with runtime.session() as s:
         assert s.scalar(select(Contact.email).where(Contact.id == contact_id)) == MAILBOX
+
+
+def test_the_stop_page_speaks_yasashii_nihongo(client: FlaskClient, runtime: Runtime) -> None:
+    with runtime.session() as s:
+        contact = Contact(kind="resident", name="", email=MAILBOX, language="ja-easy",
+                          consents=[Consent(channel="email", source="test")])
+        s.add(contact)
+        s.flush()
+        path = f"/r/u/{make_token(runtime.settings, ResidentLink(UNSUBSCRIBE, contact.id, 'email'))}"
+    page = client.get(path).get_data(as_text=True)
+    assert '<html lang="ja">' in page and "の おしらせを とめますか？" in page and ">とめる</button>" in page
+    done = client.post(path, data={"List-Unsubscribe": "One-Click", "via": "page"}).get_data(as_text=True)
+    assert "の おしらせを とめました。" in done
 
 
 def test_a_reader_of_another_language_gets_english_unless_the_page_is_told(
