@@ -45,9 +45,18 @@ def current_locale() -> str:
         return "ja"
 
 
+# The residents' own pages (their blueprints) also offer やさしい日本語; the console does not.
+RESIDENT_PAGES = frozenset({"residents", "surveys", "unsubscribe"})
+
+
+def offered() -> tuple[str, ...]:
+    """The locales this page may be asked for (``?lang=``, the cookie)."""
+    return (*SUPPORTED, EASY) if request.blueprint in RESIDENT_PAGES else SUPPORTED
+
+
 def _select_locale() -> None:
     chosen = request.args.get("lang") or request.cookies.get("lang")
-    if chosen not in SUPPORTED:
+    if chosen not in offered():
         chosen = request.accept_languages.best_match(SUPPORTED, default="ja")
     g.locale = chosen
 
@@ -62,7 +71,7 @@ def speak_to_resident(language: str) -> None:
     """A resident's own page (their link names them) in the language they chose, as far as the
     catalogs go: やさしい日本語, English for every language but Japanese — unless the page was told a
     language (``?lang=``, the language cookie). A Japanese reader keeps what the browser asks for."""
-    if request.args.get("lang") in SUPPORTED or request.cookies.get("lang") in SUPPORTED:
+    if request.args.get("lang") in offered() or request.cookies.get("lang") in offered():
         return
     if language == EASY:
         g.locale = EASY
@@ -80,6 +89,6 @@ def init_app(app: Flask) -> None:
 def remember_language(response: Any) -> Any:
     """``after_request`` of the HTML pages: a ``?lang=`` choice is kept for a year in a cookie."""
     chosen = request.args.get("lang")
-    if chosen in SUPPORTED:
+    if chosen in offered():
         response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
     return response

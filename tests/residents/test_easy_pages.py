@@ -26,7 +26,7 @@ from tests.surveys.support import OSHU, add_residents, send_survey
 TEMPLATES = Path(__file__).resolve().parents[2] / "hub" / "residents" / "templates"
 PAGES = ("surveys/answer.html", "residents/preferences.html", "residents/_choices.html", "residents/_layout.html",
          "residents/confirm.html", "residents/confirmed.html", "residents/problem.html",
-         "residents/unsubscribe.html")
+         "residents/unsubscribe.html", "residents/register.html", "residents/register_sent.html")
 MAILBOX = "yasashii@mail.example.jp"
 
 
@@ -95,6 +95,21 @@ def test_the_stop_page_speaks_yasashii_nihongo(client: FlaskClient, runtime: Run
     assert '<html lang="ja">' in page and "の おしらせを とめますか？" in page and ">とめる</button>" in page
     done = client.post(path, data={"List-Unsubscribe": "One-Click", "via": "page"}).get_data(as_text=True)
     assert "の おしらせを とめました。" in done
+
+
+def test_registration_is_offered_in_yasashii_nihongo_and_the_console_stays_as_it_was(
+        client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    page = client.get("/register?lang=ja-easy")
+    assert "<h1>メールで おしらせを うけとる</h1>" in page.get_data(as_text=True)
+    assert '<html lang="ja">' in page.get_data(as_text=True) and "lang=ja-easy" in page.headers["Set-Cookie"]
+    form = {"csrf_token": csrf(client), "email": MAILBOX, "category": ["bousai"], "language": "ja-easy"}
+    assert "メールを おくりました" in client.post("/register", data=form).get_data(as_text=True)
+    wait_for(lambda: len(sandbox_client.inbox("email", to=MAILBOX)) == 1)
+    [mail] = sandbox_client.inbox("email", to=MAILBOX)
+    assert "おしらせの とうろくの もうしこみが ありました。" in mail["text"]
+    # The console offers no やさしい日本語: the cookie leaves it in Japanese, with a valid lang.
+    login_page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="ja">' in login_page and "ログイン" in login_page
 
 
 def test_a_reader_of_another_language_gets_english_unless_the_page_is_told(
