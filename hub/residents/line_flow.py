@@ -169,33 +169,9 @@ WELCOME_TEXT = ("友だち追加ありがとうございます。防災・行政
 LANGUAGE_TEXT = "受け取る言語を選んでください / Choose your language"
 
 
-# The conversation in やさしい日本語, by its Japanese words (the catalogs hold Japanese and English).
-EASY_WORDS = {
-    "次へ ▶": "つぎへ ▶", "決定": "けってい", "指定しない": "えらばない", "すべて": "ぜんぶ",
-    "指定なし": "えらんでいません", "なし（すべて受け取ります）": "なし（ぜんぶ うけとります）",
-    "分類を変える": "しゅるいを かえる", "地域を変える": "ちいきを かえる", "言語を変える": "ことばを かえる",
-    "配信を再開する": "また うけとる", "LINEでの配信: 停止中": "LINEの おしらせ: とめています",
-    "分類: {names}": "しゅるい: {names}", "地域: {names}": "ちいき: {names}", "言語: {name}": "ことば: {name}",
-    "② 受け取りたい情報の分類を押してください（複数選べます。もう一度押すと外れます）。"
-    "選び終わったら「決定」を押してください。\n選択中: {names}":
-        "② ほしい おしらせの しゅるいを おしてください（いくつでも えらべます。もう いちど おすと けせます）。"
-        "えらんだら「けってい」を おしてください。\nえらんでいる もの: {names}",
-    "③ お住まいの地域を選んでください。": "③ すんでいる ちいきを えらんでください。",
-    "登録しました。\n{summary}\n\n変更や配信の停止はこちらから（あなた専用のリンクです）:\n{link}\n"
-    "「設定」と送ると、いつでもこの案内を表示します。":
-        "とうろく しました。\n{summary}\n\nかえるとき、とめるときは これを ひらいて ください"
-        "（あなただけの ものです）:\n{link}\n"
-        "「せってい」と おくると、いつでも この あんないが でます。",
-    "現在の配信設定です。\n{summary}\n\n変更や配信の停止はこちらから（あなた専用のリンクです。"
-    "他の人に教えないでください）:\n{link}":
-        "いまの せっていです。\n{summary}\n\nかえるとき、とめるときは これを ひらいて ください（あなただけの ものです。"
-        "ほかの ひとに おしえないで ください）:\n{link}",
-}
-
-
 def _(text: str, locale: str) -> str:
-    """The conversation's words in ``locale``: the catalogs' Japanese or English, or やさしい日本語."""
-    return EASY_WORDS.get(text, text) if locale == EASY_JAPANESE else gettext(text, locale)
+    """The conversation's words in ``locale``: Japanese, やさしい日本語 or English (hub/i18n.py catalogs)."""
+    return gettext(text, locale)
 
 
 def speaks(contact: Contact) -> str:

@@ -103,6 +103,13 @@ class QuestionText:
     def record(self) -> dict[str, Any]:
         return {"text": self.text, "choices": list(self.choices)}
 
+    @classmethod
+    def of(cls, raw: Any) -> QuestionText | None:
+        """A stored (or carried) record read back as it is; None when there is none."""
+        if not isinstance(raw, Mapping):
+            return None
+        return cls(text=str(raw.get("text") or ""), choices=tuple(str(c) for c in raw.get("choices") or ()))
+
 
 def read_question_text(raw: Any, question: Mapping[str, Any] | None) -> tuple[QuestionText | None, list[str]]:
     """A language's question of untrusted input (``{"text": "…", "choices": ["…", …]}``), checked
@@ -133,11 +140,17 @@ def read_question_text(raw: Any, question: Mapping[str, Any] | None) -> tuple[Qu
 def in_language(question: Mapping[str, Any], local: QuestionText | Mapping[str, Any] | None) -> dict[str, Any]:
     """``question`` (as stored) with its text and labels in another language where ``local`` has them."""
     if isinstance(local, Mapping):
-        local = QuestionText(text=str(local.get("text") or ""), choices=tuple(local.get("choices") or ()))
+        local = QuestionText.of(local)
     if local is None or not local.text or len(local.choices) != len(question["choices"]):
         return dict(question)
     labels = zip(question["choices"], local.choices, strict=True)
     return {**question, "text": local.text, "choices": [{"key": c["key"], "label": label} for c, label in labels]}
+
+
+def language_state(message: Message, language: str) -> dict[str, Any]:
+    """What the message stored of ``language`` (title, body, origin, question …); empty when it has none."""
+    state = ((message.meta or {}).get("languages") or {}).get(language)
+    return state if isinstance(state, dict) else {}
 
 
 def question_for(message: Message, language: str) -> dict[str, Any] | None:
@@ -145,8 +158,7 @@ def question_for(message: Message, language: str) -> dict[str, Any] | None:
     question = stored_question(message)
     if question is None:
         return None
-    local = (((message.meta or {}).get("languages") or {}).get(language) or {}).get("question")
-    return in_language(question, local)
+    return in_language(question, language_state(message, language).get("question"))
 
 
 def questions_of(message: Message) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from hub.i18n import speak_to_resident
 from hub.models import Contact, Message
 from hub.residents import answers
 from hub.residents.links import ANSWER, ResidentLinkError, read_token
-from hub.residents.questions import choice_for, closes_at, is_open, question_for
+from hub.residents.questions import choice_for, closes_at, is_open, language_state, question_for
 from hub.runtime import Runtime
 
 surveys_bp = Blueprint("surveys", __name__, template_folder="templates")
@@ -53,7 +53,7 @@ def answer_page(token: str) -> ResponseReturnValue:
         if question is None:
             return _page(404, error=BAD_LINK)
         speak_to_resident(language)
-        local = ((message.meta or {}).get("languages") or {}).get(language) or {}
+        local = language_state(message, language)
         mine = answers.answer_summary(s, message.id, contact.id)
         # The question (and title) in the resident's language where the message went in it.
         translated_title = local.get("title") and local.get("origin") != "fallback"

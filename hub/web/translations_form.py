@@ -88,14 +88,8 @@ def local_texts(texts: Mapping[str, Mapping[str, Any]]) -> dict[str, LocalText]:
     # As the page carried them: shown again as they were, checked only when the message is read.
     return {code: LocalText(title=str(t.get("title") or ""), body=str(t.get("body") or ""),
                             origin=str(t.get("origin") or "operator"), error=t.get("error"),
-                            question=_question_of(t.get("question")))
+                            question=QuestionText.of(t.get("question")))
             for code, t in texts.items()}
-
-
-def _question_of(raw: Any) -> QuestionText | None:
-    if not isinstance(raw, Mapping):
-        return None
-    return QuestionText(text=str(raw.get("text") or ""), choices=tuple(str(c) for c in raw.get("choices") or ()))
 
 
 def translate_for_review(runtime: Runtime, comp: Composition, languages: list[str]) -> dict[str, dict[str, Any]]:

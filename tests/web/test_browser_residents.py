@@ -110,3 +110,38 @@ def test_a_line_resident_asks_for_email_too_on_a_phone(
     web.execute_script("arguments[0].scrollIntoView()", web.find_element(By.ID, "email-h"))
     _shoot(web, tmp_path, "residents-preferences-add-email")
     wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
+
+
+def test_a_reader_of_yasashii_nihongo_registers_and_manages_in_it_on_a_phone(
+    app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    seed(app)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    web.set_script_timeout(60)
+    web.set_window_size(390, 844)
+    web.get(f"{base}/register")
+    web.find_element(By.LINK_TEXT, "やさしい日本語").click()
+    _wait(web, lambda w: w.find_element(By.TAG_NAME, "h1").text == "メールで おしらせを うけとる", 10)
+    assert web.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja"
+    assert web.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    _no_serious_violation(web)
+    _shoot(web, tmp_path, "residents-register-easy")
+    web.find_element(By.ID, "email").send_keys(EMAIL)
+    web.find_element(By.CSS_SELECTOR, "input[name=category][value=bousai]").click()
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait(web, lambda w: "メールを おくりました" in w.find_element(By.TAG_NAME, "h1").text, 10)
+
+    wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
+    [mail] = sandbox_client.inbox(channel="email", to=EMAIL)
+    found = re.search(r"https?://\S+/register/confirm/[\w.\-]+", mail["text"])
+    assert found and mail["subject"] == "とうろくの かくにん"
+    web.get(found.group(0))
+    web.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait(web, lambda w: w.find_elements(By.ID, "preferences-link"), 10)[0].click()
+    _wait(web, lambda w: "/r/p/" in w.current_url, 10)
+    assert web.find_element(By.TAG_NAME, "h1").text == "おしらせの せってい"
+    _no_serious_violation(web)
+    _shoot(web, tmp_path, "residents-preferences-easy")
