@@ -122,6 +122,8 @@ class Settings:
     # Provider requests per recipient before giving up; rate-limit waits and requests that never
     # left do not count, they are retried until retry_deadline_seconds after planning instead.
     max_attempts: int = 5
+    # The first retry's backoff in seconds (with jitter); it doubles with each attempt, up to 300 s.
+    retry_base_seconds: float = 2.0
     retry_deadline_seconds: int = 6 * 3600
     # After a request whose answer was lost: how long to wait before asking the provider about it.
     check_after_seconds: float = 30.0

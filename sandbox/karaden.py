@@ -149,11 +149,16 @@ class KaradenApi:
         fault = self.ctx.faults.take("karaden", targets)
         if fault is None:
             return None
+        refused: Response | None = None
         if fault.kind == "429":
-            return karaden_error(429, "リクエスト数の上限を超えました。", code="too_many_requests")
-        if fault.kind == "500":
-            return karaden_error(500, "サーバーエラーが発生しました。", code="internal_server_error")
-        return fault
+            refused = karaden_error(429, "リクエスト数の上限を超えました。", code="too_many_requests")
+        elif fault.kind == "500":
+            refused = karaden_error(500, "サーバーエラーが発生しました。", code="internal_server_error")
+        if refused is None:
+            return fault
+        # An error fault with a delay answers late, as a gateway under load does.
+        refused.delay = fault.delay or 0.0
+        return refused
 
     def _find(self, request: Request) -> KaradenRecord | None:
         record = self._by_id.get(request.params["id"])

@@ -194,7 +194,8 @@ class Recorder:
         return Decision(DeliveryState.PENDING, with_note(r.error, retry_note(at, attempts, policy)), attempts, at)
 
     def _retry_time(self, now: datetime, attempts: int, retry_after: float | None) -> datetime:
-        wanted = now + timedelta_seconds(backoff_seconds(attempts, retry_after))
+        policy = self.policy
+        wanted = now + timedelta_seconds(backoff_seconds(attempts, retry_after, policy.base_delay))
         if self._retry_at is None or (retry_after is not None and wanted > self._retry_at):
             self._retry_at = wanted
         return self._retry_at

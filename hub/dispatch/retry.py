@@ -18,9 +18,9 @@ MAX_DELAY = 300.0  # stays far below the broker's visibility timeout; the sweepe
 JST = ZoneInfo("Asia/Tokyo")
 
 
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+def backoff_seconds(attempts: int, retry_after: float | None = None, base: float = BASE_DELAY) -> float:
     """Exponential backoff with jitter, never sooner than the provider's own retry-after hint."""
-    delay = min(MAX_DELAY, BASE_DELAY * (2 ** max(0, attempts - 1)))
+    delay = min(MAX_DELAY, base * (2 ** max(0, attempts - 1)))
     delay = delay * (0.5 + random.random() / 2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_DELAY))
@@ -32,6 +32,7 @@ class RetryPolicy:
     max_attempts: int
     deadline: datetime  # after this, rows that never got a request are given up
     check_after: float  # seconds before asking the provider about a request whose answer was lost
+    base_delay: float = BASE_DELAY  # the first retry's backoff; it doubles per attempt
 
     def out_of_attempts(self, attempts: int) -> bool:
         return attempts >= self.max_attempts

@@ -193,7 +193,8 @@ def retry_policy(rt: Runtime, message: Message) -> RetryPolicy:
         started = morning
     return RetryPolicy(max_attempts=rt.settings.max_attempts,
                        deadline=started + timedelta(seconds=rt.settings.retry_deadline_seconds),
-                       check_after=rt.settings.check_after_seconds)
+                       check_after=rt.settings.check_after_seconds,
+                       base_delay=rt.settings.retry_base_seconds)
 
 
 def can_reconcile(channel: Channel) -> bool:
