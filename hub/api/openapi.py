@@ -239,6 +239,15 @@ SCHEMAS: dict[str, Any] = {
     "AuditPage": obj({"items": {"type": "array", "items": ref("AuditEntry")},
                       "next_after": nullable("integer", description="pass as ?after= for the next page")}),
     "RejectInput": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
+    "EraseInput": obj({
+        "reason": {"type": "string", "minLength": 1, "maxLength": 80,
+                   "description": "the deletion request's reference (削除請求の受付番号など)"},
+        "confirm": {"const": True, "description": "erasing cannot be undone"}}),
+    "Erasure": obj({
+        "contact_id": INTEGER, "already": {"type": "boolean", "description": "erased before: nothing changed"},
+        "skipped": {"type": "integer", "description": "deliveries still waiting, now skipped (erased)"},
+        "masked": {"type": "integer", "description": "settled deliveries whose address is now masked"},
+        "in_hand": {"type": "integer", "description": "deliveries a worker holds: masked once they settle"}}),
     "ImportReport": obj({
         "created": INTEGER, "updated": INTEGER,
         "kept_revoked": {"type": "integer", "description": "consents in the file not renewed: the resident "
@@ -370,6 +379,14 @@ PATHS: dict[str, Any] = {
                      "text/csv": {"schema": STRING}}},
                  "responses": {"200": reply("Rows created/updated and errors by line", ref("ImportReport")),
                                **errors(400, 401, 403, 415, 422)}},
+    },
+    "/contacts/{contact_id}/erase": {
+        "parameters": [{"name": "contact_id", "in": "path", "required": True, "schema": ID}],
+        "post": {"operationId": "eraseContact",
+                 "summary": "Erase a person's details on a deletion request; their history stays, addresses masked",
+                 "requestBody": {"required": True, "content": json_content(ref("EraseInput"))},
+                 "responses": {"200": reply("Erased (or erased before)", ref("Erasure")),
+                               **errors(400, 401, 404)}},
     },
     "/audit": {
         "get": {"operationId": "listAudit", "summary": "The audit log, oldest first (administrators only)",

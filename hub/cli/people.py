@@ -1,4 +1,4 @@
-"""``hub contacts import``."""
+"""``hub contacts import`` and ``hub contacts erase``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from hub.cli.context import HubContext, pass_hub
+from hub.contacts.erasure import REASON_MAX as ERASE_REASON_MAX
+from hub.contacts.erasure import erase_contact
 from hub.contacts.importer import import_file, resident_registry
+from hub.models import Contact
+from hub.models.base import MAX_INT_ID
+from hub.policy import may_manage_contact
 
 
 @click.group("contacts")
@@ -26,6 +31,7 @@ def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
     try:
         with hub.runtime.session() as session:
             report = import_file(session, path, actor=principal.username, principal=principal,
+                                 secret_key=hub.runtime.settings.secret_key,
                                  registry=resident_registry(session, hub.runtime.settings))
     except ValueError as exc:  # unreadable file: nothing was imported
         raise click.ClickException(str(exc)) from exc
@@ -40,3 +46,35 @@ def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
                        "（停止より後の consent_date がある行だけが新しい同意です）")
     if report.errors:
         raise SystemExit(1 if report.imported == 0 else 2)
+
+
+@contacts_cli.command("erase")
+@click.argument("contact_id", type=click.IntRange(1, MAX_INT_ID))
+@click.option("--reason", required=True, help="削除請求の受付番号など（監査記録と同意の記録に残る）")
+@click.option("--yes", is_flag=True, help="確認せずに消去する")
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def erase_cmd(hub: HubContext, contact_id: int, reason: str, yes: bool, as_json: bool) -> None:
+    """本人の請求により連絡先を消去する（配信記録は宛先を伏せて残す）/ erase a person's details."""
+    principal = hub.principal
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > ERASE_REASON_MAX:
+        raise click.BadParameter(f"1〜{ERASE_REASON_MAX}文字で指定してください", param_hint="--reason")
+    settings = hub.runtime.settings
+    with hub.runtime.session() as session:
+        contact = session.get(Contact, contact_id)
+        registry = resident_registry(session, settings)
+        if contact is None or not may_manage_contact(principal, contact.department_id, registry):
+            # The same answer for "no such contact" and "not yours": ids are not probed this way.
+            raise click.ClickException(f"連絡先 {contact_id} を消去できません（存在しないか、権限がありません）")
+        if not yes and not as_json:
+            click.confirm(f"連絡先 {contact_id} の氏名と連絡先を消去します。元に戻せません。よろしいですか", abort=True)
+        done = erase_contact(session, contact, settings.secret_key, f"operator:{reason}", principal.username)
+        session.commit()
+    if as_json:
+        click.echo(json.dumps(done.as_dict(), ensure_ascii=False))
+    elif done.already:
+        click.echo(f"連絡先 {contact_id} は消去済みです")
+    else:
+        click.echo(f"連絡先 {contact_id} を消去しました: 宛先を伏せた配信記録 {done.masked} 件、"
+                   f"送信を取りやめた配信 {done.skipped} 件、送信中で確定後に伏せるもの {done.in_hand} 件")

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
+from hub.contacts.erasure import erased_on
 from hub.csvsafe import read_cell
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
 from hub.models.audit import AuditLog
@@ -113,11 +114,12 @@ class _Lookups:
 
 
 def import_contacts(session: Session, data: bytes, source: str, actor: str = "cli",
-                    list_name: str | None = None, *, principal: Principal = SYSTEM,
+                    list_name: str | None = None, *, secret_key: str, principal: Principal = SYSTEM,
                     registry: frozenset[int] = frozenset()) -> ImportReport:
     """Import rows for ``principal``, committing every CHUNK_ROWS rows; the caller commits the rest.
 
-    With ``list_name``, the imported contacts also form a list.
+    With ``list_name``, the imported contacts also form a list. ``secret_key`` (the hub's) keys the
+    hashes by which a row of someone erased on request is recognised (hub/contacts/erasure.py).
     """
     report = ImportReport()
     source = source[:MAX_SOURCE]  # a long file name must not fail the import at the audit entry
@@ -148,7 +150,7 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
         clean = {(k or "").strip(): read_cell((v or "").strip()) for k, v in row.items() if k is not None}
         try:
             with session.begin_nested():  # a refused or bad row leaves nothing behind
-                contact, created, kept = _upsert(session, clean, lookups, source, allowed)
+                contact, created, kept = _upsert(session, clean, lookups, source, allowed, secret_key)
                 session.flush()
         except (AddressError, ValueError) as exc:
             report.errors.append(RowError(line, str(exc)))
@@ -233,7 +235,7 @@ MAX_LIST_NAME = _length(RecipientList, "name")
 
 
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
-            allowed: _Allowed) -> tuple[Contact, bool, int]:
+            allowed: _Allowed, secret_key: str) -> tuple[Contact, bool, int]:
     too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
     if too_long:
         raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
@@ -251,8 +253,12 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     consent = consent_channels(row.get("consent", ""))
     consent_date = _date(row.get("consent_date", ""))
 
-    found = _find(session, row.get("external_id") or None, *(a if isinstance(a, str) else None
-                                                              for a in (phone, email, line_id)))
+    given = {"external_id": row.get("external_id") or None,
+             **{kind: a if isinstance(a, str) else None
+                for kind, a in (("phone", phone), ("email", email), ("line", line_id))}}
+    found = _find(session, given["external_id"], given["phone"], given["email"], given["line"])
+    if found is None:
+        _refuse_if_erased(session, secret_key, given, consent_date if row.get("consent_date") else None)
     if found is not None:
         allowed.check(found.department_id)  # whose contact it is now
     target_department = found.department if found is not None and isinstance(department, _Keep) else (
@@ -300,6 +306,20 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
         contact.consents.append(Consent(channel=channel, source=row.get("consent_source") or source,
                                         given_at=consent_date))
     return contact, created, kept
+
+
+def _refuse_if_erased(session: Session, secret_key: str, given: dict[str, str | None],
+                      consent_date: datetime | None) -> None:
+    """A person erased on their request comes back only with a consent given after the erasure:
+    the city's own list, imported again, must not undo the request."""
+    erased = erased_on(session, secret_key, given)
+    if erased is None:
+        return
+    day = erased.astimezone(JST).date()
+    if consent_date is not None and day < consent_date.date() <= datetime.now(JST).date():
+        return
+    raise ValueError(f"本人の請求により{day:%Y-%m-%d}に消去した連絡先です。取り込むには、"
+                     "消去より後の consent_date（本人の新しい同意）が必要です")
 
 
 def _renews(contact: Contact, channel: str, consent_date: datetime | None) -> bool:
@@ -386,6 +406,7 @@ def _date(value: str) -> datetime:
 
 
 def import_file(session: Session, path: Path, actor: str = "cli", list_name: str | None = None, *,
-                principal: Principal = SYSTEM, registry: frozenset[int] = frozenset()) -> ImportReport:
+                secret_key: str, principal: Principal = SYSTEM, registry: frozenset[int] = frozenset()
+                ) -> ImportReport:
     return import_contacts(session, path.read_bytes(), source=f"csv:{path.name}", actor=actor,
-                           list_name=list_name, principal=principal, registry=registry)
+                           list_name=list_name, secret_key=secret_key, principal=principal, registry=registry)

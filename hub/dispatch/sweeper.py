@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from channels.base import DeliveryResult, Outcome, Recipient
 from hub.compose.messages import messages_due
+from hub.contacts.erasure import mask_settled_follow_ups
 from hub.db import get_engine, lock_key
 from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, senders_by_gateway
@@ -105,7 +106,9 @@ def sweep_once(rt: Runtime) -> dict[str, int]:
     requeued = sum(enqueue_pending(m, only_stale=True) for m in unfinished)
     for message_id in unfinished:
         finish_if_done(message_id)
-    return {"planned": len(due), "reconciled": reconciled, "requeued_batches": requeued}
+    with rt.session() as session:  # erased people's rows that were in a worker's hands
+        masked = mask_settled_follow_ups(session)
+    return {"planned": len(due), "reconciled": reconciled, "requeued_batches": requeued, "masked": masked}
 
 
 @shared_task(name="hub.dispatch.sweep")

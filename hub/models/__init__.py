@@ -2,7 +2,7 @@
 
 from hub.models.audit import AuditLog, audit
 from hub.models.base import Base, utcnow
-from hub.models.contacts import Consent, Contact, ContactKind, RecipientList
+from hub.models.contacts import Consent, Contact, ContactKind, ErasedIdentity, ErasureFollowUp, RecipientList
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
 from hub.models.health import EngineAlarm  # noqa: F401  (loads every health table for Alembic)
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
@@ -16,7 +16,8 @@ from hub.models.webhooks import QueuedStatus, WebhookEvent
 
 __all__ = [
     "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
-    "Contact", "ContactKind", "CsvRow", "CsvSend", "Delivery", "DeliveryState", "Department", "Membership", "Message",
+    "Contact", "ContactKind", "CsvRow", "CsvSend", "Delivery", "DeliveryState", "Department", "ErasedIdentity",
+    "ErasureFollowUp", "Membership", "Message",
     "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role",
     "Subscription", "Template", "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
 ]

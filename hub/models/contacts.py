@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.models.base import Base, UtcDateTime, utcnow
+from hub.models.base import Base, BigId, UtcDateTime, utcnow
 from hub.models.org import Area, Category, Department
 
 
@@ -58,6 +58,9 @@ class Contact(Base):
     exercise_participant: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when the person's details were erased (hub/contacts/erasure.py): the row stays, without a
+    # name or address, so its consents, answers and delivery history keep pointing at someone.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     department: Mapped[Department | None] = relationship()
     categories: Mapped[list[Category]] = relationship(secondary=contact_categories)
@@ -93,3 +96,23 @@ class RecipientList(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     members: Mapped[list[Contact]] = relationship(secondary=recipient_list_members)
+
+
+class ErasedIdentity(Base):
+    """A keyed hash (HMAC-SHA256 under the hub's secret key) of one identifier of an erased person:
+    ``external_id:…``, ``phone:…``, ``email:…`` or ``line:…``. It lets a later CSV import recognise
+    the person without the hub keeping who they were."""
+
+    __tablename__ = "erased_identities"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ErasureFollowUp(Base):
+    """A delivery of an erased person that was in a worker's hands at the erasure (sending, being
+    checked with its provider): its address is needed until it settles, then masked by the sweeper."""
+
+    __tablename__ = "erasure_follow_ups"
+
+    delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)

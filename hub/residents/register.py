@@ -195,7 +195,7 @@ def add_mailbox(session: Session, request: Request) -> Contact:
     or LINE is someone else's (a family sharing a mailbox) and is left alone.
     """
     contact = session.get(Contact, request.contact_id)
-    if contact is None or contact.kind != ContactKind.RESIDENT:
+    if contact is None or contact.kind != ContactKind.RESIDENT or contact.erased_at is not None:
         raise RegisterLinkError(expired=False)
     from hub.residents.optout import revoke
 

@@ -46,7 +46,7 @@ def answer_page(token: str) -> ResponseReturnValue:
     with rt.session() as s:
         message = s.get(Message, link.message_id)
         contact = s.get(Contact, link.contact_id)
-        if message is None or contact is None:
+        if message is None or contact is None or contact.erased_at is not None:
             return _page(404, error=BAD_LINK)
         language = contact.language or "ja"
         question = question_for(message, language)

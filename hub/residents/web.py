@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hub.api.auth import refuse_form_without_csrf
+from hub.contacts.erasure import erase_contact
 from hub.i18n import current_locale, remember_language, speak_to_resident
 from hub.i18n import gettext as _
 from hub.models import Contact
@@ -124,9 +125,17 @@ def preferences_page(token: str) -> ResponseReturnValue:
         if contact is None:
             return _problem(404, _("このリンクは正しくありません"))
         speak_to_resident(contact.language or "ja")
+        if contact.erased_at is not None:
+            return render_template("residents/erased.html", just_now=False), 410
         notice = None
         if request.method == "POST":
             action = request.form.get("action", "")
+            if action == "erase":
+                if request.form.get("confirm_erase") != "yes":
+                    error = _("消去すると元に戻せないことを確認し、チェックを入れてください")
+                    return _preferences(s, token, contact, erase_error=error), 422
+                erase_contact(s, contact, rt.settings.secret_key, "web:preferences", choices.actor_of(contact))
+                return render_template("residents/erased.html", just_now=True)
             if action == "stop":
                 choices.stop_everything(s, contact, choices.WEB_PREFERENCES)
                 notice = _("すべての配信を停止しました。")

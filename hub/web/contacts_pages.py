@@ -12,12 +12,14 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.api.common import as_id, runtime
+from hub.contacts.erasure import REASON_MAX as ERASE_REASON_MAX
+from hub.contacts.erasure import erase_contact
 from hub.contacts.importer import ImportReport, import_contacts, resident_registry
 from hub.contacts.masking import mask_address
 from hub.csvsafe import SafeWriter
@@ -103,7 +105,7 @@ def _row(contact: Contact, shown: bool) -> dict[str, Any]:
             "department": contact.department.name if contact.department else "",
             "phone": addr(contact.phone), "email": addr(contact.email), "line_user_id": addr(contact.line_user_id),
             "areas": [a.name for a in contact.areas], "categories": [c.name for c in contact.categories],
-            "active": contact.active, "masked": not shown}
+            "active": contact.active, "masked": not shown, "erased": contact.erased_at is not None}
 
 
 @web_bp.get("/contacts")
@@ -136,29 +138,67 @@ def contact_page(contact_id: int) -> ResponseReturnValue:
         scope = _scope(s, principal)
         if contact is None or not scope.sees(contact):
             abort(404)
-        shown = _shows_addresses(principal, contact, scope)
-        row = _row(contact, shown)
-        consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source,
-                     "revoked_source": c.revoked_source}
-                    for c in s.scalars(select(Consent).where(Consent.contact_id == contact.id)
-                                       .order_by(Consent.given_at.desc()))]
-        choices = choice_history(s, contact.id)
-        deliveries = [{"message_id": m.id, "title": m.title, "mode": m.mode, "channel": d.channel,
-                       "address": d.address if shown else mask_address(d.address), "state": d.state,
-                       "sent_at": d.sent_at, "delivered_at": d.delivered_at}
-                      for d, m in s.execute(select(Delivery, Message).join(Message, Message.id == Delivery.message_id)
-                                            .where(Delivery.contact_id == contact.id)
-                                            .order_by(Delivery.id.desc()).limit(200))]
-        answers = [{"callout_id": c.id, "title": c.title, "mode": c.mode, "state": t.state,
-                    "answered_at": t.answered_at, "via": t.answered_via,
-                    "values": [(a.question_key, a.value) for a in s.scalars(
-                        select(SurveyAnswer).where(SurveyAnswer.target_id == t.id).order_by(SurveyAnswer.id))]}
-                   for t, c in s.execute(select(CalloutTarget, Callout)
-                                         .join(Callout, Callout.id == CalloutTarget.callout_id)
-                                         .where(CalloutTarget.contact_id == contact.id)
-                                         .order_by(CalloutTarget.id.desc()).limit(100))]
+        return _contact_page(s, principal, contact, scope)
+
+
+def _contact_page(s: Session, principal: Principal, contact: Contact, scope: Scope,
+                  **extra: Any) -> str:
+    shown = _shows_addresses(principal, contact, scope)
+    row = _row(contact, shown)
+    consents = [{"channel": c.channel, "given_at": c.given_at, "revoked_at": c.revoked_at, "source": c.source,
+                 "revoked_source": c.revoked_source}
+                for c in s.scalars(select(Consent).where(Consent.contact_id == contact.id)
+                                   .order_by(Consent.given_at.desc()))]
+    choices = choice_history(s, contact.id)
+    deliveries = [{"message_id": m.id, "title": m.title, "mode": m.mode, "channel": d.channel,
+                   "address": d.address if shown else mask_address(d.address), "state": d.state,
+                   "sent_at": d.sent_at, "delivered_at": d.delivered_at}
+                  for d, m in s.execute(select(Delivery, Message).join(Message, Message.id == Delivery.message_id)
+                                        .where(Delivery.contact_id == contact.id)
+                                        .order_by(Delivery.id.desc()).limit(200))]
+    answers = [{"callout_id": c.id, "title": c.title, "mode": c.mode, "state": t.state,
+                "answered_at": t.answered_at, "via": t.answered_via,
+                "values": [(a.question_key, a.value) for a in s.scalars(
+                    select(SurveyAnswer).where(SurveyAnswer.target_id == t.id).order_by(SurveyAnswer.id))]}
+               for t, c in s.execute(select(CalloutTarget, Callout)
+                                     .join(Callout, Callout.id == CalloutTarget.callout_id)
+                                     .where(CalloutTarget.contact_id == contact.id)
+                                     .order_by(CalloutTarget.id.desc()).limit(100))]
+    may_erase = contact.erased_at is None and may_manage_contact(principal, contact.department_id, scope.registry)
     return render_template("contacts/contact.html", c=row, consents=consents, choices=choices, deliveries=deliveries,
-                           answers=answers)
+                           answers=answers, may_erase=may_erase, erased_at=contact.erased_at, **extra)
+
+
+@web_bp.post("/contacts/<int:contact_id>/erase")
+@login_required
+def contact_erase(contact_id: int) -> ResponseReturnValue:
+    """A deletion request (削除請求) carried out: the person's details erased, their history kept
+    without addresses (hub/contacts/erasure.py). The same policy as editing the contact."""
+    principal = _operator()
+    rt = runtime()
+    with rt.session() as s:
+        contact = s.get(Contact, contact_id)
+        scope = _scope(s, principal)
+        if contact is None or not scope.sees(contact):
+            abort(404)
+        if not may_manage_contact(principal, contact.department_id, scope.registry):
+            abort(403)
+        reason = " ".join(request.form.get("reason", "").split())
+        error = None
+        if not reason:
+            error = _("消去の理由（削除請求の受付番号など）を入力してください")
+        elif len(reason) > ERASE_REASON_MAX:
+            error = _("消去の理由は{n}文字以内です").format(n=ERASE_REASON_MAX)
+        elif request.form.get("confirm_erase") != "yes":
+            error = _("消去すると元に戻せないことを確認し、チェックを入れてください")
+        if error is not None:
+            return _contact_page(s, principal, contact, scope, erase_error=error, reason=reason), 422
+        done = erase_contact(s, contact, rt.settings.secret_key, f"operator:{reason}", principal.username)
+        s.commit()
+    if not done.already:
+        flash(_("連絡先を消去しました（宛先を伏せた配信記録 {masked} 件、送信を取りやめた配信 {skipped} 件）")
+              .format(masked=done.masked + done.in_hand, skipped=done.skipped), "ok")
+    return redirect(url_for("web.contact_page", contact_id=contact_id))
 
 
 @web_bp.route("/contacts/import", methods=["GET", "POST"])
@@ -179,7 +219,8 @@ def contact_import() -> ResponseReturnValue:
                 try:
                     report = import_contacts(s, data, source=f"web:{upload.filename or 'upload.csv'}"
                                              if upload else "web", actor=principal.username, principal=principal,
-                                             registry=resident_registry(s, runtime().settings))
+                                             registry=resident_registry(s, runtime().settings),
+                                             secret_key=runtime().settings.secret_key)
                     s.commit()
                 except ValueError as exc:
                     problem = _(str(exc))
@@ -198,7 +239,9 @@ def contact_export() -> ResponseReturnValue:
     with runtime().session() as s:
         scope = _scope(s, principal)
         count = 0
-        for contact in s.scalars(_query(scope, f).order_by(Contact.name, Contact.id).limit(EXPORT_LIMIT)):
+        # Erased people have nothing to export (and their row would not import again).
+        exported = _query(scope, f).where(Contact.erased_at.is_(None))
+        for contact in s.scalars(exported.order_by(Contact.name, Contact.id).limit(EXPORT_LIMIT)):
             r = _row(contact, _shows_addresses(principal, contact, scope))
             writer.writerow([r["external_id"] or "", r["kind"], r["name"], r["department"], r["phone"] or "",
                              r["email"] or "", r["line_user_id"] or "", ";".join(r["areas"]),

@@ -55,7 +55,7 @@ def test_resident_register_belongs_to_admins_and_the_configured_departments(runt
                        department_id=bousai)
     row = "external_id,name,phone\nR1,住民,090-3333-0001\n".encode()
     with runtime.session() as s:
-        refused = import_contacts(s, row, source="t", principal=sender)
-        allowed = import_contacts(s, row, source="t", principal=sender, registry=frozenset({bousai}))
+        refused = import_contacts(s, row, secret_key="test", source="t", principal=sender)
+        allowed = import_contacts(s, row, secret_key="test", source="t", principal=sender, registry=frozenset({bousai}))
     assert (refused.created, len(refused.errors)) == (0, 1) and "住民名簿" in refused.errors[0].reason
     assert (allowed.created, allowed.errors) == (1, [])

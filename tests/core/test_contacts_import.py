@@ -24,7 +24,7 @@ S1,staff,職員 一郎,+819055556666,ichiro@city.example.jp,U0123456789abcdef012
 def test_bad_rows_are_reported_by_line_and_good_rows_imported(runtime: Runtime) -> None:
     with runtime.session() as session:
         seed_demo(session, residents=0, staff=0)
-        report = import_contacts(session, CSV.encode(), source="csv:test.csv")
+        report = import_contacts(session, CSV.encode(), secret_key="test", source="csv:test.csv")
     assert (report.created, report.updated) == (2, 0)
     reasons = {e.line: e.reason for e in report.errors}
     assert set(reasons) == {3, 4, 5, 6}
@@ -39,8 +39,8 @@ def test_bad_rows_are_reported_by_line_and_good_rows_imported(runtime: Runtime) 
 def test_reimport_updates_instead_of_duplicating_and_reads_shift_jis(runtime: Runtime) -> None:
     with runtime.session() as session:
         seed_demo(session, residents=0, staff=0)
-        import_contacts(session, CSV.encode(), source="csv:a.csv")
-        again = import_contacts(session, CSV.replace("山田 太郎", "山田 太朗").encode("cp932"), source="csv:b.csv")
+        import_contacts(session, CSV.encode(), secret_key="test", source="csv:a.csv")
+        again = import_contacts(session, CSV.replace("山田 太郎", "山田 太朗").encode("cp932"), secret_key="test", source="csv:b.csv")
     assert (again.created, again.updated) == (0, 2)
     with runtime.session() as session:
         assert session.query(Contact).count() == 2
@@ -87,7 +87,7 @@ def test_large_import_commits_in_chunks_and_a_bad_row_spoils_nothing(runtime: Ru
             commits.append(1)
             commit()
         monkeypatch.setattr(session, "commit", counted)
-        report = import_contacts(session, data, source="csv:big.csv")
+        report = import_contacts(session, data, secret_key="test", source="csv:big.csv")
         monkeypatch.undo()
         assert len(commits) == 2, "rows 3 and 6 ended a chunk before the caller's own commit"
     assert (report.created, [e.line for e in report.errors]) == (7, [6])

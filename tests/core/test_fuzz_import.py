@@ -54,7 +54,7 @@ def run(rt: Runtime, data: bytes, list_name: str | None = None) -> tuple[object,
     outcome: object
     try:
         with rt.session() as session:
-            outcome = import_contacts(session, data, source="fuzz", list_name=list_name)
+            outcome = import_contacts(session, data, secret_key="test", source="fuzz", list_name=list_name)
     except ValueError as exc:
         outcome = exc
     return outcome, counts(rt)  # after the commit or the rollback
@@ -165,4 +165,4 @@ def test_found_by_the_fuzzer_text_longer_than_its_column_is_a_row_error(rt: Runt
     assert report.created == 1 and {e.line for e in report.errors} == {2, 4}  # type: ignore[attr-defined]
     # A long file name is the audit entry's subject: it is cut, not a reason to lose the import.
     with rt.session() as session:
-        assert import_contacts(session, b"name,phone\nx,09011119999\n", source="csv:" + "長" * 200).created == 1
+        assert import_contacts(session, b"name,phone\nx,09011119999\n", secret_key="test", source="csv:" + "長" * 200).created == 1

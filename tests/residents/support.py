@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from hub.models import Area, Category, Consent, Contact
+from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.support.hubtools import wait_for
+
+OSHU = "0321500"
+
+
+def add_resident(runtime: Runtime, name: str = "", **fields: Any) -> int:
+    """A resident of 奥州市 who chose 防災, with consent on the channel of each address given."""
+    with runtime.session() as s:
+        bousai = s.scalar(select(Category).where(Category.code == "bousai"))
+        oshu = s.scalar(select(Area).where(Area.code == OSHU))
+        channels = [ch for ch, field in (("line", "line_user_id"), ("email", "email"), ("sms", "phone"))
+                    if fields.get(field)]
+        contact = Contact(kind="resident", name=name, categories=[bousai], areas=[oshu],
+                          consents=[Consent(channel=ch, source="test") for ch in channels], **fields)
+        s.add(contact)
+        s.flush()
+        return contact.id
 
 
 def line_items(sandbox_client: SandboxClient, user: str) -> list[dict[str, Any]]:

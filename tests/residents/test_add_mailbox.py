@@ -11,35 +11,22 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import Area, AuditLog, Category, Consent, Contact
+from hub.models import AuditLog, Contact
 from hub.residents.links import PREFERENCES, ResidentLink, make_token
 from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import csrf, seed
+from tests.residents.support import OSHU, add_resident
 from tests.support.hubtools import rows, send, wait_for
 
 LINK = re.compile(r"https?://\S+(/register/confirm/[\w.\-]+)")
 MAILBOX = "lan@mail.example.jp"
-OSHU = "0321500"
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     seed(app)
     return app.test_client()
-
-
-def _resident(runtime: Runtime, **fields: object) -> int:
-    with runtime.session() as s:
-        bousai = s.scalar(select(Category).where(Category.code == "bousai"))
-        oshu = s.scalar(select(Area).where(Area.code == OSHU))
-        channels = [ch for ch, field in (("line", "line_user_id"), ("email", "email"), ("sms", "phone"))
-                    if fields.get(field)]
-        contact = Contact(kind="resident", name="", categories=[bousai], areas=[oshu],
-                          consents=[Consent(channel=ch, source="test") for ch in channels], **fields)
-        s.add(contact)
-        s.flush()
-        return contact.id
 
 
 def _ask(client: FlaskClient, runtime: Runtime, contact_id: int, email: str) -> tuple[int, str]:
@@ -60,8 +47,8 @@ def _confirm_path(sandbox_client: SandboxClient, says: str = "追加するお申
 
 def test_a_line_resident_adds_their_mailbox_and_an_earlier_email_registration_is_folded_in(
         client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
-    on_line = _resident(runtime, line_user_id="U" + "a" * 32, language="vi")
-    by_mail = _resident(runtime, email=MAILBOX)  # the same person, registered on the web before
+    on_line = add_resident(runtime, line_user_id="U" + "a" * 32, language="vi")
+    by_mail = add_resident(runtime, email=MAILBOX)  # the same person, registered on the web before
 
     status, page = _ask(client, runtime, on_line, MAILBOX)
     assert status == 200 and 'id="notice"' in page
@@ -100,8 +87,8 @@ def test_a_line_resident_adds_their_mailbox_and_an_earlier_email_registration_is
 
 def test_someone_else_sharing_the_mailbox_is_left_alone(
         client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
-    on_line = _resident(runtime, line_user_id="U" + "c" * 32)
-    family = _resident(runtime, email=MAILBOX, phone="+819033330001")  # their own phone: another person
+    on_line = add_resident(runtime, line_user_id="U" + "c" * 32)
+    family = add_resident(runtime, email=MAILBOX, phone="+819033330001")  # their own phone: another person
     assert _ask(client, runtime, on_line, MAILBOX)[0] == 200
     assert client.post(_confirm_path(sandbox_client), data={"csrf_token": csrf(client)}).status_code == 200
     with runtime.session() as s:
@@ -113,7 +100,7 @@ def test_someone_else_sharing_the_mailbox_is_left_alone(
 
 def test_a_bad_address_or_form_changes_nothing(
         client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
-    on_line = _resident(runtime, line_user_id="U" + "b" * 32)
+    on_line = add_resident(runtime, line_user_id="U" + "b" * 32)
     status, page = _ask(client, runtime, on_line, "not-an-address")
     assert status == 422 and 'id="email-error"' in page
     path = f"/r/p/{make_token(runtime.settings, ResidentLink(PREFERENCES, on_line))}"

@@ -24,7 +24,7 @@ from tests.support.hubtools import wait_for
 from tests.surveys.support import OSHU, add_residents, send_survey
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "hub" / "residents" / "templates"
-PAGES = ("surveys/answer.html", "residents/preferences.html", "residents/_choices.html", "residents/_layout.html",
+PAGES = ("surveys/answer.html", "residents/preferences.html", "residents/erased.html", "residents/_choices.html", "residents/_layout.html",
          "residents/confirm.html", "residents/confirmed.html", "residents/problem.html",
          "residents/unsubscribe.html", "residents/register.html", "residents/register_sent.html")
 MAILBOX = "yasashii@mail.example.jp"

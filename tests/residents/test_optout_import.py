@@ -32,7 +32,7 @@ def _day(offset: int) -> str:
 
 def _import(runtime: Runtime, date: str) -> int:
     with runtime.session() as session:
-        report = import_contacts(session, CSV.format(date=date).encode(), source="csv:residents.csv")
+        report = import_contacts(session, CSV.format(date=date).encode(), secret_key="test", source="csv:residents.csv")
         assert not report.errors
         return report.kept_revoked
 

@@ -61,3 +61,43 @@ def test_a_sender_imports_a_csv_sees_the_bad_lines_and_finds_a_contact_by_number
     assert web.find_element(By.ID, "contact-name").text == "取込 三郎"
     assert web.find_element(By.ID, "contact-phone").text == "+819077770003"  # a sender of 防災 sees it whole
     _shoot(web, tmp_path, "contacts-page")
+
+
+def test_a_sender_erases_a_staff_contact_on_their_request(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from sqlalchemy import select
+
+    from hub.models import AuditLog, Contact, Department
+
+    seed(app)
+    with runtime.session() as s:
+        bousai = s.scalar(select(Department.id).where(Department.code == "bousai"))
+        leaver = Contact(kind="staff", name="退職 花子", external_id="B-900", department_id=bousai,
+                         phone="+819077770900")
+        s.add(leaver)
+        s.flush()
+        contact_id = leaver.id
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    sign_in(web, base, "bousai1")
+    web.get(f"{base}/contacts/{contact_id}")
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "erase-form"))
+    web.find_element(By.ID, "erase-reason").send_keys("削除請求 第3号")
+    web.find_element(By.ID, "erase").click()  # the tick is missing: nothing is erased
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "erase-error"))
+    assert web.find_element(By.ID, "erase-reason").get_attribute("value") == "削除請求 第3号", "kept for the retry"
+    web.execute_script("arguments[0].scrollIntoView()", web.find_element(By.ID, "erase-h"))
+    _shoot(web, tmp_path, "contacts-erase")
+    web.find_element(By.ID, "confirm-erase").click()
+    web.find_element(By.ID, "erase").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "erased-note"))
+    assert web.find_element(By.ID, "contact-name").text == "消去済みの連絡先"
+    assert web.find_element(By.ID, "contact-phone").text == "—" and not web.find_elements(By.ID, "erase-form")
+    assert "連絡先を消去しました" in web.find_element(By.CSS_SELECTOR, ".flash.ok").text
+    _shoot(web, tmp_path, "contacts-erased")
+    with runtime.session() as s:
+        [entry] = s.scalars(select(AuditLog).where(AuditLog.action == "contact.erased"))
+        assert (entry.actor, entry.detail["source"]) == ("bousai1", "operator:削除請求 第3号")

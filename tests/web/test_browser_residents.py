@@ -112,6 +112,42 @@ def test_a_line_resident_asks_for_email_too_on_a_phone(
     wait_for(lambda: len(sandbox_client.inbox(channel="email", to=EMAIL)) == 1)
 
 
+def test_a_resident_deletes_their_registration_on_a_phone(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from hub.models import Consent
+    from hub.residents.links import PREFERENCES, ResidentLink, url_for
+
+    seed(app)
+    with runtime.session() as s:
+        contact = Contact(kind="resident", name="", email=EMAIL, consents=[Consent(channel="email", source="web")])
+        s.add(contact)
+        s.flush()
+        contact_id = contact.id
+        link = url_for(runtime.settings, ResidentLink(PREFERENCES, contact_id))
+    web = browser
+    web.set_window_size(390, 844)
+    web.get(link)
+    web.execute_script("arguments[0].scrollIntoView()", web.find_element(By.ID, "erase-h"))
+    _shoot(web, tmp_path, "residents-erase")
+    web.find_element(By.ID, "erase").click()  # without the tick: the page says what is missing
+    error = _wait(web, lambda w: w.find_elements(By.ID, "erase-error"), 10)[0]
+    assert "チェックを入れてください" in error.text
+    with runtime.session() as s:
+        assert s.get(Contact, contact_id).email == EMAIL
+    web.find_element(By.ID, "confirm-erase").click()
+    web.find_element(By.ID, "erase").click()
+    _wait(web, lambda w: w.find_element(By.TAG_NAME, "h1").text == "登録を削除しました", 10)
+    assert web.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    _no_serious_violation(web)
+    _shoot(web, tmp_path, "residents-erased")
+    with runtime.session() as s:
+        erased = s.get(Contact, contact_id)
+        assert erased is not None and erased.erased_at is not None and erased.email is None
+
+
 def test_a_reader_of_yasashii_nihongo_registers_and_manages_in_it_on_a_phone(
     app: Flask, runtime: Runtime, sandbox_client: SandboxClient, browser: Any, tmp_path: Path  # noqa: F811
 ) -> None:

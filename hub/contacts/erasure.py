@@ -1,0 +1,155 @@
+"""Erasing a person's details: a resident's own 「登録を削除する」, or an operator acting on a
+deletion request (削除請求) in the console or with ``hub contacts erase``.
+
+What goes: the name, phone, e-mail, LINE user id, external id and position; the chosen categories,
+areas and list memberships; every live consent and choice (revoked, dated, audited, as any stop
+is). Rows of sends still waiting for this person are skipped. What stays, because the city must
+be able to show what it sent: the contact row itself (inactive, ``erased_at``, no name or
+address), its consent and choice records (dates and sources), survey answers (a choice, no
+address), and its delivery rows with the address masked (``+81 90-****-1234（消去済み #7）``).
+
+A row a worker holds at that moment (sending, or being checked with its provider) keeps its
+address until it settles, because asking the provider needs it; :func:`mask_settled_follow_ups`
+(the sweeper, every tick) masks it then. Keyed hashes of the identifiers are kept
+(:class:`~hub.models.ErasedIdentity`) so that a CSV import of the city's own list does not bring
+the person back without a consent dated after the erasure (hub/contacts/importer.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from channels.base import skip_message
+from hub.contacts.masking import mask_address
+from hub.db import rowcount
+from hub.models import (
+    TERMINAL_STATES,
+    Consent,
+    Contact,
+    Delivery,
+    DeliveryState,
+    ErasedIdentity,
+    ErasureFollowUp,
+    Subscription,
+    audit,
+    utcnow,
+)
+from hub.models.base import table_of
+from hub.models.contacts import recipient_list_members
+
+ERASED_REASON = "erased"
+REASON_MAX = 80  # an operator's reason; with "operator:" it fits a consent's revoked_source (100)
+ERASED_MARK = "（消去済み #"
+IN_HAND = (DeliveryState.SENDING, DeliveryState.CHECKING)
+_DELIVERIES = table_of(Delivery)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: int
+    already: bool = False  # erased before: nothing changed
+    skipped: int = 0  # rows of sends still waiting, now skipped
+    masked: int = 0  # settled delivery rows whose address is now masked
+    in_hand: int = 0  # rows a worker holds: masked by the sweeper once settled
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {"contact_id": self.contact_id, "already": self.already, "skipped": self.skipped,
+                "masked": self.masked, "in_hand": self.in_hand}
+
+
+def erased_address(address: str, delivery_id: int) -> str:
+    """Enough to show which kind of address a copy went to, nothing to reach anyone with; the row's
+    id keeps (message, channel, address) unique."""
+    return f"{mask_address(address) or ''}{ERASED_MARK}{delivery_id}）"[:254]
+
+
+def identity_digests(secret_key: str, contact: Contact) -> list[str]:
+    """The keyed hashes of a contact's identifiers, as :func:`identity_digest` makes them."""
+    pairs = (("external_id", contact.external_id), ("phone", contact.phone),
+             ("email", contact.email and contact.email.lower()), ("line", contact.line_user_id))
+    return [identity_digest(secret_key, kind, value) for kind, value in pairs if value]
+
+
+def identity_digest(secret_key: str, kind: str, value: str) -> str:
+    return hmac.new(secret_key.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def erased_on(session: Session, secret_key: str, identifiers: dict[str, str | None]) -> datetime | None:
+    """When a person with any of these identifiers (kind → normalised value) was last erased."""
+    digests = [identity_digest(secret_key, kind, value.lower() if kind == "email" else value)
+               for kind, value in identifiers.items() if value]
+    if not digests:
+        return None
+    found: datetime | None = session.scalar(
+        select(func.max(ErasedIdentity.erased_at)).where(ErasedIdentity.digest.in_(digests)))
+    return found
+
+
+def erase_contact(session: Session, contact: Contact, secret_key: str, source: str, actor: str) -> Erasure:
+    """Erase ``contact`` in the caller's transaction; audited as ``contact.erased`` (no address in it)."""
+    if contact.erased_at is not None:
+        return Erasure(contact.id, already=True)
+    now = utcnow()
+    revoked = session.execute(
+        update(Consent).where(Consent.contact_id == contact.id, Consent.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_source=source[:100]).returning(Consent.channel)
+        .execution_options(synchronize_session="fetch")).scalars().all()
+    session.execute(update(Subscription).where(Subscription.contact_id == contact.id,
+                                               Subscription.revoked_at.is_(None)).values(revoked_at=now))
+    contact.categories.clear()
+    contact.areas.clear()
+    session.execute(delete(recipient_list_members).where(recipient_list_members.c.contact_id == contact.id))
+    skipped = rowcount(session.execute(
+        update(Delivery).where(Delivery.contact_id == contact.id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SKIPPED, reason=ERASED_REASON, next_attempt_at=None, updated_at=now,
+                error=skip_message(ERASED_REASON))
+        .execution_options(synchronize_session=False)))
+    masked = _mask(session, session.execute(select(Delivery.id, Delivery.address).where(
+        Delivery.contact_id == contact.id, Delivery.state.in_(TERMINAL_STATES))).all())
+    in_hand = list(session.scalars(select(Delivery.id).where(Delivery.contact_id == contact.id,
+                                                            Delivery.state.in_(IN_HAND))))
+    if in_hand:
+        session.execute(insert(ErasureFollowUp), [{"delivery_id": i} for i in in_hand])
+    for digest in identity_digests(secret_key, contact):
+        if session.get(ErasedIdentity, digest) is None:
+            session.add(ErasedIdentity(digest=digest, erased_at=now))
+        else:
+            session.execute(update(ErasedIdentity).where(ErasedIdentity.digest == digest).values(erased_at=now))
+    contact.name, contact.position = "", None
+    contact.phone = contact.email = contact.line_user_id = contact.external_id = None
+    contact.active, contact.erased_at = False, now
+    result = Erasure(contact.id, skipped=skipped, masked=masked, in_hand=len(in_hand))
+    audit(session, actor, "contact.erased", contact, source=source[:100], channels=sorted(set(revoked)),
+          skipped=skipped, masked=masked, in_hand=len(in_hand))
+    return result
+
+
+def mask_settled_follow_ups(session: Session) -> int:
+    """Mask the addresses of erased people's rows that have settled since; returns how many."""
+    settled = select(Delivery.id, Delivery.address).join(
+        ErasureFollowUp, ErasureFollowUp.delivery_id == Delivery.id).where(Delivery.state.in_(TERMINAL_STATES))
+    rows = session.execute(settled).all()
+    masked = _mask(session, rows)
+    if rows:
+        session.execute(delete(ErasureFollowUp).where(ErasureFollowUp.delivery_id.in_([r.id for r in rows])))
+    # A row whose delivery is gone (its message deleted) has nothing left to mask.
+    session.execute(delete(ErasureFollowUp).where(
+        ~select(Delivery.id).where(Delivery.id == ErasureFollowUp.delivery_id).exists()))
+    return masked
+
+
+def _mask(session: Session, rows: Sequence[Row[int, str]]) -> int:
+    changes = [{"row_id": r.id, "masked": erased_address(r.address, r.id)} for r in rows
+               if ERASED_MARK not in r.address]
+    if changes:
+        session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
+                        .values(address=bindparam("masked")), changes,
+                        execution_options={"synchronize_session": False})
+    return len(changes)
