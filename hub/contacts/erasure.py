@@ -10,9 +10,12 @@ address), and its delivery rows with the address masked (``+81 90-****-1234ï¼ˆæ¶
 
 A row a worker holds at that moment (sending, or being checked with its provider) keeps its
 address until it settles, because asking the provider needs it; :func:`mask_settled_follow_ups`
-(the sweeper, every tick) masks it then. Keyed hashes of the identifiers are kept
-(:class:`~hub.models.ErasedIdentity`) so that a CSV import of the city's own list does not bring
-the person back without a consent dated after the erasure (hub/contacts/importer.py).
+(the sweeper, every tick) masks it then. A row a send's planning wrote from a read made just before
+the erasure committed is caught by the batch's last check (:func:`erased_among`): skipped, masked.
+
+Keyed hashes of the identifiers are kept (:class:`~hub.models.ErasedIdentity`) so that a CSV
+import of the city's own list does not bring the person back without a consent dated after the
+erasure (hub/contacts/importer.py).
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
     in_hand = list(session.scalars(select(Delivery.id).where(Delivery.contact_id == contact.id,
                                                             Delivery.state.in_(IN_HAND))))
     if in_hand:
-        session.execute(insert(ErasureFollowUp), [{"delivery_id": i} for i in in_hand])
+        mask_when_settled(session, in_hand)
     for digest in identity_digests(secret_key, contact):
         if session.get(ErasedIdentity, digest) is None:
             session.add(ErasedIdentity(digest=digest, erased_at=now))
@@ -129,6 +132,24 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
     audit(session, actor, "contact.erased", contact, source=source[:100], channels=sorted(set(revoked)),
           skipped=skipped, masked=masked, in_hand=len(in_hand))
     return result
+
+
+def erased_among(session: Session, contact_ids: Sequence[int | None]) -> set[int]:
+    """Which of these contacts were erased: the batch's last check before sending, for rows a send's
+    planning wrote from a read made just before the erasure committed."""
+    ids = [c for c in contact_ids if c is not None]
+    if not ids:
+        return set()
+    return set(session.scalars(select(Contact.id).where(Contact.id.in_(ids), Contact.erased_at.is_not(None))))
+
+
+def mask_when_settled(session: Session, delivery_ids: Sequence[int]) -> None:
+    """Have the sweeper mask these rows' addresses once they settle."""
+    known = set(session.scalars(select(ErasureFollowUp.delivery_id)
+                                .where(ErasureFollowUp.delivery_id.in_(delivery_ids))))
+    fresh = [{"delivery_id": i} for i in delivery_ids if i not in known]
+    if fresh:
+        session.execute(insert(ErasureFollowUp), fresh)
 
 
 def mask_settled_follow_ups(session: Session) -> int:

@@ -15,8 +15,9 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient
+from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient, skip_message
 from hub.compose.messages import keep_quiet
+from hub.contacts.erasure import erased_among, mask_when_settled
 from hub.dispatch import gateways
 from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
@@ -219,7 +220,11 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         rows = claim_batch(session, message_id, channel_name, batch_no, owner)
         if not rows:
             return {}
-        blocked = non_exercise_contacts(session, message, [r.contact_id for r in rows])
+        contact_ids = [r.contact_id for r in rows]
+        erased = erased_among(session, contact_ids)
+        if erased:
+            mask_when_settled(session, [r.id for r in rows if r.contact_id in erased])
+        blocked = non_exercise_contacts(session, message, contact_ids) | erased
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
@@ -242,7 +247,9 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
     checking = {r.id for r in rows if r.checking}
     try:
         if blocked:
-            progress([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
+            progress([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="erased", error=skip_message("erased"))
+                      if r.contact_id in erased else
+                      DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
                                      error="訓練対象ではないため送信しません")
                       for r in recipients if r.contact_id in blocked])
         if checking:

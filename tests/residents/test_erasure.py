@@ -16,6 +16,7 @@ from hub.cli import main
 from hub.cli.context import TOKEN_ENV, HubContext
 from hub.contacts.erasure import erase_contact, mask_settled_follow_ups
 from hub.contacts.importer import import_contacts
+from hub.dispatch.tasks import send_batch
 from hub.models import (
     AuditLog,
     Consent,
@@ -29,6 +30,7 @@ from hub.models import (
 )
 from hub.residents.links import ANSWER, PREFERENCES, ResidentLink, make_token
 from hub.runtime import Runtime
+from sandbox import SandboxClient
 from tests.api.support import TOKENS, bearer, csrf, login, seed
 from tests.residents.support import OSHU, add_resident
 from tests.support.hubtools import rows, send, wait_for
@@ -220,3 +222,33 @@ def test_the_api_erases_under_the_same_rule_and_says_what_it_did(client: FlaskCl
     with runtime.session() as s:
         assert s.get(Contact, me).phone is None
         assert len(s.scalars(select(AuditLog).where(AuditLog.action == "contact.erased")).all()) == 1
+
+
+def test_a_row_planned_from_a_read_made_just_before_the_erasure_is_not_sent(
+        client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    """A send's planning read the person before the erasure committed and wrote their row after it:
+    the batch's last check skips the row, and the sweeper masks it."""
+    me = _resident(runtime, phone=PHONE)
+    message_id = send(runtime, channels=["sms"], audience=f"area:{OSHU}", category_code="bousai",
+                      title="避難指示", body="避難してください。")
+    _settled(runtime, message_id)
+    with runtime.session() as s:
+        contact = s.get(Contact, me)
+        assert contact is not None
+        erase_contact(s, contact, runtime.settings.secret_key, "web:preferences", "resident")
+    with runtime.session() as s:  # as the racing planner left it: pending, with the real number
+        row = s.scalar(select(Delivery).where(Delivery.message_id == message_id, Delivery.contact_id == me))
+        assert row is not None
+        s.execute(update(Delivery).where(Delivery.id == row.id).values(
+            address=PHONE, state=DeliveryState.PENDING, provider_id=None, attempts=0))
+        row_id, batch_no = row.id, row.batch_no
+    copies = len(sandbox_client.inbox("sms", to=PHONE))
+    send_batch(message_id, "sms", batch_no)
+    with runtime.session() as s:
+        skipped = s.get(Delivery, row_id)
+        assert skipped is not None and (skipped.state, skipped.reason) == ("skipped", "erased")
+    assert len(sandbox_client.inbox("sms", to=PHONE)) == copies, "no second copy after the erasure"
+    with runtime.session() as s:
+        assert mask_settled_follow_ups(s) == 1
+    with runtime.session() as s:
+        assert PHONE not in (s.get(Delivery, row_id).address or "")
