@@ -17,6 +17,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from flask import Flask
 
 from hub.config import Settings
+from hub.contacts.retention import RetentionClock
 from hub.dispatch.lanes import ALERTS
 from hub.health.heartbeat import Heartbeat
 
@@ -99,7 +100,7 @@ def _run_sweeper_in_workers(app: Flask, settings: Settings) -> None:
 
     from hub.statuses import StatusApplier
 
-    timer = SweepTimer(app, settings.sweep_interval_seconds, also=[relay_safety_net])
+    timer = SweepTimer(app, settings.sweep_interval_seconds, also=[relay_safety_net, RetentionClock()])
     # Its own timer, not the sweeper's: statuses should show within a second, sweeps every 10 s.
     applier = StatusApplier(app, settings.status_apply_seconds)
 

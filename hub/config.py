@@ -122,6 +122,11 @@ class Settings:
     # Provider requests per recipient before giving up; rate-limit waits and requests that never
     # left do not count, they are retried until retry_deadline_seconds after planning instead.
     max_attempts: int = 5
+    # Personal data kept no longer than needed (hub/contacts/retention.py); 0 keeps it, fewer than 30
+    # counts as 30. Days after a finished message that its delivery addresses (and a personalised
+    # send's CSV values) are masked; days after a resident stopped everything that they are erased.
+    history_retention_days: int = 0
+    stopped_retention_days: int = 0
     # The first retry's backoff in seconds (with jitter); it doubles with each attempt, up to 300 s.
     retry_base_seconds: float = 2.0
     retry_deadline_seconds: int = 6 * 3600

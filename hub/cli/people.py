@@ -1,4 +1,4 @@
-"""``hub contacts import`` and ``hub contacts erase``."""
+"""``hub contacts import``, ``erase`` and ``retention``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from hub.cli.context import HubContext, pass_hub
 from hub.contacts.erasure import REASON_MAX as ERASE_REASON_MAX
 from hub.contacts.erasure import erase_contact
 from hub.contacts.importer import import_file, resident_registry
+from hub.contacts.retention import apply_retention
 from hub.models import Contact
 from hub.models.base import MAX_INT_ID
-from hub.policy import may_manage_contact
+from hub.policy import Action, may_manage_contact
 
 
 @click.group("contacts")
@@ -78,3 +79,32 @@ def erase_cmd(hub: HubContext, contact_id: int, reason: str, yes: bool, as_json:
     else:
         click.echo(f"連絡先 {contact_id} を消去しました: 宛先を伏せた配信記録 {done.masked} 件、"
                    f"送信を取りやめた配信 {done.skipped} 件、送信中で確定後に伏せるもの {done.in_hand} 件")
+
+
+@contacts_cli.command("retention")
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def retention_cmd(hub: HubContext, as_json: bool) -> None:
+    """保存期間を過ぎた宛先を伏せ、配信を止めた住民を消去する（HUB_*_RETENTION_DAYS）/ apply the retention periods."""
+    hub.authorized(Action.ADMINISTER)
+    settings = hub.runtime.settings
+    total = {"messages": 0, "rows": 0, "csv_rows": 0, "erased": 0}
+    while True:
+        with hub.runtime.session() as session:
+            report = apply_retention(session, settings)
+            session.commit()
+        total["messages"] += report.messages
+        total["rows"] += report.rows
+        total["csv_rows"] += report.csv_rows
+        total["erased"] += len(report.erased)
+        if not report.more:
+            break
+    if as_json:
+        click.echo(json.dumps({"history_retention_days": settings.history_retention_days,
+                               "stopped_retention_days": settings.stopped_retention_days, **total}))
+        return
+    if not (settings.history_retention_days or settings.stopped_retention_days):
+        click.echo("保存期間が設定されていません（HUB_HISTORY_RETENTION_DAYS / HUB_STOPPED_RETENTION_DAYS）")
+        return
+    click.echo(f"宛先を伏せた配信: {total['messages']} 件（{total['rows']} 行、差し込みの行 {total['csv_rows']} 件）、"
+               f"消去した住民: {total['erased']} 人")

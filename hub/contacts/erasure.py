@@ -50,6 +50,7 @@ from hub.models.contacts import recipient_list_members
 ERASED_REASON = "erased"
 REASON_MAX = 80  # an operator's reason; with "operator:" it fits a consent's revoked_source (100)
 ERASED_MARK = "（消去済み #"
+EXPIRED_MARK = "（保存期間経過 #"
 IN_HAND = (DeliveryState.SENDING, DeliveryState.CHECKING)
 _DELIVERIES = table_of(Delivery)
 
@@ -67,10 +68,14 @@ class Erasure:
                 "masked": self.masked, "in_hand": self.in_hand}
 
 
-def erased_address(address: str, delivery_id: int) -> str:
+def erased_address(address: str, delivery_id: int, mark: str = ERASED_MARK) -> str:
     """Enough to show which kind of address a copy went to, nothing to reach anyone with; the row's
     id keeps (message, channel, address) unique."""
-    return f"{mask_address(address) or ''}{ERASED_MARK}{delivery_id}）"[:254]
+    return f"{mask_address(address) or ''}{mark}{delivery_id}）"[:254]
+
+
+def is_masked(address: str) -> bool:
+    return ERASED_MARK in address or EXPIRED_MARK in address
 
 
 def identity_digests(secret_key: str, contact: Contact) -> list[str]:
@@ -114,7 +119,7 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
         .values(state=DeliveryState.SKIPPED, reason=ERASED_REASON, next_attempt_at=None, updated_at=now,
                 error=skip_message(ERASED_REASON))
         .execution_options(synchronize_session=False)))
-    masked = _mask(session, session.execute(select(Delivery.id, Delivery.address).where(
+    masked = mask_rows(session, session.execute(select(Delivery.id, Delivery.address).where(
         Delivery.contact_id == contact.id, Delivery.state.in_(TERMINAL_STATES))).all())
     in_hand = list(session.scalars(select(Delivery.id).where(Delivery.contact_id == contact.id,
                                                             Delivery.state.in_(IN_HAND))))
@@ -157,7 +162,7 @@ def mask_settled_follow_ups(session: Session) -> int:
     settled = select(Delivery.id, Delivery.address).join(
         ErasureFollowUp, ErasureFollowUp.delivery_id == Delivery.id).where(Delivery.state.in_(TERMINAL_STATES))
     rows = session.execute(settled).all()
-    masked = _mask(session, rows)
+    masked = mask_rows(session, rows)
     if rows:
         session.execute(delete(ErasureFollowUp).where(ErasureFollowUp.delivery_id.in_([r.id for r in rows])))
     # A row whose delivery is gone (its message deleted) has nothing left to mask.
@@ -166,9 +171,10 @@ def mask_settled_follow_ups(session: Session) -> int:
     return masked
 
 
-def _mask(session: Session, rows: Sequence[Row[int, str]]) -> int:
-    changes = [{"row_id": r.id, "masked": erased_address(r.address, r.id)} for r in rows
-               if ERASED_MARK not in r.address]
+def mask_rows(session: Session, rows: Sequence[Row[int, str]], mark: str = ERASED_MARK) -> int:
+    """Mask each row's (id, address) not masked yet; returns how many changed."""
+    changes = [{"row_id": r.id, "masked": erased_address(r.address, r.id, mark)} for r in rows
+               if not is_masked(r.address)]
     if changes:
         session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
                         .values(address=bindparam("masked")), changes,

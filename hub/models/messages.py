@@ -87,6 +87,8 @@ class Message(Base):
     source: Mapped[str] = mapped_column(String(100), default="manual")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     planned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When its recipients' addresses were masked at the end of the retention period (retention.py).
+    history_masked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     department: Mapped[Department | None] = relationship()
