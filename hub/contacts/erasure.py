@@ -6,7 +6,8 @@ areas and list memberships; every live consent and choice (revoked, dated, audit
 is). Rows of sends still waiting for this person are skipped. What stays, because the city must
 be able to show what it sent: the contact row itself (inactive, ``erased_at``, no name or
 address), its consent and choice records (dates and sources), survey answers (a choice, no
-address), and its delivery rows with the address masked (``+81 90-****-1234（消去済み #7）``).
+address), and its delivery rows (and a staff member's finished call-out steps) with the address
+masked (``+81 90-****-1234（消去済み #7）``).
 
 A row a worker holds at that moment (sending, or being checked with its provider) keeps its
 address until it settles, because asking the provider needs it; :func:`mask_settled_follow_ups`
@@ -46,6 +47,7 @@ from hub.models import (
 )
 from hub.models.base import table_of
 from hub.models.contacts import recipient_list_members
+from hub.models.relay import AttemptState, CalloutTarget, ContactAttempt
 
 ERASED_REASON = "erased"
 REASON_MAX = 80  # an operator's reason; with "operator:" it fits a consent's revoked_source (100)
@@ -53,6 +55,9 @@ ERASED_MARK = "（消去済み #"
 EXPIRED_MARK = "（保存期間経過 #"
 IN_HAND = (DeliveryState.SENDING, DeliveryState.CHECKING)
 _DELIVERIES = table_of(Delivery)
+_ATTEMPTS = table_of(ContactAttempt)
+SETTLED_ATTEMPTS = (AttemptState.SENT, AttemptState.FAILED, AttemptState.SKIPPED, AttemptState.UNKNOWN,
+                    AttemptState.NO_ANSWER)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
                                                             Delivery.state.in_(IN_HAND))))
     if in_hand:
         mask_when_settled(session, in_hand)
+    _mask_call_out_attempts(session, contact.id)
     for digest in identity_digests(secret_key, contact):
         if session.get(ErasedIdentity, digest) is None:
             session.add(ErasedIdentity(digest=digest, erased_at=now))
@@ -137,6 +143,22 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
     audit(session, actor, "contact.erased", contact, source=source[:100], channels=sorted(set(revoked)),
           skipped=skipped, masked=masked, in_hand=len(in_hand))
     return result
+
+
+def _mask_call_out_attempts(session: Session, contact_id: int) -> None:
+    """A staff member's call-out steps that are over (a step still going or to be retried keeps
+    its address: the relay engine sends the step again from it)."""
+    attempts = session.execute(
+        select(ContactAttempt.id, ContactAttempt.address)
+        .join(CalloutTarget, CalloutTarget.id == ContactAttempt.target_id)
+        .where(CalloutTarget.contact_id == contact_id, ContactAttempt.address.is_not(None),
+               ContactAttempt.state.in_(SETTLED_ATTEMPTS))).all()
+    changes = [{"attempt_id": a.id, "masked": erased_address(a.address, a.id)} for a in attempts
+               if not is_masked(a.address)]
+    if changes:
+        session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+                        .values(address=bindparam("masked")), changes,
+                        execution_options={"synchronize_session": False})
 
 
 def erased_among(session: Session, contact_ids: Sequence[int | None]) -> set[int]:

@@ -255,3 +255,34 @@ def test_a_row_planned_from_a_read_made_just_before_the_erasure_is_not_sent(
         assert mask_settled_follow_ups(s) == 1
     with runtime.session() as s:
         assert PHONE not in (s.get(Delivery, row_id).address or "")
+
+
+def test_a_staff_members_finished_call_out_steps_are_masked_too(client: FlaskClient, runtime: Runtime) -> None:
+    from hub.models.relay import AttemptState, Callout, CalloutTarget, ContactAttempt, Survey
+
+    with runtime.session() as s:
+        staff = Contact(kind="staff", name="退職 予定", phone="+819077770901")
+        s.add(staff)
+        s.flush()
+        survey = Survey(code="sanshu_test", title="参集", intro="", builtin=False)
+        s.add(survey)
+        s.flush()
+        callout = Callout(survey_id=survey.id, title="参集", chain=["sms", "voice"])
+        s.add(callout)
+        s.flush()
+        target = CalloutTarget(callout_id=callout.id, contact_id=staff.id)
+        s.add(target)
+        s.flush()
+        done, again = (ContactAttempt(callout_id=callout.id, target_id=target.id, cycle=1, step_index=i,
+                                      channel=ch, address="+819077770901", state=state)
+                       for i, (ch, state) in enumerate((("sms", AttemptState.SENT), ("voice", AttemptState.RETRY))))
+        s.add_all([done, again])
+        s.flush()
+        ids = (staff.id, done.id, again.id)
+    with runtime.session() as s:
+        contact = s.get(Contact, ids[0])
+        assert contact is not None
+        erase_contact(s, contact, runtime.settings.secret_key, "operator:退職", "admin")
+    with runtime.session() as s:
+        assert "消去済み" in (s.get(ContactAttempt, ids[1]).address or "")
+        assert s.get(ContactAttempt, ids[2]).address == "+819077770901", "a step to be sent again keeps it"
