@@ -6,7 +6,7 @@ areas and list memberships; every live consent and choice (revoked, dated, audit
 is). Rows of sends still waiting for this person are skipped. What stays, because the city must
 be able to show what it sent: the contact row itself (inactive, ``erased_at``, no name or
 address), its consent and choice records (dates and sources), survey answers (a choice, no
-address), and its delivery rows (and a staff member's finished call-out steps) with the address
+address), and its delivery rows (and a staff member's call-out steps) with the address
 masked (``+81 90-****-1234（消去済み #7）``).
 
 A row a worker holds at that moment (sending, or being checked with its provider) keeps its
@@ -56,8 +56,9 @@ EXPIRED_MARK = "（保存期間経過 #"
 IN_HAND = (DeliveryState.SENDING, DeliveryState.CHECKING)
 _DELIVERIES = table_of(Delivery)
 _ATTEMPTS = table_of(ContactAttempt)
+# RETRY too: the relay engine never contacts an inactive contact again, so the step is not resent.
 SETTLED_ATTEMPTS = (AttemptState.SENT, AttemptState.FAILED, AttemptState.SKIPPED, AttemptState.UNKNOWN,
-                    AttemptState.NO_ANSWER)
+                    AttemptState.NO_ANSWER, AttemptState.RETRY)
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,8 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
 
 
 def _mask_call_out_attempts(session: Session, contact_id: int) -> None:
-    """A staff member's call-out steps that are over (a step still going or to be retried keeps
-    its address: the relay engine sends the step again from it)."""
+    """A staff member's call-out steps that are over (a step a worker is sending right now keeps
+    its address: the worker may have to ask the provider about it)."""
     attempts = session.execute(
         select(ContactAttempt.id, ContactAttempt.address)
         .join(CalloutTarget, CalloutTarget.id == ContactAttempt.target_id)

@@ -257,7 +257,7 @@ def test_a_row_planned_from_a_read_made_just_before_the_erasure_is_not_sent(
         assert PHONE not in (s.get(Delivery, row_id).address or "")
 
 
-def test_a_staff_members_finished_call_out_steps_are_masked_too(client: FlaskClient, runtime: Runtime) -> None:
+def test_a_staff_members_call_out_steps_are_masked_too(client: FlaskClient, runtime: Runtime) -> None:
     from hub.models.relay import AttemptState, Callout, CalloutTarget, ContactAttempt, Survey
 
     with runtime.session() as s:
@@ -273,16 +273,17 @@ def test_a_staff_members_finished_call_out_steps_are_masked_too(client: FlaskCli
         target = CalloutTarget(callout_id=callout.id, contact_id=staff.id)
         s.add(target)
         s.flush()
-        done, again = (ContactAttempt(callout_id=callout.id, target_id=target.id, cycle=1, step_index=i,
+        retried, in_flight = (ContactAttempt(callout_id=callout.id, target_id=target.id, cycle=1, step_index=i,
                                       channel=ch, address="+819077770901", state=state)
-                       for i, (ch, state) in enumerate((("sms", AttemptState.SENT), ("voice", AttemptState.RETRY))))
-        s.add_all([done, again])
+                       for i, (ch, state) in enumerate((("sms", AttemptState.RETRY), ("voice", AttemptState.SENDING))))
+        s.add_all([retried, in_flight])
         s.flush()
-        ids = (staff.id, done.id, again.id)
+        ids = (staff.id, retried.id, in_flight.id)
     with runtime.session() as s:
         contact = s.get(Contact, ids[0])
         assert contact is not None
         erase_contact(s, contact, runtime.settings.secret_key, "operator:退職", "admin")
     with runtime.session() as s:
-        assert "消去済み" in (s.get(ContactAttempt, ids[1]).address or "")
-        assert s.get(ContactAttempt, ids[2]).address == "+819077770901", "a step to be sent again keeps it"
+        assert "消去済み" in (s.get(ContactAttempt, ids[1]).address or ""), \
+            "the engine never contacts an erased (inactive) person again, so the retry is not sent"
+        assert s.get(ContactAttempt, ids[2]).address == "+819077770901", "a step being sent right now keeps it"
