@@ -8,6 +8,8 @@ def mask_address(address: str | None) -> str | None:
     """``+81 90-****-1234``, ``t***@example.jp``, ``U****…abcd``; ``None`` and ``""`` stay as they are."""
     if not address:
         return address
+    if "****" in address and "@" not in address:
+        return address  # masked already (an erased person's history): no phone or LINE id has a '*'
     if "@" in address:
         local, _, domain = address.rpartition("@")
         return f"{local[:1]}***@{domain}"
