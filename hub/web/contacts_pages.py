@@ -77,7 +77,8 @@ def _query(scope: Scope, f: dict[str, str]) -> Select[Contact]:
         visible.append(Contact.department_id.is_(None))
     if not visible:
         return query.where(Contact.id.is_(None))
-    query = query.where(or_(*visible))
+    # An erased person has nothing to list or find; their page stays reachable from their history.
+    query = query.where(or_(*visible), Contact.erased_at.is_(None))
     if f["q"]:
         like = f"%{f['q'].replace('%', '').replace('_', '')}%"
         digits = "".join(ch for ch in f["q"] if ch.isdigit())
@@ -105,7 +106,7 @@ def _row(contact: Contact, shown: bool) -> dict[str, Any]:
             "department": contact.department.name if contact.department else "",
             "phone": addr(contact.phone), "email": addr(contact.email), "line_user_id": addr(contact.line_user_id),
             "areas": [a.name for a in contact.areas], "categories": [c.name for c in contact.categories],
-            "active": contact.active, "masked": not shown, "erased": contact.erased_at is not None}
+            "active": contact.active, "masked": not shown}
 
 
 @web_bp.get("/contacts")
@@ -239,9 +240,7 @@ def contact_export() -> ResponseReturnValue:
     with runtime().session() as s:
         scope = _scope(s, principal)
         count = 0
-        # Erased people have nothing to export (and their row would not import again).
-        exported = _query(scope, f).where(Contact.erased_at.is_(None))
-        for contact in s.scalars(exported.order_by(Contact.name, Contact.id).limit(EXPORT_LIMIT)):
+        for contact in s.scalars(_query(scope, f).order_by(Contact.name, Contact.id).limit(EXPORT_LIMIT)):
             r = _row(contact, _shows_addresses(principal, contact, scope))
             writer.writerow([r["external_id"] or "", r["kind"], r["name"], r["department"], r["phone"] or "",
                              r["email"] or "", r["line_user_id"] or "", ";".join(r["areas"]),

@@ -4,6 +4,8 @@ addresses, nothing more is sent, and the city's own list imported again does not
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -185,6 +187,12 @@ def test_an_operator_erases_on_a_request_through_the_console_and_the_command_lin
     page = done.get_data(as_text=True)
     assert done.status_code == 200 and "消去済みの連絡先" in page and 'id="erased-note"' in page
     assert "+819011110001" not in page and 'id="erase-form"' not in page
+    listed = client.get("/contacts?kind=resident").get_data(as_text=True)
+    assert f'/contacts/{on_web}"' not in listed and f'/contacts/{on_cli}"' in listed, \
+        "an erased person is no longer listed (nor exported)"
+    exported = client.get("/contacts/export.csv?kind=resident").get_data(as_text=True)
+    rows_out = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert rows_out and all(r["active"] == "1" for r in rows_out), "the erased (inactive, empty) row is left out"
 
     def hub(who: str, *args: str) -> tuple[int, str]:
         context = HubContext()
