@@ -22,6 +22,7 @@ from channels.inbound import (
 )
 from hub import statuses
 from hub.models import Consent, Contact, ContactKind, WebhookEvent, audit, utcnow
+from hub.models.base import MAX_BIG_ID
 from hub.residents.optout import revoke
 from hub.runtime import Runtime
 
@@ -98,9 +99,6 @@ def signed_status_post(rt: Runtime, channel_name: str) -> StatusEvent:
     return channel.status_event(form)
 
 
-BIGINT_MAX = 2**63 - 1
-
-
 def delivery_id_arg() -> int:
     """The ``?d=`` a channel put in the URL it handed the provider: a delivery row's id, or 400.
 
@@ -110,10 +108,9 @@ def delivery_id_arg() -> int:
         delivery_id = int(request.args["d"])
     except (KeyError, ValueError):
         abort(400)
-    if not 0 < delivery_id <= BIGINT_MAX:
+    if not 0 < delivery_id <= MAX_BIG_ID:
         abort(400)
     return delivery_id
-
 
 
 # The paths are the ones the channels hand to their provider with each request.

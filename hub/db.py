@@ -141,7 +141,10 @@ def _copy_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str,
     names = ", ".join(f'"{c}"' for c in columns)
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT {names} FROM "{name}" WITH NO DATA')
+        # Every column of the table, not this call's: the staging table outlives the call on its
+        # pooled connection, and the next call may fill other columns (a personalised correction's
+        # csv_row_id after an ordinary send's rows).
+        cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT * FROM "{name}" WITH NO DATA')
         with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row([_plain(row[c]) for c in columns])

@@ -12,7 +12,7 @@ masked (``+81 90-****-1234（消去済み #7）``).
 A row a worker holds at that moment (sending, or being checked with its provider) keeps its
 address until it settles, because asking the provider needs it; :func:`mask_settled_follow_ups`
 (the sweeper, every tick) masks it then. A row a send's planning wrote from a read made just before
-the erasure committed is caught by the batch's last check (:func:`erased_among`): skipped, masked.
+the erasure committed is caught by the batch's last check (``hub.dispatch.batches.held_back``).
 
 Keyed hashes of the identifiers are kept (:class:`~hub.models.ErasedIdentity`) so that a CSV
 import of the city's own list does not bring the person back without a consent dated after the
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import skip_message
@@ -154,21 +154,7 @@ def _mask_call_out_attempts(session: Session, contact_id: int) -> None:
         .join(CalloutTarget, CalloutTarget.id == ContactAttempt.target_id)
         .where(CalloutTarget.contact_id == contact_id, ContactAttempt.address.is_not(None),
                ContactAttempt.state.in_(SETTLED_ATTEMPTS))).all()
-    changes = [{"attempt_id": a.id, "masked": erased_address(a.address, a.id)} for a in attempts
-               if not is_masked(a.address)]
-    if changes:
-        session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))
-                        .values(address=bindparam("masked")), changes,
-                        execution_options={"synchronize_session": False})
-
-
-def erased_among(session: Session, contact_ids: Sequence[int | None]) -> set[int]:
-    """Which of these contacts were erased: the batch's last check before sending, for rows a send's
-    planning wrote from a read made just before the erasure committed."""
-    ids = [c for c in contact_ids if c is not None]
-    if not ids:
-        return set()
-    return set(session.scalars(select(Contact.id).where(Contact.id.in_(ids), Contact.erased_at.is_not(None))))
+    mask_rows(session, attempts, table=_ATTEMPTS)
 
 
 def mask_when_settled(session: Session, delivery_ids: Sequence[int]) -> None:
@@ -194,12 +180,13 @@ def mask_settled_follow_ups(session: Session) -> int:
     return masked
 
 
-def mask_rows(session: Session, rows: Sequence[Row[int, str]], mark: str = ERASED_MARK) -> int:
-    """Mask each row's (id, address) not masked yet; returns how many changed."""
+def mask_rows(session: Session, rows: Sequence[Row[int, str | None]], mark: str = ERASED_MARK,
+              table: Table = _DELIVERIES) -> int:
+    """Mask each row's (id, address) not masked yet, in ``table``; returns how many changed."""
     changes = [{"row_id": r.id, "masked": erased_address(r.address, r.id, mark)} for r in rows
-               if not is_masked(r.address)]
+               if r.address and not is_masked(r.address)]
     if changes:
-        session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
+        session.execute(update(table).where(table.c.id == bindparam("row_id"))
                         .values(address=bindparam("masked")), changes,
                         execution_options={"synchronize_session": False})
     return len(changes)

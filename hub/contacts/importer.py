@@ -313,11 +313,9 @@ def _refuse_if_erased(session: Session, secret_key: str, given: dict[str, str | 
     """A person erased on their request comes back only with a consent given after the erasure:
     the city's own list, imported again, must not undo the request."""
     erased = erased_on(session, secret_key, given)
-    if erased is None:
+    if erased is None or _dated_after(erased, consent_date):
         return
     day = erased.astimezone(JST).date()
-    if consent_date is not None and day < consent_date.date() <= datetime.now(JST).date():
-        return
     raise ValueError(f"本人の請求により{day:%Y-%m-%d}に消去した連絡先です。取り込むには、"
                      "消去より後の consent_date（本人の新しい同意）が必要です")
 
@@ -332,10 +330,15 @@ def _renews(contact: Contact, channel: str, consent_date: datetime | None) -> bo
     stops = [c.revoked_at for c in contact.consents if c.channel == channel and c.revoked_at is not None]
     if not stops:
         return True
+    return _dated_after(max(stops), consent_date)
+
+
+def _dated_after(moment: datetime, consent_date: datetime | None) -> bool:
+    """A consent dated (explicitly) on a later day than ``moment`` (a stop, an erasure), in Japan
+    time; a date in the future is a typo, not a consent: it must not undo either."""
     if consent_date is None:
         return False
-    # A date in the future is a typo, not a consent: it must not undo a stop.
-    return max(stops).astimezone(JST).date() < consent_date.date() <= datetime.now(JST).date()
+    return moment.astimezone(JST).date() < consent_date.date() <= datetime.now(JST).date()
 
 
 def _check_line_id_free(session: Session, contact: Contact | None, line_id: str | None) -> None:

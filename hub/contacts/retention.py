@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import Settings
-from hub.contacts.erasure import EXPIRED_MARK, erase_contact, mask_rows
+from hub.contacts.erasure import ERASED_MARK, EXPIRED_MARK, erase_contact, mask_rows
 from hub.db import rowcount
 from hub.models import (
     TERMINAL_STATES,
@@ -97,7 +97,10 @@ def _mask_history(session: Session, cutoff: datetime, report: RetentionReport) -
             return
         rows = session.execute(select(Delivery.id, Delivery.address).where(
             Delivery.message_id == message_id, Delivery.state.in_(TERMINAL_STATES),
-            ~Delivery.address.contains(EXPIRED_MARK)).order_by(Delivery.id).limit(budget)).all()
+            # Rows masked already (an erased person's) are not taken again: a message with more of
+            # them than a round's budget would otherwise be taken, unchanged, round after round.
+            ~Delivery.address.contains(EXPIRED_MARK), ~Delivery.address.contains(ERASED_MARK))
+            .order_by(Delivery.id).limit(budget)).all()
         report.rows += mask_rows(session, rows, EXPIRED_MARK)
         if len(rows) == budget:
             report.more = True

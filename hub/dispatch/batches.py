@@ -83,14 +83,21 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
     )
 
 
-def non_exercise_contacts(session: Session, message: Message, contact_ids: Sequence[int | None]) -> set[int]:
-    """Second check, right before sending: an exercise may only reach drill participants."""
-    if message.mode == Mode.ACTUAL:
-        return set()
+def held_back(session: Session, message: Message, contact_ids: Sequence[int | None]) -> dict[int, str]:
+    """The last check right before sending, one query per batch: the contacts not to send to now,
+    each with its skip reason — erased since the send was planned (``erased``: planning may have read
+    them just before the erasure committed), or not a drill participant for an exercise
+    (``exercise_only``)."""
     ids = [c for c in contact_ids if c is not None]
     if not ids:
-        return set()
-    allowed = set(session.scalars(
-        select(Contact.id).where(Contact.id.in_(ids), Contact.exercise_participant.is_(True))
-    ))
-    return set(ids) - allowed
+        return {}
+    exercise = message.mode != Mode.ACTUAL
+    # For an exercise, a contact deleted since planning is no drill participant either.
+    held = dict.fromkeys(ids, "exercise_only") if exercise else {}
+    for contact_id, participant, erased_at in session.execute(
+            select(Contact.id, Contact.exercise_participant, Contact.erased_at).where(Contact.id.in_(ids))):
+        if erased_at is not None:
+            held[contact_id] = "erased"
+        elif participant:
+            held.pop(contact_id, None)
+    return held

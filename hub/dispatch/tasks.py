@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from channels.base import Capability, Channel, DeliveryResult, Outcome, Recipient, skip_message
 from hub.compose.messages import keep_quiet
-from hub.contacts.erasure import erased_among, mask_when_settled
+from hub.contacts.erasure import ERASED_REASON, mask_when_settled
 from hub.dispatch import gateways
-from hub.dispatch.batches import build_batch, non_exercise_contacts, senders_by_gateway
+from hub.dispatch.batches import build_batch, held_back, senders_by_gateway
 from hub.dispatch.claim import CLAIMABLE, claim_batch
 from hub.dispatch.lanes import lane_for
 from hub.dispatch.night import night_hold, resumed_at, wait_for_morning
@@ -220,11 +220,9 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         rows = claim_batch(session, message_id, channel_name, batch_no, owner)
         if not rows:
             return {}
-        contact_ids = [r.contact_id for r in rows]
-        erased = erased_among(session, contact_ids)
-        if erased:
-            mask_when_settled(session, [r.id for r in rows if r.contact_id in erased])
-        blocked = non_exercise_contacts(session, message, contact_ids) | erased
+        blocked = held_back(session, message, [r.contact_id for r in rows])
+        if erased := [r.id for r in rows if blocked.get(r.contact_id or 0) == ERASED_REASON]:
+            mask_when_settled(session, erased)  # the sweeper masks them once skipped
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]
         batch = build_batch(session, message, channel, batch_no,
                             [r for r in recipients if r.contact_id not in blocked],
@@ -247,10 +245,8 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
     checking = {r.id for r in rows if r.checking}
     try:
         if blocked:
-            progress([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="erased", error=skip_message("erased"))
-                      if r.contact_id in erased else
-                      DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason="exercise_only",
-                                     error="訓練対象ではないため送信しません")
+            progress([DeliveryResult(r.delivery_id, Outcome.SKIPPED, reason=blocked[r.contact_id],
+                                     error=skip_message(blocked[r.contact_id]))
                       for r in recipients if r.contact_id in blocked])
         if checking:
             # Ask first about rows whose last answer was lost; send again only what never arrived.

@@ -27,8 +27,10 @@ PHONES = [f"+8190{30000000 + i}" for i in range(5)]
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Status callbacks go nowhere: what the hub knows comes from its requests and from asking.
+    # One request at a time: which rows a failure stops before they were requested is then the
+    # order of the batch, not the timing of requests in flight together.
     return replace(settings, public_url="http://127.0.0.1:9", sms_failover_gateway="auto",
-                   sms_breaker_failures=1, sms_breaker_cooldown_seconds=300.0)
+                   sms_breaker_failures=1, sms_breaker_cooldown_seconds=300.0, requests_in_flight=1)
 
 
 @pytest.fixture
@@ -158,8 +160,8 @@ def test_after_a_crash_rows_are_asked_of_the_gateway_written_on_them(
     """A worker died mid-batch: Karaden had accepted four rows, the fifth was refused (a 500, which
     also opened Karaden's circuit). The sweeper asks Karaden about all five; only the refused one is
     sent again, and that one through the partner."""
-    # Answered last (the batch's requests are in flight together), so no later answer closes the
-    # circuit again: any answer is evidence the gateway works.
+    # Answered late, so it stays the last answer even with requests in flight together: a later
+    # answer would close the circuit again (any answer is evidence the gateway works).
     sandbox_client.inject_fault("karaden", "500", count=1, match=PHONES[4][-8:], delay=0.5)
     message_id = send(runtime, channels=["sms"], department_id=city["bousai"])
     assert runtime.breaker.is_open("karaden")
