@@ -13,7 +13,6 @@ from hub.contacts.erasure import REASON_MAX, erase_contact
 from hub.contacts.importer import MAX_LIST_NAME, import_contacts, resident_registry
 from hub.i18n import gettext as _
 from hub.models import Contact
-from hub.models.base import MAX_INT_ID
 from hub.policy import Action, may_manage_contact
 
 RAW_CSV_TYPES = frozenset({"text/csv", "text/plain", "application/csv", "application/octet-stream"})
@@ -65,7 +64,7 @@ def erase_contact_endpoint(contact_id: int) -> ResponseReturnValue:
         raise ApiError(400, "not_confirmed", _("消去は元に戻せません。confirm: true を指定してください"))
     rt = runtime()
     with rt.session() as s:
-        contact = s.get(Contact, contact_id) if contact_id <= MAX_INT_ID else None
+        contact = s.get(Contact, contact_id)  # the route's int converter bounds the id
         registry = resident_registry(s, rt.settings)
         if contact is None or not may_manage_contact(principal, contact.department_id, registry):
             # One answer for "no such contact" and "not yours": ids are not probed this way.

@@ -250,7 +250,7 @@ def _personal_follow_up(session: Session, c: Composition) -> bool:
     original = session.get(Message, c.references_id)
     if original is None:
         return False
-    personal, problems = follow_up_columns(session, original, [c.title, c.body, *c.overrides.values()],
+    personal, problems, _sample = follow_up_columns(session, original, [c.title, c.body, *c.overrides.values()],
                                            translated=bool(c.texts))
     if problems:
         raise ComposeError(problems)

@@ -38,19 +38,20 @@ def is_personal(message: Message) -> bool:
 
 
 def follow_up_columns(session: Session, original: Message, sources: Sequence[str],
-                      translated: bool) -> tuple[bool, dict[str, list[str]]]:
+                      translated: bool) -> tuple[bool, dict[str, list[str]], dict[str, Any]]:
     """Whether a follow-up of ``original`` is personal (its words use the send's columns, 「{{氏名}}様」),
-    and what is wrong with it: a column the file lacks, or translations (a filled text is Japanese,
-    one per person; a machine translation would mangle the braces)."""
+    what is wrong with it (a column the file lacks, or translations: a filled text is Japanese, one per
+    person; a machine translation would mangle the braces), and the file's first row (the sample)."""
     if not is_personal(original):
-        return False, {}
+        return False, {}, {}
     try:
         names = used_names(*sources)
     except PlaceholderError as exc:
-        return False, {"body": [str(exc)]}
+        return False, {"body": [str(exc)]}, {}
     if not names:
-        return False, {}
-    sample = session.scalar(select(CsvRow.values).where(CsvRow.message_id == original.id).limit(1)) or {}
+        return False, {}, {}
+    sample = session.scalar(select(CsvRow.values).where(CsvRow.message_id == original.id)
+                            .order_by(CsvRow.id).limit(1)) or {}
     problems: dict[str, list[str]] = {}
     missing = [name for name in names if name not in sample]
     if missing:
@@ -58,7 +59,7 @@ def follow_up_columns(session: Session, original: Message, sources: Sequence[str
         problems["body"] = [f"元のファイルにない列です: {'、'.join(missing)}（使える列: {columns}）"]
     if translated:
         problems["texts"] = ["差し込み（{{列}}）を使う訂正は翻訳できません。一人ひとりに日本語で送ります"]
-    return True, problems
+    return True, problems, sample
 
 
 def csv_page(session: Session, message: Message, channels: Sequence[Channel], after: int, limit: int,
@@ -164,12 +165,10 @@ def follow_up_sample(session: Session, channel: Callable[[str], Channel], comp: 
     if original is None:
         return rendered
     sources = [comp.title, comp.body, *comp.overrides.values()]
-    personal, wrong = follow_up_columns(session, original, sources, translated=bool(comp.texts))
+    personal, wrong, values = follow_up_columns(session, original, sources, translated=bool(comp.texts))
     problems.update(wrong)
     if not personal or wrong:
         return rendered
-    values = session.scalar(select(CsvRow.values).where(CsvRow.message_id == original.id)
-                            .order_by(CsvRow.id).limit(1)) or {}
     try:
         return {name: replace(render_row(channel(name), comp.title, comp.body, dict(values), comp.mode, None,
                                          comp.overrides, sender_name=comp.sender_name, msg_type=comp.msg_type,
