@@ -113,6 +113,10 @@ class Settings:
     smtp_starttls: bool = False
     smtp_ssl: bool = False  # SMTPS (implicit TLS, usually port 465)
     smtp_ca_file: str = ""  # a CA bundle for a private CA; TLS certificates are always verified
+    # DKIM signing by the hub itself (channels/dkim.py): all three, or none when the relay signs.
+    smtp_dkim_domain: str = ""  # d=: the senders' domain (or a parent of it, for DMARC alignment)
+    smtp_dkim_selector: str = ""  # s=: the key is published at {selector}._domainkey.{domain}
+    smtp_dkim_key_file: str = ""  # PEM RSA private key (2048 bits); read once per process
 
     provider_timeout: float = 10.0
     # Provider requests a worker process keeps unanswered at once within a batch (SMS, voice); the
@@ -298,6 +302,8 @@ class Settings:
         return not self.uses_sandbox(channel) and any(s in PUBLISHED_CREDENTIALS for s in secrets)
 
     def check_startup(self, channels: list[str]) -> None:
+        if "email" in channels:
+            self.check_dkim()
         if not self.is_production:
             return
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
@@ -345,6 +351,23 @@ class Settings:
                 "本番環境(HUB_ENV=production)で機械翻訳がサンドボックスを指しています（HUB_TRANSLATOR_URL）。"
                 "LibreTranslate のURLを設定するか、意図的であれば HUB_ALLOW_SANDBOX=true を設定してください。"
             )
+
+    def check_dkim(self) -> None:
+        """A half-configured or unreadable DKIM key stops the start, in every environment: unsigned
+        mail from a domain that publishes DMARC is rejected or filed as spam, which nobody sees."""
+        from channels.dkim import DkimKeyError, load_signer
+
+        parts = {"HUB_SMTP_DKIM_DOMAIN": self.smtp_dkim_domain, "HUB_SMTP_DKIM_SELECTOR": self.smtp_dkim_selector,
+                 "HUB_SMTP_DKIM_KEY_FILE": self.smtp_dkim_key_file}
+        missing = [name for name, value in parts.items() if not value]
+        if len(missing) == len(parts):
+            return
+        if missing:
+            raise ConfigError("DKIM署名の設定が足りません: " + ", ".join(missing) + " も設定してください。")
+        try:
+            load_signer(self.smtp_dkim_key_file, self.smtp_dkim_domain, self.smtp_dkim_selector)
+        except DkimKeyError as exc:
+            raise ConfigError(str(exc)) from exc
 
     def rate_for(self, channel: str) -> float:
         return float(getattr(self, f"rate_{channel}", 10.0))

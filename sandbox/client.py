@@ -54,6 +54,10 @@ class SandboxClient:
         found: list[dict[str, Any]] = self._call("GET", "/sandbox/faults")["faults"]
         return found
 
+    def publish_txt(self, name: str, value: str) -> None:
+        """Put a TXT record (a DKIM key) in the sandbox's DNS, used to verify signed e-mail."""
+        self._call("POST", "/sandbox/dns", json={"name": name, "value": value})
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/sandbox/faults")
 

@@ -25,6 +25,9 @@ class SandboxContext:
     stats: Stats = field(default_factory=Stats)
     faults: FaultBook = field(default_factory=FaultBook)
     dispatcher: CallbackDispatcher | None = None
+    # The sandbox's "DNS": TXT records by lower-case name (DKIM public keys, published by whoever
+    # runs the sandbox), so the inbox can say what a receiving server would of each signature.
+    txt_records: dict[str, str] = field(default_factory=dict)
     # Set by Sandbox.stop(); long "timeout" faults wait on it so shutdown is not held up.
     stopping: threading.Event = field(default_factory=threading.Event)
 

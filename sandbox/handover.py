@@ -8,6 +8,7 @@ hub's ``Settings`` field names; :func:`hub_env` gives the same as ``HUB_<FIELD>`
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,12 +64,13 @@ def hub_env(http_url: str, smtp_port: int) -> dict[str, str]:
     return {f"HUB_{name.upper()}": str(value) for name, value in hub_settings(http_url, smtp_port).items()}
 
 
-def write_env_file(path: str | os.PathLike[str], http_url: str, smtp_port: int) -> Path:
-    """Write :func:`hub_env` as ``KEY=value`` lines (also readable by ``set -a; . FILE`` and
-    ``docker --env-file``); the file holds the sandbox's fixed credentials only."""
+def write_env_file(path: str | os.PathLike[str], http_url: str, smtp_port: int,
+                   extra: Mapping[str, str] | None = None) -> Path:
+    """Write :func:`hub_env` (and ``extra``) as ``KEY=value`` lines (also readable by ``set -a; . FILE``
+    and ``docker --env-file``); the file holds the sandbox's fixed credentials only."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Written by the provider sandbox: point a hub at it (development only; nothing real)."]
-    lines += [f"{key}={value}" for key, value in hub_env(http_url, smtp_port).items()]
+    lines += [f"{key}={value}" for key, value in {**hub_env(http_url, smtp_port), **(extra or {})}.items()]
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target

@@ -173,6 +173,10 @@ class Sandbox:
     ) -> None:
         self.ctx.faults.inject(channel, kind, count, match, delay, probability)
 
+    def publish_txt(self, name: str, value: str) -> None:
+        """Put a TXT record in the sandbox's DNS (a DKIM key: ``{selector}._domainkey.{domain}``)."""
+        self.ctx.txt_records[name.rstrip(".").lower()] = value
+
     def set_sms_url(self, url: str | None) -> None:
         """Where residents' SMS are posted: the hub's ``/callbacks/twilio/sms`` (a Twilio number's SMS URL)."""
         self.ctx.twilio_sms_url = url

@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from sandbox.context import SandboxContext
+from sandbox.dkim_check import dkim_verdict
 from sandbox.inbox import InboxItem
 
 RCPT_KINDS = ("mailbox_550", "429", "500")
@@ -92,6 +93,7 @@ class SandboxSMTPHandler:
             "header_from": str(message.get("From", "")),
             "headers": [[name, str(value)] for name, value in message.items()],
             "attachments": attachments,
+            "dkim": dkim_verdict(raw, self.ctx.txt_records),
         }
         subject = str(message.get("Subject", ""))
         items = [

@@ -36,6 +36,8 @@ main{padding:0 20px 20px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.8em;font-weight:bold}
 .badge.drill{background:#e07b00;color:#fff}
 .badge.deleted{background:#b00020;color:#fff}
+.badge.dkim-pass{background:#1b6e3a;color:#fff}
+.badge.dkim-fail{background:#b00020;color:#fff}
 .subject{font-weight:bold;margin-top:6px}
 .text{white-space:pre-wrap;margin-top:6px;line-height:1.6}
 .deleted .text{text-decoration:line-through;color:#777}
@@ -107,6 +109,7 @@ def _card(item: InboxItem) -> str:
     badges = ('<span class="badge drill">訓練</span>' if drill else "") + (
         '<span class="badge deleted">削除済み</span>' if deleted else ""
     )
+    badges += _dkim_badge(item.meta.get("dkim"))
     subject = f'<div class="subject">件名: {escape(item.subject)}</div>' if item.subject else ""
     label = escape(CHANNEL_LABELS.get(item.channel, item.channel))
     if item.meta.get("gateway") == "karaden":
@@ -118,6 +121,17 @@ def _card(item: InboxItem) -> str:
         f"<span>ID: {escape(item.provider_id)}</span></div>"
         f'{subject}<div class="text">{escape(item.text)}</div>{_buttons(item)}</div>'
     )
+
+
+def _dkim_badge(verdict: object) -> str:
+    """A signed e-mail's DKIM verdict, as a receiving server would give it (nothing when unsigned)."""
+    if not isinstance(verdict, dict):
+        return ""
+    where = escape(f"d={verdict.get('domain', '')} s={verdict.get('selector', '')}")
+    if verdict.get("result") == "pass":
+        return f'<span class="badge dkim-pass" title="{where}">DKIM 検証OK</span>'
+    return (f'<span class="badge dkim-fail" title="{where}">DKIM 検証失敗: '
+            f'{escape(str(verdict.get("reason") or ""))}</span>')
 
 
 def _buttons(item: InboxItem) -> str:
@@ -157,6 +171,8 @@ class SandboxWeb:
         router.add("POST", "/sandbox/faults", self.add_fault)
         router.add("DELETE", "/sandbox/faults", self.clear_faults)
         router.add("GET", "/sandbox/stats", self.stats)
+        router.add("GET", "/sandbox/dns", self.list_txt)
+        router.add("POST", "/sandbox/dns", self.publish_txt)
 
     def _filters(self, request: Request) -> tuple[str | None, str | None]:
         return request.arg("channel") or None, request.arg("to") or None
@@ -206,6 +222,20 @@ class SandboxWeb:
     def clear_faults(self, request: Request) -> Response:
         self.ctx.faults.clear()
         return json_response(200, {"cleared": True})
+
+    def list_txt(self, request: Request) -> Response:
+        return json_response(200, {"txt": dict(self.ctx.txt_records)})
+
+    def publish_txt(self, request: Request) -> Response:
+        """Add a TXT record to the sandbox's DNS: ``{"name": "s._domainkey.example.jp", "value": "v=DKIM1; …"}``."""
+        try:
+            spec = request.json()
+        except ValueError:
+            spec = None
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("value"), str)):
+            return json_response(400, {"message": 'expected {"name": "…", "value": "…"}'})
+        self.ctx.txt_records[spec["name"].rstrip(".").lower()] = spec["value"]
+        return json_response(201, {"name": spec["name"], "value": spec["value"]})
 
     def stats(self, request: Request) -> Response:
         counts: dict[str, int] = self.ctx.stats.snapshot()

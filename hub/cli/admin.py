@@ -201,3 +201,29 @@ def operator_reset_totp(hub: HubContext, username: str) -> None:
     with acting(hub) as (s, actor):
         view = admin.reset_totp(s, actor, username)
     click.echo(operator_line(view))
+
+
+@admin_cli.command("dkim-record")
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def dkim_record_cmd(hub: HubContext, as_json: bool) -> None:
+    """DKIM公開鍵のDNS TXTレコードを表示 / the DNS TXT record that publishes the DKIM key.
+
+    From HUB_SMTP_DKIM_DOMAIN, HUB_SMTP_DKIM_SELECTOR and HUB_SMTP_DKIM_KEY_FILE. Publish it
+    before setting them on the workers: mail signed with an unpublished key fails DKIM.
+    """
+    from channels.dkim import load_signer
+    from hub.policy import Action
+
+    hub.authorized(Action.ADMINISTER)
+    settings = hub.runtime.settings
+    if not settings.smtp_dkim_key_file:
+        raise click.ClickException("DKIM署名が設定されていません（HUB_SMTP_DKIM_DOMAIN / _SELECTOR / _KEY_FILE）")
+    name, value = load_signer(settings.smtp_dkim_key_file, settings.smtp_dkim_domain,
+                              settings.smtp_dkim_selector).dns_record()
+    if as_json:
+        click.echo(json.dumps({"name": name, "type": "TXT", "value": value}))
+        return
+    # A TXT string holds at most 255 bytes: a 2048-bit key is written as several quoted strings.
+    quoted = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    click.echo(f"{name}. IN TXT ( {quoted} )")

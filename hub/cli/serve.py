@@ -116,6 +116,7 @@ def demo_cmd(residents: int) -> None:
     from werkzeug.serving import make_server
 
     from hub.app import create_app
+    from hub.demo.dkim import demo_dkim
     from sandbox import SANDBOX_KARADEN_CALLBACK_SECRET, Sandbox, hub_env, write_env_file
 
     base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
@@ -131,7 +132,8 @@ def demo_cmd(residents: int) -> None:
     watchdog_stop = threading.Event()
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        write_env_file(env_file, sandbox.http_url, sandbox.smtp_port)
+        dkim_env = demo_dkim(Path(base.data_dir), sandbox)
+        write_env_file(env_file, sandbox.http_url, sandbox.smtp_port, extra=dkim_env)
         app = create_app()  # reads the file just written (real environment variables win)
         rt: Runtime = app.extensions["hub"]
         settings = rt.settings
@@ -140,7 +142,7 @@ def demo_cmd(residents: int) -> None:
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
             give_operators_contacts(session)
-        worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **os.environ}
+        worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **dkim_env, **os.environ}
         workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
         server = make_server("127.0.0.1", port, app, threaded=True)
         # The demo's own `hub watchdog`: a killed demo worker alarms the 防災 staff in the sandbox inbox.

@@ -58,6 +58,11 @@ def test_demo_serves_and_send_prints_counts(tmp_path: Path) -> None:
                              timeout=5).json()
         items = inbox["items"] if isinstance(inbox, dict) else inbox
         assert items and all(i["text"].startswith("【訓練】") for i in items)
+        # The demo signs its mail like a configured city; the sandbox checks each signature (dkimpy).
+        mails = requests.get(f"http://127.0.0.1:{sandbox_http}/sandbox/inbox", params={"channel": "email"},
+                             timeout=5).json()
+        mails = mails["items"] if isinstance(mails, dict) else mails
+        assert mails and {m["meta"]["dkim"]["result"] for m in mails} == {"pass"}
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         try:
