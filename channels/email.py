@@ -143,7 +143,8 @@ class _LinkHeaderPolicy(email.policy.EmailPolicy):
         return super().fold_binary(name, value)
 
 
-UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+# The Message-ID too: it is the provider id the hub records, read back from the bytes sent.
+UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "message-id"})
 SMTP_POLICY = _LinkHeaderPolicy(linesep="\r\n")  # = email.policy.SMTP
 SMTPUTF8_POLICY = SMTP_POLICY.clone(utf8=True)  # = email.policy.SMTPUTF8
 
@@ -380,7 +381,7 @@ class EmailChannel(Channel):
 
     @staticmethod
     def message_id_of(message: bytes) -> str | None:
-        match = re.search(rb"^Message-ID: (<[^>]+>)", message, re.MULTILINE | re.IGNORECASE)
+        match = re.search(rb"^Message-ID:\s*(<[^>]+>)", message, re.MULTILINE | re.IGNORECASE)
         return match.group(1).decode("ascii") if match else None
 
 

@@ -43,7 +43,7 @@ from channels.inbound import StatusEvent
 from hub.db import get_engine, lock_key, rowcount
 from hub.groupcommit import GroupCommit
 from hub.models import Delivery, DeliveryState, QueuedStatus, utcnow
-from hub.models.base import UtcDateTime, table_of
+from hub.models.base import PROVIDER_ID_MAX, UtcDateTime, table_of
 from hub.runtime import Runtime
 from hub.runtime.timer import AppTimer
 
@@ -81,7 +81,7 @@ def enqueue(rt: Runtime, channel: str, delivery_id: int, event: StatusEvent) -> 
     arriving together share one INSERT and COMMIT (:mod:`hub.groupcommit`); each request still
     answers only once its own row is committed."""
     _writer(rt.settings.database_url).submit({
-        "channel": channel, "delivery_id": delivery_id, "provider_id": event.provider_id[:64],
+        "channel": channel, "delivery_id": delivery_id, "provider_id": event.provider_id[:PROVIDER_ID_MAX],
         "status": event.status[:32], "outcome": event.outcome.value if event.outcome else None,
         "error_code": (event.error_code or None) and str(event.error_code)[:32], "received_at": utcnow()})
     if rt.settings.tasks_eager:  # nobody else will: no workers in this setup

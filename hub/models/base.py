@@ -23,6 +23,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # outside are checked against these: PostgreSQL answers a larger one with an error (a 500), not "none".
 MAX_INT_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
+# A provider's id for one request: an SMS sid is 34 characters, but an e-mail's is its Message-ID,
+# which carries the sender's domain (a city's can be long): <bousai-hub.m….d…@domain> with ids of
+# 19 digits and a 253-character domain still fits.
+PROVIDER_ID_MAX = 320
 
 
 class _UtcDateTime(TypeDecorator[datetime]):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.models.base import Base, BigId, UtcDateTime, utcnow
+from hub.models.base import PROVIDER_ID_MAX, Base, BigId, UtcDateTime, utcnow
 
 
 class DeliveryState(enum.StrEnum):
@@ -51,7 +51,7 @@ class Delivery(Base):
     batch_no: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     reason: Mapped[str | None] = mapped_column(String(64))
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(PROVIDER_ID_MAX))
     provider_status: Mapped[str | None] = mapped_column(String(32))
     # The gateway that carries (or carried) the row, on channels with several (SMS: twilio |
     # karaden). Written before the request, so rows in doubt are asked of the right gateway.

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.models.base import Base, BigId, UtcDateTime, utcnow
+from hub.models.base import PROVIDER_ID_MAX, Base, BigId, UtcDateTime, utcnow
 from hub.models.contacts import Contact
 from hub.models.org import Department
 
@@ -161,7 +161,7 @@ class ContactAttempt(Base):
     state: Mapped[str] = mapped_column(String(16), default=AttemptState.SENDING)
     reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(PROVIDER_ID_MAX))
     provider_status: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     # Provider requests made for this step; a retried step (429, 5xx) keeps its one attempt row.

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.models.base import Base, BigId, UtcDateTime, utcnow
+from hub.models.base import PROVIDER_ID_MAX, Base, BigId, UtcDateTime, utcnow
 
 
 class WebhookEvent(Base):
@@ -36,7 +36,7 @@ class QueuedStatus(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)  # arrival order
     channel: Mapped[str] = mapped_column(String(16))
     delivery_id: Mapped[int] = mapped_column(BigId)  # no foreign key: a stray id is ignored when applied
-    provider_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str] = mapped_column(String(PROVIDER_ID_MAX))
     status: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(16))  # delivered | failed; None: accepted only
     error_code: Mapped[str | None] = mapped_column(String(32))

@@ -119,3 +119,21 @@ def test_after_a_failover_the_record_shows_the_second_gateway_and_its_sender(
     assert {(r.gateway, r.sender) for r in rows(runtime, message_id, "sms")} == {("karaden", "77")}
     assert {i["from"] for i in sandbox_client.inbox("sms")} == {"karaden:service:77"}
     assert {(r["gateway"], r["sender"]) for r in _export(client, message_id)} == {("karaden", "77")}
+
+
+def test_a_sender_on_a_long_municipal_domain_is_recorded_whole(
+    client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    # The Message-ID is the provider id of an e-mail; with a long city domain it passes 64
+    # characters, which PostgreSQL refused to store, failing the whole batch after it was sent.
+    sender = "zeimu-ka@tax-office.city.higashimatsushima-example.miyagi.lg.jp"
+    with runtime.session() as s:
+        s.execute(update(Department).where(Department.code == "zei").values(email_sender=sender))
+    message_id = _notice(client, "zei", ["email"])
+    mails = sandbox_client.inbox("email")
+    assert mails and {m["meta"]["mail_from"] for m in mails} == {sender}
+    with runtime.session() as s:
+        got = s.execute(select(Delivery.state, Delivery.provider_id).where(Delivery.message_id == message_id)).all()
+    assert got and {state for state, _ in got} == {"sent"}
+    assert {pid for _, pid in got} == {m["provider_id"] for m in mails}
+    assert all(len(pid) > 64 for _, pid in got)
