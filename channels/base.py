@@ -170,7 +170,8 @@ class Batch:
     # batch, recorded on each row before the request. None: the channel's first gateway.
     gateway: str | None = None
     # Each recipient's own signed links (preferences, unsubscribe, answer), by delivery id; only
-    # channels with ``personal_links`` get them (hub/residents/links.py makes them).
+    # channels with ``personal_links`` get them (hub/residents/links.py makes them). Also, on
+    # channels with ``bounces_to_return_path``, the row's own return address (RETURN_PATH).
     links: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     # A personalised send's own text per recipient, by delivery id (hub/notices/personal.py): it
     # wins over ``contents``. Adapters that send one text to many (LINE multicast) must then send
@@ -215,6 +216,8 @@ class Requesting:
 
     delivery_ids: tuple[int, ...]
 
+
+RETURN_PATH = "return_path"  # Batch.links key: the envelope sender that brings a bounce back to its row
 
 SendEvent = DeliveryResult | Requesting
 
@@ -262,6 +265,9 @@ class Channel(ABC):
     address_field: ClassVar[str | None] = None  # Contact attribute holding this channel's address
     # One request per recipient, so each can carry the recipient's own links (Batch.links).
     personal_links: ClassVar[bool] = False
+    # Each request can carry its own return address (SMTP's MAIL FROM): Batch.links[RETURN_PATH],
+    # which names the delivery, so a later bounce report finds its row (hub/bounces).
+    bounces_to_return_path: ClassVar[bool] = False
     # Results are written back in reports of this many, or after progress_seconds, whichever comes
     # first. A killed worker leaves at most these (and the requests in flight) to be reconciled
     # with the provider; each report is a database transaction, so not one per SMS.
@@ -453,6 +459,8 @@ SKIP_MESSAGES = {
     "category_unwanted": "本人が希望していない分類のお知らせのため送信しません",
     "inactive": "連絡先が無効になっているため送信しません",
     "erased": "本人の請求により連絡先を消去したため送信しません",
+    "address_bounced": ("このアドレスは相手のメールサーバーから「宛先不明」と返されたため送信しません"
+                        "（アドレスを変更すると再開）"),
 }
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from channels.base import (
+    RETURN_PATH,
     Batch,
     Capability,
     Channel,
@@ -201,6 +202,7 @@ class EmailChannel(Channel):
     max_chars = MAX_CHARS
     address_field = "email"
     personal_links = True
+    bounces_to_return_path = True
     sender_field = "email_sender"
     config: EmailConfig
 
@@ -331,7 +333,9 @@ class EmailChannel(Channel):
                     continue
                 self.context.throttle(batch.sender, 1)
                 yield Requesting((recipient.delivery_id,))
-                result, usable = self._transaction(conn, sender, recipient, message,
+                # The return path (MAIL FROM) names this row, so a later bounce finds it (hub/bounces).
+                envelope_from = batch.links_for(recipient).get(RETURN_PATH) or sender
+                result, usable = self._transaction(conn, envelope_from, recipient, message,
                                                    ["SMTPUTF8"] if utf8 else [])
                 yield result
                 if not usable:

@@ -117,6 +117,9 @@ class Settings:
     smtp_dkim_domain: str = ""  # d=: the senders' domain (or a parent of it, for DMARC alignment)
     smtp_dkim_selector: str = ""  # s=: the key is published at {selector}._domainkey.{domain}
     smtp_dkim_key_file: str = ""  # PEM RSA private key (2048 bits); read once per process
+    # Bounces (hub/bounces): each message's e-mail leaves with a signed return path at this domain,
+    # whose MX is `hub bounces serve`; empty = the sender's own address (bounces go to its mailbox).
+    bounce_domain: str = ""
 
     provider_timeout: float = 10.0
     # Provider requests a worker process keeps unanswered at once within a batch (SMS, voice); the

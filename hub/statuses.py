@@ -40,6 +40,7 @@ from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, 
 
 from channels.base import Outcome
 from channels.inbound import StatusEvent
+from hub.bounces.dsn import meaning
 from hub.db import get_engine, lock_key, rowcount
 from hub.groupcommit import GroupCommit
 from hub.models import Delivery, DeliveryState, QueuedStatus, utcnow
@@ -99,6 +100,7 @@ class Change:
     code: str | None
     # An "accepted" word came first in the same run: sent_at is set if the row could take it.
     accept: bool = False
+    channel: str = ""
 
     @property
     def final(self) -> bool:
@@ -108,6 +110,8 @@ class Change:
     def error(self) -> str | None:
         if self.target != DeliveryState.FAILED:
             return None
+        if self.channel == "email":  # a bounce report (hub/bounces), long after our relay took it
+            return f"届きませんでした: {meaning(self.code or '')}（相手のサーバーからの通知 {self.code or '-'}）"
         return f"通信事業者が配信できませんでした（{self.status}, code {self.code or '-'}）"
 
 
@@ -122,7 +126,7 @@ def plan_rounds(events: Sequence[Any]) -> list[list[Change]]:
     per_row: dict[int, list[Change]] = {}
     for e in events:
         change = Change(e.delivery_id, e.provider_id, e.status, _TARGET.get(e.outcome, DeliveryState.SENT),
-                        e.error_code)
+                        e.error_code, channel=getattr(e, "channel", ""))
         changes = per_row.setdefault(e.delivery_id, [])
         last = changes[-1] if changes else None
         if last is None or last.sid != change.sid:
@@ -208,7 +212,7 @@ def apply_batch(rt: Runtime, limit: int = APPLY_BATCH, wait: bool = False) -> in
             # DELETE by id removed a newer callback — a "delivered" — that nobody had applied.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         events = conn.execute(select(_Q.c.id, _Q.c.delivery_id, _Q.c.provider_id, _Q.c.status, _Q.c.outcome,
-                                     _Q.c.error_code).order_by(_Q.c.id).limit(limit)).all()
+                                     _Q.c.error_code, _Q.c.channel).order_by(_Q.c.id).limit(limit)).all()
         if not events:
             return 0
         now, changed, rows = utcnow(), 0, 0

@@ -28,6 +28,8 @@ class SandboxContext:
     # The sandbox's "DNS": TXT records by lower-case name (DKIM public keys, published by whoever
     # runs the sandbox), so the inbox can say what a receiving server would of each signature.
     txt_records: dict[str, str] = field(default_factory=dict)
+    # Where delivery reports (bounces) go: the return path domain's MX, i.e. the hub's receiver.
+    bounce_target: tuple[str, int] | None = None
     # Set by Sandbox.stop(); long "timeout" faults wait on it so shutdown is not held up.
     stopping: threading.Event = field(default_factory=threading.Event)
 

@@ -23,7 +23,8 @@ KINDS_BY_CHANNEL: dict[str, frozenset[str]] = {
     "voice": frozenset({"429", "500", "timeout", "invalid_number", "no_answer", "busy"}),
     "line": frozenset({"429", "500", "timeout", "duplicate"}),
     "x": frozenset({"429", "500", "timeout", "duplicate"}),
-    "email": frozenset({"429", "500", "timeout", "mailbox_550"}),
+    # bounce*: accepted, then a delivery report to the return path (sandbox/dsn.py).
+    "email": frozenset({"429", "500", "timeout", "mailbox_550", "bounce", "bounce_full", "bounce_delayed"}),
     # The second SMS gateway: its faults are its own, so one gateway can fail while the other works.
     "karaden": frozenset({"429", "500", "timeout", "invalid_number", "undelivered"}),
     # The LibreTranslate-compatible translator (matched against the target language).

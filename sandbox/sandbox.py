@@ -177,6 +177,10 @@ class Sandbox:
         """Put a TXT record in the sandbox's DNS (a DKIM key: ``{selector}._domainkey.{domain}``)."""
         self.ctx.txt_records[name.rstrip(".").lower()] = value
 
+    def set_bounce_target(self, host: str | None, port: int = 25) -> None:
+        """Where delivery reports for ``bounce`` faults go (the MX of the return path's domain)."""
+        self.ctx.bounce_target = (host, port) if host else None
+
     def set_sms_url(self, url: str | None) -> None:
         """Where residents' SMS are posted: the hub's ``/callbacks/twilio/sms`` (a Twilio number's SMS URL)."""
         self.ctx.twilio_sms_url = url

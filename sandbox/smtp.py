@@ -23,8 +23,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from sandbox.callbacks import JobStep
 from sandbox.context import SandboxContext
 from sandbox.dkim_check import dkim_verdict
+from sandbox.dsn import BOUNCES, delivery_report, send_report
 from sandbox.inbox import InboxItem
 
 RCPT_KINDS = ("mailbox_550", "429", "500")
@@ -96,11 +98,12 @@ class SandboxSMTPHandler:
             "dkim": dkim_verdict(raw, self.ctx.txt_records),
         }
         subject = str(message.get("Subject", ""))
+        returned = self._bounces(raw, mail_from, envelope.rcpt_tos)
         items = [
             InboxItem(
                 "email", rcpt, mail_from, text, provider_id, subject=subject, html=html, meta=dict(base_meta)
             )
-            for rcpt in envelope.rcpt_tos
+            for rcpt in envelope.rcpt_tos if rcpt not in returned
         ]
         self.ctx.inbox.add_many(items)
         fault = self.ctx.faults.take("email", envelope.rcpt_tos, kinds=("timeout",))
@@ -108,6 +111,26 @@ class SandboxSMTPHandler:
             # Accepted but answered late: the client times out not knowing the mail went out.
             await asyncio.sleep(fault.timeout_delay)
         return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+    def _bounces(self, raw: bytes, mail_from: str, recipients: list[str]) -> set[str]:
+        """Recipients whose remote server will refuse the message after our 250 (``bounce`` faults):
+        each gets a delivery report to the return path later; a refused copy never reaches the inbox."""
+        refused: set[str] = set()
+        for rcpt in recipients:
+            fault = self.ctx.faults.take("email", (rcpt,), kinds=tuple(BOUNCES))
+            if fault is None:
+                continue
+            if fault.kind != "bounce_delayed":
+                refused.add(rcpt)
+            report = delivery_report(raw, rcpt, fault.kind)
+
+            def deliver(report: bytes = report) -> None:
+                send_report(self.ctx, mail_from, report)
+
+            delay = self.ctx.callback_delay if fault.delay is None else fault.delay
+            self.ctx.jobs.schedule([JobStep(run=deliver, gap=delay)])
+        return refused
 
 
 class SandboxSMTP:

@@ -173,6 +173,7 @@ class SandboxWeb:
         router.add("GET", "/sandbox/stats", self.stats)
         router.add("GET", "/sandbox/dns", self.list_txt)
         router.add("POST", "/sandbox/dns", self.publish_txt)
+        router.add("PUT", "/sandbox/smtp/bounce-target", self.set_bounce_target)
 
     def _filters(self, request: Request) -> tuple[str | None, str | None]:
         return request.arg("channel") or None, request.arg("to") or None
@@ -236,6 +237,19 @@ class SandboxWeb:
             return json_response(400, {"message": 'expected {"name": "…", "value": "…"}'})
         self.ctx.txt_records[spec["name"].rstrip(".").lower()] = spec["value"]
         return json_response(201, {"name": spec["name"], "value": spec["value"]})
+
+    def set_bounce_target(self, request: Request) -> Response:
+        """Where bounce reports go: ``{"host": "127.0.0.1", "port": 2525}``, or ``{"host": null}``."""
+        try:
+            spec = request.json()
+            host = spec.get("host") if isinstance(spec, dict) else None
+            port = int(spec.get("port", 25)) if isinstance(spec, dict) else 0
+        except (ValueError, TypeError):
+            return json_response(400, {"message": 'expected {"host": "…", "port": 25}'})
+        if host is not None and (not isinstance(host, str) or not 0 < port < 65536):
+            return json_response(400, {"message": 'expected {"host": "…", "port": 25}'})
+        self.ctx.bounce_target = (host, port) if host else None
+        return json_response(200, {"host": host, "port": port if host else None})
 
     def stats(self, request: Request) -> Response:
         counts: dict[str, int] = self.ctx.stats.snapshot()

@@ -6,6 +6,7 @@ import click
 
 from hub.cli.admin import admin_cli
 from hub.cli.audit import audit_cli
+from hub.cli.bounces import bounces_cli
 from hub.cli.context import pass_hub  # noqa: F401  (re-exported for subcommand modules)
 from hub.cli.db import db_cli
 from hub.cli.directory import admin_cli as _admin_with_directory  # noqa: F401  (adds its groups)
@@ -45,6 +46,7 @@ main.add_command(staff_cli)
 main.add_command(admin_cli)
 main.add_command(token_cli)
 main.add_command(audit_cli)
+main.add_command(bounces_cli)
 main.add_command(health_cmd)
 main.add_command(watchdog_cmd)
 

@@ -113,11 +113,14 @@ def demo_cmd(residents: int) -> None:
     ``$HUB_DATA_DIR/sandbox.env``, which every hub command (this web app, the worker, ``hub send``
     in another terminal) reads outside production. The file is removed when the demo stops.
     """
+    from aiosmtpd.controller import Controller
     from werkzeug.serving import make_server
 
     from hub.app import create_app
-    from hub.demo.dkim import demo_dkim
+    from hub.bounces.receiver import bounce_server
+    from hub.demo.mail import DEMO_BOUNCE_DOMAIN, demo_dkim
     from sandbox import SANDBOX_KARADEN_CALLBACK_SECRET, Sandbox, hub_env, write_env_file
+    from sandbox.smtp import free_port
 
     base = Settings.from_env(os.environ)  # the environment only: where the sandbox and the hub go
     _refuse_in_production(base)
@@ -129,11 +132,14 @@ def demo_cmd(residents: int) -> None:
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
     workers: list[subprocess.Popen[bytes]] = []
     server = None
+    bounces: Controller | None = None
     watchdog_stop = threading.Event()
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        dkim_env = demo_dkim(Path(base.data_dir), sandbox)
-        write_env_file(env_file, sandbox.http_url, sandbox.smtp_port, extra=dkim_env)
+        # Signed mail and bounces, as a configured city has them: the sandbox verifies each
+        # signature, and its "bounce" faults report to the demo's own bounce receiver.
+        mail_env = {**demo_dkim(Path(base.data_dir), sandbox), "HUB_BOUNCE_DOMAIN": DEMO_BOUNCE_DOMAIN}
+        write_env_file(env_file, sandbox.http_url, sandbox.smtp_port, extra=mail_env)
         app = create_app()  # reads the file just written (real environment variables win)
         rt: Runtime = app.extensions["hub"]
         settings = rt.settings
@@ -142,7 +148,10 @@ def demo_cmd(residents: int) -> None:
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
             give_operators_contacts(session)
-        worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **dkim_env, **os.environ}
+        bounces = bounce_server(rt, "127.0.0.1", free_port("127.0.0.1"))
+        bounces.start()
+        sandbox.set_bounce_target("127.0.0.1", bounces.port)
+        worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **mail_env, **os.environ}
         workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
         server = make_server("127.0.0.1", port, app, threaded=True)
         # The demo's own `hub watchdog`: a killed demo worker alarms the 防災 staff in the sandbox inbox.
@@ -172,6 +181,8 @@ def demo_cmd(residents: int) -> None:
         stop_workers(workers)
         if server is not None:
             server.server_close()
+        if bounces is not None:
+            bounces.stop()
         sandbox.stop()
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.base import Batch, Channel, Recipient, Rendered
+from channels.base import RETURN_PATH, Batch, Channel, Recipient, Rendered
+from hub.bounces.addresses import return_path
 from hub.config import Settings
 from hub.models import Contact, Department, Message, MessageBody, Mode
 from hub.notices.personal import is_personal, personal_contents
@@ -71,10 +72,15 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
         # Not in the stored bodies (only text is): LINE makes its buttons of it, in the text's language.
         contents = {language: replace(c, meta={**c.meta, "poll": poll_of(message, language)})
                     for language, c in contents.items()}
-    links = {}
+    links: dict[int, Mapping[str, str]] = {}
     if channel.personal_links and settings is not None:
         links = links_for(settings, message.id, channel.name, [(r.delivery_id, r.contact_id) for r in recipients],
                           asks_question=poll is not None)
+    if channel.bounces_to_return_path and settings is not None and settings.bounce_domain:
+        key, domain = settings.secret_key, settings.bounce_domain
+        for r in recipients:
+            own = return_path(key, domain, r.delivery_id)
+            links[r.delivery_id] = {**links.get(r.delivery_id, {}), RETURN_PATH: own}
     return Batch(
         message_id=message.id, batch_no=batch_no, recipients=list(recipients), contents=contents, links=links,
         personal=personal,
@@ -83,21 +89,25 @@ def build_batch(session: Session, message: Message, channel: Channel, batch_no: 
     )
 
 
-def held_back(session: Session, message: Message, contact_ids: Sequence[int | None]) -> dict[int, str]:
+def held_back(session: Session, message: Message, contact_ids: Sequence[int | None],
+              channel: str = "") -> dict[int, str]:
     """The last check right before sending, one query per batch: the contacts not to send to now,
     each with its skip reason — erased since the send was planned (``erased``: planning may have read
-    them just before the erasure committed), or not a drill participant for an exercise
-    (``exercise_only``)."""
+    them just before the erasure committed), not a drill participant for an exercise
+    (``exercise_only``), or, on e-mail, an address reported unknown since (``address_bounced``)."""
     ids = [c for c in contact_ids if c is not None]
     if not ids:
         return {}
     exercise = message.mode != Mode.ACTUAL
     # For an exercise, a contact deleted since planning is no drill participant either.
     held = dict.fromkeys(ids, "exercise_only") if exercise else {}
-    for contact_id, participant, erased_at in session.execute(
-            select(Contact.id, Contact.exercise_participant, Contact.erased_at).where(Contact.id.in_(ids))):
+    for contact_id, participant, erased_at, bounced_at in session.execute(
+            select(Contact.id, Contact.exercise_participant, Contact.erased_at, Contact.email_bounced_at)
+            .where(Contact.id.in_(ids))):
         if erased_at is not None:
             held[contact_id] = "erased"
-        elif participant:
+        elif channel == "email" and bounced_at is not None:
+            held[contact_id] = "address_bounced"
+        elif participant or not exercise:
             held.pop(contact_id, None)
     return held

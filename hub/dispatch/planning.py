@@ -161,7 +161,7 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
     # The message's category narrows it to residents who want that category (hub/residents).
     wanted = contact_ids_query(audience, distinct=False, category=message.category_code)
     page: Select[Any] = wanted.with_only_columns(
-        Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields)
+        Contact.id, Contact.language, Contact.kind, *(getattr(Contact, f) for f in fields), Contact.email_bounced_at
     ).where(Contact.id > after)
     if message.mode != Mode.ACTUAL:
         page = page.where(Contact.exercise_participant.is_(True))
@@ -187,6 +187,8 @@ def _audience_page(session: Session, message: Message, channels: Sequence[Channe
             if contact.kind == ContactKind.RESIDENT and (contact.id, channel.name) not in consented:
                 # A resident who stopped this channel is shown as such, not as never asked.
                 reason: str | None = "opted_out" if (contact.id, channel.name) in stopped else "no_consent"
+            elif channel.address_field == "email" and contact.email_bounced_at is not None:
+                reason = "address_bounced"  # reported unknown by its own server; cleared when it changes
             else:
                 reason = channel.check_address(address)
             rows.append(_row(message, channel.name, contact.id, address, contact.language, reason, now))

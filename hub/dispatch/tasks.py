@@ -220,7 +220,7 @@ def send_batch(message_id: int, channel_name: str, batch_no: int) -> dict[str, i
         rows = claim_batch(session, message_id, channel_name, batch_no, owner)
         if not rows:
             return {}
-        blocked = held_back(session, message, [r.contact_id for r in rows])
+        blocked = held_back(session, message, [r.contact_id for r in rows], channel.name)
         if erased := [r.id for r in rows if r.contact_id is not None and blocked.get(r.contact_id) == ERASED_REASON]:
             mask_when_settled(session, erased)  # the sweeper masks them once skipped
         recipients = [Recipient(r.id, r.address, r.language, r.contact_id) for r in rows]

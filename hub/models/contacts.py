@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Base, BigId, UtcDateTime, utcnow
@@ -61,6 +61,10 @@ class Contact(Base):
     # Set when the person's details were erased (hub/contacts/erasure.py): the row stays, without a
     # name or address, so its consents, answers and delivery history keep pointing at someone.
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set when a remote server reported the e-mail address unknown (a 5.1.x bounce, hub/bounces):
+    # no more e-mail goes to it until the address changes, which clears both.
+    email_bounced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    email_bounce: Mapped[str | None] = mapped_column(String(240))  # "5.1.1 <the server's words>"
 
     department: Mapped[Department | None] = relationship()
     categories: Mapped[list[Category]] = relationship(secondary=contact_categories)
@@ -116,3 +120,11 @@ class ErasureFollowUp(Base):
     __tablename__ = "erasure_follow_ups"
 
     delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+
+
+@event.listens_for(Contact.email, "set")
+def _new_address_has_no_bounce(contact: Contact, value: str | None, old: object, _initiator: object) -> None:
+    # Whoever changes the address (the resident, a sender, an import) gets it tried again.
+    if value != old:
+        contact.email_bounced_at = None
+        contact.email_bounce = None

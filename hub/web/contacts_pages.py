@@ -167,7 +167,15 @@ def _contact_page(s: Session, principal: Principal, contact: Contact, scope: Sco
                                      .order_by(CalloutTarget.id.desc()).limit(100))]
     may_erase = contact.erased_at is None and may_manage_contact(principal, contact.department_id, scope.registry)
     return render_template("contacts/contact.html", c=row, consents=consents, choices=choices, deliveries=deliveries,
-                           answers=answers, may_erase=may_erase, erased_at=contact.erased_at, **extra)
+                           answers=answers, may_erase=may_erase, erased_at=contact.erased_at,
+                           bounced_at=contact.email_bounced_at, bounce=_bounce_reason(contact.email_bounce, shown),
+                           **extra)
+
+
+def _bounce_reason(recorded: str | None, shown: bool) -> str:
+    """"5.1.1: <the server's words>"; the words name the address, so only for those who may see it."""
+    status, _, words = (recorded or "").partition(" ")
+    return f"{status}: {words}" if shown and words else status
 
 
 @web_bp.post("/contacts/<int:contact_id>/erase")

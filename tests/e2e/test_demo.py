@@ -44,6 +44,10 @@ def test_demo_serves_and_send_prints_counts(tmp_path: Path) -> None:
             pytest.fail("the demo did not serve within 3 minutes")
         assert "demo-token" in (tmp_path / "demo.log").read_text()
 
+        # One resident's mail server will refuse the e-mail after the relay took it: the bounce comes
+        # back to the demo's own receiver (hub bounces) and fails that row.
+        requests.post(f"http://127.0.0.1:{sandbox_http}/sandbox/faults",
+                      json={"channel": "email", "kind": "bounce", "count": 1}, timeout=5).raise_for_status()
         out = subprocess.run(
             [*hub, "send", "--title", "地震情報", "--body", "震度5弱を観測しました。", "--channels",
              "sms,email,line,x,rss,voice", "--audience", "all", "--mode", "exercise", "--wait", "--json"],
@@ -63,6 +67,15 @@ def test_demo_serves_and_send_prints_counts(tmp_path: Path) -> None:
                              timeout=5).json()
         mails = mails["items"] if isinstance(mails, dict) else mails
         assert mails and {m["meta"]["dkim"]["result"] for m in mails} == {"pass"}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = json.loads(subprocess.run([*hub, "status", str(result["message_id"]), "--json"], env=env,
+                                               capture_output=True, text=True, timeout=60, check=True).stdout)
+            if status["channels"]["email"]["failed"] >= 1:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"the bounce did not fail its e-mail row: {status['channels']['email']}")
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         try:

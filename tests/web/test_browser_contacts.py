@@ -101,3 +101,34 @@ def test_a_sender_erases_a_staff_contact_on_their_request(
     with runtime.session() as s:
         [entry] = s.scalars(select(AuditLog).where(AuditLog.action == "contact.erased"))
         assert (entry.actor, entry.detail["source"]) == ("bousai1", "operator:削除請求 第3号")
+
+
+def test_a_contact_whose_mail_came_back_unknown_says_so_on_their_page(
+    app: Flask, runtime: Runtime, browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from sqlalchemy import select
+
+    from hub.models import Contact, Department, utcnow
+
+    seed(app)
+    with runtime.session() as s:
+        bousai = s.scalar(select(Department).where(Department.code == "bousai"))
+        staff = Contact(kind="staff", name="防災 花子", department=bousai, email="hanako@city.example.jp")
+        s.add(staff)
+        s.flush()
+        # What hub/bounces records for a 5.1.1 report (tests/residents/test_bounces.py makes one for real).
+        staff.email_bounced_at = utcnow()
+        staff.email_bounce = "5.1.1 550 5.1.1 <hanako@city.example.jp>: Recipient address rejected: User unknown"
+        staff_id = staff.id
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    sign_in(web, base, "bousai1")
+    web.get(f"{base}/contacts/{staff_id}")
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "bounce-note"))
+    note = web.find_element(By.ID, "bounce-note")
+    assert note.is_displayed() and "宛先不明" in note.text and "User unknown" in note.text
+    # Right under the name, before the facts: the first thing read about this person.
+    assert note.location["y"] < web.find_element(By.ID, "contact-email").location["y"]
+    _shoot(web, tmp_path, "contact-bounced")

@@ -1,4 +1,4 @@
-"""The demo signs its e-mail with DKIM like a configured city would, and the sandbox checks it."""
+"""The demo's e-mail is signed (DKIM) and bounces come back, as at a configured city; the sandbox checks both."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 DEMO_DKIM_DOMAIN = "city.example.jp"  # the demo departments' senders
 DEMO_DKIM_SELECTOR = "sandbox"
 DEMO_KEY_FILE = "sandbox-dkim.pem"
+DEMO_BOUNCE_DOMAIN = "bounce.city.example.jp"  # the demo's return paths (hub/bounces)
 
 
 def demo_dkim(data_dir: Path, sandbox: Sandbox) -> dict[str, str]:
