@@ -76,3 +76,21 @@ class Follower:
         result = self.sb.emit_line_event({**event, "source": {"type": "user", "userId": self.user}})
         assert result["status"] == 200, result
         return next_item(self.sb, self.user, seen)
+
+
+BOUNCE_WORDS = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+
+
+def bounced_staff(runtime: Runtime, name: str, address: str) -> int:
+    """A 防災 staff member whose e-mail was reported unknown, as hub/bounces records a 5.1.1 report
+    (tests/residents/test_bounces.py makes such reports for real)."""
+    from hub.models import Department, utcnow
+
+    with runtime.session() as s:
+        bousai = s.scalar(select(Department).where(Department.code == "bousai"))
+        staff = Contact(kind="staff", name=name, department=bousai, email=address)
+        s.add(staff)
+        s.flush()
+        staff.email_bounced_at = utcnow()  # after the address: setting one clears the mark
+        staff.email_bounce = "5.1.1 " + BOUNCE_WORDS.format(address=address)
+        return staff.id

@@ -21,7 +21,7 @@ from sandbox import SandboxClient
 from sandbox.dsn import delivery_report
 from sandbox.smtp import free_port
 from tests.api.support import login, seed
-from tests.residents.support import OSHU, add_resident
+from tests.residents.support import OSHU, add_resident, bounced_staff
 from tests.support.hubtools import rows, send, wait_for
 
 BOUNCE_DOMAIN = "bounce.city.example.jp"
@@ -195,16 +195,7 @@ def test_the_servers_words_are_shown_only_to_those_who_may_see_addresses(
         receiver: int, app: Flask, runtime: Runtime) -> None:
     # A staff member's bounce, on their department's page: a viewer sees that mail stopped and
     # the code, not the server's words, which name the address.
-    from hub.models import Department, utcnow
-
-    with runtime.session() as s:
-        bousai = s.scalar(select(Department).where(Department.code == "bousai"))
-        staff = Contact(kind="staff", name="防災 太郎", department=bousai, email="taro@city.example.jp")
-        s.add(staff)
-        s.flush()
-        staff.email_bounced_at = utcnow()
-        staff.email_bounce = "5.1.1 550 5.1.1 <taro@city.example.jp>: Recipient address rejected: User unknown"
-        staff_id = staff.id
+    staff_id = bounced_staff(runtime, "防災 太郎", "taro@city.example.jp")
     for who, words_shown in (("admin", True), ("viewer", False)):
         web = app.test_client()
         login(web, who)

@@ -108,20 +108,11 @@ def test_a_contact_whose_mail_came_back_unknown_says_so_on_their_page(
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from sqlalchemy import select
 
-    from hub.models import Contact, Department, utcnow
+    from tests.residents.support import bounced_staff
 
     seed(app)
-    with runtime.session() as s:
-        bousai = s.scalar(select(Department).where(Department.code == "bousai"))
-        staff = Contact(kind="staff", name="防災 花子", department=bousai, email="hanako@city.example.jp")
-        s.add(staff)
-        s.flush()
-        # What hub/bounces records for a 5.1.1 report (tests/residents/test_bounces.py makes one for real).
-        staff.email_bounced_at = utcnow()
-        staff.email_bounce = "5.1.1 550 5.1.1 <hanako@city.example.jp>: Recipient address rejected: User unknown"
-        staff_id = staff.id
+    staff_id = bounced_staff(runtime, "防災 花子", "hanako@city.example.jp")
     base = runtime.settings.public_url.rstrip("/")
     web = browser
     sign_in(web, base, "bousai1")
