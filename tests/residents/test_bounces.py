@@ -204,3 +204,15 @@ def test_the_servers_words_are_shown_only_to_those_who_may_see_addresses(
         note = page.get_data(as_text=True).split('id="bounce-note"', 1)[1].split("</p>", 1)[0]
         assert "宛先不明" in note and "5.1.1" in note
         assert ("User unknown" in note) is words_shown and ("taro@city.example.jp" in note) is words_shown
+
+
+def test_erasing_a_person_also_erases_what_their_server_said_of_their_address(receiver: int, runtime: Runtime) -> None:
+    from hub.contacts.erasure import erase_contact
+
+    staff_id = bounced_staff(runtime, "防災 次郎", "jiro@city.example.jp")
+    with runtime.session() as s:
+        erase_contact(s, s.get(Contact, staff_id), runtime.settings.secret_key, "test", "admin")  # type: ignore[arg-type]
+    with runtime.session() as s:
+        erased = s.get(Contact, staff_id)
+        assert erased is not None and erased.email is None
+        assert (erased.email_bounce, erased.email_bounced_at) == (None, None)  # the words named the address
