@@ -63,7 +63,7 @@ def _shows_addresses(principal: Principal, contact: Contact, scope: Scope) -> bo
 
 def _filters() -> dict[str, str]:
     args = request.args
-    return {k: (args.get(k) or "").strip() for k in ("q", "kind", "department", "area", "category")}
+    return {k: (args.get(k) or "").strip() for k in ("q", "kind", "department", "area", "category", "mail")}
 
 
 def _query(scope: Scope, f: dict[str, str]) -> Select[Contact]:
@@ -96,6 +96,8 @@ def _query(scope: Scope, f: dict[str, str]) -> Select[Contact]:
     if f["category"]:
         query = query.where(Contact.id.in_(
             select(contact_categories.c.contact_id).join(Category).where(Category.code == f["category"])))
+    if f["mail"] == "bounced":  # the addresses to ask their owners about (hub/bounces)
+        query = query.where(Contact.email_bounced_at.is_not(None))
     return query
 
 
@@ -106,7 +108,7 @@ def _row(contact: Contact, shown: bool) -> dict[str, Any]:
             "department": contact.department.name if contact.department else "",
             "phone": addr(contact.phone), "email": addr(contact.email), "line_user_id": addr(contact.line_user_id),
             "areas": [a.name for a in contact.areas], "categories": [c.name for c in contact.categories],
-            "active": contact.active, "masked": not shown}
+            "active": contact.active, "masked": not shown, "email_bounced": contact.email_bounced_at is not None}
 
 
 @web_bp.get("/contacts")

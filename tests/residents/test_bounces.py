@@ -216,3 +216,19 @@ def test_erasing_a_person_also_erases_what_their_server_said_of_their_address(re
         erased = s.get(Contact, staff_id)
         assert erased is not None and erased.email is None
         assert (erased.email_bounce, erased.email_bounced_at) == (None, None)  # the words named the address
+
+
+def test_the_contact_list_finds_the_addresses_that_came_back(receiver: int, app: Flask, runtime: Runtime) -> None:
+    # A clerk's follow-up list: who to ask for a new address, also as CSV.
+    bounced = bounced_staff(runtime, "防災 三郎", "saburo@city.example.jp")
+    add_resident(runtime, name="届く 住民", email=FINE)
+    web = app.test_client()
+    login(web, "admin")
+    everyone = web.get("/contacts").get_data(as_text=True)
+    assert "防災 三郎" in everyone and "届く 住民" in everyone
+    assert everyone.count('class="bounced"') == 1
+    only = web.get("/contacts?mail=bounced").get_data(as_text=True)
+    assert f'data-id="{bounced}"' in only and only.count('class="contact-row"') == 1
+    assert '<option value="bounced" selected>' in only
+    exported = web.get("/contacts/export.csv?mail=bounced").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert len(exported) == 2 and "saburo@city.example.jp" in exported[1]

@@ -123,3 +123,16 @@ def test_a_contact_whose_mail_came_back_unknown_says_so_on_their_page(
     # Right under the name, before the facts: the first thing read about this person.
     assert note.location["y"] < web.find_element(By.ID, "contact-email").location["y"]
     _shoot(web, tmp_path, "contact-bounced")
+
+    # The clerk's follow-up list: the contacts whose mail came back, each marked in the list.
+    from selenium.webdriver.support.ui import Select
+
+    web.get(f"{base}/contacts")
+    Select(web.find_element(By.ID, "mail")).select_by_value("bounced")
+    web.find_element(By.ID, "search").click()
+    WebDriverWait(web, 10).until(lambda w: "mail=bounced" in w.current_url)
+    listed = web.find_elements(By.CSS_SELECTOR, "tr.contact-row")
+    assert [r.get_attribute("data-id") for r in listed] == [str(staff_id)]
+    badge = listed[0].find_element(By.CSS_SELECTOR, ".bounced")
+    assert badge.text == "不達" and badge.is_displayed()
+    _shoot(web, tmp_path, "contacts-bounced")
