@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from channels.base import skip_message
 from hub.dispatch.retry import backoff_seconds, clock_time
 from hub.models import Department, WorkerLease, audit, utcnow
 from hub.models.relay import (
@@ -186,7 +187,9 @@ def _claim(session: Session, rt: Runtime, target_id: int, task_id: str, worker: 
     for _ in range(len(callout.chain)):
         channel = callout.chain[target.step_index]
         address = getattr(target.contact, ADDRESS_FIELDS[channel]) if target.contact.active else None
-        if address:
+        # An address its own server reported unknown (hub/bounces) would only cost the step's wait.
+        unusable = "address_bounced" if channel == "email" and target.contact.email_bounced_at else None
+        if address and unusable is None:
             again = _to_retry(session, target)
             if again is not None:
                 # The provider refused this step for now: the same attempt row is sent again.
@@ -212,14 +215,16 @@ def _claim(session: Session, rt: Runtime, target_id: int, task_id: str, worker: 
                 first = surveys.next_question(callout.survey_snapshot, {}, kinds=("choice", "number"))
                 target.voice_question = first["key"] if first else None
             return _Claimed(_step_of(session, rt, callout, target, attempt), recovering=False)
+        reason = unusable or "no_address"
         skipped = ContactAttempt(callout_id=callout.id, target_id=target.id, cycle=target.cycle,
                                  step_index=target.step_index, channel=channel, state=AttemptState.SKIPPED,
-                                 reason="no_address", error="この連絡手段の宛先が登録されていません",
+                                 reason=reason,
+                                 error=skip_message(reason) if unusable else "この連絡手段の宛先が登録されていません",
                                  at=clock.now(), finished_at=clock.now())
         session.add(skipped)
         session.flush()
         audit(session, "relay", "relay.step", skipped, target=target.id, channel=channel,
-              state=AttemptState.SKIPPED, reason="no_address", cycle=skipped.cycle, step=skipped.step_index)
+              state=AttemptState.SKIPPED, reason=reason, cycle=skipped.cycle, step=skipped.step_index)
         if not _advance(target, callout):
             break
     # A whole round of skips: no step of the chain can reach this person.
