@@ -38,7 +38,7 @@ MIN_BITS = 1024  # RFC 8301: verifiers refuse smaller keys
 _WSP = re.compile(rb"[ \t]+")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SELECTOR = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-_DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
+DOMAIN_NAME = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
 
 
 class DkimKeyError(ValueError):
@@ -53,7 +53,7 @@ class DkimSigner:
 
     @classmethod
     def from_pem(cls, pem: bytes, domain: str, selector: str) -> DkimSigner:
-        if not _DOMAIN.match(domain):
+        if not DOMAIN_NAME.match(domain):
             raise DkimKeyError(f"DKIMのドメイン「{domain}」が正しくありません（例: city.example.jp）")
         if not _SELECTOR.match(selector):
             raise DkimKeyError(f"DKIMのセレクター「{selector}」が正しくありません（英数字とハイフン、例: hub2026）")

@@ -307,6 +307,12 @@ class Settings:
     def check_startup(self, channels: list[str]) -> None:
         if "email" in channels:
             self.check_dkim()
+            from channels.dkim import DOMAIN_NAME
+
+            if self.bounce_domain and not DOMAIN_NAME.match(self.bounce_domain):
+                # It becomes every e-mail's MAIL FROM: a typo here fails every send at the relay.
+                raise ConfigError(f"HUB_BOUNCE_DOMAIN「{self.bounce_domain}」はドメイン名ではありません"
+                                  "（例: bounce.city.example.jp）。")
         if not self.is_production:
             return
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
@@ -111,8 +112,15 @@ class BounceHandler:
         return "250 2.0.0 Ok: recorded"
 
 
-def bounce_server(rt: Runtime, host: str, port: int) -> Controller:
-    """The server, not yet started (``.start()`` / ``.stop()``)."""
+def bounce_server(rt: Runtime, host: str, port: int, tls_cert: str | None = None,
+                  tls_key: str | None = None) -> Controller:
+    """The server, not yet started (``.start()`` / ``.stop()``). With a certificate it offers
+    STARTTLS: a report carries the original's headers (the resident's address, the subject), and
+    reporting servers use TLS whenever it is offered."""
+    tls = None
+    if tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(tls_cert, tls_key or None)
     return Controller(BounceHandler(rt), hostname=host, port=port, server_hostname=rt.settings.bounce_domain or None,
                       data_size_limit=MAX_MESSAGE_BYTES, auth_require_tls=False, enable_SMTPUTF8=True,
-                      ident="bousai-hub bounces")
+                      ident="bousai-hub bounces", tls_context=tls)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -232,3 +233,33 @@ def test_the_contact_list_finds_the_addresses_that_came_back(receiver: int, app:
     assert '<option value="bounced" selected>' in only
     exported = web.get("/contacts/export.csv?mail=bounced").get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert len(exported) == 2 and "saburo@city.example.jp" in exported[1]
+
+
+def test_a_bounce_domain_that_is_not_a_domain_stops_the_start(settings: Settings) -> None:
+    from hub.config import ConfigError
+
+    with pytest.raises(ConfigError, match="HUB_BOUNCE_DOMAIN"):
+        replace(settings, bounce_domain="bounce city").check_startup(["email"])
+    replace(settings, bounce_domain="bounce.city.example.jp").check_startup(["email"])
+
+
+def test_the_receiver_offers_starttls_with_a_certificate(app: Flask, runtime: Runtime, tmp_path: Path) -> None:
+    # Reports carry the original's headers (the resident's address): they travel encrypted when
+    # the reporting server can, as every major one does when STARTTLS is offered.
+    import ssl
+
+    from tests.support.certs import make_pki
+
+    pki = make_pki(tmp_path)
+    server = bounce_server(runtime, "127.0.0.1", free_port("127.0.0.1"), str(pki.cert_file), str(pki.key_file))
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("starttls")
+            smtp.starttls(context=ssl.create_default_context(cafile=str(pki.ca_file)))
+            smtp.ehlo()
+            assert smtp.mail("")[0] == 250
+            assert smtp.rcpt("postmaster@bounce.city.example.jp")[0] == 550
+    finally:
+        server.stop()
