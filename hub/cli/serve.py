@@ -160,6 +160,8 @@ def demo_cmd(residents: int) -> None:
         click.echo("=" * 64)
         click.echo(f" ハブ / hub:            {settings.public_url}/")
         click.echo(f" サンドボックス受信箱:  {sandbox.http_url}/sandbox/")
+        click.echo(f" メール / e-mail:       DKIM d={mail_env['HUB_SMTP_DKIM_DOMAIN']}, "
+                   f"bounces → 127.0.0.1:{bounces.port} ({DEMO_BOUNCE_DOMAIN})")
         click.echo(f" API token (demo):      {DEMO_TOKEN}  (admin)")
         for username, password in DEMO_PASSWORDS.items():
             click.echo(f" ログイン / login:      {username} / {password}")
