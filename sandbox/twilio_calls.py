@@ -187,8 +187,10 @@ class TwilioCalls:
         self.store.add(record)
         if twiml and record.outcome == "completed":
             self._deliver(record, twiml)
-        self._schedule_progress(record)
+        # The answer first, as Twilio's is: "queued". With no delay the progress job could otherwise
+        # move the record to "ringing" before it was written (a loaded machine saw this).
         response = json_response(201, record.resource())
+        self._schedule_progress(record)
         if fault is not None and fault.kind == "timeout":
             response.delay = fault.timeout_delay
         return response

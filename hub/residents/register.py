@@ -178,6 +178,7 @@ def confirm(session: Session, settings: Settings, request: Request) -> tuple[Con
         contact = Contact(kind=ContactKind.RESIDENT, name="", email=request.email, language=JAPANESE)
         session.add(contact)
         session.flush()
+    _mailbox_works(session, contact)
     choices.give_consent(session, contact, "email", choices.WEB_REGISTER)
     choices.choose(session, contact, categories=request.categories, areas=request.areas,
                    language=request.language if request.language in LANGUAGES else None,
@@ -210,6 +211,15 @@ def add_mailbox(session: Session, request: Request) -> Contact:
         audit(session, actor, "contact.merged", earlier, into=contact.id)
     replaced = contact.email is not None and contact.email.lower() != request.email.lower()
     contact.email = request.email
+    _mailbox_works(session, contact)
     choices.give_consent(session, contact, "email", choices.WEB_PREFERENCES)
     audit(session, actor, "contact.email_added", contact, replaced=replaced)
     return contact
+
+
+def _mailbox_works(session: Session, contact: Contact) -> None:
+    """The confirmation mail was opened: the mailbox receives mail now, whatever an earlier bounce
+    report said of it (a mailbox deleted and made again under the same address)."""
+    if contact.email_bounced_at is not None:
+        audit(session, choices.actor_of(contact), "contact.email_bounce_cleared", contact, source="double_opt_in")
+        contact.email_bounced_at = contact.email_bounce = None

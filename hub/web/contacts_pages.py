@@ -171,6 +171,8 @@ def _contact_page(s: Session, principal: Principal, contact: Contact, scope: Sco
     return render_template("contacts/contact.html", c=row, consents=consents, choices=choices, deliveries=deliveries,
                            answers=answers, may_erase=may_erase, erased_at=contact.erased_at,
                            bounced_at=contact.email_bounced_at, bounce=_bounce_reason(contact.email_bounce, shown),
+                           may_clear_bounce=contact.email_bounced_at is not None and may_manage_contact(
+                               principal, contact.department_id, scope.registry),
                            **extra)
 
 
@@ -209,6 +211,28 @@ def contact_erase(contact_id: int) -> ResponseReturnValue:
     if not done.already:
         flash(_("連絡先を消去しました（宛先を伏せた配信記録 {masked} 件、送信を取りやめた配信 {skipped} 件）")
               .format(masked=done.masked + done.in_hand, skipped=done.skipped), "ok")
+    return redirect(url_for("web.contact_page", contact_id=contact_id))
+
+
+@web_bp.post("/contacts/<int:contact_id>/clear-bounce")
+@login_required
+def contact_clear_bounce(contact_id: int) -> ResponseReturnValue:
+    """The person says their mailbox works again (same address): e-mail is tried again. The same
+    policy as editing the contact; audited, with the mark that was cleared."""
+    principal = _operator()
+    with runtime().session() as s:
+        contact = s.get(Contact, contact_id)
+        scope = _scope(s, principal)
+        if contact is None or not scope.sees(contact):
+            abort(404)
+        if not may_manage_contact(principal, contact.department_id, scope.registry):
+            abort(403)
+        if contact.email_bounced_at is not None:
+            audit(s, principal.username, "contact.email_bounce_cleared", contact,
+                  status=(contact.email_bounce or "").split(" ")[0])
+            contact.email_bounced_at = contact.email_bounce = None
+            s.commit()
+            flash(_("メールの送信を再開します（次の配信から送ります）"), "ok")
     return redirect(url_for("web.contact_page", contact_id=contact_id))
 
 

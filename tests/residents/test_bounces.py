@@ -263,3 +263,57 @@ def test_the_receiver_offers_starttls_with_a_certificate(app: Flask, runtime: Ru
             assert smtp.rcpt("postmaster@bounce.city.example.jp")[0] == 550
     finally:
         server.stop()
+
+
+def test_a_resident_who_confirms_the_same_address_again_gets_mail_again(
+        receiver: int, app: Flask, runtime: Runtime, sandbox_client: SandboxClient) -> None:
+    # Their mailbox was deleted and made again: the confirmation mail they open proves it works.
+    import re
+
+    from hub.models import utcnow
+    from tests.api.support import csrf
+
+    contact_id = add_resident(runtime, name="戻った 住民", email=GONE)
+    with runtime.session() as s:
+        contact = s.get(Contact, contact_id)
+        assert contact is not None
+        contact.email_bounced_at, contact.email_bounce = utcnow(), "5.1.1 User unknown"
+    web = app.test_client()
+    web.get("/register")
+    assert web.post("/register", data={"csrf_token": csrf(web), "email": GONE, "category": ["bousai"],
+                                       "area": [OSHU]}).status_code == 200
+    wait_for(lambda: len(sandbox_client.inbox("email", to=GONE)) == 1)
+    link = re.search(r"https?://\S+(/register/confirm/[\w.\-]+)", sandbox_client.inbox("email", to=GONE)[0]["text"])
+    assert link is not None
+    assert web.post(link.group(1), data={"csrf_token": csrf(web)}).status_code == 200
+    with runtime.session() as s:
+        contact = s.get(Contact, contact_id)
+        assert contact is not None and (contact.email_bounced_at, contact.email_bounce) == (None, None)
+        cleared = s.scalars(select(AuditLog.detail).where(AuditLog.action == "contact.email_bounce_cleared")).all()
+    assert cleared == [{"source": "double_opt_in"}]
+
+
+def test_an_officer_who_checked_with_the_person_resumes_their_mail(
+        receiver: int, app: Flask, runtime: Runtime) -> None:
+    from tests.api.support import csrf
+
+    staff_id = bounced_staff(runtime, "防災 四郎", "shiro@city.example.jp")
+    viewer = app.test_client()
+    login(viewer, "viewer")
+    page = viewer.get(f"/contacts/{staff_id}").get_data(as_text=True)
+    assert 'id="bounce-note"' in page and 'id="clear-bounce"' not in page, "a viewer cannot change contacts"
+    viewer.get(f"/contacts/{staff_id}")
+    assert viewer.post(f"/contacts/{staff_id}/clear-bounce", data={"csrf_token": csrf(viewer)}).status_code == 403
+
+    officer = app.test_client()
+    login(officer, "admin")
+    assert 'id="clear-bounce"' in officer.get(f"/contacts/{staff_id}").get_data(as_text=True)
+    done = officer.post(f"/contacts/{staff_id}/clear-bounce", data={"csrf_token": csrf(officer)})
+    assert done.status_code == 302
+    page = officer.get(f"/contacts/{staff_id}").get_data(as_text=True)
+    assert 'id="bounce-note"' not in page and "メールの送信を再開します" in page
+    with runtime.session() as s:
+        assert s.get(Contact, staff_id).email_bounced_at is None  # type: ignore[union-attr]
+        who = s.execute(select(AuditLog.actor, AuditLog.detail)
+                        .where(AuditLog.action == "contact.email_bounce_cleared")).all()
+    assert [tuple(w) for w in who] == [("admin", {"status": "5.1.1"})]
