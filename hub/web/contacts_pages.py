@@ -182,6 +182,17 @@ def _bounce_reason(recorded: str | None, shown: bool) -> str:
     return f"{status}: {words}" if shown and words else status
 
 
+def _managed_contact(s: Session, principal: Principal, contact_id: int) -> tuple[Contact, Scope]:
+    """The contact, if the operator may edit it: 404 outside their view, 403 if they may only read."""
+    contact = s.get(Contact, contact_id)
+    scope = _scope(s, principal)
+    if contact is None or not scope.sees(contact):
+        abort(404)
+    if not may_manage_contact(principal, contact.department_id, scope.registry):
+        abort(403)
+    return contact, scope
+
+
 @web_bp.post("/contacts/<int:contact_id>/erase")
 @login_required
 def contact_erase(contact_id: int) -> ResponseReturnValue:
@@ -190,12 +201,7 @@ def contact_erase(contact_id: int) -> ResponseReturnValue:
     principal = _operator()
     rt = runtime()
     with rt.session() as s:
-        contact = s.get(Contact, contact_id)
-        scope = _scope(s, principal)
-        if contact is None or not scope.sees(contact):
-            abort(404)
-        if not may_manage_contact(principal, contact.department_id, scope.registry):
-            abort(403)
+        contact, scope = _managed_contact(s, principal, contact_id)
         reason = " ".join(request.form.get("reason", "").split())
         error = None
         if not reason:
@@ -221,12 +227,7 @@ def contact_clear_bounce(contact_id: int) -> ResponseReturnValue:
     policy as editing the contact; audited, with the mark that was cleared."""
     principal = _operator()
     with runtime().session() as s:
-        contact = s.get(Contact, contact_id)
-        scope = _scope(s, principal)
-        if contact is None or not scope.sees(contact):
-            abort(404)
-        if not may_manage_contact(principal, contact.department_id, scope.registry):
-            abort(403)
+        contact = _managed_contact(s, principal, contact_id)[0]
         if contact.email_bounced_at is not None:
             audit(s, principal.username, "contact.email_bounce_cleared", contact,
                   status=(contact.email_bounce or "").split(" ")[0])
