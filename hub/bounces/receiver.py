@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -42,14 +41,7 @@ class NotYetRecorded(Exception):
     """The report overtook the worker's own record of the send: asked again later (SMTP 451)."""
 
 
-@dataclass(frozen=True)
-class Recorded:
-    delivery_id: int
-    outcome: str  # failed | noted (delayed and other non-final reports) | unknown_delivery
-    address_marked: bool = False
-
-
-def record_bounce(rt: Runtime, delivery_id: int, dsn: Dsn) -> Recorded:
+def record_bounce(rt: Runtime, delivery_id: int, dsn: Dsn) -> None:
     """Apply one report to its delivery row (through the status queue, like a provider's callback,
     so a report that overtakes the worker's own record is ordered the same way) and, when the
     address does not exist (5.1.x), mark the contact's e-mail so no later message is sent to it."""
@@ -57,14 +49,13 @@ def record_bounce(rt: Runtime, delivery_id: int, dsn: Dsn) -> Recorded:
         found = session.execute(select(Delivery.state, Delivery.provider_id, Delivery.contact_id, Delivery.address)
                                 .where(Delivery.id == delivery_id, Delivery.channel == "email")).first()
         if found is None:
-            return Recorded(delivery_id, "unknown_delivery")
+            return  # not an e-mail row of ours (the signature was good: a row deleted since)
         state, provider_id, contact_id, address = found
         if state in NOT_YET_RECORDED:
             raise NotYetRecorded(delivery_id)
         if not dsn.failed:
             log.info("e-mail delivery %d: %s %s (no change)", delivery_id, dsn.action, dsn.status)
-            return Recorded(delivery_id, "noted")
-        marked = False
+            return
         if dsn.address_unknown and contact_id is not None:
             marked = bool(rowcount(session.execute(
                 update(Contact)
@@ -78,7 +69,6 @@ def record_bounce(rt: Runtime, delivery_id: int, dsn: Dsn) -> Recorded:
     enqueue(rt, "email", delivery_id, StatusEvent(
         provider_id=provider_id or "", status=f"bounced {dsn.status}", outcome=Outcome.FAILED,
         error_code=dsn.status))
-    return Recorded(delivery_id, "failed", marked)
 
 
 class BounceHandler:

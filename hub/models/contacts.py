@@ -66,6 +66,9 @@ class Contact(Base):
     email_bounced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     email_bounce: Mapped[str | None] = mapped_column(String(240))  # "5.1.1 <the server's words>"
 
+    def clear_email_bounce(self) -> None:
+        self.email_bounced_at = self.email_bounce = None
+
     department: Mapped[Department | None] = relationship()
     categories: Mapped[list[Category]] = relationship(secondary=contact_categories)
     areas: Mapped[list[Area]] = relationship(secondary=contact_areas)
@@ -126,5 +129,4 @@ class ErasureFollowUp(Base):
 def _new_address_has_no_bounce(contact: Contact, value: str | None, old: object, _initiator: object) -> None:
     # Whoever changes the address (the resident, a sender, an import) gets it tried again.
     if value != old:
-        contact.email_bounced_at = None
-        contact.email_bounce = None
+        contact.clear_email_bounce()

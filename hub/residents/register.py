@@ -222,4 +222,4 @@ def _mailbox_works(session: Session, contact: Contact) -> None:
     report said of it (a mailbox deleted and made again under the same address)."""
     if contact.email_bounced_at is not None:
         audit(session, choices.actor_of(contact), "contact.email_bounce_cleared", contact, source="double_opt_in")
-        contact.email_bounced_at = contact.email_bounce = None
+        contact.clear_email_bounce()

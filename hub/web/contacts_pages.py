@@ -231,7 +231,7 @@ def contact_clear_bounce(contact_id: int) -> ResponseReturnValue:
         if contact.email_bounced_at is not None:
             audit(s, principal.username, "contact.email_bounce_cleared", contact,
                   status=(contact.email_bounce or "").split(" ")[0])
-            contact.email_bounced_at = contact.email_bounce = None
+            contact.clear_email_bounce()
             s.commit()
             flash(_("メールの送信を再開します（次の配信から送ります）"), "ok")
     return redirect(url_for("web.contact_page", contact_id=contact_id))
