@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import tempfile
 import uuid
+from pathlib import Path
+from typing import TextIO
 
 import pytest
 
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# One Redis database per pytest-xdist worker (15, 14, …): the end-to-end tests flush theirs, and
-# `make test` runs them two at a time.
-_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER % 8}")
+_HELD_LOCKS: list[TextIO] = []
+
+
+def _claim_redis_database() -> int:
+    """A Redis database that no other test process on this machine holds, kept until this process
+    exits: the end-to-end tests flush theirs, and two runs at once (`make test` runs two pytest
+    workers; a developer's run may meet another) would otherwise empty each other's queues."""
+    for database in range(15, 0, -1):
+        handle = open(Path(tempfile.gettempdir()) / f"hub-test-redis-{database}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _HELD_LOCKS.append(handle)
+        return database
+    raise RuntimeError("every Redis test database (1-15) is held by another test process on this machine")
+
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{_claim_redis_database()}"
 
 
 def in_ci() -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+from hub.models import Contact
 from hub.runtime import Runtime
 from tests.api.support import seed
 from tests.web.test_browser import _shoot, browser, sign_in  # noqa: F401  (the fixture)
@@ -136,3 +137,13 @@ def test_a_contact_whose_mail_came_back_unknown_says_so_on_their_page(
     badge = listed[0].find_element(By.CSS_SELECTOR, ".bounced")
     assert badge.text == "不達" and badge.is_displayed()
     _shoot(web, tmp_path, "contacts-bounced")
+
+    # The clerk called the person, who says the mailbox works again: one press, and the note goes.
+    listed[0].find_element(By.CSS_SELECTOR, "a").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.ID, "clear-bounce"))
+    web.find_element(By.ID, "clear-bounce").click()
+    WebDriverWait(web, 10).until(lambda w: w.find_elements(By.CSS_SELECTOR, ".flash.ok"))
+    assert "メールの送信を再開します" in web.find_element(By.CSS_SELECTOR, ".flash.ok").text
+    assert web.find_elements(By.ID, "bounce-note") == []
+    with runtime.session() as s:
+        assert s.get(Contact, staff_id).email_bounced_at is None  # type: ignore[union-attr]
