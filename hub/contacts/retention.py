@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 MIN_DAYS = 30
 ROWS_PER_ROUND = 5000  # delivery rows masked per call: one transaction stays short
-# Each erasure reads the person's delivery rows (no index on contact_id: it would cost every send),
-# so a backlog of stopped residents is worked off a few at a time.
+# A backlog of stopped residents is worked off a few at a time: each erasure is a transaction of its
+# own rows in several tables, and one round stays short beside a send.
 CONTACTS_PER_ROUND = 50
 EVERY_SECONDS = 3600.0
 AGAIN_SECONDS = 60.0  # while a backlog is left
