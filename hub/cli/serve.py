@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import signal
 import subprocess
@@ -9,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import click
@@ -47,13 +49,14 @@ def worker_argv(settings: Settings, beat: bool, concurrency: int | None,
 
 
 def start_workers(settings: Settings, beat: bool, concurrency: int | None, reserved: int,
-                  env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+                  env: dict[str, str] | None = None, output: IO[bytes] | None = None) -> list[subprocess.Popen[bytes]]:
     """A node for both lanes and, unless ``reserved`` is 0, one for alerts only: capacity that
-    no everyday notice can take, however long it is."""
-    nodes = [subprocess.Popen(worker_argv(settings, beat, concurrency), env=env)]
+    no everyday notice can take, however long it is. ``output``: where their logs go (default:
+    this process's own stdout and stderr)."""
+    argvs = [worker_argv(settings, beat, concurrency)]
     if reserved:
-        nodes.append(subprocess.Popen(worker_argv(settings, False, reserved, (ALERTS,), "alerts"), env=env))
-    return nodes
+        argvs.append(worker_argv(settings, False, reserved, (ALERTS,), "alerts"))
+    return [subprocess.Popen(argv, env=env, stdout=output, stderr=output) for argv in argvs]
 
 
 def stop_workers(nodes: list[subprocess.Popen[bytes]], patience: float = 15.0) -> None:
@@ -128,12 +131,23 @@ def demo_cmd(residents: int) -> None:
                       line_webhook_url=f"{base.public_url}/callbacks/line/webhook", callback_delay=0.5,
                       sms_webhook_url=f"{base.public_url}/callbacks/twilio/sms",
                       karaden_callback_url=f"{base.public_url}/callbacks/karaden/{SANDBOX_KARADEN_CALLBACK_SECRET}")
-    sandbox.start()
+    try:
+        sandbox.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise click.ClickException(
+            f"サンドボックスのポート（{base.sandbox_url}、SMTP {base.sandbox_smtp_port}）は使用中です。"
+            "別のデモが動いていませんか。HUB_SANDBOX_URL / HUB_SANDBOX_SMTP_PORT で変えられます "
+            "(the sandbox's ports are taken: is another demo running?)") from exc
     env_file = Path(base.data_dir) / SANDBOX_ENV_FILE
     workers: list[subprocess.Popen[bytes]] = []
     server = None
     bounces: Controller | None = None
     watchdog_stop = threading.Event()
+    worker_log: IO[bytes] | None = None
+    for chatty in ("werkzeug", "mail.log", "alembic"):  # a line per request, connection, migration
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
         # Signed mail and bounces, as a configured city has them: the sandbox verifies each
@@ -144,6 +158,14 @@ def demo_cmd(residents: int) -> None:
         rt: Runtime = app.extensions["hub"]
         settings = rt.settings
         port = urlsplit(settings.public_url).port or 8000
+        try:  # before anything else starts: a taken port is said plainly, and nothing is left running
+            server = make_server("127.0.0.1", port, app, threaded=True)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise click.ClickException(
+                f"ハブのポート {port} は使用中です。別のデモやサーバーが動いていませんか。HUB_PUBLIC_URL で変えられます "
+                f"(port {port} is taken: is another demo running?)") from exc
         upgrade(settings.database_url)
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
@@ -152,8 +174,12 @@ def demo_cmd(residents: int) -> None:
         bounces.start()
         sandbox.set_bounce_target("127.0.0.1", bounces.port)
         worker_env = {**hub_env(sandbox.http_url, sandbox.smtp_port), **mail_env, **os.environ}
-        workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env)
-        server = make_server("127.0.0.1", port, app, threaded=True)
+        # The workers' logs (a line per task, every few seconds) go to a file: the terminal keeps
+        # the addresses and logins below in sight, and shows only warnings and errors.
+        worker_log_path = Path(base.data_dir) / "logs" / "worker.log"
+        worker_log_path.parent.mkdir(parents=True, exist_ok=True)
+        worker_log = worker_log_path.open("ab")
+        workers = start_workers(settings, beat=True, concurrency=2, reserved=1, env=worker_env, output=worker_log)
         # The demo's own `hub watchdog`: a killed demo worker alarms the 防災 staff in the sandbox inbox.
         threading.Thread(target=run_forever, args=(app, watchdog_stop), name="hub-watchdog", daemon=True).start()
         click.echo("")
@@ -166,6 +192,7 @@ def demo_cmd(residents: int) -> None:
         for username, password in DEMO_PASSWORDS.items():
             click.echo(f" ログイン / login:      {username} / {password}")
         click.echo(f" サンドボックス設定:    {env_file} (hub commands read it while the demo runs)")
+        click.echo(f" ワーカーのログ / log:  {worker_log_path}")
         click.echo(f" 例: HUB_TOKEN={DEMO_TOKEN} .venv/bin/hub send --title 訓練 --body 本文 "
                    "--channels sms,email,line,x,rss,voice --audience all --mode exercise --wait --json")
         click.echo(" Ctrl-C で停止 / stop with Ctrl-C")
@@ -181,6 +208,8 @@ def demo_cmd(residents: int) -> None:
         watchdog_stop.set()
         env_file.unlink(missing_ok=True)
         stop_workers(workers)
+        if worker_log is not None:
+            worker_log.close()
         if server is not None:
             server.server_close()
         if bounces is not None:

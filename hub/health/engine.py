@@ -48,6 +48,7 @@ class WorkerView:
     last_seen_at: datetime  # by the worker's own clock: for people, not for judging
     alive: bool
     silent_seconds: float  # how long the watcher has seen no beat
+    stopped: bool = False  # shut down cleanly (a deploy, a restart), as opposed to gone silent
 
 
 @dataclass
@@ -99,8 +100,9 @@ def observe(rt: Runtime, queues: tuple[str, ...] | None = None) -> EngineHealth:
     settings = rt.settings
     silence = timedelta(seconds=settings.worker_silence_seconds)
     with rt.session() as session:
-        watching_since = _remember(session, "watch", "watching", now)
         workers = _workers(session, now, silence)
+        fleet = "live" if any(w.alive for w in workers) else "none"
+        without_since = _remember(session, "fleet", fleet, now)
         sends, stalled = _sends(session, now, timedelta(seconds=settings.stall_alarm_seconds))
     health = EngineHealth(state=OK, checked_at=now, workers_required=not settings.tasks_eager,
                           workers=workers, stalled=stalled)
@@ -110,9 +112,11 @@ def observe(rt: Runtime, queues: tuple[str, ...] | None = None) -> EngineHealth:
         health.lanes.append(LaneView(name=name, queued=depths[name], pending=sum(s.busy for s in rows),
                                      oldest_pending_seconds=_oldest(rows, now)))
     health.oldest_pending_seconds = _oldest(sends, now)
-    # With no heartbeat ever seen, give a fleet that is just starting one silence period.
-    never_seen = not workers and now - watching_since < silence
-    if health.workers_required and not health.live_workers and not never_seen:
+    # A worker that went silent has had its silence period already. Workers that all shut down
+    # cleanly (a deploy restarting them), or none ever seen (a fleet starting), get one silence
+    # period on this watcher's clock to come back before it is an outage.
+    went_silent = any(not w.stopped for w in workers)
+    if health.workers_required and fleet == "none" and (went_silent or now - without_since >= silence):
         health.state = NO_WORKER
     elif stalled:
         health.state = STALLED
@@ -143,7 +147,8 @@ def _workers(session: Session, now: datetime, silence: timedelta) -> list[Worker
         last_seen = clock.aware(hb.last_seen_at)
         if alive or now - last_seen < SHOWN_FOR:
             views.append(WorkerView(node=hb.node, host=hb.host, lanes=[x for x in hb.lanes.split(",") if x],
-                                    last_seen_at=last_seen, alive=alive, silent_seconds=round(silent, 1)))
+                                    last_seen_at=last_seen, alive=alive, silent_seconds=round(silent, 1),
+                                    stopped=hb.stopped_at is not None))
         elif now - last_seen > FORGOTTEN_AFTER:
             session.delete(hb)
             session.execute(delete(EngineObservation).where(EngineObservation.subject == f"worker:{hb.node}"))

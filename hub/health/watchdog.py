@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,7 +39,13 @@ def check(rt: Runtime, health: EngineHealth | None = None) -> str | None:
         raised = session.get(EngineAlarm, ENGINE)
         outstanding = raised is not None and raised.alarm_sent_at is not None
     where = EngineAlarm.kind == ENGINE
-    if not health.ok and not outstanding and flip(rt, EngineAlarm.alarm_sent_at, where, clock.now()):
+    now = clock.now()
+    # A watcher that has just started cannot tell an outage from workers that are still starting
+    # (the whole hub restarted, the watcher first): it waits one silence period of its own before
+    # it calls "no worker" an outage. One that was watching saw when the last worker went.
+    starting = health.state == NO_WORKER and now - rt.started_at < timedelta(
+        seconds=rt.settings.worker_silence_seconds)
+    if not health.ok and not starting and not outstanding and flip(rt, EngineAlarm.alarm_sent_at, where, now):
         with rt.session() as session:
             row = session.get(EngineAlarm, ENGINE)
             if row is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,7 @@ from channels.base import Channel, ChannelContext
 from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
+from hub.relay import clock
 from hub.db import session_factory
 from hub.health.provider_stats import ProviderStats
 from hub.runtime.breaker import BreakerPolicy, CircuitBreaker, make_breaker
@@ -36,6 +38,9 @@ class Runtime:
         self.lease = Lease(self.sessions, settings.lease_seconds)
         # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
         self.provider_stats = ProviderStats(self.sessions)
+        # When this process started, on the watcher's clock: it has watched the engine since then
+        # (the alarm's grace for workers still starting, hub/health/watchdog.py).
+        self.started_at: datetime = clock.now()
 
     @property
     def limiter(self) -> RateLimiter:

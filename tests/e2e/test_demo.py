@@ -76,6 +76,12 @@ def test_demo_serves_and_send_prints_counts(tmp_path: Path) -> None:
             time.sleep(1)
         else:
             pytest.fail(f"the bounce did not fail its e-mail row: {status['channels']['email']}")
+        # The terminal keeps the addresses and logins in sight: the workers' line per task goes to
+        # the log file the banner names, not between them.
+        terminal = (tmp_path / "demo.log").read_text()
+        worker_log = tmp_path / "var" / "logs" / "worker.log"
+        assert str(worker_log.relative_to(tmp_path)) in terminal or str(worker_log) in terminal
+        assert "hub.dispatch" in worker_log.read_text() and "hub.dispatch" not in terminal
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         try:

@@ -74,3 +74,63 @@ def test_healthz_raises_the_alarm_itself_when_nobody_runs_the_watchdog(
             assert time.monotonic() < deadline, "no alarm from the web process"
             time.sleep(0.2)
         assert received(rt, sandbox_client, engine_alarms(rt)[0], "line") == duty_addresses(rt, "line")
+
+
+def test_a_deploy_that_restarts_every_worker_is_not_an_outage_unless_they_stay_away(
+    engine_runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient
+) -> None:
+    node = Heartbeat("celery@node1", LANES)
+    node.start(engine_runtime)
+    clock.advance(seconds=120)  # the watcher has been watching for a while
+    assert check(engine_runtime) is None
+
+    node.stop(engine_runtime)  # the deploy stops the workers cleanly…
+    clock.advance(seconds=20)
+    assert check(engine_runtime) is None
+    clock.advance(seconds=30)
+    node.start(engine_runtime)  # …and the new ones are up within the minute
+    assert check(engine_runtime) is None
+    assert engine_alarms(engine_runtime) == []
+
+    node.stop(engine_runtime)  # the next deploy fails: nothing comes back
+    for _ in range(3):  # the watchdog's rounds
+        clock.advance(seconds=15)
+        assert check(engine_runtime) is None
+    clock.advance(seconds=31)  # a minute since the round that first saw no worker
+    assert check(engine_runtime) == "alarm"
+    [alarm] = engine_alarms(engine_runtime)
+    assert "稼働中の配信ワーカーがありません" in alarm.title
+
+
+def test_a_watcher_started_with_the_whole_hub_gives_the_workers_a_minute_to_come_up(
+    engine_settings: Settings, engine_runtime: Runtime, clock: ManualClock, sandbox_client: SandboxClient
+) -> None:
+    # Last night's run: its watcher outlived its workers, which stopped cleanly.
+    node = Heartbeat("celery@node1", LANES)
+    node.start(engine_runtime)
+    assert check(engine_runtime) is None
+    node.stop(engine_runtime)
+    assert check(engine_runtime) is None
+    clock.advance(hours=10)
+    assert check(engine_runtime) == "alarm"  # the old watcher, still running, saw them go for good
+    clock.advance(hours=1)
+    node.start(engine_runtime)
+    assert check(engine_runtime) == "recovered"
+    node.stop(engine_runtime)
+
+    # This morning the whole hub starts again, the watcher a few seconds before the workers.
+    clock.advance(hours=10)
+    morning = create_app(engine_settings).extensions["hub"]
+    assert check(morning) is None
+    clock.advance(seconds=8)
+    node.start(morning)
+    assert check(morning) is None
+    assert len(engine_alarms(morning)) == 2  # last night's alarm and recovery, nothing new
+
+    # The next morning the workers do not come up at all: a minute later it is an outage.
+    node.stop(morning)
+    clock.advance(hours=10)
+    tomorrow = create_app(engine_settings).extensions["hub"]
+    assert check(tomorrow) is None
+    clock.advance(seconds=61)
+    assert check(tomorrow) == "alarm"
