@@ -164,7 +164,8 @@ def demo_cmd(residents: int) -> None:
             if exc.errno != errno.EADDRINUSE:
                 raise
             raise click.ClickException(
-                f"ハブのポート {port} は使用中です。別のデモやサーバーが動いていませんか。HUB_PUBLIC_URL で変えられます "
+                f"ハブのポート {port} は使用中です。別のデモやサーバーが動いていませんか。"
+                "HUB_PUBLIC_URL で変えられます "
                 f"(port {port} is taken: is another demo running?)") from exc
         upgrade(settings.database_url)
         with app.app_context(), rt.session() as session:

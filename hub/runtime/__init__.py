@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,9 +18,9 @@ from channels.base import Channel, ChannelContext
 from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
 from hub.config import Settings
-from hub.relay import clock
 from hub.db import session_factory
 from hub.health.provider_stats import ProviderStats
+from hub.relay import clock
 from hub.runtime.breaker import BreakerPolicy, CircuitBreaker, make_breaker
 from hub.runtime.leases import Lease
 from hub.runtime.ratelimit import RATE_WAIT_CODE, RateLimiter, WaitTooLong, make_limiter, wait_allowed, waited
