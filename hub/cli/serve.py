@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -148,6 +149,8 @@ def demo_cmd(residents: int) -> None:
     worker_log: IO[bytes] | None = None
     for chatty in ("werkzeug", "mail.log", "alembic"):  # a line per request, connection, migration
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # "No hostname was supplied": the demo's file-system broker has none to supply.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
         # Signed mail and bounces, as a configured city has them: the sandbox verifies each
@@ -158,15 +161,13 @@ def demo_cmd(residents: int) -> None:
         rt: Runtime = app.extensions["hub"]
         settings = rt.settings
         port = urlsplit(settings.public_url).port or 8000
-        try:  # before anything else starts: a taken port is said plainly, and nothing is left running
-            server = make_server("127.0.0.1", port, app, threaded=True)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
+        # Before anything else starts: a taken port is said plainly, and nothing is left running.
+        if not _port_free(port):
             raise click.ClickException(
                 f"ハブのポート {port} は使用中です。別のデモやサーバーが動いていませんか。"
                 "HUB_PUBLIC_URL で変えられます "
-                f"(port {port} is taken: is another demo running?)") from exc
+                f"(port {port} is taken: is another demo running?)")
+        server = make_server("127.0.0.1", port, app, threaded=True)
         upgrade(settings.database_url)
         with app.app_context(), rt.session() as session:
             seed_demo(session, residents=residents, staff=50)
@@ -216,6 +217,16 @@ def demo_cmd(residents: int) -> None:
         if bounces is not None:
             bounces.stop()
         sandbox.stop()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _refuse_in_production(settings: Settings) -> None:
