@@ -58,6 +58,9 @@ class Settings:
     env: str = "development"
     data_dir: str = "var"
     database_url: str = ""
+    # PostgreSQL: the role the web app and the workers connect as, when `hub db upgrade` runs as the
+    # schema's owner; the upgrade grants it what it needs and no more (hub/migrate.py).
+    database_app_role: str = ""
     broker_url: str = ""
     redis_url: str = ""
     public_url: str = "http://127.0.0.1:8000"

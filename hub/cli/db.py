@@ -4,7 +4,7 @@ import click
 
 from hub.accounts.sealing import seal_stored
 from hub.cli.context import HubContext, pass_hub
-from hub.migrate import upgrade
+from hub.migrate import RoleError, grant_app_role, upgrade
 
 
 @click.group("db")
@@ -16,7 +16,15 @@ def db_cli() -> None:
 @pass_hub
 def db_upgrade(hub: HubContext) -> None:
     """Apply all migrations (safe to run repeatedly)."""
-    upgrade(hub.runtime.settings.database_url)
+    settings = hub.runtime.settings
+    upgrade(settings.database_url)
+    if settings.database_app_role:
+        try:
+            grant_app_role(settings.database_url, settings.database_app_role)
+        except RoleError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"ロール {settings.database_app_role} の権限を設定しました（監査ログは追記のみ）"
+                   f" / granted {settings.database_app_role} its privileges (audit log: append only)")
     with hub.runtime.session() as session:
         sealed = seal_stored(session, hub.runtime.settings.secret_key)
     if sealed:

@@ -13,6 +13,7 @@ from flask import Flask
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlalchemy import create_engine, text, update
+from sqlalchemy.orm import Session
 from werkzeug.test import EnvironBuilder
 
 from hub.api.openapi import SPEC
@@ -44,6 +45,13 @@ def _ids(runtime: Runtime) -> list[int]:
         return list(s.scalars(text("SELECT id FROM audit_log ORDER BY id")))
 
 
+def _lift_the_guard(session: Session) -> None:
+    """What only the database's owner or a superuser can do: on PostgreSQL the log's own trigger
+    refuses edits and deletes (tests/accounts/test_database_role.py); past it, the chain still tells."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL session_replication_role = replica"))
+
+
 def test_an_intact_log_verifies(app: Flask, runtime: Runtime) -> None:
     seed(app)
     create(app.test_client())  # real actions write audit rows too
@@ -57,6 +65,7 @@ def test_an_edited_row_is_named(app: Flask, runtime: Runtime) -> None:
     _write(runtime, 6)
     victim = _ids(runtime)[3]
     with runtime.session() as s:
+        _lift_the_guard(s)
         s.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE id = :id"), {"id": victim})
     code, out = _hub(app, "audit", "verify")
     assert code == 1 and f"行 {victim}:" in out and "改変" in out
@@ -66,6 +75,7 @@ def test_an_edited_detail_is_named(app: Flask, runtime: Runtime) -> None:
     _write(runtime, 4)
     victim = _ids(runtime)[1]
     with runtime.session() as s:
+        _lift_the_guard(s)
         s.execute(text("UPDATE audit_log SET detail = :d WHERE id = :id"),
                   {"d": json.dumps({"note": "書き換え"}), "id": victim})
     code, out = _hub(app, "audit", "verify")
@@ -77,6 +87,7 @@ def test_a_row_rehashed_after_editing_still_breaks_the_next_link(app: Flask, run
     _write(runtime, 4)
     ids = _ids(runtime)
     with runtime.session() as s:
+        _lift_the_guard(s)
         row = s.get(AuditLog, ids[1])
         assert row is not None
         row.actor = "someone-else"
@@ -89,6 +100,7 @@ def test_a_deleted_row_is_found(app: Flask, runtime: Runtime) -> None:
     _write(runtime, 6)
     ids = _ids(runtime)
     with runtime.session() as s:
+        _lift_the_guard(s)
         s.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": ids[2]})
     code, out = _hub(app, "audit", "verify")
     assert code == 1 and f"行 {ids[3]}:" in out and "削除" in out
