@@ -16,12 +16,12 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import create_app
 from hub.cli import main
-from hub.cli.context import HubContext, TOKEN_ENV
+from hub.cli.context import TOKEN_ENV, HubContext
 from hub.config import Settings
 from hub.db import dispose_engines
 from hub.models import AuditLog
 from sandbox import Sandbox, hub_settings
-from tests.api.support import TOKENS, body, bearer, create_approved, seed
+from tests.api.support import TOKENS, bearer, body, create_approved, seed
 from tests.support.live import free_port
 from tests.support.services import PG_URL, drop_pg_schema, new_pg_schema_url, postgres_reachable, require
 
