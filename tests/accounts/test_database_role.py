@@ -66,7 +66,7 @@ def _refused(url: str, statement: str) -> str:
 def test_the_hub_works_as_its_own_role_and_may_only_add_to_the_audit_log(
     schema_and_role: tuple[str, str, str], sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    owner_url, app_url, role = schema_and_role
+    owner_url, app_url, _role = schema_and_role
     settings = Settings(**hub_settings(sandbox.http_url, sandbox.smtp_port), database_url=app_url,
                         tasks_eager=True, data_dir=str(tmp_path), public_url=f"http://127.0.0.1:{free_port()}",
                         rate_sms=0, rate_voice=0, rate_email=0, rate_line=0, rate_x=0, quiet_hours="").resolved()
