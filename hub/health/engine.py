@@ -112,10 +112,12 @@ def observe(rt: Runtime, queues: tuple[str, ...] | None = None) -> EngineHealth:
         health.lanes.append(LaneView(name=name, queued=depths[name], pending=sum(s.busy for s in rows),
                                      oldest_pending_seconds=_oldest(rows, now)))
     health.oldest_pending_seconds = _oldest(sends, now)
-    # A worker that went silent has had its silence period already. Workers that all shut down
-    # cleanly (a deploy restarting them), or none ever seen (a fleet starting), get one silence
-    # period on this watcher's clock to come back before it is an outage.
-    went_silent = any(not w.stopped for w in workers)
+    # When the last worker to beat went silent, it has had its silence period already. When it shut
+    # down cleanly (a deploy restarting the workers), or none was ever seen (a fleet starting), they
+    # get one silence period on this watcher's clock to come back before it is an outage. (A worker
+    # that died silently long before, and is still listed, does not make a deploy an outage.)
+    last_to_beat = min(workers, key=lambda w: w.silent_seconds, default=None)
+    went_silent = last_to_beat is not None and not last_to_beat.stopped
     if health.workers_required and fleet == "none" and (went_silent or now - without_since >= silence):
         health.state = NO_WORKER
     elif stalled:
