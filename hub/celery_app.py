@@ -38,8 +38,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "relay-tick": {"task": "hub.relay.tick", "schedule": float(settings.relay_tick_seconds)},
         },
         # Workers must know the trigger tasks (and install their pre-send check) wherever beat runs.
-        "imports": ("triggers.jma.tasks", "hub.dispatch.sweeper"),
+        "imports": ("triggers.jma.tasks", "hub.dispatch.sweeper", "hub.bounces.tasks"),
     }
+    if settings.bounce_mailbox_url:
+        config["beat_schedule"]["bounces-fetch"] = {"task": "hub.bounces.fetch",
+                                                    "schedule": float(settings.bounce_fetch_seconds)}
     if settings.jma_enabled:
         config["beat_schedule"]["jma-poll"] = {"task": "hub.triggers.jma.poll",
                                                "schedule": float(settings.jma_poll_seconds)}

@@ -123,6 +123,11 @@ class Settings:
     # Bounces (hub/bounces): each message's e-mail leaves with a signed return path at this domain,
     # whose MX is `hub bounces serve`; empty = the sender's own address (bounces go to its mailbox).
     bounce_domain: str = ""
+    # Or the city's own mail server takes them for that domain, into one mailbox the hub fetches
+    # over POP3 (hub/bounces/mailbox.py): pop3s://user@host:995, checked every bounce_fetch_seconds.
+    bounce_mailbox_url: str = ""
+    bounce_mailbox_password: str = field(default="", metadata=SECRET)
+    bounce_fetch_seconds: float = 60.0
 
     provider_timeout: float = 10.0
     # Provider requests a worker process keeps unanswered at once within a batch (SMS, voice); the
@@ -316,6 +321,14 @@ class Settings:
                 # It becomes every e-mail's MAIL FROM: a typo here fails every send at the relay.
                 raise ConfigError(f"HUB_BOUNCE_DOMAIN「{self.bounce_domain}」はドメイン名ではありません"
                                   "（例: bounce.city.example.jp）。")
+            if self.bounce_mailbox_url:
+                from hub.bounces.mailbox import check_mailbox_url
+
+                problem = check_mailbox_url(self.bounce_mailbox_url, self.is_production)
+                if problem is None and not self.bounce_domain:
+                    problem = "HUB_BOUNCE_DOMAIN（そのメールボックスに届くバウンスのドメイン）も設定してください"
+                if problem is not None:
+                    raise ConfigError(f"HUB_BOUNCE_MAILBOX_URL: {problem}")
         if not self.is_production:
             return
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:

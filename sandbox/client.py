@@ -58,9 +58,10 @@ class SandboxClient:
         """Put a TXT record (a DKIM key) in the sandbox's DNS, used to verify signed e-mail."""
         self._call("POST", "/sandbox/dns", json={"name": name, "value": value})
 
-    def set_bounce_target(self, host: str | None, port: int = 25) -> None:
-        """Where the ``bounce`` faults' delivery reports go (the hub's ``hub bounces serve``)."""
-        self._call("PUT", "/sandbox/smtp/bounce-target", json={"host": host, "port": port})
+    def set_bounce_target(self, host: str | None, port: int = 25, mailbox: bool = False) -> None:
+        """Where the ``bounce`` faults' delivery reports go: the hub's ``hub bounces serve``, or
+        (``mailbox``) the sandbox's POP3 bounce mailbox, which ``hub bounces fetch`` reads."""
+        self._call("PUT", "/sandbox/smtp/bounce-target", json={"host": host, "port": port, "mailbox": mailbox})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/sandbox/faults")

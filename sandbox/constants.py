@@ -23,6 +23,9 @@ SANDBOX_KARADEN_API_TOKEN = "sandbox-karaden-api-token"
 SANDBOX_KARADEN_TENANT_ID = "5a4db0c5-5a4d-4b0c-95a4-db0c55a4db0c"
 SANDBOX_KARADEN_SERVICE_ID = 1
 SANDBOX_KARADEN_CALLBACK_SECRET = "sandbox-karaden-callback-secret"
+# The city's bounce mailbox, served over POP3 (sandbox/pop3.py).
+SANDBOX_POP3_USER = "bounces"
+SANDBOX_POP3_PASSWORD = "sandbox-pop3-password"
 # The bot user id put in webhook bodies as "destination".
 SANDBOX_LINE_BOT_USER_ID = "U" + "5a4db0c5" * 4
 

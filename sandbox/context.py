@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sandbox.callbacks import CallbackDispatcher
 from sandbox.faults import FaultBook
 from sandbox.inbox import Inbox, Stats
+from sandbox.pop3 import Pop3Mailbox
 
 
 @dataclass
@@ -28,8 +29,11 @@ class SandboxContext:
     # The sandbox's "DNS": TXT records by lower-case name (DKIM public keys, published by whoever
     # runs the sandbox), so the inbox can say what a receiving server would of each signature.
     txt_records: dict[str, str] = field(default_factory=dict)
-    # Where delivery reports (bounces) go: the return path domain's MX, i.e. the hub's receiver.
+    # Where delivery reports (bounces) go: the return path domain's MX, i.e. the hub's receiver;
+    # or, with bounce_to_mailbox, the city's bounce mailbox that the hub fetches over POP3.
     bounce_target: tuple[str, int] | None = None
+    bounce_to_mailbox: bool = False
+    bounce_mailbox: Pop3Mailbox = field(default_factory=Pop3Mailbox)
     # Set by Sandbox.stop(); long "timeout" faults wait on it so shutdown is not held up.
     stopping: threading.Event = field(default_factory=threading.Event)
 

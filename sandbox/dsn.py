@@ -57,7 +57,12 @@ def delivery_report(original: bytes, recipient: str, kind: str) -> bytes:
 
 
 def send_report(ctx: SandboxContext, return_path: str, report: bytes) -> None:
-    """Deliver to the return path's MX: the bounce target set on the sandbox (the hub's receiver)."""
+    """Deliver to the return path's MX: the bounce target set on the sandbox (the hub's receiver),
+    or the bounce mailbox (the city's mail server, which the hub fetches from)."""
+    if ctx.bounce_to_mailbox and return_path:
+        ctx.bounce_mailbox.file(report, return_path)
+        ctx.stats.incr("smtp.bounce.sent")
+        return
     target = ctx.bounce_target
     if target is None or not return_path:
         ctx.stats.incr("smtp.bounce.nowhere")  # a real relay would try the domain's MX and give up

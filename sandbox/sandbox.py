@@ -27,6 +27,7 @@ from sandbox.inbox import Stats
 from sandbox.karaden import KaradenApi
 from sandbox.libretranslate import LibreTranslateApi
 from sandbox.line_api import LineApi
+from sandbox.pop3 import SandboxPop3
 from sandbox.server import Request, Response, Router, SandboxHTTPServer, json_response
 from sandbox.smtp import SandboxSMTP
 from sandbox.twilio_calls import TwilioCalls
@@ -61,6 +62,7 @@ class Sandbox:
         smtp_tls_context: ssl.SSLContext | None = None,
         smtp_implicit_tls: bool = False,
         smtp_utf8: bool = True,
+        pop3_port: int = 0,
     ) -> None:
         self.host = host
         # STARTTLS (or SMTPS) with this server certificate when given; SMTPUTF8 offered unless off.
@@ -68,6 +70,7 @@ class Sandbox:
                                               "smtputf8": smtp_utf8}
         self._http_port = http_port
         self._smtp_port = smtp_port
+        self._pop3_port = pop3_port
         stats = Stats()
         self.ctx = SandboxContext(
             twilio_auth_token=twilio_auth_token,
@@ -98,6 +101,7 @@ class Sandbox:
         self._http: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._smtp: SandboxSMTP | None = None
+        self._pop3: SandboxPop3 | None = None
         self._observers: list[Callable[[Request, Response], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -111,6 +115,8 @@ class Sandbox:
         self._thread.start()
         self._smtp = SandboxSMTP(self.ctx, self.host, self._smtp_port, **self._smtp_options)
         self._smtp.start()
+        self._pop3 = SandboxPop3(self.ctx.bounce_mailbox, self.host, self._pop3_port)
+        self._pop3.start()
         self.ctx.jobs.start()
         return self
 
@@ -127,6 +133,9 @@ class Sandbox:
         if self._smtp is not None:
             self._smtp.stop()
             self._smtp = None
+        if self._pop3 is not None:
+            self._pop3.stop()
+            self._pop3 = None
         self.ctx.jobs.stop()
 
     def __enter__(self) -> Sandbox:
@@ -177,9 +186,17 @@ class Sandbox:
         """Put a TXT record in the sandbox's DNS (a DKIM key: ``{selector}._domainkey.{domain}``)."""
         self.ctx.txt_records[name.rstrip(".").lower()] = value
 
-    def set_bounce_target(self, host: str | None, port: int = 25) -> None:
-        """Where delivery reports for ``bounce`` faults go (the MX of the return path's domain)."""
+    def set_bounce_target(self, host: str | None, port: int = 25, mailbox: bool = False) -> None:
+        """Where delivery reports for ``bounce`` faults go (the MX of the return path's domain), or
+        (``mailbox``) the bounce mailbox served on ``pop3_port``."""
         self.ctx.bounce_target = (host, port) if host else None
+        self.ctx.bounce_to_mailbox = mailbox
+
+    @property
+    def pop3_port(self) -> int:
+        """The bounce mailbox's POP3 port (user ``SANDBOX_POP3_USER``, ``SANDBOX_POP3_PASSWORD``)."""
+        assert self._pop3 is not None, "the sandbox is not running"
+        return self._pop3.port
 
     def set_sms_url(self, url: str | None) -> None:
         """Where residents' SMS are posted: the hub's ``/callbacks/twilio/sms`` (a Twilio number's SMS URL)."""
@@ -200,6 +217,7 @@ class Sandbox:
         self.ctx.inbox.clear()
         self.ctx.stats.clear()
         self.ctx.faults.clear()
+        self.ctx.bounce_mailbox.clear()
         for part in (self.messages, self.calls, self.line, self.x, self.karaden):
             part.clear()
 

@@ -239,17 +239,20 @@ class SandboxWeb:
         return json_response(201, {"name": spec["name"], "value": spec["value"]})
 
     def set_bounce_target(self, request: Request) -> Response:
-        """Where bounce reports go: ``{"host": "127.0.0.1", "port": 2525}``, or ``{"host": null}``."""
+        """Where bounce reports go: ``{"host": "127.0.0.1", "port": 2525}``, ``{"mailbox": true}``
+        (the POP3 bounce mailbox) or ``{"host": null}``."""
         try:
             spec = request.json()
             host = spec.get("host") if isinstance(spec, dict) else None
             port = int(spec.get("port", 25)) if isinstance(spec, dict) else 0
+            mailbox = spec.get("mailbox", False) if isinstance(spec, dict) else False
         except (ValueError, TypeError):
             return json_response(400, {"message": 'expected {"host": "…", "port": 25}'})
-        if host is not None and (not isinstance(host, str) or not 0 < port < 65536):
-            return json_response(400, {"message": 'expected {"host": "…", "port": 25}'})
+        if (host is not None and (not isinstance(host, str) or not 0 < port < 65536)) or mailbox not in (True, False):
+            return json_response(400, {"message": 'expected {"host": "…", "port": 25} or {"mailbox": true}'})
         self.ctx.bounce_target = (host, port) if host else None
-        return json_response(200, {"host": host, "port": port if host else None})
+        self.ctx.bounce_to_mailbox = mailbox
+        return json_response(200, {"host": host, "port": port if host else None, "mailbox": mailbox})
 
     def stats(self, request: Request) -> Response:
         counts: dict[str, int] = self.ctx.stats.snapshot()

@@ -1,13 +1,16 @@
-"""``hub bounces serve``: receive bounce reports for ``HUB_BOUNCE_DOMAIN`` (hub/bounces)."""
+"""``hub bounces serve`` / ``fetch``: bounce reports for ``HUB_BOUNCE_DOMAIN`` (hub/bounces), received
+over SMTP or read from the city's bounce mailbox."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from types import FrameType
 
 import click
 
+from hub.bounces.mailbox import MailboxError, fetch_bounces
 from hub.bounces.receiver import bounce_server
 from hub.cli.context import HubContext, pass_hub
 
@@ -15,6 +18,29 @@ from hub.cli.context import HubContext, pass_hub
 @click.group("bounces")
 def bounces_cli() -> None:
     """メールの不達通知（バウンス）/ e-mail bounce reports."""
+
+
+@bounces_cli.command("fetch")
+@click.option("--json", "as_json", is_flag=True)
+@pass_hub
+def fetch_cmd(hub: HubContext, as_json: bool) -> None:
+    """バウンス用メールボックスを今すぐ読む / read the bounce mailbox now (HUB_BOUNCE_MAILBOX_URL).
+
+    The scheduler does this every HUB_BOUNCE_FETCH_SECONDS; reports not recorded now stay in the
+    mailbox for the next time. Exit 1 when the mailbox cannot be read.
+    """
+    settings = hub.runtime.settings
+    if not settings.bounce_mailbox_url:
+        raise click.ClickException("HUB_BOUNCE_MAILBOX_URL が設定されていません（例: pop3s://bounces@mail.city.example.jp）")
+    try:
+        report = fetch_bounces(hub.runtime)
+    except MailboxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        click.echo(f"記録 {report.recorded} 件、対象外 {report.ignored} 件、次回に持ち越し {report.kept} 件"
+                   f" / recorded {report.recorded}, ignored {report.ignored}, kept {report.kept}")
 
 
 @bounces_cli.command("serve")
