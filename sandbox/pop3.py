@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -50,6 +51,11 @@ class Pop3Mailbox:
 
 class _Session(socketserver.StreamRequestHandler):
     server: _Pop3Server
+
+    def setup(self) -> None:
+        if self.server.tls is not None:  # pop3s: TLS from the first byte, in this session's thread
+            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
 
     def handle(self) -> None:
         box = self.server.mailbox
@@ -124,14 +130,18 @@ class _Pop3Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], mailbox: Pop3Mailbox) -> None:
+    def __init__(self, address: tuple[str, int], mailbox: Pop3Mailbox, tls: ssl.SSLContext | None) -> None:
         self.mailbox = mailbox
+        self.tls = tls
         super().__init__(address, _Session)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that refused our certificate, or went away: its session simply ends
 
 
 class SandboxPop3:
-    def __init__(self, mailbox: Pop3Mailbox, host: str, port: int) -> None:
-        self._server = _Pop3Server((host, port), mailbox)
+    def __init__(self, mailbox: Pop3Mailbox, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self._server = _Pop3Server((host, port), mailbox, tls)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="sandbox-pop3", daemon=True)

@@ -63,6 +63,7 @@ class Sandbox:
         smtp_implicit_tls: bool = False,
         smtp_utf8: bool = True,
         pop3_port: int = 0,
+        pop3_tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         # STARTTLS (or SMTPS) with this server certificate when given; SMTPUTF8 offered unless off.
@@ -71,6 +72,7 @@ class Sandbox:
         self._http_port = http_port
         self._smtp_port = smtp_port
         self._pop3_port = pop3_port
+        self._pop3_tls = pop3_tls_context  # pop3s (TLS from the first byte) with this certificate
         stats = Stats()
         self.ctx = SandboxContext(
             twilio_auth_token=twilio_auth_token,
@@ -115,7 +117,7 @@ class Sandbox:
         self._thread.start()
         self._smtp = SandboxSMTP(self.ctx, self.host, self._smtp_port, **self._smtp_options)
         self._smtp.start()
-        self._pop3 = SandboxPop3(self.ctx.bounce_mailbox, self.host, self._pop3_port)
+        self._pop3 = SandboxPop3(self.ctx.bounce_mailbox, self.host, self._pop3_port, self._pop3_tls)
         self._pop3.start()
         self.ctx.jobs.start()
         return self

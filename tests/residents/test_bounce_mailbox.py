@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,6 +27,7 @@ from sandbox import SANDBOX_POP3_PASSWORD, SANDBOX_POP3_USER, Sandbox, SandboxCl
 from sandbox.dsn import delivery_report
 from tests.api.support import seed
 from tests.residents.support import OSHU, add_resident
+from tests.support.certs import make_pki
 from tests.support.hubtools import rows, send, wait_for
 
 BOUNCE_DOMAIN = "bounce.city.example.jp"
@@ -182,3 +184,20 @@ def test_the_mailbox_setting_is_checked_at_start_and_scheduled(settings: Setting
     production = replace(settings, env="production", secret_key="k" * 48)
     with pytest.raises(ConfigError, match="TLS"):
         production.check_startup(["email"])
+
+
+def test_pop3s_verifies_the_mail_servers_certificate(settings: Settings, app: Flask, runtime: Runtime,
+                                                      tmp_path: Path) -> None:
+    seed(app, residents=0, staff=0)
+    pki = make_pki(tmp_path)
+    with Sandbox(pop3_tls_context=pki.server_context()) as city_mail:
+        _, row = _sent_to(runtime, GONE)
+        _file_report(runtime, city_mail, row, GONE)
+        url = f"pop3s://{SANDBOX_POP3_USER}@127.0.0.1:{city_mail.pop3_port}"
+        runtime.settings = replace(settings, bounce_mailbox_url=url)
+        with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch_bounces(runtime)  # a certificate nobody vouched for: no password is sent
+        assert len(city_mail.ctx.bounce_mailbox) == 1
+        runtime.settings = replace(settings, bounce_mailbox_url=url, smtp_ca_file=str(pki.ca_file))
+        assert fetch_bounces(runtime).recorded == 1  # the city's private CA, as for its SMTP relay
+        assert len(city_mail.ctx.bounce_mailbox) == 0
