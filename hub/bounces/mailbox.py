@@ -63,6 +63,21 @@ def check_mailbox_url(url: str, production: bool) -> str | None:
 
 
 def fetch_bounces(rt: Runtime, limit: int = MESSAGES_PER_ROUND) -> FetchReport:
+    """One round; what it did is also counted for /metrics (``hub_bounce_reports``, and
+    ``hub_bounce_mailbox_errors``: a mailbox nobody can read must not go unnoticed)."""
+    try:
+        report = _fetch(rt, limit)
+    except MailboxError:
+        rt.provider_stats.count("email", "bounce_mailbox", "error")
+        rt.provider_stats.flush()
+        raise
+    for outcome, n in report.as_dict().items():
+        rt.provider_stats.count("email", "bounce_reports", outcome, n)
+    rt.provider_stats.flush()
+    return report
+
+
+def _fetch(rt: Runtime, limit: int) -> FetchReport:
     settings = rt.settings
     parts = urlsplit(settings.bounce_mailbox_url)
     host, port = parts.hostname or "", parts.port or SCHEMES.get(parts.scheme, 995)

@@ -72,6 +72,16 @@ class HubCollector(Collector):
                     errors.add_metric([channel, label], value)
         yield latency
         yield errors
+        bounces = {(s.name, s.label): s.value for s in stats if s.channel == "email"}
+        reports = CounterMetricFamily("hub_bounce_reports", "Messages read from the bounce mailbox, by what "
+                                      "became of them (kept: left for the next round)", labels=["outcome"])
+        for outcome in ("recorded", "ignored", "kept"):
+            reports.add_metric([outcome], bounces.get(("bounce_reports", outcome), 0.0))
+        yield reports
+        mailbox_errors = CounterMetricFamily("hub_bounce_mailbox_errors",
+                                             "Rounds that could not read the bounce mailbox (login, network, TLS)")
+        mailbox_errors.add_metric([], bounces.get(("bounce_mailbox", "error"), 0.0))
+        yield mailbox_errors
 
 
 def _engine(health: EngineHealth) -> Iterator[Metric]:

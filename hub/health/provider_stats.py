@@ -56,6 +56,12 @@ class ProviderStats:
                     self._add((channel, "errors", r.outcome.value if r.attempted else "not_sent"), 1)
         self.flush()
 
+    def count(self, channel: str, name: str, label: str, delta: float = 1) -> None:
+        """Any other fleet-wide counter of a channel (e.g. what the bounce mailbox rounds did)."""
+        if delta:
+            with self._lock:
+                self._add((channel, name, label), delta)
+
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}

@@ -26,6 +26,7 @@ from hub.runtime import Runtime
 from sandbox import SANDBOX_POP3_PASSWORD, SANDBOX_POP3_USER, Sandbox, SandboxClient
 from sandbox.dsn import delivery_report
 from tests.api.support import seed
+from tests.health.test_metrics import samples
 from tests.residents.support import OSHU, add_resident
 from tests.support.certs import make_pki
 from tests.support.hubtools import rows, send, wait_for
@@ -97,6 +98,10 @@ def test_reports_in_the_mailbox_fail_their_rows_and_leave_it(
     hub._app = app
     again = CliRunner().invoke(main, ["bounces", "fetch", "--json"], obj=hub)
     assert again.exit_code == 0 and again.output.strip() == '{"recorded": 0, "ignored": 0, "kept": 0}'
+    scraped = samples(app.test_client().get("/metrics").get_data(as_text=True))
+    assert {o: scraped[("hub_bounce_reports_total", (("outcome", o),))] for o in ("recorded", "ignored", "kept")} \
+        == {"recorded": 1, "ignored": 2, "kept": 0}
+    assert scraped[("hub_bounce_mailbox_errors_total", ())] == 0
 
 
 def test_a_report_the_database_cannot_take_now_waits_in_the_mailbox(
@@ -170,6 +175,9 @@ def test_a_refused_login_is_said_and_loses_nothing(mailbox: Sandbox, app: Flask,
     result = CliRunner().invoke(main, ["bounces", "fetch"], obj=hub)
     assert result.exit_code == 1 and "バウンス用メールボックス" in result.output and "invalid" in result.output
     assert len(mailbox.ctx.bounce_mailbox) == 1
+    # Counted where monitoring looks: a mailbox nobody can read does not go unnoticed.
+    scraped = samples(app.test_client().get("/metrics").get_data(as_text=True))
+    assert scraped[("hub_bounce_mailbox_errors_total", ())] == 2
 
 
 def test_the_mailbox_setting_is_checked_at_start_and_scheduled(settings: Settings) -> None:
