@@ -118,7 +118,7 @@ def read_composition(session: Session, data: Mapping[str, Any],
                      principal: Principal) -> tuple[Composition, dict[str, list[str]]]:
     """The Composition and the problems found; the live preview renders even an unfinished one."""
     nul = [key for key, value in data.items() if has_nul(value)]
-    if nul:  # the composer's form (JSON is refused earlier): PostgreSQL stores no NUL, a 500
+    if nul:  # requests are refused earlier (hub/api/guards.py); this guards every other caller
         raise InvalidInput({key: [_("NUL文字（\\0）は使えません")] for key in nul})
     problems: dict[str, list[str]] = {}
     channels = _channels(data.get("channels"), problems)

@@ -115,9 +115,17 @@ class NulRefused(BadRequest):
     api_code = "nul_character"
 
 
-def _refuse_nul_in_query() -> None:
-    # Query values go to SQL as text (e.g. ?channel=): PostgreSQL refuses NUL there, a 500.
-    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_nul() -> None:
+    # Query values and form fields go to SQL as text (?channel=, a login's user name): PostgreSQL
+    # refuses NUL in any text, a 500. (Uploaded files are read by their own parsers.) Provider
+    # callbacks are left to their signature checks, which read the body as it came.
+    fields = list(request.args.items(multi=True))
+    if request.mimetype in FORMS and not request.path.startswith("/callbacks/"):
+        fields += list(request.form.items(multi=True))
+    if any("\x00" in key or "\x00" in value for key, value in fields):
         raise NulRefused(_("NUL文字（\\0）は使えません"))
 
 
@@ -129,4 +137,4 @@ def init_app(app: Flask) -> None:
     provider.ensure_ascii = False
     app.json = provider
     app.before_request(_refuse_method_override)
-    app.before_request(_refuse_nul_in_query)
+    app.before_request(_refuse_nul)

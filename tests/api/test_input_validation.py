@@ -226,8 +226,15 @@ def test_nul_characters_are_400_not_a_database_error(client: FlaskClient) -> Non
     before = stored(client)
     form = {k: v for k, v in message(title="a\x00b").items() if k != "overrides"}
     page = client.post("/compose", data={**form, "csrf_token": csrf(client), "step": "confirm"})
-    assert page.status_code == 422 and "NUL" in page.get_data(as_text=True)
+    assert page.status_code == 400 and "NUL" in page.get_data(as_text=True)
     assert stored(client) == before
+    # Every form, not only the composer's: a user name with NUL was a 500 on PostgreSQL.
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    client.get("/login")
+    signed_in = client.post("/login", data={"username": "admin\x00", "password": "x", "csrf_token": csrf(client)})
+    assert signed_in.status_code == 400 and "NUL" in signed_in.get_data(as_text=True)
+    register = client.post("/register", data={"email": "a\x00@example.jp", "csrf_token": csrf(client)})
+    assert register.status_code == 400
 
 
 def test_a_list_name_longer_than_its_column_is_400(client: FlaskClient) -> None:
