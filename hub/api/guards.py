@@ -120,12 +120,14 @@ FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def _refuse_nul() -> None:
     # Query values and form fields go to SQL as text (?channel=, a login's user name): PostgreSQL
-    # refuses NUL in any text, a 500. (Uploaded files are read by their own parsers.) Provider
-    # callbacks are left to their signature checks, which read the body as it came.
+    # refuses NUL in any text, a 500. (Uploaded files are read by their own parsers.)
     fields = list(request.args.items(multi=True))
-    if request.mimetype in FORMS and not request.path.startswith("/callbacks/"):
+    if request.mimetype in FORMS:
+        # The body is kept as it came: signed provider posts are checked against the raw bytes later.
+        request.get_data(cache=True, parse_form_data=False)
         fields += list(request.form.items(multi=True))
-    if any("\x00" in key or "\x00" in value for key, value in fields):
+    # (A multipart part whose name cannot be read comes back with the name None.)
+    if any("\x00" in (key or "") or "\x00" in (value or "") for key, value in fields):
         raise NulRefused(_("NUL文字（\\0）は使えません"))
 
 
