@@ -20,6 +20,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config["HUB_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
+    app.config["SECRET_KEY_FALLBACKS"] = list(settings.previous_secret_keys)  # sessions survive a rotation
     # Werkzeug answers 413 before reading a body larger than this (JSON under /api/, HTML elsewhere).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["JSON_AS_ASCII"] = False

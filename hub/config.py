@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,13 @@ PUBLISHED_CREDENTIALS = frozenset({
 SMS_GATEWAY_NAMES = ("twilio", "karaden")
 
 
+Keys = str | Sequence[str]  # the hub's secret key, or every key that verifies (the first signs)
+
+
+def as_keys(keys: Keys) -> tuple[str, ...]:
+    return (keys,) if isinstance(keys, str) else tuple(keys)
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot be used; the message tells the operator what to change."""
 
@@ -65,6 +72,10 @@ class Settings:
     redis_url: str = ""
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default=DEFAULT_SECRET_KEY, metadata=SECRET)
+    # Keys HUB_SECRET_KEY had before a rotation, separated by spaces or commas: what they signed or
+    # keyed stays valid (residents' stop links in mail already sent, bounce return paths, erased
+    # people's fingerprints, sealed TOTP seeds, sessions); everything new uses secret_key.
+    secret_key_previous: str = field(default="", metadata=SECRET)
     tasks_eager: bool = False
     # Request bodies: the largest anything may post (CSV imports are the big ones), and the cap on
     # provider webhooks, read raw and signature-checked before anything is parsed.
@@ -312,6 +323,15 @@ class Settings:
         }.get(channel, [])
         return not self.uses_sandbox(channel) and any(s in PUBLISHED_CREDENTIALS for s in secrets)
 
+    @property
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.secret_key_previous.replace(",", " ").split() if k != self.secret_key)
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """Every key that verifies, the current one first (it alone signs)."""
+        return (self.secret_key, *self.previous_secret_keys)
+
     def check_startup(self, channels: list[str]) -> None:
         if "email" in channels:
             self.check_dkim()
@@ -331,14 +351,16 @@ class Settings:
                     raise ConfigError(f"HUB_BOUNCE_MAILBOX_URL: {problem}")
         if not self.is_production:
             return
-        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
-            # The default key is in this repository: with it anyone can forge a session cookie or an
-            # answer link.
-            raise ConfigError(
-                "本番環境(HUB_ENV=production)では HUB_SECRET_KEY に既定値や短い値は使えません"
-                f"（{MIN_SECRET_KEY_BYTES}バイト以上のランダムな値を設定してください。例: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'）。"
-            )
+        for name, key in (("HUB_SECRET_KEY", self.secret_key),
+                          *(("HUB_SECRET_KEY_PREVIOUS", k) for k in self.previous_secret_keys)):
+            if key == DEFAULT_SECRET_KEY or len(key.encode()) < MIN_SECRET_KEY_BYTES:
+                # The default key is in this repository: with it anyone can forge a session cookie or
+                # an answer link. A previous key still verifies, so it must be as strong.
+                raise ConfigError(
+                    f"本番環境(HUB_ENV=production)では {name} に既定値や短い値は使えません"
+                    f"（{MIN_SECRET_KEY_BYTES}バイト以上のランダムな値を設定してください。例: "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'）。"
+                )
         karaden = ["karaden"] if "sms" in channels and self.karaden_configured else []
         published = [c for c in [*channels, *karaden] if self.published_secret(c)]
         if published:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.accounts import passwords, totp
 from hub.accounts.throttle import LoginThrottle
+from hub.config import Keys
 from hub.i18n import gettext as _
 from hub.models import Operator, audit
 
@@ -43,10 +44,10 @@ def pending_step(operator: Operator, production: bool) -> str | None:
 
 
 def log_in(session: Session, throttle: LoginThrottle, username: str, password: str, code: str,
-           address: str | None, production: bool, secret_key: str) -> LoginResult:
+           address: str | None, production: bool, secret_key: Keys) -> LoginResult:
     """Check the credentials; the caller commits (a consumed TOTP step and the audit rows).
 
-    ``secret_key``: HUB_SECRET_KEY, which seals the stored TOTP seeds.
+    ``secret_key``: HUB_SECRET_KEY and the previous keys, which seal the stored TOTP seeds.
     """
     username = username.strip()
     refusal = throttle.refusal(username, address)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hub.config import Keys, as_keys
 from hub.models import Operator
 
 log = logging.getLogger(__name__)
@@ -45,27 +46,37 @@ def is_sealed(stored: str) -> bool:
     return stored.startswith(PREFIX)
 
 
-def unseal(secret_key: str, stored: str) -> str | None:
-    """The seed, or None when this key cannot open it (HUB_SECRET_KEY changed since it was sealed)."""
+def unseal(secret_key: Keys, stored: str) -> str | None:
+    """The seed, or None when none of the keys opens it (HUB_SECRET_KEY changed since it was sealed,
+    and the old key is not in HUB_SECRET_KEY_PREVIOUS)."""
     if not is_sealed(stored):
         return stored
-    try:
-        return _fernet(secret_key).decrypt(stored.removeprefix(PREFIX).encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
+    for key in as_keys(secret_key):
+        try:
+            return _fernet(key).decrypt(stored.removeprefix(PREFIX).encode()).decode()
+        except (InvalidToken, ValueError):
+            continue
+    return None
 
 
-def seal_stored(session: Session, secret_key: str) -> int:
-    """Seal the seeds stored in plain by an older version; returns how many. Caller commits."""
-    plain = [(Operator.totp_secret.is_not(None)) & ~Operator.totp_secret.startswith(PREFIX),
-             (Operator.totp_pending_secret.is_not(None)) & ~Operator.totp_pending_secret.startswith(PREFIX)]
+def seal_stored(session: Session, secret_key: Keys) -> int:
+    """Seal with the current key (the first) the seeds stored in plain by an older version, and
+    those only a previous key opens (after a rotation); returns how many operators. Caller commits.
+    Then the previous key can leave HUB_SECRET_KEY_PREVIOUS without locking anyone out."""
+    keys = as_keys(secret_key)
     count = 0
-    for operator in session.scalars(select(Operator).where(or_(*plain))):
-        if operator.totp_secret and not is_sealed(operator.totp_secret):
-            operator.totp_secret = seal(secret_key, operator.totp_secret)
-        if operator.totp_pending_secret and not is_sealed(operator.totp_pending_secret):
-            operator.totp_pending_secret = seal(secret_key, operator.totp_pending_secret)
-        count += 1
+    for operator in session.scalars(select(Operator).where(or_(Operator.totp_secret.is_not(None),
+                                                               Operator.totp_pending_secret.is_not(None)))):
+        changed = False
+        for column in ("totp_secret", "totp_pending_secret"):
+            stored = getattr(operator, column)
+            if stored is None or (is_sealed(stored) and unseal(keys[0], stored) is not None):
+                continue  # sealed with the current key already
+            opened = unseal(keys, stored)
+            if opened is not None:
+                setattr(operator, column, seal(keys[0], opened))
+                changed = True
+        count += changed
     if count:
-        log.info("sealed the TOTP seeds of %d operators", count)
+        log.info("sealed the TOTP seeds of %d operators with the current key", count)
     return count

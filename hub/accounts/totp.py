@@ -13,6 +13,7 @@ import time
 import pyotp
 
 from hub.accounts.sealing import seal, unseal
+from hub.config import Keys, as_keys
 from hub.models import Operator
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def matching_step(secret: str, code: str, now: float | None = None) -> int | Non
     return None
 
 
-def _opened(stored: str, key: str, operator: Operator) -> str | None:
+def _opened(stored: str, key: Keys, operator: Operator) -> str | None:
     secret = unseal(key, stored)
     if secret is None:
         log.error("the TOTP seed of %s cannot be read with this HUB_SECRET_KEY (changed since enrolment?); "
@@ -52,10 +53,10 @@ def _opened(stored: str, key: str, operator: Operator) -> str | None:
     return secret
 
 
-def verify(operator: Operator, code: str, key: str, now: float | None = None) -> bool:
+def verify(operator: Operator, code: str, key: Keys, now: float | None = None) -> bool:
     """Check a code of an enrolled operator and consume its step. The caller commits.
 
-    ``key``: HUB_SECRET_KEY, which seals the stored seed (hub.accounts.sealing).
+    ``key``: HUB_SECRET_KEY (and the previous keys), which seal the stored seed (hub.accounts.sealing).
     """
     secret = _opened(operator.totp_secret, key, operator) if operator.totp_secret else None
     if secret is None:
@@ -67,20 +68,20 @@ def verify(operator: Operator, code: str, key: str, now: float | None = None) ->
     return True
 
 
-def begin_enrolment(operator: Operator, key: str) -> tuple[str, str]:
+def begin_enrolment(operator: Operator, key: Keys) -> tuple[str, str]:
     """A new secret awaiting confirmation, and its URI: shown once, to the operator only."""
     secret = new_secret()
-    operator.totp_pending_secret = seal(key, secret)
+    operator.totp_pending_secret = seal(as_keys(key)[0], secret)
     return secret, provisioning_uri(secret, operator.username)
 
 
-def pending_enrolment(operator: Operator, key: str) -> tuple[str, str] | None:
+def pending_enrolment(operator: Operator, key: Keys) -> tuple[str, str] | None:
     """The secret awaiting confirmation (shown again after a mistyped code), and its URI."""
     secret = _opened(operator.totp_pending_secret, key, operator) if operator.totp_pending_secret else None
     return (secret, provisioning_uri(secret, operator.username)) if secret else None
 
 
-def confirm_enrolment(operator: Operator, code: str, key: str, now: float | None = None) -> bool:
+def confirm_enrolment(operator: Operator, code: str, key: Keys, now: float | None = None) -> bool:
     """Make the pending secret the operator's when ``code`` was made from it."""
     sealed = operator.totp_pending_secret
     secret = _opened(sealed, key, operator) if sealed else None
@@ -89,7 +90,7 @@ def confirm_enrolment(operator: Operator, code: str, key: str, now: float | None
     step = matching_step(secret, code, now)
     if step is None:
         return False
-    operator.totp_secret = seal(key, secret)
+    operator.totp_secret = seal(as_keys(key)[0], secret)
     operator.totp_pending_secret = None
     operator.totp_last_step = step  # the confirming code cannot be used again to log in
     return True

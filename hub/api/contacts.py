@@ -45,7 +45,7 @@ def import_contacts_endpoint() -> ResponseReturnValue:
         try:
             report = import_contacts(s, data, source=source, actor=principal.username, list_name=list_name,
                                      principal=principal, registry=resident_registry(s, runtime().settings),
-                                     secret_key=runtime().settings.secret_key)
+                                     secret_key=runtime().settings.secret_keys)
         except ValueError as exc:  # undecidable encoding: nothing was imported
             raise ApiError(422, "unreadable_csv", _(str(exc))) from exc
         body = {**report.as_dict(), "list_id": report.list_id}

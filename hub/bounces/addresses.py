@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 
+from hub.config import Keys, as_keys
 from hub.models.base import MAX_BIG_ID
 
 PREFIX = "bounce"
@@ -24,8 +25,9 @@ def return_path(secret_key: str, bounce_domain: str, delivery_id: int) -> str:
     return f"{PREFIX}-{delivery_id}-{_signature(secret_key, delivery_id)}@{bounce_domain}"
 
 
-def delivery_of(secret_key: str, address: str) -> int | None:
-    """The delivery row a bounce addressed to ``address`` is about; ``None`` if we did not make it.
+def delivery_of(secret_key: Keys, address: str) -> int | None:
+    """The delivery row a bounce addressed to ``address`` is about; ``None`` if we did not make it
+    (with any of the keys: mail sent before a rotation of HUB_SECRET_KEY still comes back).
 
     The domain is not checked: relays and MX hosts may rewrite its case or route several domains
     here; the signature is what matters.
@@ -35,6 +37,7 @@ def delivery_of(secret_key: str, address: str) -> int | None:
     if match is None:
         return None
     delivery_id = int(match.group(1))
-    if delivery_id > MAX_BIG_ID or not hmac.compare_digest(match.group(2), _signature(secret_key, delivery_id)):
+    if delivery_id > MAX_BIG_ID or not any(hmac.compare_digest(match.group(2), _signature(key, delivery_id))
+                                           for key in as_keys(secret_key)):
         return None
     return delivery_id

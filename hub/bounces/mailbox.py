@@ -135,7 +135,7 @@ def _apply(rt: Runtime, raw: bytes) -> str:
     dsn = read_dsn(raw)
     headers = message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=policy.compat32)
     addresses = [address for name in DELIVERED_TO for _, address in getaddresses(headers.get_all(name, []))]
-    ids = list(dict.fromkeys(i for i in (delivery_of(rt.settings.secret_key, a) for a in addresses)
+    ids = list(dict.fromkeys(i for i in (delivery_of(rt.settings.secret_keys, a) for a in addresses)
                              if i is not None))
     if dsn is None or not ids:
         log.warning("bounce mailbox: a message that is not a report on one of our e-mails (from %r): deleted",

@@ -77,7 +77,7 @@ class BounceHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        if delivery_of(self.rt.settings.secret_key, address) is None:
+        if delivery_of(self.rt.settings.secret_keys, address) is None:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -91,7 +91,7 @@ class BounceHandler:
             log.warning("a message to the bounce address that is not a delivery report (from %r): ignored",
                         envelope.mail_from)
             return "250 2.0.0 Ok: not a delivery report, ignored"
-        ids = [i for i in (delivery_of(self.rt.settings.secret_key, a) for a in envelope.rcpt_tos) if i is not None]
+        ids = [i for i in (delivery_of(self.rt.settings.secret_keys, a) for a in envelope.rcpt_tos) if i is not None]
         loop = asyncio.get_running_loop()
         try:
             for delivery_id in ids:

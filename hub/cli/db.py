@@ -26,7 +26,7 @@ def db_upgrade(hub: HubContext) -> None:
         click.echo(f"ロール {settings.database_app_role} の権限を設定しました（監査ログは追記のみ）"
                    f" / granted {settings.database_app_role} its privileges (audit log: append only)")
     with hub.runtime.session() as session:
-        sealed = seal_stored(session, hub.runtime.settings.secret_key)
+        sealed = seal_stored(session, hub.runtime.settings.secret_keys)
     if sealed:
         click.echo(f"{sealed} 人の二要素認証の鍵を暗号化しました / sealed {sealed} operators' TOTP seeds")
     click.echo("データベースは最新です / database is up to date")

@@ -145,7 +145,7 @@ def _import_audience(session: Session, hub: HubContext, path: Path) -> str:
     try:
         report = import_file(session, path, actor=hub.principal.username, list_name=f"send:{path.name}",
                              principal=hub.principal, registry=resident_registry(session, hub.runtime.settings),
-                             secret_key=hub.runtime.settings.secret_key)
+                             secret_key=hub.runtime.settings.secret_keys)
     except (OSError, ValueError) as exc:  # missing or unreadable file: nothing is sent
         raise click.UsageError(f"{path}: {exc}") from exc
     for err in report.errors:

@@ -32,7 +32,7 @@ def import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
     try:
         with hub.runtime.session() as session:
             report = import_file(session, path, actor=principal.username, principal=principal,
-                                 secret_key=hub.runtime.settings.secret_key,
+                                 secret_key=hub.runtime.settings.secret_keys,
                                  registry=resident_registry(session, hub.runtime.settings))
     except ValueError as exc:  # unreadable file: nothing was imported
         raise click.ClickException(str(exc)) from exc

@@ -236,7 +236,7 @@ def staff_import_cmd(hub: HubContext, path: Path, as_json: bool) -> None:
     with hub.runtime.session() as session:
         report = import_contacts(session, data, source=f"csv:{path.name}", actor=principal.username,
                                  principal=principal, registry=resident_registry(session, hub.runtime.settings),
-                                 secret_key=hub.runtime.settings.secret_key)
+                                 secret_key=hub.runtime.settings.secret_keys)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

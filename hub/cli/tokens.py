@@ -54,7 +54,7 @@ def _issue_after_login(hub: HubContext, username: str, code: str, name: str, day
     rt = hub.runtime
     with rt.session() as s:
         result = log_in(s, rt.login_throttle, username, password, code, CLI_ADDRESS, rt.settings.is_production,
-                        rt.settings.secret_key)
+                        rt.settings.secret_keys)
     if not result.ok or result.operator_id is None:
         raise click.ClickException(result.error or "")
     if result.pending:

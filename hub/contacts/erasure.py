@@ -31,6 +31,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, upda
 from sqlalchemy.orm import Session
 
 from channels.base import skip_message
+from hub.config import Keys, as_keys
 from hub.contacts.masking import mask_address
 from hub.db import rowcount
 from hub.models import (
@@ -95,10 +96,11 @@ def identity_digest(secret_key: str, kind: str, value: str) -> str:
     return hmac.new(secret_key.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def erased_on(session: Session, secret_key: str, identifiers: dict[str, str | None]) -> datetime | None:
-    """When a person with any of these identifiers (kind → normalised value) was last erased."""
-    digests = [identity_digest(secret_key, kind, value.lower() if kind == "email" else value)
-               for kind, value in identifiers.items() if value]
+def erased_on(session: Session, secret_key: Keys, identifiers: dict[str, str | None]) -> datetime | None:
+    """When a person with any of these identifiers (kind → normalised value) was last erased; under
+    any of the keys, so a rotation of HUB_SECRET_KEY does not let an erased person back in."""
+    digests = [identity_digest(key, kind, value.lower() if kind == "email" else value)
+               for key in as_keys(secret_key) for kind, value in identifiers.items() if value]
     if not digests:
         return None
     found: datetime | None = session.scalar(

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from hub.config import Settings
+from hub.config import Keys, Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
 from hub.contacts.erasure import erased_on
 from hub.csvsafe import read_cell
@@ -114,7 +114,7 @@ class _Lookups:
 
 
 def import_contacts(session: Session, data: bytes, source: str, actor: str = "cli",
-                    list_name: str | None = None, *, secret_key: str, principal: Principal = SYSTEM,
+                    list_name: str | None = None, *, secret_key: Keys, principal: Principal = SYSTEM,
                     registry: frozenset[int] = frozenset()) -> ImportReport:
     """Import rows for ``principal``, committing every CHUNK_ROWS rows; the caller commits the rest.
 
@@ -235,7 +235,7 @@ MAX_LIST_NAME = _length(RecipientList, "name")
 
 
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
-            allowed: _Allowed, secret_key: str) -> tuple[Contact, bool, int]:
+            allowed: _Allowed, secret_key: Keys) -> tuple[Contact, bool, int]:
     too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
     if too_long:
         raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
@@ -308,7 +308,7 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     return contact, created, kept
 
 
-def _refuse_if_erased(session: Session, secret_key: str, given: dict[str, str | None],
+def _refuse_if_erased(session: Session, secret_key: Keys, given: dict[str, str | None],
                       consent_date: datetime | None) -> None:
     """A person erased on their request comes back only with a consent given after the erasure:
     the city's own list, imported again, must not undo the request."""
@@ -409,7 +409,7 @@ def _date(value: str) -> datetime:
 
 
 def import_file(session: Session, path: Path, actor: str = "cli", list_name: str | None = None, *,
-                secret_key: str, principal: Principal = SYSTEM, registry: frozenset[int] = frozenset()
+                secret_key: Keys, principal: Principal = SYSTEM, registry: frozenset[int] = frozenset()
                 ) -> ImportReport:
     return import_contacts(session, path.read_bytes(), source=f"csv:{path.name}", actor=actor,
                            list_name=list_name, secret_key=secret_key, principal=principal, registry=registry)

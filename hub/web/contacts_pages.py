@@ -256,7 +256,7 @@ def contact_import() -> ResponseReturnValue:
                     report = import_contacts(s, data, source=f"web:{upload.filename or 'upload.csv'}"
                                              if upload else "web", actor=principal.username, principal=principal,
                                              registry=resident_registry(s, runtime().settings),
-                                             secret_key=runtime().settings.secret_key)
+                                             secret_key=runtime().settings.secret_keys)
                     s.commit()
                 except ValueError as exc:
                     problem = _(str(exc))

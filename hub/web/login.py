@@ -70,7 +70,7 @@ def login() -> ResponseReturnValue:
     rt = runtime()
     with rt.session() as s:
         result = log_in(s, rt.login_throttle, username, form.get("password", ""), form.get("code", ""),
-                        request.remote_addr, rt.settings.is_production, rt.settings.secret_key)
+                        request.remote_addr, rt.settings.is_production, rt.settings.secret_keys)
     if not result.ok:
         flash(result.error or "", "error")
         page = render_template("login.html", next=target, username=username)
@@ -141,7 +141,7 @@ def enrol_totp() -> ResponseReturnValue:
         operator = _session_operator(s)
         if operator is None or session.get("pending") == PENDING_PASSWORD:
             return redirect(url_for("web.login"))
-        key = runtime().settings.secret_key
+        key = runtime().settings.secret_keys
         if request.method == "GET":
             secret, uri = totp.begin_enrolment(operator, key)
             return render_template("totp.html", secret=secret, uri=uri, required=required,
