@@ -21,11 +21,11 @@ from hub.compose.messages import Composition, LocalText
 from hub.i18n import gettext as _
 from hub.policy import may_send_somewhere
 from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
-from hub.translate.fill import audience_languages, fill_missing
+from hub.translate.fill import TEXT_MAX, TITLE_MAX, audience_languages, fill_missing
 from hub.translate.providers import translator_ready
 
 ORIGINS = ("operator", "reviewed", "machine", "fallback")
-MAX_TITLE, MAX_TEXT, MAX_ERROR = 200, 10_000, 500
+MAX_TITLE, MAX_TEXT, MAX_ERROR = TITLE_MAX, TEXT_MAX, 500
 
 
 def _string(item: Mapping[str, Any], key: str, limit: int, where: str, problems: dict[str, list[str]]) -> str:

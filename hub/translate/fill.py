@@ -21,7 +21,8 @@ from hub.compose.audience import Audience, contact_ids_query
 from hub.compose.messages import Composition, LocalText
 from hub.models import Contact, Mode
 from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
-from hub.residents.questions import QuestionText, read_question
+from hub.residents.questions import MAX_LOCAL_LABEL, QuestionText, read_question
+from hub.residents.questions import MAX_TEXT as MAX_QUESTION
 from hub.runtime import Runtime
 from hub.translate.fallback import fallback_line, with_fallback_line
 from hub.translate.providers import TranslationFailed, translate
@@ -39,6 +40,25 @@ def audience_languages(session: Session, comp: Composition, extra: Iterable[str]
         query = query.where(Contact.exercise_participant.is_(True))
     wanted = set(session.scalars(query)) | set(extra)
     return [code for code in LANGUAGES if code in wanted and code != JAPANESE]
+
+
+# What a text under review may hold (the API's and the composer's limits). A translation is often
+# longer than the Japanese (English nearly always): one over the limit would be refused when the
+# officer sends it back unchanged, so it is cut, with "…", for the officer to see and shorten.
+TITLE_MAX, TEXT_MAX = 200, 10_000
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def fitted(text: LocalText) -> LocalText:
+    question = text.question and QuestionText(
+        text=_fit(text.question.text, MAX_QUESTION),
+        choices=tuple(_fit(c, MAX_LOCAL_LABEL) for c in text.question.choices))
+    return dataclasses.replace(text, title=_fit(text.title, TITLE_MAX), body=_fit(text.body, TEXT_MAX),
+                               overrides={ch: _fit(v, TEXT_MAX) for ch, v in text.overrides.items()},
+                               question=question)
 
 
 def machine_text(runtime: Runtime, comp: Composition, language: str) -> LocalText:
@@ -104,7 +124,7 @@ def fill_missing(runtime: Runtime, comp: Composition, languages: Sequence[str],
         futures = {code: pool.submit(machine_text, runtime, comp, code) for code in missing}
         done, _ = wait(futures.values(), timeout=deadline)
         late = f"翻訳が{deadline:g}秒以内に終わりませんでした" if deadline is not None else ""
-        made = {code: future.result() if future in done else fallback_text(comp, code, late)
+        made = {code: fitted(future.result() if future in done else fallback_text(comp, code, late))
                 for code, future in futures.items()}
     finally:
         pool.shutdown(wait=deadline is None, cancel_futures=True)

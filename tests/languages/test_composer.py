@@ -70,3 +70,20 @@ def test_a_forged_machine_mark_on_an_edit_is_not_believed(client: FlaskClient, r
             "text_en_machine": "0" * 64}
     confirm = client.post("/compose", data={**form, "step": "confirm"}).get_data(as_text=True)
     assert 'name="text_en_origin" value="operator"' in confirm
+
+
+def test_a_translation_longer_than_the_limit_is_cut_so_it_can_be_sent_back_unchanged(client: FlaskClient) -> None:
+    # English is nearly always longer than the Japanese: a title at the 200-character limit came
+    # back longer, and sending the reviewed texts back unchanged was refused (found by the API fuzzer).
+    title, body_text = "大" * 200, "川に近づかないでください。"
+    made = client.post("/api/v1/messages/translations", headers=bearer(), json={
+        "title": title, "body": body_text, "channels": ["sms"], "mode": "exercise", "audience": "residents",
+        "languages": ["en"]})
+    assert made.status_code == 200, made.get_data(as_text=True)[:300]
+    english = body(made)["texts"]["en"]
+    assert english["origin"] == "machine", english["error"]
+    assert len(english["title"]) == 200 and english["title"].endswith("…")
+    sent = client.post("/api/v1/messages", headers=bearer(), json={
+        "title": title, "body": body_text, "channels": ["sms"], "mode": "exercise", "audience": "residents",
+        "texts": {"en": english}})
+    assert sent.status_code == 201, sent.get_data(as_text=True)[:300]
