@@ -87,9 +87,13 @@ def _fetch(rt: Runtime, limit: int) -> FetchReport:
             client: poplib.POP3 = poplib.POP3_SSL(host, port, context=context, timeout=TIMEOUT_SECONDS)
         else:
             client = poplib.POP3(host, port, timeout=TIMEOUT_SECONDS)
+    except (OSError, poplib.error_proto) as exc:  # ssl errors are OSErrors
+        raise MailboxError(f"バウンス用メールボックス {host}:{port} を読めません: {exc}") from exc
+    try:
         client.user(unquote(parts.username or ""))
         client.pass_(settings.bounce_mailbox_password)
-    except (OSError, poplib.error_proto) as exc:  # ssl errors are OSErrors
+    except (OSError, poplib.error_proto) as exc:
+        client.close()
         raise MailboxError(f"バウンス用メールボックス {host}:{port} を読めません: {exc}") from exc
     report = FetchReport()
     try:
