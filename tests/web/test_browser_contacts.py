@@ -145,5 +145,6 @@ def test_a_contact_whose_mail_came_back_unknown_says_so_on_their_page(
     WebDriverWait(web, 10).until(lambda w: w.find_elements(By.CSS_SELECTOR, ".flash.ok"))
     assert "メールの送信を再開します" in web.find_element(By.CSS_SELECTOR, ".flash.ok").text
     assert web.find_elements(By.ID, "bounce-note") == []
+    _shoot(web, tmp_path, "contact-bounce-cleared")
     with runtime.session() as s:
         assert s.get(Contact, staff_id).email_bounced_at is None  # type: ignore[union-attr]
