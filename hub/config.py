@@ -332,6 +332,11 @@ class Settings:
         """Every key that verifies, the current one first (it alone signs)."""
         return (self.secret_key, *self.previous_secret_keys)
 
+    @property
+    def secret_keys_oldest_first(self) -> list[str]:
+        """The same, in the order itsdangerous takes them (it signs with the last)."""
+        return list(reversed(self.secret_keys))
+
     def check_startup(self, channels: list[str]) -> None:
         if "email" in channels:
             self.check_dkim()

@@ -70,9 +70,12 @@ def seal_stored(session: Session, secret_key: Keys) -> int:
         changed = False
         for column in ("totp_secret", "totp_pending_secret"):
             stored = getattr(operator, column)
-            if stored is None or (is_sealed(stored) and unseal(keys[0], stored) is not None):
+            if stored is None:
+                continue
+            opened = unseal(keys[0], stored)  # a seed in plain comes back as it is
+            if opened is not None and is_sealed(stored):
                 continue  # sealed with the current key already
-            opened = unseal(keys, stored)
+            opened = opened if opened is not None else unseal(keys[1:], stored)
             if opened is not None:
                 setattr(operator, column, seal(keys[0], opened))
                 changed = True

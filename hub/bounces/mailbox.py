@@ -20,11 +20,7 @@ from email import message_from_bytes, policy
 from email.utils import getaddresses
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from hub.bounces.addresses import delivery_of
-from hub.bounces.dsn import read_dsn
-from hub.bounces.receiver import MAX_MESSAGE_BYTES, NotYetRecorded, record_bounce
+from hub.bounces.receiver import KEPT, MAX_MESSAGE_BYTES, RECORDED, apply_report
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -81,19 +77,18 @@ def _fetch(rt: Runtime, limit: int) -> FetchReport:
     settings = rt.settings
     parts = urlsplit(settings.bounce_mailbox_url)
     host, port = parts.hostname or "", parts.port or SCHEMES.get(parts.scheme, 995)
+    client: poplib.POP3 | None = None
     try:
         if parts.scheme == "pop3s":
             context = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
-            client: poplib.POP3 = poplib.POP3_SSL(host, port, context=context, timeout=TIMEOUT_SECONDS)
+            client = poplib.POP3_SSL(host, port, context=context, timeout=TIMEOUT_SECONDS)
         else:
             client = poplib.POP3(host, port, timeout=TIMEOUT_SECONDS)
-    except (OSError, poplib.error_proto) as exc:  # ssl errors are OSErrors
-        raise MailboxError(f"バウンス用メールボックス {host}:{port} を読めません: {exc}") from exc
-    try:
         client.user(unquote(parts.username or ""))
         client.pass_(settings.bounce_mailbox_password)
-    except (OSError, poplib.error_proto) as exc:
-        client.close()
+    except (OSError, poplib.error_proto) as exc:  # ssl errors are OSErrors
+        if client is not None:
+            client.close()
         raise MailboxError(f"バウンス用メールボックス {host}:{port} を読めません: {exc}") from exc
     report = FetchReport()
     try:
@@ -107,12 +102,13 @@ def _fetch(rt: Runtime, limit: int) -> FetchReport:
                 report.ignored += 1
                 continue
             raw = b"\r\n".join(client.retr(number)[1]) + b"\r\n"
-            verdict = _apply(rt, raw)
-            if verdict == "kept":
+            # Only signed return paths count: a catch-all's Delivered-To may name the mailbox itself.
+            verdict = apply_report(rt, raw, _delivered_to(raw))
+            if verdict == KEPT:
                 report.kept += 1
                 continue
             client.dele(number)
-            if verdict == "recorded":
+            if verdict == RECORDED:
                 report.recorded += 1
             else:
                 report.ignored += 1
@@ -135,20 +131,6 @@ def _sizes(client: poplib.POP3) -> list[tuple[int, int]]:
     return found
 
 
-def _apply(rt: Runtime, raw: bytes) -> str:
-    dsn = read_dsn(raw)
+def _delivered_to(raw: bytes) -> list[str]:
     headers = message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=policy.compat32)
-    addresses = [address for name in DELIVERED_TO for _, address in getaddresses(headers.get_all(name, []))]
-    ids = list(dict.fromkeys(i for i in (delivery_of(rt.settings.secret_keys, a) for a in addresses)
-                             if i is not None))
-    if dsn is None or not ids:
-        log.warning("bounce mailbox: a message that is not a report on one of our e-mails (from %r): deleted",
-                    headers.get("From"))
-        return "ignored"
-    try:
-        for delivery_id in ids[:1]:  # a report is delivered to one return path
-            record_bounce(rt, delivery_id, dsn)
-    except (SQLAlchemyError, NotYetRecorded) as exc:
-        log.warning("bounce mailbox: report not recorded now, kept for the next round: %r", exc)
-        return "kept"
-    return "recorded"
+    return [address for name in DELIVERED_TO for _, address in getaddresses(headers.get_all(name, []))]

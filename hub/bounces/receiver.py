@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Iterable
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -71,6 +72,29 @@ def record_bounce(rt: Runtime, delivery_id: int, dsn: Dsn) -> None:
         error_code=dsn.status))
 
 
+RECORDED, IGNORED, KEPT = "recorded", "ignored", "kept"
+
+
+def apply_report(rt: Runtime, raw: bytes, addresses: Iterable[str]) -> str:
+    """One message that came back to ``addresses``, whether by SMTP (``hub bounces serve``) or from
+    the bounce mailbox: RECORDED; IGNORED when it is not a delivery report on one of our e-mails
+    (an auto-reply, a made-up return path); KEPT when it cannot be recorded now (the database, or
+    a report ahead of the worker's own record), for the reporter or the next round to try again."""
+    dsn = read_dsn(raw)
+    ids = list(dict.fromkeys(i for i in (delivery_of(rt.settings.secret_keys, a) for a in addresses)
+                             if i is not None))
+    if dsn is None or not ids:
+        log.warning("a message to the bounce domain that is not a report on one of our e-mails: ignored")
+        return IGNORED
+    try:
+        for delivery_id in ids:
+            record_bounce(rt, delivery_id, dsn)
+    except (SQLAlchemyError, NotYetRecorded) as exc:
+        log.warning("bounce report not recorded now, to be tried again: %r", exc)
+        return KEPT
+    return RECORDED
+
+
 class BounceHandler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -86,19 +110,12 @@ class BounceHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "replace")
-        dsn = read_dsn(raw)
-        if dsn is None:
-            log.warning("a message to the bounce address that is not a delivery report (from %r): ignored",
-                        envelope.mail_from)
-            return "250 2.0.0 Ok: not a delivery report, ignored"
-        ids = [i for i in (delivery_of(self.rt.settings.secret_keys, a) for a in envelope.rcpt_tos) if i is not None]
         loop = asyncio.get_running_loop()
-        try:
-            for delivery_id in ids:
-                await loop.run_in_executor(None, record_bounce, self.rt, delivery_id, dsn)
-        except (SQLAlchemyError, NotYetRecorded) as exc:
-            log.warning("bounce not recorded, the reporter will retry: %r", exc)
-            return "451 4.3.0 Temporary local problem, try again later"
+        verdict = await loop.run_in_executor(None, apply_report, self.rt, raw, envelope.rcpt_tos)
+        if verdict == KEPT:
+            return "451 4.3.0 Temporary local problem, try again later"  # the reporter retries
+        if verdict == IGNORED:
+            return "250 2.0.0 Ok: not a delivery report, ignored"
         return "250 2.0.0 Ok: recorded"
 
 

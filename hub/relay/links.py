@@ -34,7 +34,7 @@ class LinkError(Exception):
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer([*settings.previous_secret_keys, settings.secret_key], salt=SALT)
+    return URLSafeSerializer(settings.secret_keys_oldest_first, salt=SALT)
 
 
 def make_token(settings: Settings, link: AnswerLink, issued_at: datetime) -> str:

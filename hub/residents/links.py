@@ -38,7 +38,7 @@ class ResidentLink:
 
 
 def _serializer(settings: Settings, purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer([*settings.previous_secret_keys, settings.secret_key], salt=SALTS[purpose])
+    return URLSafeSerializer(settings.secret_keys_oldest_first, salt=SALTS[purpose])
 
 
 def make_token(settings: Settings, link: ResidentLink) -> str:

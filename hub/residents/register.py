@@ -68,7 +68,7 @@ def normalise_email(raw: str) -> str | None:
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer([*settings.previous_secret_keys, settings.secret_key], salt=SALT)
+    return URLSafeTimedSerializer(settings.secret_keys_oldest_first, salt=SALT)
 
 
 def make_token(settings: Settings, request: Request) -> str:

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from hub.bounces import mailbox as module
+from hub.bounces import receiver as module  # where each report is recorded, by SMTP or from the mailbox
 from hub.bounces.addresses import return_path
 from hub.bounces.mailbox import MailboxError, fetch_bounces
 from hub.celery_app import celery_config
