@@ -37,6 +37,7 @@ from hub.compose.messages import (
 )
 from hub.compose.quiet import local_words, window_words
 from hub.compose.status import export_deliveries_csv, message_summary
+from hub.compose.tally import Tally, watched
 from hub.contacts.masking import mask_address
 from hub.dispatch.night import PAUSE_KEY
 from hub.dispatch.tasks import release
@@ -58,9 +59,16 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
-def summary(session: Session, message: Message) -> dict[str, Any]:
-    """``message_summary`` with an RFC 3339 ``created_at`` on every database."""
-    return {**message_summary(session, message), "created_at": _iso(message.created_at)}
+def summary(session: Session, message: Message, tally: Tally | None = None) -> dict[str, Any]:
+    """``message_summary`` with an RFC 3339 ``created_at`` on every database; the counts are the
+    ones shown to everyone watching (``watched_tally``) unless ``tally`` is given."""
+    tally = tally or watched_tally(session, message)
+    return {**message_summary(session, message, tally), "created_at": _iso(message.created_at)}
+
+
+def watched_tally(session: Session, message: Message) -> Tally:
+    """Counted once for every viewer of a large message (hub/compose/tally.py)."""
+    return watched(session, message, runtime().tallies)
 
 
 def get_message(session: Session, message_id: int) -> Message:
@@ -95,14 +103,14 @@ def quiet_of(message: Message) -> dict[str, str] | None:
             "text": quiet_words(quiet["window"], message.scheduled_at)}
 
 
-def message_detail(session: Session, message: Message) -> dict[str, Any]:
+def message_detail(session: Session, message: Message, tally: Tally | None = None) -> dict[str, Any]:
     """The summary plus what a status page needs: who, to whom, and the cancel/correction chain."""
     referenced_by = session.scalars(
         select(Message.id).where(Message.references_id == message.id).order_by(Message.id))
     bodies = session.scalars(
         select(MessageBody).where(MessageBody.message_id == message.id).order_by(MessageBody.channel, MessageBody.id))
     return {
-        **summary(session, message),
+        **summary(session, message, tally),
         "body": message.body,
         "audience": message.audience,
         "category": message.category_code,

@@ -149,6 +149,9 @@ SCHEMAS: dict[str, Any] = {
         "references": nullable("integer"),
         "created_at": nullable("string", format="date-time"),
         "channels": {"type": "object", "additionalProperties": ref("ChannelCounts")},
+        "counted_at": {"type": "string", "format": "date-time",
+                       "description": "When `channels` was counted. A message of 20,000 rows or more is counted "
+                                      "once for every viewer and that count is given for 1-10 s."},
     }),
     "MessageDetail": {"allOf": [ref("MessageSummary"), obj({
         "body": STRING,

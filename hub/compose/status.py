@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.compose.tally import CountRow, Tally, count, exact
 from hub.contacts.masking import mask_address
 from hub.csvsafe import SafeWriter
 from hub.models import Contact, CsvRow, CsvSend, Delivery, DeliveryState, Message
@@ -21,16 +22,15 @@ def channel_counts(session: Session, message_id: int) -> dict[str, dict[str, int
     """``{"sms": {"sent": n, "delivered": n, "failed": n, "skipped": n, "unknown": n, "pending": n}}``.
 
     ``pending`` includes rows being sent right now (``sending``) and rows whose outcome is being
-    checked with the provider (``checking``): all mean "not finished yet".
+    checked with the provider (``checking``): all mean "not finished yet". Counted exactly, now.
     """
     message = session.get(Message, message_id)
-    out: dict[str, dict[str, int]] = {ch: dict.fromkeys(COUNT_KEYS, 0) for ch in (message.channels if message else [])}
-    rows = session.execute(
-        select(Delivery.channel, Delivery.state, func.count())
-        .where(Delivery.message_id == message_id)
-        .group_by(Delivery.channel, Delivery.state)
-    )
-    for channel, state, n in rows:
+    return counts_from(count(session, message_id), message.channels if message else [])
+
+
+def counts_from(rows: Iterable[CountRow], channels: Iterable[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {ch: dict.fromkeys(COUNT_KEYS, 0) for ch in channels}
+    for channel, state, _reason, n in rows:
         key = "pending" if state in BUSY_STATES else str(state)
         out.setdefault(channel, dict.fromkeys(COUNT_KEYS, 0))[key] += n
     return out
@@ -40,7 +40,9 @@ def is_finished(counts: dict[str, dict[str, int]]) -> bool:
     return all(c["pending"] == 0 for c in counts.values())
 
 
-def message_summary(session: Session, message: Message) -> dict[str, Any]:
+def message_summary(session: Session, message: Message, tally: Tally | None = None) -> dict[str, Any]:
+    """``tally``: the counts to show (hub.compose.tally.watched); counted exactly when not given."""
+    tally = tally or exact(session, message.id)
     return {
         "message_id": message.id,
         "title": message.title,
@@ -49,7 +51,8 @@ def message_summary(session: Session, message: Message) -> dict[str, Any]:
         "state": message.state,
         "references": message.references_id,
         "created_at": message.created_at.isoformat() if message.created_at else None,
-        "channels": channel_counts(session, message.id),
+        "channels": counts_from(tally.rows, message.channels or []),
+        "counted_at": tally.counted_at.isoformat(),
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.base import Channel, ChannelContext
 from channels.errors import RateLimited, Unreachable
 from hub.accounts.throttle import LoginThrottle, make_throttle
+from hub.compose.tally import TallyStore, make_tallies
 from hub.config import Settings
 from hub.db import session_factory
 from hub.health.provider_stats import ProviderStats
@@ -35,6 +36,7 @@ class Runtime:
         self._limiter: RateLimiter | None = None
         self._login_throttle: LoginThrottle | None = None
         self._breaker: CircuitBreaker | None = None
+        self._tallies: TallyStore | None = None
         self.lease = Lease(self.sessions, settings.lease_seconds)
         # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
         self.provider_stats = ProviderStats(self.sessions)
@@ -55,6 +57,17 @@ class Runtime:
             policy = BreakerPolicy(self.settings.sms_breaker_failures, self.settings.sms_breaker_cooldown_seconds)
             self._breaker = make_breaker(self.redis_url, policy)
         return self._breaker
+
+    @property
+    def tallies(self) -> TallyStore:
+        """Large messages' delivery counts, made once for every viewer (hub/compose/tally.py)."""
+        if self._tallies is None:
+            self._tallies = make_tallies(self.redis_url)
+        return self._tallies
+
+    @tallies.setter
+    def tallies(self, store: TallyStore) -> None:
+        self._tallies = store
 
     @property
     def login_throttle(self) -> LoginThrottle:

@@ -7,24 +7,25 @@ decision goes through hub.policy; the pages only show what the policy already al
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hub.api.common import ApiError, handle_http_error, runtime
 from hub.api.composing import reachable
-from hub.api.messages import reject_as, summary
+from hub.api.messages import reject_as, summary, watched_tally
 from hub.compose.messages import Composition
 from hub.compose.status import BUSY_STATES
+from hub.compose.tally import CountRow
 from hub.health.engine import EngineHealth, observe
 from hub.i18n import gettext as _
-from hub.models import Delivery, DeliveryState, Message, MessageState, MsgType
+from hub.models import DeliveryState, Message, MessageState, MsgType
 from hub.policy import Action
 from hub.web.pages import _operator, login_required, web_bp
 
@@ -45,13 +46,9 @@ def iso_utc(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def honest_counts(session: Session, message_id: int, channels: Sequence[str]) -> dict[str, dict[str, int]]:
+def honest_counts(rows: Iterable[CountRow], channels: Sequence[str]) -> dict[str, dict[str, int]]:
     """Per channel: every outcome counted apart, 取り下げ separate from 対象外."""
     out: dict[str, dict[str, int]] = {ch: dict.fromkeys(HONEST_KEYS, 0) for ch in channels}
-    rows = session.execute(
-        select(Delivery.channel, Delivery.state, Delivery.reason, func.count())
-        .where(Delivery.message_id == message_id)
-        .group_by(Delivery.channel, Delivery.state, Delivery.reason))
     for channel, state, reason, n in rows:
         if state in BUSY_STATES:
             key = "pending"
@@ -75,13 +72,14 @@ def reached_nobody(message: Message, total: dict[str, int]) -> bool:
 
 
 def console_row(session: Session, message: Message) -> dict[str, Any]:
-    counts = honest_counts(session, message.id, message.channels or [])
+    tally = watched_tally(session, message)
+    counts = honest_counts(tally.rows, message.channels or [])
     total = totals(counts)
     followers = [(f.id, f.title, f.msg_type) for f in session.scalars(
         select(Message).where(Message.references_id == message.id).order_by(Message.id))]
     original = message.references
     return {
-        **summary(session, message),
+        **summary(session, message, tally),
         "honest": counts, "total": total, "nobody": reached_nobody(message, total),
         "cancelled": any(t == MsgType.CANCEL for _i, _t, t in followers),
         "followers": followers,

@@ -43,7 +43,7 @@ from hub.api.composing import (
     preview_payload,
     read_composition,
 )
-from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where
+from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where, watched_tally
 from hub.compose.public import message_is_public
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
@@ -287,7 +287,9 @@ def message_page(message_id: int) -> ResponseReturnValue:
     principal = _operator()
     with runtime().session() as s:
         try:
-            detail = message_detail(s, readable_message(s, message_id, principal))
+            readable = readable_message(s, message_id, principal)
+            tally = watched_tally(s, readable)
+            detail = message_detail(s, readable, tally)
         except ApiError as exc:
             abort(exc.status)
         message = s.get(Message, message_id)
@@ -301,7 +303,7 @@ def message_page(message_id: int) -> ResponseReturnValue:
         from hub.web.console import approval_plan, honest_counts
 
         plan = approval_plan(s, message) if message.state == MessageState.AWAITING_APPROVAL else {}
-        honest = honest_counts(s, message.id, message.channels or [])
+        honest = honest_counts(tally.rows, message.channels or [])
         rejected = (message.meta or {}).get("rejected")
         can_follow_up = may_follow_up(principal, message)
         survey = survey_tally.tally(s, message)
