@@ -93,6 +93,10 @@ def test_compose_then_a_second_person_approves_and_it_is_delivered(
 
     web.find_element(by.CSS_SELECTOR, "section.waiting form button[type=submit]").click()
     _wait(web, lambda w: "承認しました" in w.page_source)
+    # The page redraws itself when the send moves on; the notice stays, once.
+    web.execute_script("window.hubReload()")
+    _wait(web, lambda w: w.execute_script("return performance.getEntriesByType('navigation')[0].type") == "reload")
+    assert [f.text for f in web.find_elements(by.CSS_SELECTOR, "#main > .flash")] == ["承認しました。配信を開始します"]
     _wait(web, lambda w: _state(runtime, message_id) == MessageState.DONE, 30)
     inbox = sandbox_client.inbox("sms")
     assert inbox and all("山沿いの方は避難してください。" in str(m) for m in inbox)

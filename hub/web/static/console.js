@@ -31,7 +31,7 @@
           span.querySelector(".done").textContent = String(total - c.pending);
           span.querySelector(".total").textContent = String(total);
         });
-        if (!busy && data.state !== "queued") { location.reload(); return; }
+        if (!busy && data.state !== "queued") { window.hubReload(); return; }
         setTimeout(function () { poll(item); }, 3000);
       })
       .catch(function () { setTimeout(function () { poll(item); }, 10000); });

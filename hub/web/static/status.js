@@ -20,7 +20,8 @@
       var bar = row.querySelector("progress");
       if (bar) { bar.max = total || 1; bar.value = total - c.pending; }
     });
-    updated.textContent = new Date().toLocaleTimeString();
+    // When the counts were made: a large send's counts are made once for everyone, every few seconds.
+    updated.textContent = new Date(data.counted_at || Date.now()).toLocaleTimeString();
     var pending = Object.keys(data.channels).some(function (ch) { return data.channels[ch].pending > 0; });
     return pending || busyStates.indexOf(data.state) >= 0;
   }
@@ -30,7 +31,7 @@
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (data) {
         // A new state (approved, finished) changes more than the counts: show the whole page again.
-        if (data.state !== table.dataset.state) { location.reload(); return; }
+        if (data.state !== table.dataset.state) { window.hubReload(); return; }
         if (apply(data)) setTimeout(poll, 3000);
       })
       .catch(function () { setTimeout(poll, 10000); });

@@ -29,7 +29,7 @@
     var choices = document.getElementById("survey-choices");
     data.choices.forEach(function (c) { setAll(choices, 'td[data-choice="' + c.key + '"]', c.count); });
     if (!applyGroups("survey-areas", data.areas) || !applyGroups("survey-categories", data.categories)) {
-      location.reload();
+      window.hubReload();
       return false;
     }
     updated.textContent = new Date().toLocaleTimeString();
