@@ -64,10 +64,48 @@ def translate(settings: Settings, text: str, source: str = JAPANESE, target: str
     if provider == "none" or provider not in PROVIDERS:
         raise TranslationFailed("機械翻訳が設定されていません（HUB_TRANSLATOR）")
     translator = _make(settings, provider, provider_code(provider, source), provider_code(provider, target))
-    result = _with_deadline(lambda: translator.translate(text), settings.translator_timeout)
-    if not isinstance(result, str) or not result.strip():
-        raise TranslationFailed("翻訳サービスが空の訳文を返しました")
-    return result
+    cut = pieces(text)
+    translated = []
+    for n, (piece, separator) in enumerate(cut, start=1):
+        if not piece.strip():
+            translated.append(piece + separator)
+            continue
+        result = _with_deadline(lambda: translator.translate(piece), settings.translator_timeout)  # noqa: B023
+        if not isinstance(result, str) or not result.strip():
+            raise TranslationFailed("翻訳サービスが空の訳文を返しました")
+        # Cut between two sentences of one paragraph: most languages put a space there, Japanese none.
+        between = separator or ("" if n == len(cut) or target in UNSPACED else " ")
+        translated.append(result + between)
+    return "".join(translated)
+
+
+# Google Translate refuses 5,000 characters in one request, and LibreTranslate's public servers
+# as many; a notice may hold 10,000. Longer texts go in pieces cut where a reader would pause.
+PIECE_CHARS = 4500
+UNSPACED = frozenset({"ja", "zh"})  # languages written without spaces between sentences
+_CUTS = ("\n\n", "\n", "。", "．", "！", "？", ". ", "、", " ")
+
+
+def pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[str, str]]:
+    """``text`` as (piece, separator) pairs of at most ``limit`` characters that join back into it:
+    cut after a paragraph where one fits, else a line, else a sentence, else a clause."""
+    out: list[tuple[str, str]] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        for cut in _CUTS:
+            at = window.rfind(cut)
+            if at >= limit // 4:
+                break
+        else:
+            at, cut = limit, ""
+        if cut.strip():  # a sentence's or clause's mark stays with its sentence
+            piece, separator, rest = rest[:at + len(cut)], "", rest[at + len(cut):]
+        else:  # newlines and spaces are kept between the translated pieces, as written
+            piece, separator, rest = rest[:at], cut, rest[at + len(cut):]
+        out.append((piece, separator))
+    out.append((rest, ""))
+    return out
 
 
 def _make(settings: Settings, provider: str, source: str, target: str) -> Any:

@@ -40,6 +40,33 @@ def test_libretranslate_through_its_custom_url(translator: Settings) -> None:
     assert translate(translator, "未知の文です。", target="en") == "[sandbox:en] 未知の文です。"
 
 
+def test_a_notice_longer_than_a_translators_limit_is_translated_in_pieces_cut_between_paragraphs(
+        translator: Settings) -> None:
+    """The sandbox, as Google and LibreTranslate's public servers, refuses 5,000 characters at once."""
+    paragraph = "大雨警報が発表されました\n\n川に近づかないでください。\n\n"
+    body = paragraph * 300  # 8,700 characters: it used to go out as the fixed line and the Japanese
+    assert len(body) > 5000
+    english = translate(translator, body, target="en")
+    assert english == "A heavy rain warning has been issued\n\nPlease stay away from rivers.\n\n" * 300
+    one_line = "川に近づかないでください。" * 500  # no line to cut at: cut after a sentence
+    assert translate(translator, one_line, target="vi") == " ".join(["Xin đừng đến gần sông."] * 500)
+    chinese = translate(translator, one_line, target="zh")  # the sandbox puts a space between sentences…
+    assert chinese.replace(" ", "") == "请不要靠近河流。" * 500
+    assert chinese.count("。请") == 1, "…the hub none at its own cut: Chinese is written without"
+
+
+def test_pieces_join_back_into_the_text_and_each_fits() -> None:
+    from hub.translate.providers import PIECE_CHARS, pieces
+
+    for text in ("あ" * 3000 + "。" + "い" * 3000 + "\n\n" + "う" * 100, "x" * 12000, "\n" * 9000,
+                 ("避難所を開設しました。" * 300 + "\n") * 3, "短い文です。"):
+        cut = pieces(text)
+        assert "".join(p + sep for p, sep in cut) == text
+        assert all(len(p) <= PIECE_CHARS for p, _ in cut)
+    first, _ = pieces("あ" * 3000 + "。" + "い" * 3000)[0]
+    assert first.endswith("。"), "cut after the sentence, its full stop with it"
+
+
 def test_easy_japanese_is_never_machine_translated(translator: Settings) -> None:
     with pytest.raises(TranslationFailed, match="やさしい日本語"):
         translate(translator, "川に近づかないでください。", target="ja-easy")
