@@ -10,9 +10,10 @@ send under way: most delivered or sent, some pending, being sent or failed). The
 this process against that database. Twice, once with each viewer counting for itself (as before
 2026-12-01) and once with the shared counts of ``hub/compose/tally.py``:
 
-- ``api_ms``, ``message_page_ms``, ``dashboard_ms``: one viewer's request for the message's JSON
-  (what every open dashboard and status page polls every 3 s), its status page and the dashboard:
-  the first request and the median of the next five;
+- ``api_ms``, ``message_page_ms``, ``dashboard_ms``, ``metrics_ms``: one viewer's request for the
+  message's JSON (what every open dashboard and status page polls every 3 s), its status page, the
+  dashboard, and one Prometheus scrape of ``/metrics``: the first request and the median of the
+  next five;
 - ``viewers``: ``--viewers`` officers with the status page open for ``--seconds`` s, each polling
   every 3 s as ``status.js`` does: PostgreSQL's CPU during that time (% of one core: what the
   watching takes from the send it watches) and the polls' median and slowest answer.
@@ -140,7 +141,8 @@ def singles(app: Flask, message_id: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, client, path, headers in (("api_ms", api, f"/api/v1/messages/{message_id}", bearer),
                                         ("message_page_ms", page, f"/messages/{message_id}", None),
-                                        ("dashboard_ms", page, "/", None)):
+                                        ("dashboard_ms", page, "/", None),
+                                        ("metrics_ms", api, "/metrics", None)):
         time.sleep(12)  # whatever an earlier request left shared has gone stale
         first = timed(client, path, headers)
         rest = [timed(client, path, headers) for _ in range(5)]

@@ -8,8 +8,11 @@ Redis when there is one) and that count is shown for ten times what it cost to m
 10 s, with the time it was made. While one request counts again, the others show the previous count
 rather than count too. A smaller message is counted exactly on every request, as before.
 
-Only the pages and the API's message views read through here; whatever decides something (the
-CLI's wait, the dispatcher) counts exactly.
+A Prometheus scrape (``recent``) takes a shared count up to a minute old and counts every other
+message of the last day together, in one statement.
+
+Only the pages, the API's message views and ``/metrics`` read through here; whatever decides
+something (the CLI's wait, the dispatcher, the stall watcher) counts exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 from sqlalchemy import func, select
@@ -44,6 +47,24 @@ CountRow = tuple[str, str, str | None, int]  # channel, state, reason, rows
 
 
 @dataclass(frozen=True)
+class Shared:
+    """Something counted for everyone watching: a JSON value, when it was made, and until when it is shown."""
+
+    value: Any
+    counted_at: datetime
+    fresh_until: float  # time.time()
+
+    def as_json(self) -> str:
+        return json.dumps({"value": self.value, "counted_at": self.counted_at.isoformat(),
+                           "fresh_until": self.fresh_until}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Shared:
+        data = json.loads(text)
+        return cls(data["value"], datetime.fromisoformat(data["counted_at"]), float(data["fresh_until"]))
+
+
+@dataclass(frozen=True)
 class Tally:
     rows: tuple[CountRow, ...]
     counted_at: datetime
@@ -53,54 +74,104 @@ class Tally:
     def total(self) -> int:
         return sum(n for *_key, n in self.rows)
 
-    def as_json(self) -> str:
-        return json.dumps({"rows": self.rows, "counted_at": self.counted_at.isoformat(),
-                           "fresh_until": self.fresh_until})
-
     @classmethod
-    def from_json(cls, text: str | bytes) -> Tally:
-        data = json.loads(text)
-        return cls(tuple((str(c), str(s), r, int(n)) for c, s, r, n in data["rows"]),
-                   datetime.fromisoformat(data["counted_at"]), float(data["fresh_until"]))
+    def of(cls, shared: Shared) -> Tally:
+        return cls(_rows(shared.value), shared.counted_at, shared.fresh_until)
+
+
+def _rows(value: Any) -> tuple[CountRow, ...]:
+    return tuple((str(c), str(s), r, int(n)) for c, s, r, n in value)
 
 
 def count(session: Session, message_id: int) -> tuple[CountRow, ...]:
-    rows = session.execute(
+    return _rows(session.execute(
         select(Delivery.channel, Delivery.state, Delivery.reason, func.count())
         .where(Delivery.message_id == message_id)
-        .group_by(Delivery.channel, Delivery.state, Delivery.reason))
-    return tuple((str(c), str(s), r, int(n)) for c, s, r, n in rows)
+        .group_by(Delivery.channel, Delivery.state, Delivery.reason)))
 
 
 def exact(session: Session, message_id: int) -> Tally:
     now = time.time()
-    return Tally(count(session, message_id), datetime.now(UTC), now)
+    return Tally(count(session, message_id), _at(now), now)
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 class TallyStore(Protocol):
-    def get(self, key: str) -> Tally | None: ...
+    def get(self, key: str) -> str | None: ...
 
-    def put(self, key: str, tally: Tally) -> None: ...
+    def put(self, key: str, text: str) -> None: ...
 
     def take_turn(self, key: str) -> bool:
         """True for the one caller that may count ``key`` again now."""
 
 
-def watched(session: Session, message: Message, store: TallyStore, *, cache_from_rows: int | None = None) -> Tally:
-    """The counts to show for ``message``: cached while fresh when the message is large."""
-    threshold = CACHE_FROM_ROWS if cache_from_rows is None else cache_from_rows
-    # The state is part of the key: approving, finishing or cancelling shows fresh counts at once.
-    key = f"{message.public_id}:{message.state}"
-    cached = _quietly(lambda: store.get(key), None)
+def shared(store: TallyStore, key: str, make: Callable[[], Any], *, worth_sharing: Callable[[Any], bool],
+           fresh_max: float = FRESH_MAX) -> Shared:
+    """``make()``'s value as everyone watching ``key`` sees it: made again once it has been shown
+    for ten times what making it took (between 1 s and ``fresh_max``), by one request while the
+    others show the previous one; kept for the others only when ``worth_sharing``."""
+    cached = _load(store, key)
     if cached is not None and (time.time() < cached.fresh_until or not _quietly(lambda: store.take_turn(key), True)):
         return cached
     started = time.perf_counter()
-    rows = count(session, message.id)
-    took = time.perf_counter() - started
-    tally = Tally(rows, datetime.now(UTC), time.time() + min(max(took * FRESH_FACTOR, FRESH_MIN), FRESH_MAX))
-    if tally.total >= threshold:
-        _quietly(lambda: store.put(key, tally), None)
-    return tally
+    value = make()
+    return _keep(store, key, value, time.perf_counter() - started, worth_sharing(value), fresh_max)
+
+
+def _load(store: TallyStore, key: str) -> Shared | None:
+    raw = _quietly(lambda: store.get(key), None)
+    return Shared.from_json(raw) if raw else None
+
+
+def _keep(store: TallyStore, key: str, value: Any, took: float, worth_sharing: bool,
+          fresh_max: float = FRESH_MAX) -> Shared:
+    now = time.time()
+    made = Shared(value, _at(now), now + min(max(took * FRESH_FACTOR, FRESH_MIN), fresh_max))
+    if worth_sharing:
+        # Stored as its JSON, and given back from it: what the first viewer sees, the others see.
+        made = Shared(json.loads(json.dumps(value)), made.counted_at, made.fresh_until)
+        _quietly(lambda: store.put(key, made.as_json()), None)
+    return made
+
+
+def watched(session: Session, message: Message, store: TallyStore, *, cache_from_rows: int | None = None) -> Tally:
+    """The counts to show for ``message``: cached while fresh when the message is large."""
+    threshold = CACHE_FROM_ROWS if cache_from_rows is None else cache_from_rows
+    return Tally.of(shared(store, _key(message), lambda: count(session, message.id),
+                           worth_sharing=lambda rows: sum(n for *_k, n in rows) >= threshold))
+
+
+def recent(session: Session, messages: list[Message], store: TallyStore, *, max_age: float) -> list[Tally]:
+    """Counts of many messages for a monitoring view (``/metrics``): a shared count no older than
+    ``max_age`` seconds where there is one, the rest counted together in one statement."""
+    found: dict[int, Tally] = {}
+    for message in messages:
+        cached = _load(store, _key(message))
+        if cached is not None and time.time() - cached.counted_at.timestamp() < max_age:
+            found[message.id] = Tally.of(cached)
+    missing = [m for m in messages if m.id not in found]
+    if missing:
+        started = time.perf_counter()
+        rows: dict[int, list[CountRow]] = {m.id: [] for m in missing}
+        for message_id, c, s, r, n in session.execute(
+                select(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason, func.count())
+                .where(Delivery.message_id.in_([m.id for m in missing]))
+                .group_by(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason)):
+            rows[message_id].append((str(c), str(s), r, int(n)))
+        took = time.perf_counter() - started
+        for m in missing:
+            value = tuple(rows[m.id])
+            found[m.id] = Tally.of(_keep(store, _key(m), value, took,
+                                         sum(n for *_k, n in value) >= CACHE_FROM_ROWS))
+    return [found[m.id] for m in messages]
+
+
+def _key(message: Message) -> str:
+    # The state is part of the key: approving, finishing or cancelling shows fresh counts at once.
+    return f"{message.public_id}:{message.state}"
 
 
 def _quietly(step: Callable[[], T], otherwise: T) -> T:
@@ -117,20 +188,20 @@ class LocalTallies:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tallies: dict[str, tuple[Tally, float]] = {}
+        self._kept: dict[str, tuple[str, float]] = {}
         self._turns: dict[str, float] = {}
 
-    def get(self, key: str) -> Tally | None:
+    def get(self, key: str) -> str | None:
         with self._lock:
-            entry = self._tallies.get(key)
+            entry = self._kept.get(key)
             return entry[0] if entry and entry[1] > time.monotonic() else None
 
-    def put(self, key: str, tally: Tally) -> None:
+    def put(self, key: str, text: str) -> None:
         with self._lock:
             now = time.monotonic()
-            for old in [k for k, (_t, until) in self._tallies.items() if until <= now]:
-                del self._tallies[old]
-            self._tallies[key] = (tally, now + KEEP_SECONDS)
+            for old in [k for k, (_t, until) in self._kept.items() if until <= now]:
+                del self._kept[old]
+            self._kept[key] = (text, now + KEEP_SECONDS)
             self._turns.pop(key, None)
 
     def take_turn(self, key: str) -> bool:
@@ -149,13 +220,13 @@ class RedisTallies:
         self.prefix = prefix
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
 
-    def get(self, key: str) -> Tally | None:
+    def get(self, key: str) -> str | None:
         raw = self._redis.get(self.prefix + key)
-        return Tally.from_json(raw) if raw else None
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
-    def put(self, key: str, tally: Tally) -> None:
+    def put(self, key: str, text: str) -> None:
         pipe = self._redis.pipeline()
-        pipe.set(self.prefix + key, tally.as_json(), ex=KEEP_SECONDS)
+        pipe.set(self.prefix + key, text, ex=KEEP_SECONDS)
         pipe.delete(self.prefix + key + ":turn")
         pipe.execute()
 

@@ -8,22 +8,27 @@ So any web process answers for the whole fleet, and a restart loses nothing but 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from hub.compose.tally import recent
 from hub.health.engine import NO_WORKER, STALLED, EngineHealth, observe
 from hub.health.provider_stats import BUCKETS, bucket_label
-from hub.models import Delivery, Message
+from hub.models import Message
 from hub.models.health import ProviderStat
 from hub.relay import clock
 from hub.runtime import Runtime
 
 WINDOW = timedelta(hours=24)  # deliveries are counted for messages created this recently
+# A large message's shared count (hub/compose/tally.py) serves a scrape this long: counting a
+# million-row send at every 15 s scrape would cost the database more than the send's own writes.
+SHARED_COUNT_MAX_AGE = 60.0
 
 
 class HubCollector(Collector):
@@ -40,13 +45,14 @@ class HubCollector(Collector):
         since = clock.now() - WINDOW
         family = GaugeMetricFamily("hub_deliveries", "Delivery rows of messages created in the last 24 hours",
                                    labels=["channel", "state"])
+        totals: Counter[tuple[str, str]] = Counter()
         with self.rt.session() as session:
-            recent = select(Message.id).where(Message.created_at >= since).scalar_subquery()
-            for channel, state, count in session.execute(
-                select(Delivery.channel, Delivery.state, func.count())
-                .where(Delivery.message_id.in_(recent)).group_by(Delivery.channel, Delivery.state)
-            ):
-                family.add_metric([channel, state], count)
+            messages = list(session.scalars(select(Message).where(Message.created_at >= since)))
+            for tally in recent(session, messages, self.rt.tallies, max_age=SHARED_COUNT_MAX_AGE):
+                for channel, state, _reason, n in tally.rows:
+                    totals[(channel, state)] += n
+        for (channel, state), n in sorted(totals.items()):
+            family.add_metric([channel, state], n)
         yield family
 
     def _providers(self) -> Iterator[Metric]:

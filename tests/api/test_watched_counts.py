@@ -179,3 +179,33 @@ def test_without_redis_the_counts_are_still_made(client: FlaskClient, runtime: R
     status = _get(client, message_id)
     assert status["channels"]["sms"]["sent"] + status["channels"]["sms"]["delivered"] > 0
     assert len(counting) == 1
+
+
+def test_a_scrape_uses_a_shared_count_up_to_a_minute_old_and_counts_the_rest_together(
+        client: FlaskClient, runtime: Runtime, counting: list[str], clock: Clock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hub.health import metrics
+
+    def sms_failed() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "hub_deliveries" and s.labels == {"channel": "sms", "state": "failed"})
+
+    large, small = _sent(client), _sent(client)
+    monkeypatch.setattr(tally, "CACHE_FROM_ROWS", 1)  # both count as large from here on
+    counting.clear()
+    before = sms_failed()
+    assert len(counting) == 1, "every message of the last day in one statement"
+    _fail_one_sms(runtime, large)
+    clock.now += tally.FRESH_MAX + 1  # stale for a status page, still young enough for a scrape
+    assert sms_failed() == before and len(counting) == 1
+    clock.now += metrics.SHARED_COUNT_MAX_AGE
+    assert sms_failed() == before + 1 and len(counting) == 2
+    _fail_one_sms(runtime, small)
+    with runtime.session() as s:
+        message = s.get(Message, small)
+        assert message is not None
+        message.state = MessageState.WITHDRAWN
+    assert sms_failed() == before + 2 and len(counting) == 3, "a new state is counted at once"
