@@ -4,19 +4,22 @@
                                            [--seconds 30]
 
 PostgreSQL and Redis (the production parts). A fresh schema at the head migration holds the demo
-city's operators and ``--residents`` residents, and one live alert being sent to all of them on
-``--channels`` (``residents × channels`` delivery rows written with COPY, in the mix of states of a
-send under way: most delivered or sent, some pending, being sent or failed). The web app runs in
-this process against that database. Twice, once with each viewer counting for itself (as before
-2026-12-01) and once with the shared counts of ``hub/compose/tally.py``:
+city's operators and ``--residents`` residents, and one live alert with a 安否 question being sent
+to all of them on ``--channels`` (``residents × channels`` delivery rows written with COPY, in the
+mix of states of a send under way: most delivered or sent, some pending, being sent or failed).
+The web app runs in this process against that database. Twice, once with each viewer counting for
+itself (as before 2026-12-01) and once with the shared counts of ``hub/compose/tally.py``:
 
 - ``api_ms``, ``message_page_ms``, ``dashboard_ms``, ``metrics_ms``: one viewer's request for the
   message's JSON (what every open dashboard and status page polls every 3 s), its status page, the
   dashboard, and one Prometheus scrape of ``/metrics``: the first request and the median of the
   next five;
+- ``survey_ms``: the same for the message's 安否 question's tally (every resident is in one of the
+  demo city's areas; three in ten answered);
 - ``viewers``: ``--viewers`` officers with the status page open for ``--seconds`` s, each polling
-  every 3 s as ``status.js`` does: PostgreSQL's CPU during that time (% of one core: what the
-  watching takes from the send it watches) and the polls' median and slowest answer.
+  the counts every 3 s as ``status.js`` does and the survey's tally every other time (``survey.js``
+  asks every 5 s): PostgreSQL's CPU during that time (% of one core: what the watching takes from
+  the send it watches) and the polls' median and slowest answer.
 
 Prints one JSON object.
 """
@@ -53,7 +56,10 @@ from hub.migrate import upgrade
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/13"
 POLL_SECONDS = 3.0
+SURVEY_EVERY = 2  # survey.js asks every 5 s: about every other time status.js does
 # A send under way: (state, share of rows)
+QUESTION = {"text": "無事ですか", "choices": [{"key": "1", "label": "無事"}, {"key": "2", "label": "けが"},
+                                          {"key": "3", "label": "助けが必要"}]}
 STATES = [("delivered", 0.55), ("sent", 0.2), ("pending", 0.15), ("sending", 0.05), ("failed", 0.05)]
 
 
@@ -89,6 +95,17 @@ def seed(pg_url: str, residents: int, channels: list[str]) -> int:
             (uuid.uuid4().hex, json.dumps(channels), department, admin, admin)).fetchone()
         assert row is not None
         message_id = int(row[0])
+        # A 安否 question: every resident in one of the city's areas, three in ten answered by SMS.
+        cur.execute("UPDATE messages SET meta = %s WHERE id = %s", (json.dumps({"question": QUESTION}), message_id))
+        areas = [r[0] for r in cur.execute("SELECT id FROM areas ORDER BY id")]
+        with cur.copy("COPY contact_areas (contact_id, area_id) FROM STDIN") as copy:
+            for n, i in enumerate(range(first, first + residents)):
+                copy.write_row((i, areas[n % len(areas)]))
+        with cur.copy("COPY resident_answers (message_id, contact_id, choice_key, channel, answered_at, "
+                      "first_answered_at, changes) FROM STDIN") as copy:
+            for n, i in enumerate(range(first, first + residents)):
+                if n % 10 < 3:
+                    copy.write_row((message_id, i, str(1 + n % 3), "sms", now, now, 0))
         bounds = []
         acc = 0.0
         for state, share in STATES:
@@ -142,7 +159,8 @@ def singles(app: Flask, message_id: int) -> dict[str, Any]:
     for name, client, path, headers in (("api_ms", api, f"/api/v1/messages/{message_id}", bearer),
                                         ("message_page_ms", page, f"/messages/{message_id}", None),
                                         ("dashboard_ms", page, "/", None),
-                                        ("metrics_ms", api, "/metrics", None)):
+                                        ("metrics_ms", api, "/metrics", None),
+                                        ("survey_ms", api, f"/api/v1/messages/{message_id}/survey", bearer)):
         time.sleep(12)  # whatever an earlier request left shared has gone stale
         first = timed(client, path, headers)
         rest = [timed(client, path, headers) for _ in range(5)]
@@ -160,8 +178,12 @@ def viewers(app: Flask, message_id: int, n: int, seconds: float) -> dict[str, An
     def officer(k: int) -> None:
         client = app.test_client()
         time.sleep(POLL_SECONDS * k / n)  # pages opened at different moments
+        polls = 0
         while time.monotonic() < stop:
             took = timed(client, f"/api/v1/messages/{message_id}", bearer)
+            if polls % SURVEY_EVERY == 0:
+                took += timed(client, f"/api/v1/messages/{message_id}/survey", bearer)
+            polls += 1
             with lock:
                 latencies.append(took)
             time.sleep(POLL_SECONDS)

@@ -52,6 +52,9 @@ SURVEY_SCHEMAS: dict[str, Any] = {
                      "description": "answers by path: sms, line, web (the answer page)"},
         "areas": {"type": "array", "items": SURVEY_GROUP},
         "categories": {"type": "array", "items": SURVEY_GROUP},
+        "counted_at": {"type": "string", "format": "date-time",
+                       "description": "When it was counted. A survey that reached 20,000 residents or more is "
+                                      "counted once for every viewer and that count is given for 1-60 s."},
     }),
     "Respondent": obj({
         "contact_id": INTEGER, "external_id": NULLABLE_STRING, "name": STRING, "areas": STRINGS,

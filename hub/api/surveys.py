@@ -38,7 +38,7 @@ def _status() -> str:
 @api_bp.get("/messages/<int:message_id>/survey")
 def survey_endpoint(message_id: int) -> ResponseReturnValue:
     with runtime().session() as s:
-        return jsonify(survey_tally.tally(s, _survey_message(s, message_id)))
+        return jsonify(survey_tally.watched(s, _survey_message(s, message_id), runtime().tallies))
 
 
 @api_bp.get("/messages/<int:message_id>/survey/respondents")
@@ -83,7 +83,7 @@ def close_as(message_id: int, principal: Principal) -> dict[str, Any]:
             raise ApiError(409, "survey_closed", _("このアンケートの受付はすでに終了しています"))
         audit(s, principal.username, "survey.close", message)
         s.flush()
-        tally = survey_tally.tally(s, message)
+        tally = survey_tally.watched(s, message, runtime().tallies)  # closed: a new key, counted now
         assert tally is not None
         return tally
 

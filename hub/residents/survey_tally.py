@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
+from hub.compose.tally import CACHE_FROM_ROWS, TallyStore, shared
 from hub.csvsafe import SafeWriter
 from hub.models import Area, Category, Contact, Delivery, Message
 from hub.models.contacts import contact_areas, contact_categories
@@ -131,6 +132,23 @@ def tally(session: Session, message: Message) -> dict[str, Any] | None:
         "categories": _groups(session, message.id, keys, contact_categories.c.contact_id,
                               contact_categories.c.category_id, Category),
     }
+
+
+# A city-wide survey's tally costs the database seconds (about 7 s at a million residents reached,
+# benchmarks/console.py): counted once for every viewer, and shown up to a minute.
+SHARED_FRESH_MAX = 60.0
+
+
+def watched(session: Session, message: Message, store: TallyStore) -> dict[str, Any] | None:
+    """``tally`` as everyone watching the survey sees it, with ``counted_at``: a large survey's is
+    made by one request for all of them (hub/compose/tally.py); closing it is counted at once."""
+    if stored_question(message) is None:
+        return None
+    key = f"survey:{message.public_id}:{message.state}:{is_open(message)}"
+    made = shared(store, key, lambda: tally(session, message),
+                  worth_sharing=lambda t: t["reached"] + t["answered"] >= CACHE_FROM_ROWS,
+                  fresh_max=SHARED_FRESH_MAX)
+    return {**made.value, "counted_at": made.counted_at.isoformat()}
 
 
 def _reached_ids(message_id: int) -> Any:

@@ -306,7 +306,7 @@ def message_page(message_id: int) -> ResponseReturnValue:
         honest = honest_counts(tally.rows, message.channels or [])
         rejected = (message.meta or {}).get("rejected")
         can_follow_up = may_follow_up(principal, message)
-        survey = survey_tally.tally(s, message)
+        survey = survey_tally.watched(s, message, runtime().tallies)
         silent = survey_tally.respondents(s, message, "unanswered", limit=SILENT_SHOWN)[0] if survey else []
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,

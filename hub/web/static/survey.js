@@ -32,7 +32,7 @@
       window.hubReload();
       return false;
     }
-    updated.textContent = new Date().toLocaleTimeString();
+    updated.textContent = new Date(data.counted_at || Date.now()).toLocaleTimeString();
     return data.open;
   }
 
