@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, func, literal, null, select, union, union_all
 from sqlalchemy.orm import Session
 
 from hub.compose.tally import CACHE_FROM_ROWS, TallyStore, shared
@@ -101,37 +101,89 @@ def _group(keys: list[str]) -> dict[str, Any]:
 def tally(session: Session, message: Message) -> dict[str, Any] | None:
     """The live counts of the message's survey (None: it asks no question).
 
-    Counted by the database (GROUP BY), not row by row here: the message page asks every few
-    seconds, and a city-wide survey reaches tens of thousands.
+    Counted by the database in one statement: one row per person (reached? answered what?) is made
+    from the deliveries and answers once, and totals, areas and categories are all counted from it
+    (``_facts``: about twice as fast as counting each of them from the deliveries).
     """
     question = stored_question(message)
     if question is None:
         return None
     keys = [str(c["key"]) for c in question["choices"]]
-    reached_ids = _reached_ids(message.id)
-    answers = _answers(message.id)
-
-    def count(query: Select[Any]) -> int:
-        return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-
-    counts: dict[str, int] = {key: n for key, n in session.execute(
-        select(answers.c.choice_key, func.count()).group_by(answers.c.choice_key))}
+    totals = _group(keys)
+    by_group: dict[str, defaultdict[int | None, dict[str, Any]]] = {
+        "area": defaultdict(lambda: _group(keys)), "category": defaultdict(lambda: _group(keys))}
+    for dimension, gid, reached, choice, n in session.execute(_facts(message.id)):
+        target = totals if dimension == "total" else by_group[dimension][gid]
+        _add(target, bool(reached), choice, n)
     end = closes_at(message)
     return {
         "message_id": message.id,
         "question": {"text": question["text"], "choices": [{"key": str(c["key"]), "label": str(c["label"])}
                                                            for c in question["choices"]]},
         "open": is_open(message), "closes_at": _iso(end),
-        "reached": count(select(reached_ids.c.cid)),
-        "answered": count(select(answers.c.contact_id)),
-        "unanswered": count(select(reached_ids.c.cid).where(_unanswered(message.id, reached_ids))),
-        "choices": [{"key": k, "label": label_of(question, k), "count": counts.get(k, 0)} for k in keys],
+        "reached": totals["reached"], "answered": totals["answered"], "unanswered": totals["unanswered"],
+        "choices": [{"key": k, "label": label_of(question, k), "count": totals["counts"].get(k, 0)} for k in keys],
         "channels": {channel: n for channel, n in session.execute(
-            select(answers.c.channel, func.count()).group_by(answers.c.channel))},
-        "areas": _groups(session, message.id, keys, contact_areas.c.contact_id, contact_areas.c.area_id, Area),
-        "categories": _groups(session, message.id, keys, contact_categories.c.contact_id,
-                              contact_categories.c.category_id, Category),
+            select(ResidentAnswer.channel, func.count()).where(ResidentAnswer.message_id == message.id)
+            .group_by(ResidentAnswer.channel))},
+        "areas": _listed(session, by_group["area"], Area),
+        "categories": _listed(session, by_group["category"], Category),
     }
+
+
+def _facts(message_id: int) -> Any:
+    """(dimension, group id, reached, choice, people) for the totals and for each area and category
+    (group id None: people with none). A resident in two areas is in both areas' rows, once in the
+    totals. One statement: who was reached is read from the deliveries once (CTEs, which PostgreSQL
+    makes once however often they are named)."""
+    reached = (select(Delivery.contact_id.label("cid")).distinct()
+               .where(Delivery.message_id == message_id, Delivery.contact_id.is_not(None),
+                      Delivery.state.in_(REACHED_STATES)).cte("reached"))
+    answers = (select(ResidentAnswer.contact_id.label("cid"), ResidentAnswer.choice_key)
+               .where(ResidentAnswer.message_id == message_id).cte("answers"))
+    people = union_all(
+        select(reached.c.cid, literal(1).label("reached"), answers.c.choice_key)
+        .select_from(reached.outerjoin(answers, answers.c.cid == reached.c.cid)),
+        # Answered without being reached (an earlier send's link, say): counted as answers.
+        select(answers.c.cid, literal(0), answers.c.choice_key)
+        .where(~select(reached.c.cid).where(reached.c.cid == answers.c.cid).exists()),
+    ).cte("people")
+
+    def by(dimension: str, link_contact: Any, link_group: Any) -> Any:
+        return (select(literal(dimension).label("dimension"), link_group.label("gid"), people.c.reached,
+                       people.c.choice_key, func.count())
+                .select_from(people.outerjoin(link_contact.table, link_contact == people.c.cid))
+                .group_by(link_group, people.c.reached, people.c.choice_key))
+
+    return union_all(
+        select(literal("total").label("dimension"), null().label("gid"), people.c.reached, people.c.choice_key,
+               func.count()).group_by(people.c.reached, people.c.choice_key),
+        by("area", contact_areas.c.contact_id, contact_areas.c.area_id),
+        by("category", contact_categories.c.contact_id, contact_categories.c.category_id),
+    )
+
+
+def _add(group: dict[str, Any], reached: bool, choice: str | None, n: int) -> None:
+    if reached:
+        group["reached"] += n
+        if choice is None:
+            group["unanswered"] += n
+    if choice is not None:
+        group["answered"] += n
+        group["counts"][choice] = group["counts"].get(choice, 0) + n
+
+
+def _listed(session: Session, groups: dict[int | None, dict[str, Any]],
+            model: type[Area] | type[Category]) -> list[dict[str, Any]]:
+    """Each area (category) by code, then those with none under 「（なし）」."""
+    names = {row.id: (row.code, row.name) for row in session.execute(
+        select(model.id, model.code, model.name).where(model.id.in_([g for g in groups if g is not None])))}
+    listed = [{"code": names[gid][0], "name": names[gid][1], **g} for gid, g in groups.items() if gid in names]
+    listed.sort(key=lambda g: g["code"])
+    none = groups.get(None)
+    if none and (none["reached"] or none["answered"]):
+        listed.append({"code": None, "name": NONE_LABEL, **none})
+    return listed
 
 
 # A city-wide survey's tally costs the database seconds (about 7 s at a million residents reached,
@@ -165,46 +217,6 @@ def _answers(message_id: int) -> Any:
 def _unanswered(message_id: int, reached_ids: Any) -> Any:
     return ~select(ResidentAnswer.id).where(ResidentAnswer.message_id == message_id,
                                             ResidentAnswer.contact_id == reached_ids.c.cid).exists()
-
-
-def _groups(session: Session, message_id: int, keys: list[str], link_contact: Any, link_group: Any,
-            model: type[Area] | type[Category]) -> list[dict[str, Any]]:
-    """Reached, answered, unanswered and counts per choice for each area (category) of the people;
-    those with none under the key None."""
-    reached_ids, answers = _reached_ids(message_id), _answers(message_id)
-    link = link_contact.table
-    groups: dict[int | None, dict[str, Any]] = defaultdict(lambda: _group(keys))
-    for gid, n in session.execute(select(link_group, func.count()).select_from(reached_ids)
-                                  .join(link, link_contact == reached_ids.c.cid).group_by(link_group)):
-        groups[gid]["reached"] = n
-    for gid, n in session.execute(select(link_group, func.count()).select_from(reached_ids)
-                                  .join(link, link_contact == reached_ids.c.cid)
-                                  .where(_unanswered(message_id, reached_ids)).group_by(link_group)):
-        groups[gid]["unanswered"] = n
-    for gid, key, n in session.execute(select(link_group, answers.c.choice_key, func.count()).select_from(answers)
-                                       .join(link, link_contact == answers.c.contact_id)
-                                       .group_by(link_group, answers.c.choice_key)):
-        groups[gid]["counts"][key] = n
-        groups[gid]["answered"] += n
-    # People with no area (category) at all.
-    no_group = select(link_contact).where(link_contact == reached_ids.c.cid).exists()
-    none = _group(keys)
-    none["reached"] = int(session.scalar(select(func.count()).select_from(reached_ids).where(~no_group)) or 0)
-    none["unanswered"] = int(session.scalar(select(func.count()).select_from(reached_ids).where(
-        ~no_group, _unanswered(message_id, reached_ids))) or 0)
-    no_group_answer = select(link_contact).where(link_contact == answers.c.contact_id).exists()
-    for key, n in session.execute(select(answers.c.choice_key, func.count()).where(~no_group_answer)
-                                  .group_by(answers.c.choice_key)):
-        none["counts"][key] = n
-        none["answered"] += n
-    names = {row.id: (row.code, row.name) for row in session.execute(
-        select(model.id, model.code, model.name).where(model.id.in_([g for g in groups if g is not None])))}
-    listed = [{"code": names[gid][0], "name": names[gid][1], **g}
-              for gid, g in groups.items() if gid in names]
-    listed.sort(key=lambda g: g["code"])
-    if none["reached"] or none["answered"]:
-        listed.append({"code": None, "name": NONE_LABEL, **none})
-    return listed
 
 
 def respondents(session: Session, message: Message, status: str = "all", offset: int = 0,

@@ -138,3 +138,26 @@ def test_a_cancelled_survey_takes_no_more_answers(
         assert session.scalars(select(ResidentAnswer.choice_key)).all() == ["1"]
         closed = session.scalars(select(AuditLog).where(AuditLog.action == "survey.close")).all()
         assert len(closed) == 1 and closed[0].detail.get("reason") == "取消"
+
+
+def test_an_answer_whose_message_later_failed_still_counts_as_an_answer_not_as_reached(
+    client: FlaskClient, runtime: Runtime, sandbox_client: SandboxClient
+) -> None:
+    """The carrier's late 'failed' after the resident had already answered (or a bounce after the
+    answer page was used): the answer stands; they are no longer among those it reached."""
+    from sqlalchemy import update
+
+    from hub.models import Delivery
+
+    add_residents(runtime, [{"name": "答えた", "area": OSHU, "phone": "+819066660001"},
+                            {"name": "未回答", "area": OSHU, "phone": "+819066660002"}])
+    message_id = send_survey(client, ["sms"])
+    assert text_hub(sandbox_client, "+819066660001", "2")
+    with runtime.session() as s:
+        s.execute(update(Delivery).where(Delivery.message_id == message_id, Delivery.address == "+819066660001")
+                  .values(state="failed"))
+    t = tally(client, message_id)
+    assert (t["reached"], t["answered"], t["unanswered"]) == (1, 1, 1)
+    assert [(c["key"], c["count"]) for c in t["choices"]] == [("1", 0), ("2", 1)]
+    assert [(a["name"], a["reached"], a["answered"], a["unanswered"], a["counts"]) for a in t["areas"]] == [
+        ("奥州市", 1, 1, 1, {"1": 0, "2": 1})]
