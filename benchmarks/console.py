@@ -30,6 +30,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -46,12 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask import Flask
 from flask.testing import FlaskClient
 from measure import pids_named
+from schema import fresh_schema
 
 from hub.app import create_app
 from hub.compose.tally import Tally
 from hub.config import Settings
 from hub.demo.seed import DEMO_PASSWORDS, DEMO_TOKEN, seed_demo
-from hub.migrate import upgrade
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/13"
@@ -212,24 +213,15 @@ def main() -> None:
     parser.add_argument("--redis-url", default=REDIS)
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    base = args.database_url.replace("postgresql+psycopg", "postgresql")
-    options = f"options=-csearch_path%3D{schema}"
-    db_url, pg_url = f"{args.database_url}?{options}", f"{base}?{options}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
     redis.Redis.from_url(args.redis_url).flushdb()
-    workdir = Path(f"/tmp/hub-bench-{schema}")
-    workdir.mkdir(parents=True)
-    try:
-        upgrade(db_url)
-        settings = Settings(database_url=db_url, broker_url=args.redis_url, data_dir=str(workdir),
+    with fresh_schema(args.database_url) as schema, tempfile.TemporaryDirectory(prefix="hub-bench-") as workdir:
+        settings = Settings(database_url=schema.db_url, broker_url=args.redis_url, data_dir=workdir,
                             public_url="http://127.0.0.1:8000").resolved()
         app = create_app(settings)
         with app.extensions["hub"].session() as s:
             seed_demo(s, residents=0, staff=0)
         t0 = time.perf_counter()
-        message_id = seed(pg_url, args.residents, args.channels.split(","))
+        message_id = seed(schema.pg_url, args.residents, args.channels.split(","))
         seeded = time.perf_counter() - t0
         runtime = app.extensions["hub"]
         shared = runtime.tallies
@@ -240,9 +232,6 @@ def main() -> None:
             runtime.tallies = store
             result[label] = {**singles(app, message_id), **viewers(app, message_id, args.viewers, args.seconds)}
         print(json.dumps(result, ensure_ascii=False, indent=1))
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -38,13 +38,14 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from schema import fresh_schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.contacts.erasure import erase_contact
 from hub.db import get_engine, insert_ignoring_duplicates
-from hub.migrate import upgrade
 from hub.models import Contact, Delivery
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -174,14 +175,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=PG)
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    base = args.database_url.replace("postgresql+psycopg", "postgresql")
-    options = f"options=-csearch_path%3D{schema}"
-    db_url, pg_url = f"{args.database_url}?{options}", f"{base}?{options}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        upgrade(db_url)
+    with fresh_schema(args.database_url) as schema:
+        db_url, pg_url = schema.db_url, schema.pg_url
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f'DROP INDEX IF EXISTS "{INDEX}"')
         t0 = time.perf_counter()
@@ -199,9 +194,6 @@ def main() -> None:
         print(json.dumps({"residents": args.residents, "history_rows": rows, "seed_s": round(seeded, 1),
                           "create_index_s": round(create_index, 2), "without_index": without,
                           "with_index": with_index}, ensure_ascii=False, indent=2))
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 if __name__ == "__main__":

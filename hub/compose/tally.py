@@ -72,11 +72,15 @@ class Tally:
 
     @property
     def total(self) -> int:
-        return sum(n for *_key, n in self.rows)
+        return _rows_in(self.rows)
 
     @classmethod
     def of(cls, shared: Shared) -> Tally:
         return cls(_rows(shared.value), shared.counted_at, shared.fresh_until)
+
+
+def _rows_in(rows: Any) -> int:
+    return sum(n for *_key, n in rows)
 
 
 def _rows(value: Any) -> tuple[CountRow, ...]:
@@ -84,10 +88,18 @@ def _rows(value: Any) -> tuple[CountRow, ...]:
 
 
 def count(session: Session, message_id: int) -> tuple[CountRow, ...]:
-    return _rows(session.execute(
-        select(Delivery.channel, Delivery.state, Delivery.reason, func.count())
-        .where(Delivery.message_id == message_id)
-        .group_by(Delivery.channel, Delivery.state, Delivery.reason)))
+    return count_many(session, [message_id])[message_id]
+
+
+def count_many(session: Session, message_ids: list[int]) -> dict[int, tuple[CountRow, ...]]:
+    """Each message's rows by channel, state and reason, in one statement."""
+    rows: dict[int, list[CountRow]] = {m: [] for m in message_ids}
+    for message_id, channel, state, reason, n in session.execute(
+            select(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason, func.count())
+            .where(Delivery.message_id.in_(message_ids))
+            .group_by(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason)):
+        rows[message_id].append((str(channel), str(state), reason, int(n)))
+    return {m: tuple(r) for m, r in rows.items()}
 
 
 def exact(session: Session, message_id: int) -> Tally:
@@ -132,8 +144,9 @@ def _keep(store: TallyStore, key: str, value: Any, took: float, worth_sharing: b
     made = Shared(value, _at(now), now + min(max(took * FRESH_FACTOR, FRESH_MIN), fresh_max))
     if worth_sharing:
         # Stored as its JSON, and given back from it: what the first viewer sees, the others see.
-        made = Shared(json.loads(json.dumps(value)), made.counted_at, made.fresh_until)
-        _quietly(lambda: store.put(key, made.as_json()), None)
+        text = made.as_json()
+        _quietly(lambda: store.put(key, text), None)
+        made = Shared.from_json(text)
     return made
 
 
@@ -141,7 +154,7 @@ def watched(session: Session, message: Message, store: TallyStore, *, cache_from
     """The counts to show for ``message``: cached while fresh when the message is large."""
     threshold = CACHE_FROM_ROWS if cache_from_rows is None else cache_from_rows
     return Tally.of(shared(store, _key(message), lambda: count(session, message.id),
-                           worth_sharing=lambda rows: sum(n for *_k, n in rows) >= threshold))
+                           worth_sharing=lambda rows: _rows_in(rows) >= threshold))
 
 
 def recent(session: Session, messages: list[Message], store: TallyStore, *, max_age: float) -> list[Tally]:
@@ -155,17 +168,11 @@ def recent(session: Session, messages: list[Message], store: TallyStore, *, max_
     missing = [m for m in messages if m.id not in found]
     if missing:
         started = time.perf_counter()
-        rows: dict[int, list[CountRow]] = {m.id: [] for m in missing}
-        for message_id, c, s, r, n in session.execute(
-                select(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason, func.count())
-                .where(Delivery.message_id.in_([m.id for m in missing]))
-                .group_by(Delivery.message_id, Delivery.channel, Delivery.state, Delivery.reason)):
-            rows[message_id].append((str(c), str(s), r, int(n)))
+        counted = count_many(session, [m.id for m in missing])
         took = time.perf_counter() - started
         for m in missing:
-            value = tuple(rows[m.id])
-            found[m.id] = Tally.of(_keep(store, _key(m), value, took,
-                                         sum(n for *_k, n in value) >= CACHE_FROM_ROWS))
+            rows = counted[m.id]
+            found[m.id] = Tally.of(_keep(store, _key(m), rows, took, _rows_in(rows) >= CACHE_FROM_ROWS))
     return [found[m.id] for m in messages]
 
 

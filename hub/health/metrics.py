@@ -16,6 +16,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from hub.compose.tally import recent
 from hub.health.engine import NO_WORKER, STALLED, EngineHealth, observe
@@ -47,7 +48,8 @@ class HubCollector(Collector):
                                    labels=["channel", "state"])
         totals: Counter[tuple[str, str]] = Counter()
         with self.rt.session() as session:
-            messages = list(session.scalars(select(Message).where(Message.created_at >= since)))
+            messages = list(session.scalars(select(Message).where(Message.created_at >= since)
+                                            .options(load_only(Message.id, Message.public_id, Message.state))))
             for tally in recent(session, messages, self.rt.tallies, max_age=SHARED_COUNT_MAX_AGE):
                 for channel, state, _reason, n in tally.rows:
                     totals[(channel, state)] += n

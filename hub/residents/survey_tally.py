@@ -136,9 +136,7 @@ def _facts(message_id: int) -> Any:
     (group id None: people with none). A resident in two areas is in both areas' rows, once in the
     totals. One statement: who was reached is read from the deliveries once (CTEs, which PostgreSQL
     makes once however often they are named)."""
-    reached = (select(Delivery.contact_id.label("cid")).distinct()
-               .where(Delivery.message_id == message_id, Delivery.contact_id.is_not(None),
-                      Delivery.state.in_(REACHED_STATES)).cte("reached"))
+    reached = _reached(message_id).cte("reached")
     answers = (select(ResidentAnswer.contact_id.label("cid"), ResidentAnswer.choice_key)
                .where(ResidentAnswer.message_id == message_id).cte("answers"))
     people = union_all(
@@ -203,10 +201,15 @@ def watched(session: Session, message: Message, store: TallyStore) -> dict[str, 
     return {**made.value, "counted_at": made.counted_at.isoformat()}
 
 
-def _reached_ids(message_id: int) -> Any:
+def _reached(message_id: int) -> Select[Any]:
+    """The contact ids the message reached (a delivery sent or delivered), each once, as ``cid``."""
     return (select(Delivery.contact_id.label("cid")).distinct()
             .where(Delivery.message_id == message_id, Delivery.contact_id.is_not(None),
-                   Delivery.state.in_(REACHED_STATES)).subquery())
+                   Delivery.state.in_(REACHED_STATES)))
+
+
+def _reached_ids(message_id: int) -> Any:
+    return _reached(message_id).subquery()
 
 
 def _answers(message_id: int) -> Any:
