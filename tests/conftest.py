@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import argon2
 import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from hub.accounts import passwords
 from hub.app import create_app
 from hub.config import Settings
 from hub.db import dispose_engines, get_engine
@@ -16,13 +18,30 @@ from hub.runtime import Runtime
 from hub.runtime.leases import release_all
 from sandbox import Sandbox, SandboxClient, hub_settings
 from tests.support.live import LiveServer, free_port
+from tests.support.routing import share_compiled_url_builders
 from tests.support.services import drop_pg_schema, new_pg_schema_url, postgres_reachable, require
+
+# argon2 is slow on purpose (about 0.2 s a password here); hundreds of tests sign in, and none is
+# about the hash's cost. The production parameters keep their own tests
+# (tests/accounts/test_passwords.py, the rehash at login in tests/accounts/test_login.py).
+PRODUCTION_HASHER = passwords.HASHER
+passwords.HASHER = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+share_compiled_url_builders()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``long`` first (stable otherwise): with two workers, the longest test started
     last would have one worker running it alone while the other has nothing left to do."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+@pytest.fixture(autouse=True)
+def _no_lease_outlives_its_test() -> Iterator[None]:
+    """An app that claimed work renews its worker lease from a thread until told to stop. Stopped
+    after each test: otherwise a process running a thousand tests keeps a thousand renewers
+    writing to the test databases, each slowing every later test a little."""
+    yield
+    release_all()
 
 
 @pytest.fixture(scope="session")
