@@ -91,6 +91,17 @@ def jst(value: datetime | str | None) -> str:
     return when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
+@web_bp.app_template_filter("jst_time")
+def jst_time(value: datetime | str | None) -> str:
+    """The time of day in Japan, to the second (when a count was made)."""
+    if not value:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(JST).strftime("%H:%M:%S")
+
+
 @web_bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     def lang_url(code: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -64,3 +65,21 @@ def test_only_a_sender_of_the_department_may_stop_a_held_alert(client: FlaskClie
     with runtime.session() as s:
         still = s.get(Message, held_id)
         assert still is not None and still.state == MessageState.SCHEDULED
+
+
+def test_the_counts_say_when_they_were_made_before_the_first_refresh(client: FlaskClient) -> None:
+    """The status table's caption gives the time (in Japan) its counts were made, already in the
+    page: an officer reading it before the first refresh knows how fresh the numbers are."""
+    sent = client.post("/api/v1/messages", headers=bearer("admin"), json={
+        "title": "断水のお知らせ", "body": "本日断水します。", "channels": ["email"], "audience": "residents",
+        "mode": "exercise"})
+    assert sent.status_code == 201, sent.json
+    before = utcnow()
+    login(client, "admin")
+    page = client.get(f"/messages/{sent.json['message_id']}").get_data(as_text=True)  # type: ignore[index]
+    caption = re.search(r'<caption[^>]*>集計時刻 <time id="counts-updated" datetime="([^"]+)">(\d\d:\d\d:\d\d)</time>',
+                        page)
+    assert caption, "the caption names the time"
+    counted = datetime.fromisoformat(caption.group(1))
+    assert abs(counted - before) < timedelta(minutes=1)
+    assert caption.group(2) == counted.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M:%S")

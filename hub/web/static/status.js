@@ -21,7 +21,9 @@
       if (bar) { bar.max = total || 1; bar.value = total - c.pending; }
     });
     // When the counts were made: a large send's counts are made once for everyone, every few seconds.
-    updated.textContent = new Date(data.counted_at || Date.now()).toLocaleTimeString();
+    var counted = data.counted_at || new Date().toISOString();
+    updated.dateTime = counted;
+    updated.textContent = new Date(counted).toLocaleTimeString("ja-JP", {timeZone: "Asia/Tokyo", hour12: false});
     var pending = Object.keys(data.channels).some(function (ch) { return data.channels[ch].pending > 0; });
     return pending || busyStates.indexOf(data.state) >= 0;
   }

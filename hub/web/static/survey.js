@@ -32,7 +32,9 @@
       window.hubReload();
       return false;
     }
-    updated.textContent = new Date(data.counted_at || Date.now()).toLocaleTimeString();
+    var counted = data.counted_at || new Date().toISOString();
+    updated.dateTime = counted;
+    updated.textContent = new Date(counted).toLocaleTimeString("ja-JP", {timeZone: "Asia/Tokyo", hour12: false});
     return data.open;
   }
 
