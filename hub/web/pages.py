@@ -81,25 +81,22 @@ def _cookie_defaults(state: BlueprintSetupState) -> None:
         config["SESSION_COOKIE_SECURE"] = True
 
 
-@web_bp.app_template_filter("jst")
-def jst(value: datetime | str | None) -> str:
-    if not value:
-        return ""
+def _in_japan(value: datetime | str) -> datetime:
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     if when.tzinfo is None:  # SQLite drops the offset; stored times are UTC
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(JST)
+
+
+@web_bp.app_template_filter("jst")
+def jst(value: datetime | str | None) -> str:
+    return _in_japan(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 @web_bp.app_template_filter("jst_time")
 def jst_time(value: datetime | str | None) -> str:
     """The time of day in Japan, to the second (when a count was made)."""
-    if not value:
-        return ""
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(JST).strftime("%H:%M:%S")
+    return _in_japan(value).strftime("%H:%M:%S") if value else ""
 
 
 @web_bp.app_context_processor

@@ -6,6 +6,7 @@ Reuses the browser fixture of tests/web/test_browser.py; screenshots go to the t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def test_compose_then_a_second_person_approves_and_it_is_delivered(
     assert inbox and all("山沿いの方は避難してください。" in str(m) for m in inbox)
     # The status page reloads itself when the state changes: it ends on 完了 without a manual reload.
     _wait(web, lambda w: w.find_element(by.ID, "state").text == "完了", 20)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", web.find_element(by.ID, "counts-updated").text), "集計時刻, to the second"
     _shoot(web, tmp_path, "console-approved-done")
 
 
