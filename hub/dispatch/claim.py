@@ -71,7 +71,10 @@ def claim_batch(session: Session, message_id: int, channel: str, batch_no: int,
         .returning(Delivery.id, Delivery.address, Delivery.language, Delivery.contact_id, Delivery.attempts,
                    Delivery.gateway)
     ).all()
-    return [ClaimedRow(*row, checking=before[row[0]] == DeliveryState.CHECKING) for row in rows]
+    # RETURNING comes in whatever order PostgreSQL's update visited the rows; requests go in the
+    # order the audience was planned, so a batch sends the same way on every database and every try.
+    in_plan_order = sorted(rows, key=lambda row: row[0])
+    return [ClaimedRow(*row, checking=before[row[0]] == DeliveryState.CHECKING) for row in in_plan_order]
 
 
 StaleGroups = dict[tuple[int, str, int], list[int]]

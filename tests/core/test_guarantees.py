@@ -19,6 +19,7 @@ from sqlalchemy import update
 from hub.cli import main
 from hub.cli.context import TOKEN_ENV, HubContext
 from hub.config import Settings
+from hub.dispatch.claim import claim_batch
 from hub.dispatch.sweeper import sweep
 from hub.models import Contact, Delivery, DeliveryState, utcnow
 from hub.runtime import Runtime
@@ -190,3 +191,19 @@ def test_a_row_waiting_for_a_later_time_is_not_requeued_early_but_a_forgotten_on
         session.execute(update(Delivery).where(Delivery.message_id == message_id).values(next_attempt_at=None))
     sweep()
     assert Counter(i["to"] for i in sandbox_client.inbox("sms")) == Counter(PHONES)
+
+
+def test_a_batch_is_claimed_in_the_order_it_was_planned(runtime: Runtime, staff: None) -> None:
+    """Whatever order the database keeps the rows in, a batch's requests go in planning order:
+    a retried batch then sends the way it did the first time, on SQLite and PostgreSQL alike."""
+    message_id = send(runtime, channels=["sms"])
+    planned = rows(runtime, message_id, "sms")
+    assert len({r.batch_no for r in planned}) == 1
+    with runtime.session() as session:
+        # Each update writes its row anew at the table's end: PostgreSQL then scans them newest first.
+        for row in reversed(planned):
+            session.execute(update(Delivery).where(Delivery.id == row.id).values(
+                state=DeliveryState.PENDING, claimed_by=None, next_attempt_at=None))
+        session.flush()
+        claimed = claim_batch(session, message_id, "sms", planned[0].batch_no, "test:1:claimer")
+    assert [r.id for r in claimed] == [r.id for r in planned]
