@@ -58,6 +58,7 @@ class HubCollector(Collector):
         yield family
 
     def _providers(self) -> Iterator[Metric]:
+        self.rt.provider_stats.flush()  # this process's own latest counts too, when it also sends
         with self.rt.session() as session:
             stats = session.execute(select(ProviderStat.channel, ProviderStat.name, ProviderStat.label,
                                            ProviderStat.value)).all()

@@ -37,9 +37,9 @@ class Runtime:
         self._login_throttle: LoginThrottle | None = None
         self._breaker: CircuitBreaker | None = None
         self._tallies: TallyStore | None = None
-        self.lease = Lease(self.sessions, settings.lease_seconds)
         # Provider latency and errors for /metrics, added up in the database (hub/health/provider_stats.py).
         self.provider_stats = ProviderStats(self.sessions)
+        self.lease = Lease(self.sessions, settings.lease_seconds, on_renew=self.provider_stats.flush)
         # When this process started, on the watcher's clock: it has watched the engine since then
         # (the alarm's grace for workers still starting, hub/health/watchdog.py).
         self.started_at: datetime = clock.now()

@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, update
@@ -43,9 +44,11 @@ def release_all() -> None:
 
 
 class Lease:
-    def __init__(self, sessions: sessionmaker[Session], ttl_seconds: float) -> None:
+    def __init__(self, sessions: sessionmaker[Session], ttl_seconds: float,
+                 on_renew: Callable[[], None] = lambda: None) -> None:
         self._sessions = sessions
         self.ttl = ttl_seconds
+        self._on_renew = on_renew  # other periodic bookkeeping of a process that sends
         self._pid = -1
         self._worker_id = ""
         self._lock = threading.Lock()
@@ -82,6 +85,10 @@ class Lease:
                                     .values(expires_at=utcnow() + timedelta(seconds=self.ttl)))
             except Exception:  # a database hiccup must not kill the renewer; the next round retries
                 log.exception("could not renew worker lease %s", worker_id)
+            try:
+                self._on_renew()
+            except Exception:
+                log.exception("periodic bookkeeping of worker %s failed", worker_id)
 
     def release(self) -> None:
         self._stop.set()

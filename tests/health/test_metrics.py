@@ -7,12 +7,16 @@ from dataclasses import replace
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from hub.app import create_app
 from hub.config import Settings
 from hub.dispatch.lanes import LANES
+from hub.models.health import ProviderStat
+from hub.runtime import Runtime
 from sandbox import SandboxClient
 from tests.api.support import create_approved, seed
+from tests.support.hubtools import wait_for
 
 TOKEN = "scrape-token-0123456789abcdef"
 
@@ -70,3 +74,26 @@ def test_exposition_counts_deliveries_latency_errors_and_lanes(
     for lane in LANES:
         assert ("hub_pending_deliveries", (("lane", lane),)) in got
     assert got[("hub_engine_state", (("state", "ok"),))] == 1
+
+
+def test_a_sending_process_writes_its_measurements_once_a_second_and_the_rest_with_its_lease(
+    settings: Settings,
+) -> None:
+    """A call-out's batches are one person each: their latencies are not each a transaction of
+    their own, and what waits is written when the worker renews its lease."""
+    runtime = Runtime(replace(settings, lease_seconds=0.6))
+
+    def requests_written() -> float:
+        with runtime.session() as session:
+            return sum(session.scalars(select(ProviderStat.value).where(
+                ProviderStat.channel == "line", ProviderStat.name == "latency_count")))
+
+    for _ in range(3):  # three people contacted in quick succession
+        runtime.provider_stats.request("line", 0.02)
+        runtime.provider_stats.results("line", [])
+    assert requests_written() == 1, "the first at once, the next two wait for the next write"
+    assert runtime.lease.worker_id  # a process that claims work renews its lease (every 0.2 s here)
+    try:
+        wait_for(lambda: requests_written() == 3, timeout=5)
+    finally:
+        runtime.lease.release()
