@@ -1,4 +1,4 @@
-"""Secrets the hub must read back (operators' TOTP seeds), stored sealed.
+"""Secrets the hub must read back (operators' TOTP seeds, its own keys), stored sealed.
 
 A password is stored as a one-way hash; a TOTP seed cannot be: the hub computes codes from it. A
 copy of the database (a backup, a dump handed to a vendor) must still not be enough to make an
@@ -32,28 +32,29 @@ PREFIX = "f1:"  # Fernet, key version 1: a seed stored before sealing has no pre
 PURPOSE = b"hub totp seed v1"
 
 
-@functools.lru_cache(maxsize=8)
-def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE).derive(secret_key.encode())
+@functools.lru_cache(maxsize=16)
+def _fernet(secret_key: str, purpose: bytes = PURPOSE) -> Fernet:
+    # One key per purpose: what is sealed for one use cannot be opened as another's.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def seal(secret_key: str, value: str) -> str:
-    return PREFIX + _fernet(secret_key).encrypt(value.encode()).decode()
+def seal(secret_key: str, value: str, purpose: bytes = PURPOSE) -> str:
+    return PREFIX + _fernet(secret_key, purpose).encrypt(value.encode()).decode()
 
 
 def is_sealed(stored: str) -> bool:
     return stored.startswith(PREFIX)
 
 
-def unseal(secret_key: Keys, stored: str) -> str | None:
+def unseal(secret_key: Keys, stored: str, purpose: bytes = PURPOSE) -> str | None:
     """The seed, or None when none of the keys opens it (HUB_SECRET_KEY changed since it was sealed,
     and the old key is not in HUB_SECRET_KEY_PREVIOUS)."""
     if not is_sealed(stored):
         return stored
     for key in as_keys(secret_key):
         try:
-            return _fernet(key).decrypt(stored.removeprefix(PREFIX).encode()).decode()
+            return _fernet(key, purpose).decrypt(stored.removeprefix(PREFIX).encode()).decode()
         except (InvalidToken, ValueError):
             continue
     return None

@@ -69,6 +69,6 @@ def erase_contact_endpoint(contact_id: int) -> ResponseReturnValue:
         if contact is None or not may_manage_contact(principal, contact.department_id, registry):
             # One answer for "no such contact" and "not yours": ids are not probed this way.
             raise ApiError(404, "not_found", _("連絡先が見つかりません"))
-        done = erase_contact(s, contact, rt.settings.secret_key, f"operator:{' '.join(reason.split())}",
+        done = erase_contact(s, contact, rt.settings.secret_keys, f"operator:{' '.join(reason.split())}",
                              principal.username)
     return jsonify(done.as_dict())

@@ -4,6 +4,7 @@ import click
 
 from hub.accounts.sealing import seal_stored
 from hub.cli.context import HubContext, pass_hub
+from hub.contacts import fingerprints
 from hub.migrate import RoleError, grant_app_role, upgrade
 
 
@@ -26,7 +27,11 @@ def db_upgrade(hub: HubContext) -> None:
         click.echo(f"ロール {settings.database_app_role} の権限を設定しました（監査ログは追記のみ）"
                    f" / granted {settings.database_app_role} its privileges (audit log: append only)")
     with hub.runtime.session() as session:
-        sealed = seal_stored(session, hub.runtime.settings.secret_keys)
+        sealed = seal_stored(session, settings.secret_keys)
+        resealed = fingerprints.reseal(session, settings.secret_keys)
     if sealed:
         click.echo(f"{sealed} 人の二要素認証の鍵を暗号化しました / sealed {sealed} operators' TOTP seeds")
+    if resealed:
+        click.echo("消去した人の識別用の鍵を現在の鍵で暗号化しました"
+                   " / sealed the erasure fingerprint key with the current key")
     click.echo("データベースは最新です / database is up to date")

@@ -70,7 +70,7 @@ def erase_cmd(hub: HubContext, contact_id: int, reason: str, yes: bool, as_json:
             raise click.ClickException(f"連絡先 {contact_id} を消去できません（存在しないか、権限がありません）")
         if not yes and not as_json:
             click.confirm(f"連絡先 {contact_id} の氏名と連絡先を消去します。元に戻せません。よろしいですか", abort=True)
-        done = erase_contact(session, contact, settings.secret_key, f"operator:{reason}", principal.username)
+        done = erase_contact(session, contact, settings.secret_keys, f"operator:{reason}", principal.username)
         session.commit()
     if as_json:
         click.echo(json.dumps(done.as_dict(), ensure_ascii=False))

@@ -16,13 +16,14 @@ the erasure committed is caught by the batch's last check (``hub.dispatch.batche
 
 Keyed hashes of the identifiers are kept (:class:`~hub.models.ErasedIdentity`) so that a CSV
 import of the city's own list does not bring the person back without a consent dated after the
-erasure (hub/contacts/importer.py).
+erasure (hub/contacts/importer.py); their key outlives HUB_SECRET_KEY (hub/contacts/fingerprints.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import skip_message
 from hub.config import Keys, as_keys
+from hub.contacts.fingerprints import KeyUnavailable, fingerprint_key
 from hub.contacts.masking import mask_address
 from hub.db import rowcount
 from hub.models import (
@@ -49,6 +51,8 @@ from hub.models import (
 from hub.models.base import table_of
 from hub.models.contacts import recipient_list_members
 from hub.models.relay import AttemptState, CalloutTarget, ContactAttempt
+
+log = logging.getLogger(__name__)
 
 ERASED_REASON = "erased"
 REASON_MAX = 80  # an operator's reason; with "operator:" it fits a consent's revoked_source (100)
@@ -98,9 +102,16 @@ def identity_digest(secret_key: str, kind: str, value: str) -> str:
 
 def erased_on(session: Session, secret_key: Keys, identifiers: dict[str, str | None]) -> datetime | None:
     """When a person with any of these identifiers (kind → normalised value) was last erased; under
-    any of the keys, so a rotation of HUB_SECRET_KEY does not let an erased person back in."""
+    the fingerprint key, and under each HUB_SECRET_KEY for fingerprints made before it existed."""
+    keys = list(as_keys(secret_key))
+    try:
+        own = fingerprint_key(session, keys, create=False)
+    except KeyUnavailable as exc:
+        log.error("the erasure fingerprint key cannot be opened; people erased with it are not recognised: %s",
+                  exc)
+        own = None
     digests = [identity_digest(key, kind, value.lower() if kind == "email" else value)
-               for key in as_keys(secret_key) for kind, value in identifiers.items() if value]
+               for key in ([own] if own else []) + keys for kind, value in identifiers.items() if value]
     if not digests:
         return None
     found: datetime | None = session.scalar(
@@ -108,7 +119,7 @@ def erased_on(session: Session, secret_key: Keys, identifiers: dict[str, str | N
     return found
 
 
-def erase_contact(session: Session, contact: Contact, secret_key: str, source: str, actor: str) -> Erasure:
+def erase_contact(session: Session, contact: Contact, secret_key: Keys, source: str, actor: str) -> Erasure:
     """Erase ``contact`` in the caller's transaction; audited as ``contact.erased`` (no address in it)."""
     if contact.erased_at is not None:
         return Erasure(contact.id, already=True)
@@ -134,7 +145,7 @@ def erase_contact(session: Session, contact: Contact, secret_key: str, source: s
     if in_hand:
         mask_when_settled(session, in_hand)
     _mask_call_out_attempts(session, contact.id)
-    for digest in identity_digests(secret_key, contact):
+    for digest in identity_digests(_key_for_new_fingerprints(session, secret_key), contact):
         if session.get(ErasedIdentity, digest) is None:
             session.add(ErasedIdentity(digest=digest, erased_at=now))
         else:
@@ -192,3 +203,14 @@ def mask_rows(session: Session, rows: Sequence[Row[int, str | None]], mark: str 
                         .values(address=bindparam("masked")), changes,
                         execution_options={"synchronize_session": False})
     return len(changes)
+
+
+def _key_for_new_fingerprints(session: Session, secret_key: Keys) -> str:
+    try:
+        key = fingerprint_key(session, secret_key, create=True)
+    except KeyUnavailable as exc:
+        # The erasure itself must happen; its fingerprints then hold until HUB_SECRET_KEY changes.
+        log.error("the erasure fingerprint key cannot be opened; this erasure's are made with "
+                  "HUB_SECRET_KEY: %s", exc)
+        key = None
+    return key or as_keys(secret_key)[0]

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.config import Settings
+from hub.config import Keys, Settings
 from hub.contacts.erasure import ERASED_MARK, EXPIRED_MARK, erase_contact, mask_rows
 from hub.db import rowcount
 from hub.models import (
@@ -80,7 +80,7 @@ def apply_retention(session: Session, settings: Settings, now: datetime | None =
         _mask_history(session, now - history, report)
     stopped = period(settings.stopped_retention_days)
     if stopped is not None:
-        _erase_stopped(session, settings.secret_key, now - stopped, report)
+        _erase_stopped(session, settings.secret_keys, now - stopped, report)
     if report.rows or report.csv_rows or report.erased or report.messages:
         audit(session, "system", "retention.applied", ("retention", "round"), **report.as_dict())
     return report
@@ -116,7 +116,7 @@ def _mask_history(session: Session, cutoff: datetime, report: RetentionReport) -
         report.messages += 1
 
 
-def _erase_stopped(session: Session, secret_key: str, cutoff: datetime, report: RetentionReport) -> None:
+def _erase_stopped(session: Session, secret_key: Keys, cutoff: datetime, report: RetentionReport) -> None:
     live = select(Consent.id).where(Consent.contact_id == Contact.id, Consent.revoked_at.is_(None)).exists()
     last_stop = (select(func.max(Consent.revoked_at)).where(Consent.contact_id == Contact.id)
                  .scalar_subquery())

@@ -2,7 +2,15 @@
 
 from hub.models.audit import AuditLog, audit
 from hub.models.base import Base, utcnow
-from hub.models.contacts import Consent, Contact, ContactKind, ErasedIdentity, ErasureFollowUp, RecipientList
+from hub.models.contacts import (
+    Consent,
+    Contact,
+    ContactKind,
+    ErasedIdentity,
+    ErasureFollowUp,
+    RecipientList,
+    SealedKey,
+)
 from hub.models.deliveries import TERMINAL_STATES, Delivery, DeliveryState, WorkerLease
 from hub.models.health import EngineAlarm  # noqa: F401  (loads every health table for Alembic)
 from hub.models.messages import Message, MessageBody, MessageState, Mode, MsgType, Template, follows_up
@@ -18,6 +26,6 @@ __all__ = [
     "TERMINAL_STATES", "ApiToken", "ApprovalPolicy", "Area", "AuditLog", "Base", "Category", "Consent",
     "Contact", "ContactKind", "CsvRow", "CsvSend", "Delivery", "DeliveryState", "Department", "ErasedIdentity",
     "ErasureFollowUp", "Membership", "Message",
-    "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role",
+    "MessageBody", "MessageState", "Mode", "MsgType", "Operator", "QueuedStatus", "RecipientList", "Role", "SealedKey",
     "Subscription", "Template", "WebhookEvent", "WorkerLease", "audit", "follows_up", "utcnow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, event
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Base, BigId, UtcDateTime, utcnow
@@ -106,14 +106,26 @@ class RecipientList(Base):
 
 
 class ErasedIdentity(Base):
-    """A keyed hash (HMAC-SHA256 under the hub's secret key) of one identifier of an erased person:
-    ``external_id:…``, ``phone:…``, ``email:…`` or ``line:…``. It lets a later CSV import recognise
-    the person without the hub keeping who they were."""
+    """A keyed hash (HMAC-SHA256 under the fingerprint key, hub/contacts/fingerprints.py) of one
+    identifier of an erased person: ``external_id:…``, ``phone:…``, ``email:…`` or ``line:…``. It
+    lets a later CSV import recognise the person without the hub keeping who they were."""
 
     __tablename__ = "erased_identities"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SealedKey(Base):
+    """A random key the hub made for itself, stored sealed with HUB_SECRET_KEY (hub/accounts/sealing.py)
+    so that a copy of the database alone cannot use it; ``hub db upgrade`` seals it again after a
+    rotation. The one today: ``erasure_fingerprints`` (hub/contacts/fingerprints.py)."""
+
+    __tablename__ = "sealed_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ErasureFollowUp(Base):

@@ -134,7 +134,7 @@ def preferences_page(token: str) -> ResponseReturnValue:
                 if request.form.get("confirm_erase") != "yes":
                     error = _("消去すると元に戻せないことを確認し、チェックを入れてください")
                     return _preferences(s, token, contact, erase_error=error), 422
-                erase_contact(s, contact, rt.settings.secret_key, "web:preferences", choices.actor_of(contact))
+                erase_contact(s, contact, rt.settings.secret_keys, "web:preferences", choices.actor_of(contact))
                 return render_template("residents/erased.html", just_now=True)
             if action == "stop":
                 choices.stop_everything(s, contact, choices.WEB_PREFERENCES)

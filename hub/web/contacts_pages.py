@@ -212,7 +212,7 @@ def contact_erase(contact_id: int) -> ResponseReturnValue:
             error = _("消去すると元に戻せないことを確認し、チェックを入れてください")
         if error is not None:
             return _contact_page(s, principal, contact, scope, erase_error=error, reason=reason), 422
-        done = erase_contact(s, contact, rt.settings.secret_key, f"operator:{reason}", principal.username)
+        done = erase_contact(s, contact, rt.settings.secret_keys, f"operator:{reason}", principal.username)
         s.commit()
     if not done.already:
         flash(_("連絡先を消去しました（宛先を伏せた配信記録 {masked} 件、送信を取りやめた配信 {skipped} 件）")

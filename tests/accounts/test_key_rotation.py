@@ -17,12 +17,12 @@ from hub.accounts.sealing import seal_stored, unseal
 from hub.app import create_app
 from hub.bounces.addresses import delivery_of, return_path
 from hub.config import ConfigError, Settings
-from hub.contacts.erasure import erase_contact
+from hub.contacts.erasure import erase_contact, identity_digest
 from hub.contacts.importer import import_contacts
-from hub.models import Consent, Contact, Operator
+from hub.models import Consent, Contact, ErasedIdentity, Operator
 from hub.residents import links
 from hub.runtime import Runtime
-from tests.accounts.support import code_at, enrol_totp, login_form
+from tests.accounts.support import code_at, enrol_totp, invoke, login_form
 from tests.api.support import PASSWORDS, seed
 from tests.residents.support import add_resident
 
@@ -46,7 +46,7 @@ def test_what_the_old_key_signed_keeps_working_after_a_rotation(settings: Settin
     bounce_to = return_path(rt.settings.secret_key, "bounce.city.example.jp", 4242)
     erased = add_resident(rt, name="消去 花子", phone="+819011112222")
     with rt.session() as s:
-        erase_contact(s, s.get(Contact, erased), rt.settings.secret_key, "operator:請求1", "admin")  # type: ignore[arg-type]
+        erase_contact(s, s.get(Contact, erased), rt.settings.secret_keys, "operator:請求1", "admin")  # type: ignore[arg-type]
     officer = before.test_client()
     assert login_form(officer, "bousai2", PASSWORDS["bousai2"]).status_code == 302
     totp_secret = enrol_totp(officer)
@@ -105,3 +105,61 @@ def test_production_refuses_a_weak_previous_key(settings: Settings) -> None:
         with pytest.raises(ConfigError, match="HUB_SECRET_KEY_PREVIOUS"):
             replace(strong, secret_key_previous=f"{OLD} {weak}").check_startup([])
     replace(strong, secret_key_previous=f"{OLD},{NEW}").check_startup([])  # the current key listed too: ignored
+
+
+def _imports_back(app: Flask, phone: str) -> bool:
+    """Whether the city's own list, imported again without a new consent, brings this person back."""
+    rt = _runtime(app)
+    with rt.session() as s:
+        report = import_contacts(s, f"name,phone\n誰か,{phone}\n".encode(), "list.csv",
+                                 secret_key=rt.settings.secret_keys)
+        if report.errors:
+            assert "消去" in report.errors[0].reason, report.errors
+    return report.created == 1
+
+
+def test_the_erased_stay_recognised_after_the_old_key_is_dropped(settings: Settings) -> None:
+    """A key that leaked must leave HUB_SECRET_KEY_PREVIOUS: the people erased before the rotation
+    are still recognised afterwards, because their fingerprints have a key of their own that
+    `hub db upgrade` seals again with the new key."""
+    before = create_app(replace(settings, secret_key=OLD))
+    seed(before)
+    erased = add_resident(_runtime(before), name="消去 三郎", phone="+819022223333")
+    with _runtime(before).session() as s:
+        erase_contact(s, s.get(Contact, erased), OLD, "operator:請求2", "admin")  # type: ignore[arg-type]
+
+    rotated = create_app(replace(settings, secret_key=NEW, secret_key_previous=OLD))
+    result = invoke(rotated, "db", "upgrade")
+    assert result.exit_code == 0 and "erasure fingerprint key" in result.output, result.output
+    dropped = create_app(replace(settings, secret_key=NEW))
+    assert not _imports_back(dropped, "09022223333")
+    assert _imports_back(dropped, "09022224444"), "someone never erased is imported as usual"
+
+
+def test_fingerprints_made_with_the_secret_key_itself_are_still_recognised(settings: Settings) -> None:
+    """Erasures recorded before the fingerprint key existed were keyed with HUB_SECRET_KEY."""
+    app = create_app(replace(settings, secret_key=NEW, secret_key_previous=OLD))
+    seed(app)
+    with _runtime(app).session() as s:
+        s.add(ErasedIdentity(digest=identity_digest(OLD, "phone", "+819055556666")))
+    assert not _imports_back(app, "09055556666")
+
+
+def test_an_erasure_still_happens_when_its_fingerprint_key_cannot_be_opened(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old key went before `hub db upgrade` sealed the fingerprint key again: erasing goes on
+    (the person's details go), keyed with HUB_SECRET_KEY meanwhile, and the log says so."""
+    before = create_app(replace(settings, secret_key=OLD))
+    seed(before)
+    first = add_resident(_runtime(before), name="消去 四郎", phone="+819077778888")
+    with _runtime(before).session() as s:
+        erase_contact(s, s.get(Contact, first), OLD, "operator:請求3", "admin")  # type: ignore[arg-type]
+
+    after = create_app(replace(settings, secret_key=NEW))
+    second = add_resident(_runtime(after), name="消去 五郎", phone="+819077779999")
+    with _runtime(after).session() as s:
+        done = erase_contact(s, s.get(Contact, second), NEW, "operator:請求4", "admin")  # type: ignore[arg-type]
+        assert not done.already and s.get(Contact, second).phone is None  # type: ignore[union-attr]
+    assert "fingerprint key cannot be opened" in caplog.text
+    assert not _imports_back(after, "09077779999")
