@@ -45,6 +45,7 @@ from hub.api.composing import (
 )
 from hub.api.messages import approve_as, create_from, message_detail, readable_message, readable_where, watched_tally
 from hub.compose.public import message_is_public
+from hub.contacts.masking import as_people_write_it
 from hub.dispatch.tasks import release
 from hub.i18n import gettext as _
 from hub.i18n import remember_language
@@ -97,6 +98,11 @@ def jst(value: datetime | str | None) -> str:
 def jst_time(value: datetime | str | None) -> str:
     """The time of day in Japan, to the second (when a count was made)."""
     return _in_japan(value).strftime("%H:%M:%S") if value else ""
+
+
+@web_bp.app_template_filter("address")
+def address(value: str | None) -> str:
+    return as_people_write_it(value)
 
 
 @web_bp.app_context_processor
