@@ -3,6 +3,8 @@ addresses (``Action.SEE_ADDRESSES``): enough to tell rows apart, not enough to c
 
 from __future__ import annotations
 
+import phonenumbers
+
 JAPAN = 81
 MASKED_JAPANESE = "+81 "  # how mask_address begins a Japanese number
 
@@ -34,8 +36,6 @@ def as_people_write_it(address: str | None) -> str:
         return address or ""
     if address.startswith(MASKED_JAPANESE):
         return "0" + address.removeprefix(MASKED_JAPANESE)
-    import phonenumbers
-
     try:
         number = phonenumbers.parse(address, None)
     except phonenumbers.NumberParseException:

@@ -100,9 +100,7 @@ def jst_time(value: datetime | str | None) -> str:
     return _in_japan(value).strftime("%H:%M:%S") if value else ""
 
 
-@web_bp.app_template_filter("address")
-def address(value: str | None) -> str:
-    return as_people_write_it(value)
+web_bp.add_app_template_filter(as_people_write_it, "address")  # phone numbers as officers dial them
 
 
 @web_bp.app_context_processor
