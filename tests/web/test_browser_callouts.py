@@ -5,6 +5,7 @@ Screenshots go to the test's tmp dir (and to ``$HUB_SCREENSHOTS`` when set) to b
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,4 +199,10 @@ def test_the_jma_page_shows_a_replayed_telegrams_decision_and_a_quarantined_ones
     assert "対象外" in row.text and decided.reason in row.text and "VPWW55" in row.text
     quarantine = web.find_element(By.ID, "quarantine").text
     assert broken.error[:40] in quarantine
+    # Times in the console's one format, and headings over their words (left, as the cells).
+    telegram_time = row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", telegram_time)
+    assert quarantine.splitlines()[1].startswith(telegram_time[:10])
+    for heading in web.find_elements(By.CSS_SELECTOR, "#telegrams th, #quarantine th"):
+        assert heading.value_of_css_property("text-align") in ("left", "start"), heading.text
     assert "無効" in web.find_element(By.ID, "jma-summary").text

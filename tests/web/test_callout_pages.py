@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hub.models.relay import Callout, CalloutState
+from hub.models.triggers import FeedHealth
 from hub.relay.callouts import start_callout
 from hub.runtime import Runtime
 from tests.api.support import login
@@ -94,3 +97,13 @@ def test_confirmation_starts_nothing_and_start_needs_csrf_a_mode_and_the_bounds(
 
 def test_the_jma_page_is_for_logged_in_operators(app: Flask) -> None:
     assert app.test_client().get("/jma").status_code == 302
+
+
+def test_the_jma_page_writes_a_feeds_times_as_the_rest_of_the_console(client: FlaskClient, runtime: Runtime) -> None:
+    with runtime.session() as s:
+        s.add(FeedHealth(source="jma", url="https://www.data.jma.go.jp/developer/xml/feed/extra.xml",
+                         last_success_at=datetime(2026, 12, 1, 23, 5, tzinfo=UTC),
+                         last_error_at=datetime(2026, 12, 1, 23, 7, tzinfo=UTC), last_error="HTTP 503"))
+    login(client, "viewer")
+    page = client.get("/jma").get_data(as_text=True)
+    assert "2026-12-02 08:05" in page and "HTTP 503 （2026-12-02 08:07）" in page, "Japan time, one format"
