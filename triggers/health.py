@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from hub.config import Settings
 from hub.models import utcnow
 from hub.models.triggers import FeedHealth, QuarantinedTelegram, TriggerTelegram
-from hub.templating import jst
 
 
 def feed_status(session: Session, settings: Settings, *, quarantined: int = 5,
@@ -30,13 +29,9 @@ def feed_status(session: Session, settings: Settings, *, quarantined: int = 5,
     for f in feeds:
         last_ok = f.last_success_at or f.first_polled_at
         silent = now - (last_ok if last_ok.tzinfo else last_ok.replace(tzinfo=now.tzinfo)) > limit
-        # Times twice: as a sentence for the CLI, and as they are for pages that write their own way.
-        rows.append({"url": f.url, "silent": silent, "last_success": jst(f.last_success_at),
-                     "last_success_at": f.last_success_at,
-                     "last_error": f.last_error or "", "last_error_at": jst(f.last_error_at),
-                     "last_error_when": f.last_error_at,
+        rows.append({"url": f.url, "silent": silent, "last_success_at": f.last_success_at,
+                     "last_error": f.last_error or "", "last_error_at": f.last_error_at,
                      "entries_seen": f.entries_seen, "new_telegrams": f.new_telegrams,
                      "alarm_sent": f.alarm_sent_at is not None})
-    recent = [{"item": q.item_key, "error": q.error, "at": jst(q.received_at), "received_at": q.received_at}
-              for q in held]
+    recent = [{"item": q.item_key, "error": q.error, "received_at": q.received_at} for q in held]
     return {"enabled": settings.jma_enabled, "feeds": rows, "telegrams_24h": processed, "quarantined": recent}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub.cli.context import HubContext, pass_hub
 from hub.models import Template, audit
 from hub.policy import Action
-from hub.templating import TemplateError, load_templates
+from hub.templating import TemplateError, jst, load_templates
 from triggers.base import RuleError, load_source
 from triggers.health import feed_status
 from triggers.rulebook import list_rules, read_rule_file, remove_rule, save_rules
@@ -252,11 +252,11 @@ def jma_status(hub: HubContext, as_json: bool) -> None:
             click.echo("まだ取得していません（hub jma poll --once）")
         for row in rows:
             mark = "途絶" if row["silent"] else "正常"
-            click.echo(f"[{mark}] {row['url']} 最終成功={row['last_success'] or 'なし'} "
+            click.echo(f"[{mark}] {row['url']} 最終成功={jst(row['last_success_at']) or 'なし'} "
                        f"件数={row['entries_seen']} 新規累計={row['new_telegrams']}"
                        + (f" エラー={row['last_error']}" if row["last_error"] else ""))
         for q in recent:
-            click.echo(f"隔離: {q['item']} {q['at']} {q['error']}")
+            click.echo(f"隔離: {q['item']} {jst(q['received_at'])} {q['error']}")
     if any(row["silent"] for row in rows):
         sys.exit(1)
 

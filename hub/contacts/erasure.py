@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from channels.base import skip_message
 from hub.config import Keys, as_keys
-from hub.contacts.fingerprints import KeyUnavailable, fingerprint_key
+from hub.contacts.fingerprints import fingerprint_key
 from hub.contacts.masking import mask_address
 from hub.db import rowcount
 from hub.models import (
@@ -51,8 +50,6 @@ from hub.models import (
 from hub.models.base import table_of
 from hub.models.contacts import recipient_list_members
 from hub.models.relay import AttemptState, CalloutTarget, ContactAttempt
-
-log = logging.getLogger(__name__)
 
 ERASED_REASON = "erased"
 REASON_MAX = 80  # an operator's reason; with "operator:" it fits a consent's revoked_source (100)
@@ -104,12 +101,7 @@ def erased_on(session: Session, secret_key: Keys, identifiers: dict[str, str | N
     """When a person with any of these identifiers (kind → normalised value) was last erased; under
     the fingerprint key, and under each HUB_SECRET_KEY for fingerprints made before it existed."""
     keys = list(as_keys(secret_key))
-    try:
-        own = fingerprint_key(session, keys, create=False)
-    except KeyUnavailable as exc:
-        log.error("the erasure fingerprint key cannot be opened; people erased with it are not recognised: %s",
-                  exc)
-        own = None
+    own = fingerprint_key(session, keys, create=False)
     digests = [identity_digest(key, kind, value.lower() if kind == "email" else value)
                for key in ([own] if own else []) + keys for kind, value in identifiers.items() if value]
     if not digests:
@@ -145,7 +137,8 @@ def erase_contact(session: Session, contact: Contact, secret_key: Keys, source: 
     if in_hand:
         mask_when_settled(session, in_hand)
     _mask_call_out_attempts(session, contact.id)
-    for digest in identity_digests(_key_for_new_fingerprints(session, secret_key), contact):
+    key = fingerprint_key(session, secret_key, create=True) or as_keys(secret_key)[0]
+    for digest in identity_digests(key, contact):
         if session.get(ErasedIdentity, digest) is None:
             session.add(ErasedIdentity(digest=digest, erased_at=now))
         else:
@@ -204,13 +197,3 @@ def mask_rows(session: Session, rows: Sequence[Row[int, str | None]], mark: str 
                         execution_options={"synchronize_session": False})
     return len(changes)
 
-
-def _key_for_new_fingerprints(session: Session, secret_key: Keys) -> str:
-    try:
-        key = fingerprint_key(session, secret_key, create=True)
-    except KeyUnavailable as exc:
-        # The erasure itself must happen; its fingerprints then hold until HUB_SECRET_KEY changes.
-        log.error("the erasure fingerprint key cannot be opened; this erasure's are made with "
-                  "HUB_SECRET_KEY: %s", exc)
-        key = None
-    return key or as_keys(secret_key)[0]

@@ -21,7 +21,7 @@ import secrets
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.accounts.sealing import is_sealed, seal, unseal
+from hub.accounts.sealing import seal, unseal
 from hub.config import Keys, as_keys
 from hub.models import SealedKey
 
@@ -31,17 +31,11 @@ NAME = "erasure_fingerprints"
 PURPOSE = b"hub erasure fingerprint key v1"
 
 
-class KeyUnavailable(RuntimeError):
-    """The fingerprint key is stored but none of the configured keys opens it."""
-
-
 def fingerprint_key(session: Session, secret_key: Keys, *, create: bool) -> str | None:
-    """The key, made and stored on first use when ``create``; None when there is none yet.
-
-    Raises :class:`KeyUnavailable` when it is sealed with a key no longer configured (the old key
-    left HUB_SECRET_KEY_PREVIOUS before ``hub db upgrade`` sealed it again): put the old key back,
-    run ``hub db upgrade``, then remove it.
-    """
+    """The key, made and stored on first use when ``create``; None when there is none yet — or when
+    it is sealed with a key no longer configured (the old key left HUB_SECRET_KEY_PREVIOUS before
+    ``hub db upgrade`` sealed it again), which is logged with what to do. Callers then fall back to
+    HUB_SECRET_KEY itself, as before this key existed: an erasure must happen all the same."""
     keys = as_keys(secret_key)
     stored = session.get(SealedKey, NAME)
     if stored is None:
@@ -56,9 +50,10 @@ def fingerprint_key(session: Session, secret_key: Keys, *, create: bool) -> str 
             stored = session.get(SealedKey, NAME, populate_existing=True)
             assert stored is not None
     opened = unseal(keys, stored.sealed, PURPOSE)
-    if opened is None or not is_sealed(stored.sealed):
-        raise KeyUnavailable("消去した人の識別用の鍵を開けません。以前の HUB_SECRET_KEY を "
-                             "HUB_SECRET_KEY_PREVIOUS に戻して hub db upgrade を実行してください")
+    if opened is None:
+        log.error("the erasure fingerprint key cannot be opened: put the previous HUB_SECRET_KEY back in "
+                  "HUB_SECRET_KEY_PREVIOUS and run hub db upgrade (meanwhile erasures are fingerprinted "
+                  "with HUB_SECRET_KEY, and people erased with the key are not recognised)")
     return opened
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hub.cli.context import TOKEN_ENV, HubContext
 from hub.demo.seed import DEMO_TOKEN
 from hub.models import AuditLog, Operator
 from hub.runtime import Runtime
+from hub.templating import jst
 from tests.conftest import _empty
 from tests.triggers.feedserver import FeedServer
 from tests.triggers.support import QUAKE_6PLUS, jma_name, prepare, raw
@@ -170,4 +172,7 @@ def test_poll_once_and_status(hub: HubContext, runtime: Runtime) -> None:
         assert status.exit_code == 0
         data = json.loads(status.output)
         assert data["feeds"][0]["silent"] is False and data["feeds"][0]["entries_seen"] == 1
-        assert "[正常]" in run(hub, "jma", "status").output
+        # JSON carries the time itself (for scripts); the text says it in Japan time, in words.
+        last_success = datetime.fromisoformat(data["feeds"][0]["last_success_at"])
+        text = run(hub, "jma", "status").output
+        assert "[正常]" in text and f"最終成功={jst(last_success)}" in text and "時" in jst(last_success)
