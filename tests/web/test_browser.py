@@ -131,3 +131,38 @@ def test_the_approve_button_works_on_a_phone_sized_screen(
 
         approved = s.get(Message, message_id)
         assert approved is not None and approved.state != "awaiting_approval"
+
+
+def test_an_officer_finds_a_recipient_by_the_number_as_people_write_it(
+    app: Flask, runtime: Runtime, browser: object, tmp_path: Path
+) -> None:
+    """受信者の検索: typed as a resident said it on the phone, found, and written the same way."""
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import select
+
+    from hub.models import Contact, Delivery
+    from tests.api.policy_support import create_approved
+
+    seed(app)
+    created = create_approved(app.test_client(), "bousai1", title="避難指示", body="高台へ避難してください。",
+                              channels=["sms"], audience="residents", mode="actual", category=None)
+    message_id = int(created["message_id"])
+    with runtime.session() as s:
+        name, address = next((n, a) for a, n in s.execute(
+            select(Delivery.address, Contact.name).join(Contact, Contact.id == Delivery.contact_id)
+            .where(Delivery.message_id == message_id).order_by(Delivery.id)) if n and a.startswith(("+8170", "+8180", "+8190")))
+    national = f"0{address[3:5]}-{address[5:9]}-{address[9:]}"
+    base = runtime.settings.public_url.rstrip("/")
+
+    web = browser
+    sign_in(web, base, "bousai1")
+    web.get(f"{base}/messages/{message_id}")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "recipients-link").click()  # type: ignore[attr-defined]
+    web.find_element(By.ID, "q").send_keys(national)  # type: ignore[attr-defined]
+    web.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()  # type: ignore[attr-defined]
+    rows = web.find_elements(By.CSS_SELECTOR, "#recipients tbody tr")  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "recipients-by-number")
+    assert len(rows) == 1 and name in rows[0].text
+    cell = rows[0].find_element(By.CSS_SELECTOR, "td.address")
+    assert cell.text == national, "written as it was typed, not +8190…"
+    assert cell.value_of_css_property("text-align") in ("left", "start")

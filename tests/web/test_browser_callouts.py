@@ -111,6 +111,8 @@ def test_a_sender_starts_an_exercise_call_out_watches_answers_arrive_and_closes_
     assert web.execute_script("return window.__still_here") == "yes", "updated in place, not reloaded"
     name_cell = web.find_element(By.CSS_SELECTOR, "#unreached tr:nth-child(2) td:nth-child(2)")
     assert name_cell.text.startswith("職員") and name_cell.value_of_css_property("text-align") in ("left", "start")
+    count_cell = web.find_element(By.CSS_SELECTOR, "table.counts tr:nth-child(2) td:nth-child(2)")
+    assert count_cell.text == str(expected) and count_cell.value_of_css_property("text-align") == "right"
     _shoot(web, tmp_path, "callout-tally-answered")
 
     # Closing: a button, a confirmation, then the call-out is closed.
