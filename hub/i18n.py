@@ -59,6 +59,7 @@ def _select_locale() -> None:
     if chosen not in offered():
         chosen = request.accept_languages.best_match(SUPPORTED, default="ja")
     g.locale = chosen
+    g.pop("reader_language", None)
 
 
 def page_lang() -> str:
@@ -73,10 +74,17 @@ def speak_to_resident(language: str) -> None:
     language (``?lang=``, the language cookie). A Japanese reader keeps what the browser asks for."""
     if request.args.get("lang") in offered() or request.cookies.get("lang") in offered():
         return
+    g.reader_language = language
     if language == EASY:
         g.locale = EASY
     elif not language.startswith("ja"):
         g.locale = "en"
+
+
+def reader_language() -> str:
+    """The language a resident reads the city's own names in (categories, areas): the one they chose,
+    when the page speaks to them by it, else the page's."""
+    return str(g.get("reader_language") or current_locale())
 
 
 def init_app(app: Flask) -> None:

@@ -19,21 +19,26 @@ from hub.compose.quiet import QuietHoursError, read_setting
 from hub.i18n import gettext as _
 from hub.models import ApprovalPolicy, Area, Category, Department, audit, utcnow
 from hub.policy import Principal
+from hub.residents.languages import JAPANESE, LANGUAGES
 
 Row = Department | Category | Area
 KINDS: dict[str, type[Row]] = {"department": Department, "category": Category, "area": Area}
 FIELDS: dict[str, tuple[str, ...]] = {
     "department": ("name", "sms_sender", "voice_sender", "email_sender", "email_sender_name", "approval",
                    "sms_gateway", "sms_failover_gateway", "karaden_service_id", "quiet_hours"),
-    "category": ("name",),
-    "area": ("name", "family"),
+    "category": ("name", "names"),
+    "area": ("name", "names", "family"),
 }
+# Languages a category or area may be named in besides Japanese (its ``name``).
+OTHER_LANGUAGES = tuple(code for code in LANGUAGES if code != JAPANESE)
 
 
 def view(row: Row) -> dict[str, Any]:
     out: dict[str, Any] = {"id": row.id, "code": row.code}
     for name in FIELDS[_kind(row)]:
         out[name] = getattr(row, name)
+    if "names" in out:
+        out["names"] = dict(out["names"] or {})
     out["disabled"] = row.disabled_at is not None
     return out
 
@@ -48,7 +53,10 @@ def _clean(kind: str, values: Mapping[str, Any], problems: v.Problems, current: 
     unknown = set(values) - set(FIELDS[kind]) - {"code"}
     for key in sorted(unknown):
         v.add(problems, key, _("変更できない項目です"))
-    text = {k: (None if values[k] in (None, "") else str(values[k]).strip()) for k in values if k not in unknown}
+    if "names" in values and "names" not in unknown:
+        out["names"] = _clean_names(values["names"], problems, current)
+    text = {k: (None if values[k] in (None, "") else str(values[k]).strip())
+            for k in values if k not in unknown and k != "names"}
     if "name" in text:
         out["name"] = v.name(text["name"] or "", problems)
     if kind == "department":
@@ -79,6 +87,27 @@ def _clean(kind: str, values: Mapping[str, Any], problems: v.Problems, current: 
         v.area_code(code, family, problems)
         out["family"] = family
     return out
+
+
+def _clean_names(given: Any, problems: v.Problems, current: Row | None) -> dict[str, str]:
+    """The row's names in other languages with ``given`` applied: a name per language code, an
+    empty one removing that language (the Japanese name stands in for it again)."""
+    if not isinstance(given, Mapping):
+        v.add(problems, "names", _("言語コードと名前の組で指定してください"))
+        return dict(getattr(current, "names", None) or {})
+    names = dict(getattr(current, "names", None) or {})
+    for code, raw in given.items():
+        key = f"names.{code}"
+        if code not in OTHER_LANGUAGES:
+            v.add(problems, key, _("次のいずれかを指定してください: {values}").format(
+                values=", ".join(OTHER_LANGUAGES)))
+        elif raw is not None and not isinstance(raw, str):
+            v.add(problems, key, _("文字列で指定してください"))
+        elif not raw or not raw.strip():
+            names.pop(code, None)
+        else:
+            names[code] = v.name(raw, problems, key)
+    return {code: names[code] for code in OTHER_LANGUAGES if code in names}
 
 
 SMS_GATEWAYS = ("twilio", "karaden")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.accounts.directory import OTHER_LANGUAGES
 from hub.accounts.tokens import DEFAULT_DAYS, MAX_DAYS
 from hub.accounts.validate import AREA_FAMILIES
 from hub.api.openapi import json_content, nullable, obj, ref, reply
@@ -53,7 +54,12 @@ DEPARTMENT_FIELDS: dict[str, Any] = {
     "quiet_hours": nullable("string", description="Japan-time window in which everyday notices wait, e.g. "
                             "21:00-08:00; none: no window; null: HUB_QUIET_HOURS"),
 }
-AREA_FIELDS: dict[str, Any] = {"name": STRING, "family": {"enum": list(AREA_FAMILIES),
+NAMES: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {code: {"type": "string", "maxLength": 100} for code in OTHER_LANGUAGES},
+    "description": "The name residents read in their language, by language code; given names replace those "
+                   "languages only, an empty one removes it (residents then read the English, else the Japanese name)"}
+AREA_FIELDS: dict[str, Any] = {"name": STRING, "names": NAMES, "family": {"enum": list(AREA_FAMILIES),
                                                           "description": "JMA code list; default municipality"}}
 DISABLED = {"disabled": {"type": "boolean", "description": "true disables (nothing new may use it), false enables"}}
 
@@ -93,10 +99,10 @@ ACCOUNT_SCHEMAS: dict[str, Any] = {
     "DepartmentInput": obj({"code": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
                             **DEPARTMENT_FIELDS}, required=["code", "name"]),
     "DepartmentChanges": changes({**DEPARTMENT_FIELDS, **DISABLED}),
-    "Category": obj({"id": INTEGER, "code": STRING, "name": STRING, "disabled": BOOLEAN}),
+    "Category": obj({"id": INTEGER, "code": STRING, "name": STRING, "names": NAMES, "disabled": BOOLEAN}),
     "CategoryList": items("Category"),
-    "CategoryInput": obj({"code": STRING, "name": STRING}),
-    "CategoryChanges": changes({"name": STRING, **DISABLED}),
+    "CategoryInput": obj({"code": STRING, "name": STRING, "names": NAMES}, required=["code", "name"]),
+    "CategoryChanges": changes({"name": STRING, "names": NAMES, **DISABLED}),
     "Area": obj({"id": INTEGER, "code": STRING, **AREA_FIELDS, "disabled": BOOLEAN}),
     "AreaList": items("Area"),
     "AreaInput": obj({"code": {"type": "string", "pattern": "^[0-9]{3}([0-9]{4})?$",

@@ -27,10 +27,14 @@ DEPARTMENT_OPTIONS = [
     click.option("--quiet-hours", default=None,
                  help="お知らせを送らない時間帯 21:00-08:00|none（空文字でハブの既定）/ quiet hours for notices"),
 ]
+NAMES_OPTION = click.option(
+    "--name-in", "names", multiple=True, metavar="LANG=NAME",
+    help="住民の言語での名前（例: en=Disaster prevention。空の名前で削除。繰り返し可）/ "
+         "the name in a resident language (repeatable; an empty name removes it)")
 OPTIONS = {
     "department": DEPARTMENT_OPTIONS,
-    "category": [click.option("--name", default=None)],
-    "area": [click.option("--name", default=None),
+    "category": [click.option("--name", default=None), NAMES_OPTION],
+    "area": [click.option("--name", default=None), NAMES_OPTION,
              click.option("--family", type=click.Choice(["municipality", "warning", "quake", "tsunami"]),
                           default=None, help="気象庁コード表の種類 (default municipality)")],
 }
@@ -38,12 +42,20 @@ TITLES = {"department": "部署 / departments", "category": "分類 / categories
 
 
 def _line(row: dict[str, Any]) -> str:
-    extra = [f"{k}={row[k]}" for k in row if k not in ("id", "code", "name", "disabled") and row[k]]
-    return "\t".join([row["code"], row["name"], *extra, *(["無効"] if row["disabled"] else [])])
+    extra = [f"{k}={row[k]}" for k in row if k not in ("id", "code", "name", "names", "disabled") and row[k]]
+    names = [f"{code}={name}" for code, name in (row.get("names") or {}).items()]
+    return "\t".join([row["code"], row["name"], *names, *extra, *(["無効"] if row["disabled"] else [])])
 
 
 def _values(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if v is not None}
+    values = {k: v for k, v in options.items() if v is not None and k != "names"}
+    if options.get("names"):
+        pairs = [given.partition("=") for given in options["names"]]
+        for code, equals, _name in pairs:
+            if not equals:
+                raise click.BadParameter(f"{code!r}: LANG=NAME", param_hint="--name-in")
+        values["names"] = {code.strip(): name for code, _equals, name in pairs}
+    return values
 
 
 def _make_group(kind: str) -> click.Group:

@@ -42,6 +42,18 @@ CATEGORIES = [("bousai", "防災"), ("kenko", "健康"), ("zei", "税"), ("kosod
 # Real JMA municipality codes (奥州市 appears in JMA's own VXSE53 samples) so triggers can be replayed.
 AREAS = [("0321500", "奥州市", "municipality"), ("0320500", "花巻市", "municipality"),
          ("0321300", "北上市", "municipality"), ("0344200", "岩手県奥州市（警報区域）", "warning")]
+# What foreign residents read instead (a city enters its own on the admin pages); the languages left
+# out show how a missing one falls back (English, then Japanese).
+NAMES = {
+    "bousai": {"en": "Disaster prevention", "vi": "Thiên tai", "zh": "防灾", "ja-easy": "ぼうさい（さいがい）"},
+    "kenko": {"en": "Health", "vi": "Sức khỏe", "zh": "健康", "ja-easy": "けんこう"},
+    "zei": {"en": "Taxes", "vi": "Thuế", "zh": "税务", "ja-easy": "ぜいきん"},
+    "kosodate": {"en": "Raising children", "vi": "Nuôi dạy con", "zh": "育儿", "ja-easy": "こそだて"},
+    "0321500": {"en": "Oshu City", "vi": "Thành phố Oshu"},
+    "0320500": {"en": "Hanamaki City", "vi": "Thành phố Hanamaki"},
+    "0321300": {"en": "Kitakami City", "vi": "Thành phố Kitakami"},
+    "0344200": {"en": "Oshu City, Iwate (warning area)"},
+}
 LANGUAGES = ["ja"] * 17 + ["en", "zh", "vi"]
 DEMO_TOKEN = "demo-token"  # the demo only: `hub seed` and `hub demo` refuse to run in production
 # Known passwords of the demo operators (printed by `hub demo`); never used outside the demo.
@@ -72,8 +84,8 @@ def seed_demo(session: Session, residents: int = 1000, staff: int = 50, seed: in
     depts = [Department(code=c, name=n, sms_sender=s, voice_sender=s, email_sender=e, email_sender_name=f"○○市 {n}")
              for c, n, s, e in DEPARTMENTS]
     session.add_all(depts)
-    session.add_all(Category(code=c, name=n) for c, n in CATEGORIES)
-    session.add_all(Area(code=c, name=n, family=f) for c, n, f in AREAS)
+    session.add_all(Category(code=c, name=n, names=NAMES.get(c, {})) for c, n in CATEGORIES)
+    session.add_all(Area(code=c, name=n, family=f, names=NAMES.get(c, {})) for c, n, f in AREAS)
     admin = Operator(username="admin", display_name="防災管理者", is_admin=True, department=depts[0])
     session.add_all([
         admin,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Base, UtcDateTime, utcnow
@@ -121,6 +121,8 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Residents read it in their language (code → name); the Japanese ``name`` stands in for a missing one.
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -132,6 +134,7 @@ class Area(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")  # as Category.names
     # Warning and earthquake area lists differ (JMA's 個別コード表): keep which list a code belongs to.
     family: Mapped[str] = mapped_column(String(16), default="municipality")
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

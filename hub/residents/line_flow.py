@@ -30,7 +30,7 @@ from hub.db import after_commit
 from hub.i18n import gettext
 from hub.models import Contact
 from hub.residents import choices
-from hub.residents.languages import EASY_JAPANESE, LANGUAGES
+from hub.residents.languages import EASY_JAPANESE, LANGUAGES, name_for
 from hub.residents.links import PREFERENCES, ResidentLink, url_for
 from hub.runtime import Runtime
 
@@ -204,19 +204,23 @@ def _ask(intro: str, text: str, suggestions: tuple[Choice, ...]) -> Rendered:
 
 
 def summary(session: Session, contact: Contact) -> str:
-    locale = speaks(contact)
-    names = {c.code: c.name for c in choices.offered_categories(session)} | {c.code: c.name for c in contact.categories}
-    areas = [a.name for a in contact.areas]
+    locale, reads = speaks(contact), contact.language or "ja"
+    names = {c.code: name_for(c, reads) for c in [*choices.offered_categories(session), *contact.categories]}
+    areas = [name_for(a, reads) for a in contact.areas]
     now = choices.current(contact)
     picked = [names.get(code, code) for code in sorted(now.categories)]
     lines = [
-        _("分類: {names}", locale).format(names="、".join(picked) if picked else _("すべて", locale)),
-        _("地域: {names}", locale).format(names="、".join(areas) if areas else _("指定なし", locale)),
+        _("分類: {names}", locale).format(names=_listed(picked, locale) if picked else _("すべて", locale)),
+        _("地域: {names}", locale).format(names=_listed(areas, locale) if areas else _("指定なし", locale)),
         _("言語: {name}", locale).format(name=LANGUAGES.get(now.language, now.language)),
     ]
     if not choices.has_consent(contact, "line"):
         lines.append(_("LINEでの配信: 停止中", locale))
     return "\n".join(lines)
+
+
+def _listed(names: list[str], locale: str) -> str:
+    return ("、" if locale.startswith("ja") else ", ").join(names)
 
 
 def _languages(op: str, page: int) -> tuple[Choice, ...]:
@@ -226,7 +230,7 @@ def _languages(op: str, page: int) -> tuple[Choice, ...]:
 
 def content(session: Session, rt: Runtime, contact: Contact, answer: Answer) -> Rendered:
     """The reply for ``answer``, from the choices the database holds now."""
-    step, locale = answer.step, speaks(contact)
+    step, locale, reads = answer.step, speaks(contact), contact.language or "ja"
     if step == WELCOME:
         return _ask(WELCOME_TEXT, f"① {LANGUAGE_TEXT}", _languages("lf", answer.page))
     if step == LANGUAGE:
@@ -237,14 +241,15 @@ def content(session: Session, rt: Runtime, contact: Contact, answer: Answer) -> 
         step = DONE
     if step == CATEGORIES:
         chosen = choices.current(contact).categories
-        options = [Choice(_label(("✓" if c.code in chosen else "") + c.name), data("c", answer.page, c.code))
-                   for c in choices.offered_categories(session)]
+        options = [Choice(_label(("✓" if c.code in chosen else "") + name_for(c, reads)),
+                          data("c", answer.page, c.code)) for c in choices.offered_categories(session)]
         text = _("② 受け取りたい情報の分類を押してください（複数選べます。もう一度押すと外れます）。"
                  "選び終わったら「決定」を押してください。\n選択中: {names}", locale).format(
-            names="、".join(c.name for c in contact.categories) or _("なし（すべて受け取ります）", locale))
+            names=_listed([name_for(c, reads) for c in contact.categories], locale)
+            or _("なし（すべて受け取ります）", locale))
         return _ask("", text, paged(options, answer.page, [Choice(_("決定", locale), data("cd"))], "cp", locale))
     if step == AREAS:
-        options = [Choice(_label(a.name), data("a", a.code)) for a in choices.offered_areas(session)]
+        options = [Choice(_label(name_for(a, reads)), data("a", a.code)) for a in choices.offered_areas(session)]
         return _ask("", _("③ お住まいの地域を選んでください。", locale),
                     paged(options, answer.page, [Choice(_("指定しない", locale), data("a", ""))], "ap", locale))
     link = url_for(rt.settings, ResidentLink(PREFERENCES, contact.id))

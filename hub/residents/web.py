@@ -12,16 +12,17 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hub.api.auth import refuse_form_without_csrf
 from hub.contacts.erasure import erase_contact
-from hub.i18n import current_locale, remember_language, speak_to_resident
+from hub.i18n import current_locale, page_lang, reader_language, remember_language, speak_to_resident
 from hub.i18n import gettext as _
 from hub.models import Contact
 from hub.residents import choices, line_flow, register, tasks
-from hub.residents.languages import JAPANESE, LANGUAGES
+from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES, NamedForResidents, name_and_language
 from hub.residents.links import PREFERENCES, ResidentLinkError, read_token
 from hub.runtime import Runtime
 
@@ -37,6 +38,18 @@ def _rt() -> Runtime:
 
 residents_bp.before_request(refuse_form_without_csrf)
 residents_bp.after_request(remember_language)
+
+
+@residents_bp.context_processor
+def _names() -> dict[str, Any]:
+    def named(row: NamedForResidents) -> Markup:
+        """A category's or area's name for this reader, marked with its language when it is not the
+        page's (a screen reader then reads a Vietnamese name in Vietnamese on an English page)."""
+        name, language = name_and_language(row, reader_language())
+        tag = "ja" if language == EASY_JAPANESE else language
+        return escape(name) if tag == page_lang() else Markup('<span lang="{}">{}</span>').format(tag, name)
+
+    return {"named": named}
 
 
 @residents_bp.errorhandler(HTTPException)

@@ -24,6 +24,7 @@ from hub.i18n import gettext as _
 from hub.models import ApprovalPolicy
 from hub.models.audit import AuditLog, entry_dict, verify_chain
 from hub.policy import Action, Principal
+from hub.residents.languages import LANGUAGES
 from hub.templating import JST
 from hub.web.pages import _operator, login_required, web_bp
 
@@ -33,7 +34,8 @@ FIELD_LABELS = {
     "email_sender": "メール送信元アドレス", "email_sender_name": "メール送信者名", "approval": "承認方針",
     "sms_gateway": "SMSゲートウェイ", "sms_failover_gateway": "SMS障害時の切替先",
     "karaden_service_id": "KaradenサービスID", "quiet_hours": "お知らせを送らない時間帯",
-    "family": "地域の種類", "username": "ユーザー名", "display_name": "表示名", "department": "所属部署",
+    "family": "地域の種類", "names": "他の言語での名前", "username": "ユーザー名", "display_name": "表示名",
+    "department": "所属部署",
     "role": "役割", "expires_in_days": "有効期限（日）",
     "action": "操作", "actor": "操作者", "from": "開始日", "to": "終了日",
 }
@@ -61,6 +63,8 @@ def _fail(exc: AccountError) -> None:
 @web_bp.app_context_processor
 def _admin_helpers() -> dict[str, Any]:
     return {"FIELD_LABELS": FIELD_LABELS, "ROLE_LABELS": ROLE_LABELS,
+            "NAME_LANGUAGES": {code: LANGUAGES[code] for code in directory.OTHER_LANGUAGES},
+            "NAME_KEYS": [f"names.{code}" for code in directory.OTHER_LANGUAGES],
             "may_administer": lambda p: p is not None and p.may(Action.ADMINISTER)}
 
 
@@ -190,8 +194,12 @@ def _kind(plural: str) -> str:
     return PLURAL[plural]
 
 
-def _directory_values(kind: str) -> dict[str, str]:
-    return {k: request.form.get(k, "") for k in directory.FIELDS[kind]}
+def _directory_values(kind: str) -> dict[str, Any]:
+    values: dict[str, Any] = {k: request.form.get(k, "") for k in directory.FIELDS[kind] if k != "names"}
+    if "names" in directory.FIELDS[kind]:
+        values["names"] = {code: request.form[f"names.{code}"] for code in directory.OTHER_LANGUAGES
+                           if f"names.{code}" in request.form}
+    return values
 
 
 @web_bp.get("/admin/d/<plural>")

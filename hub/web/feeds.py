@@ -25,7 +25,7 @@ from hub.compose.public import public_link
 from hub.dispatch.planning import broadcast_address
 from hub.i18n import gettext as _
 from hub.models import Area, Category, Delivery, DeliveryState, Message, MessageBody, Mode
-from hub.residents.languages import JAPANESE, LANGUAGES
+from hub.residents.languages import JAPANESE, LANGUAGES, name_for
 from hub.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class EntryBuilder:
             references=references,
             category=CAP_CATEGORY.get(message.category_code or "", "Other"),
             sender_name=message.department.name if message.department else "",
-            areas=self._areas(message.audience),
+            areas=self._areas(message.audience, language),
             entry_id=self.rss.entry_id(message.id),
             sender=self.rss.config.authority,
             language=language,
@@ -110,7 +110,7 @@ class EntryBuilder:
                                 if t.language in LANGUAGES else len(LANGUAGES)),
         )
 
-    def _areas(self, spec: str) -> list[tuple[str, str]]:
+    def _areas(self, spec: str, language: str) -> list[tuple[str, str]]:
         try:
             audience = Audience.parse(spec)
         except AudienceError:
@@ -119,7 +119,7 @@ class EntryBuilder:
             return []
         area = self.session.scalar(select(Area).where(or_(Area.code == audience.value,
                                                           Area.name == audience.value)))
-        return [(area.code, area.name)] if area is not None else []
+        return [(area.code, name_for(area, language))] if area is not None else []
 
     def entries(self, modes: Sequence[str], address: str | None = None) -> list[FeedEntry]:
         return [self.entry(m, d) for d, m in self.published_rows(modes, address)]
@@ -175,7 +175,7 @@ def _category_feed(category: str) -> tuple[FeedMeta, list[FeedEntry]]:
             found = s.scalar(select(Category).where(Category.code == category))
             if found is None:
                 abort(404)
-            label = found.name
+            label = name_for(found, _language())
         address = f"rss:{category}" if category != "all" else None
         entries = EntryBuilder(s, rt, _language()).entries(PUBLIC_MODES, address=address)
     words = _feed_locale()

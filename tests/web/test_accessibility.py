@@ -58,6 +58,7 @@ def test_every_console_page_has_no_serious_accessibility_violation(
     sign_in(web, base, "admin")
     for path in ("/", "/compose", f"/messages/{message_id}", "/scheduled", "/callouts", "/callouts/new", "/jma", "/tokens",
                  "/admin", "/admin/operators", "/admin/operators/bousai1", "/admin/d/departments",
+                 "/admin/d/categories", "/admin/d/categories/bousai",
                  "/admin/audit", "/admin/settings", "/rules", "/templates", "/contacts", "/notices/csv",
                  public_path(app.extensions["hub"], message_id), f"/messages/{translated_id}"):
         pages[path] = _violations_at(web, f"{base}{path}", source)

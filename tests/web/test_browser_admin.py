@@ -189,3 +189,31 @@ def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
     with runtime.session() as s:
         kikaku = s.scalar(select(Department).where(Department.code == "kikaku"))
         assert kikaku is not None and kikaku.disabled_at is not None
+
+
+def test_an_admin_names_a_category_in_a_residents_language(
+        app: Flask, runtime: Runtime, browser: object, tmp_path: Path) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from hub.models import Category
+
+    seed(app)
+    base = runtime.settings.public_url.rstrip("/")
+    web = browser
+    _login(web, base, "admin", PASSWORDS["admin"])
+    web.get(f"{base}/admin/d/categories")  # type: ignore[attr-defined]
+    web.find_element(By.LINK_TEXT, "zei").click()  # type: ignore[attr-defined]
+    korean = web.find_element(By.ID, "f-names-ko")  # type: ignore[attr-defined]
+    assert web.find_element(By.ID, "f-names-vi").get_attribute("value") == "Thuế"  # type: ignore[attr-defined]
+    korean.send_keys("세금")
+    web.execute_script("arguments[0].scrollIntoView({block: 'center'})", korean)  # type: ignore[attr-defined]
+    _shoot(web, tmp_path, "admin-category-names")
+    web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
+    WebDriverWait(web, 10).until(lambda w: "「zei」を変更しました" in w.page_source)  # type: ignore[arg-type]
+    names = web.find_element(By.CSS_SELECTOR, 'tr[data-code="zei"] td[data-field="names"]')  # type: ignore[attr-defined]
+    assert "세금" in names.text and "Thuế" in names.text
+    _shoot(web, tmp_path, "admin-categories")
+    with runtime.session() as s:
+        zei = s.scalar(select(Category).where(Category.code == "zei"))
+        assert zei is not None and zei.names["ko"] == "세금"
