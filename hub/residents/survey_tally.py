@@ -201,6 +201,24 @@ def watched(session: Session, message: Message, store: TallyStore) -> dict[str, 
     return {**made.value, "counted_at": made.counted_at.isoformat()}
 
 
+def silent(session: Session, message: Message, store: TallyStore, survey: dict[str, Any],
+           limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` residents (by id) the message reached who have not answered, for its
+    status page. Finding them reads every resident reached (1.6 s at a million), so a large survey's
+    are found by one request for everyone watching, as its tally (``survey`` is it) is. Only their
+    ids are shared: names are read on each view (an erased resident's is gone at once), and one who
+    has answered since is left out."""
+    question = stored_question(message)
+    if question is None:
+        return []
+    key = f"survey-silent:{message.public_id}:{message.state}:{is_open(message)}:{limit}"
+    large = survey["reached"] + survey["answered"] >= CACHE_FROM_ROWS
+    made = shared(store, key, lambda: list(session.scalars(status_ids(message.id, "unanswered").limit(limit))),
+                  worth_sharing=lambda _ids: large, fresh_max=SHARED_FRESH_MAX)
+    return [_entry(p, question) for p in people(session, message.id, [int(i) for i in made.value])
+            if p.answer is None]
+
+
 def _reached(message_id: int) -> Select[Any]:
     """The contact ids the message reached (a delivery sent or delivered), each once, as ``cid``."""
     return (select(Delivery.contact_id.label("cid")).distinct()

@@ -319,7 +319,7 @@ def message_page(message_id: int) -> ResponseReturnValue:
         rejected = (message.meta or {}).get("rejected")
         can_follow_up = may_follow_up(principal, message)
         survey = survey_tally.watched(s, message, runtime().tallies)
-        silent = survey_tally.respondents(s, message, "unanswered", limit=SILENT_SHOWN)[0] if survey else []
+        silent = survey_tally.silent(s, message, runtime().tallies, survey, SILENT_SHOWN) if survey else []
     can_approve = principal.may(Action.APPROVE, department_id) and principal.id != creator_id
     return render_template("message.html", msg=detail, audience_words=audience_words, original=original,
                            followers=followers, can_approve=can_approve, public_id=public_id,
