@@ -72,6 +72,7 @@ class Translation:
     language: str
     title: str
     text: str
+    areas: Sequence[tuple[str, str]] | None = None  # (code, name in this language); None: the entry's
 
 
 @dataclass(frozen=True)
@@ -249,13 +250,14 @@ def _cap_element(entry: FeedEntry) -> etree._Element:
         _sub(alert, c + "references", cap_reference(entry.references))
     # One <info> per language, the entry's own first (CAP 1.2 §3.2.2: several info blocks, each
     # with its <language>, carry the same alert in several languages).
-    _cap_info(alert, entry, entry.language, entry.title, entry.text)
+    _cap_info(alert, entry, entry.language, entry.title, entry.text, entry.areas)
     for t in entry.translations:
-        _cap_info(alert, entry, t.language, t.title, t.text)
+        _cap_info(alert, entry, t.language, t.title, t.text, entry.areas if t.areas is None else t.areas)
     return alert
 
 
-def _cap_info(alert: etree._Element, entry: FeedEntry, language: str, title: str, text: str) -> None:
+def _cap_info(alert: etree._Element, entry: FeedEntry, language: str, title: str, text: str,
+              areas: Sequence[tuple[str, str]]) -> None:
     c = f"{{{CAP_NS}}}"
     info = _sub(alert, c + "info")
     _sub(info, c + "language", cap_language(language))
@@ -272,7 +274,7 @@ def _cap_info(alert: etree._Element, entry: FeedEntry, language: str, title: str
     _sub(info, c + "description", text)
     if entry.link:
         _sub(info, c + "web", entry.link)
-    for code, name in entry.areas:
+    for code, name in areas:
         area = _sub(info, c + "area")
         _sub(area, c + "areaDesc", name)
         geocode = _sub(area, c + "geocode")

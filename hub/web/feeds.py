@@ -62,6 +62,7 @@ class EntryBuilder:
         self.rss = _rss(rt)
         self.settings = rt.settings
         self.language = language
+        self._area_rows: dict[str, Area | None] = {}
 
     def published_rows(self, modes: Sequence[str], address: str | None = None,
                        message_id: int | None = None) -> list[tuple[Delivery, Message]]:
@@ -80,7 +81,7 @@ class EntryBuilder:
             MessageBody.message_id == message.id, MessageBody.channel == "rss"))}
         language = self.language if self.language in bodies else JAPANESE
         body = bodies.get(language)
-        translations = [Translation(code, b.subject or message.title, b.text)
+        translations = [Translation(code, b.subject or message.title, b.text, self._areas(message.audience, code))
                         for code, b in bodies.items() if code != language]
         published = (delivery.delivered_at if delivery else None) or message.created_at
         references = None
@@ -117,8 +118,10 @@ class EntryBuilder:
             return []
         if audience.kind != "area":
             return []
-        area = self.session.scalar(select(Area).where(or_(Area.code == audience.value,
-                                                          Area.name == audience.value)))
+        if audience.value not in self._area_rows:  # asked once per language of each entry
+            self._area_rows[audience.value] = self.session.scalar(
+                select(Area).where(or_(Area.code == audience.value, Area.name == audience.value)))
+        area = self._area_rows[audience.value]
         return [(area.code, name_for(area, language))] if area is not None else []
 
     def entries(self, modes: Sequence[str], address: str | None = None) -> list[FeedEntry]:

@@ -118,3 +118,22 @@ def test_registration_and_the_feeds_name_categories_in_the_readers_language(clie
     assert "<title>Disaster and city information (Thiên tai)</title>" in client.get(
         "/feeds/bousai.atom?lang=vi").get_data(as_text=True)
     assert "<title>防災・行政情報（防災）</title>" in client.get("/feeds/bousai.atom").get_data(as_text=True)
+
+
+def test_a_cap_alert_names_its_area_in_each_languages_info(client: FlaskClient, runtime: Runtime) -> None:
+    from lxml import etree
+
+    from hub.compose.messages import LocalText
+    from tests.support.hubtools import rows, send, wait_for
+
+    message_id = send(runtime, channels=["rss"], audience="area:0321500", category_code="bousai",
+                      title="避難指示", body="奥州市に避難指示を発令しました。",
+                      texts={"vi": LocalText(title="Lệnh sơ tán", body="Đã ban hành lệnh sơ tán."),
+                             "ko": LocalText(title="대피 지시", body="대피 지시가 발령되었습니다.")})
+    wait_for(lambda: all(r.state == "delivered" for r in rows(runtime, message_id)))
+    cap = etree.fromstring(client.get(f"/feeds/cap/{message_id}.xml").data)
+    ns = "{urn:oasis:names:tc:emergency:cap:1.2}"
+    areas = {info.findtext(f"{ns}language"): info.findtext(f"{ns}area/{ns}areaDesc") for info in cap.iter(f"{ns}info")}
+    # Korean has no name for the area: the English one stands in.
+    assert areas == {"ja-JP": "奥州市", "vi": "Thành phố Oshu", "ko": "Oshu City"}
+    assert {info.findtext(f"{ns}area/{ns}geocode/{ns}value") for info in cap.iter(f"{ns}info")} == {"0321500"}
