@@ -10,7 +10,6 @@ from hub.i18n import gettext as _
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 # JMA's 個別コード表: municipalities and warning areas have 7 digits, quake and tsunami areas 3.
 AREA_FAMILIES = {"municipality": 7, "warning": 7, "quake": 3, "tsunami": 3}
@@ -42,17 +41,19 @@ def name(value: str, problems: Problems, key: str = "name", limit: int = 100) ->
 
 
 def e164(value: str | None, problems: Problems, key: str) -> str | None:
-    """A sender number in E.164 (``+81…``); empty means none. Residents see it, so it must be real."""
+    """A sender number, stored in E.164 (``+81…``, what providers take); empty means none. Typed as
+    officers know it (``050-1234-5678``) or in E.164; residents see it, so it must be a real number."""
     if not value:
         return None
+    compact = re.sub(r"[\s\-()]", "", value)
     try:
-        parsed = phonenumbers.parse(value, None)
-        # Written exactly as E.164 (what providers take), and a number that can exist.
-        valid = bool(E164.fullmatch(value)) and phonenumbers.is_valid_number(parsed)
+        # A national number is Japanese; one of another country is written from its + and code.
+        parsed = phonenumbers.parse(compact, None if compact.startswith("+") else "JP")
+        valid = bool(re.fullmatch(r"\+?[0-9]+", compact)) and phonenumbers.is_valid_number(parsed)
     except phonenumbers.NumberParseException:
         valid = False
     if not valid:
-        add(problems, key, _("電話番号は国番号から E.164 形式で入力してください（例: +815012345678）"))
+        add(problems, key, _("電話番号の形式が正しくありません（例: 050-1234-5678、+815012345678）"))
         return value
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

@@ -43,8 +43,9 @@ def changes(fields: dict[str, Any]) -> dict[str, Any]:
 
 DEPARTMENT_FIELDS: dict[str, Any] = {
     "name": STRING,
-    "sms_sender": nullable("string", description="E.164, e.g. +815012345678"),
-    "voice_sender": nullable("string", description="E.164"),
+    "sms_sender": nullable("string", description="Japanese national (050-1234-5678) or E.164 (+815012345678); "
+                           "stored and returned in E.164"),
+    "voice_sender": nullable("string", description="as sms_sender"),
     "email_sender": nullable("string", format="email"),
     "email_sender_name": nullable("string"),
     "approval": {"enum": [p.value for p in ApprovalPolicy]},

@@ -13,8 +13,8 @@ from hub.cli.context import HubContext, pass_hub
 
 DEPARTMENT_OPTIONS = [
     click.option("--name", default=None),
-    click.option("--sms-sender", default=None, help="SMS送信元番号 E.164 (+81…)"),
-    click.option("--voice-sender", default=None, help="音声発信元番号 E.164 (+81…)"),
+    click.option("--sms-sender", default=None, help="SMS送信元番号 050-1234-5678 または +81… / SMS sender number"),
+    click.option("--voice-sender", default=None, help="音声発信元番号 050-1234-5678 または +81… / voice caller number"),
     click.option("--email-sender", default=None, help="送信元メールアドレス"),
     click.option("--email-sender-name", default=None, help="送信者名"),
     click.option("--approval", type=click.Choice(["residents", "all_live"]), default=None,

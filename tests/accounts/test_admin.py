@@ -132,7 +132,7 @@ def test_departments_with_validated_sender_identities(client: FlaskClient, app: 
     assert bad.status_code == 422
     assert set(body(bad)["error"]["problems"]) == {"sms_sender", "voice_sender", "email_sender", "approval"}
     ok = client.post(f"{API}/admin/departments", headers=bearer(), json={
-        "code": "kikaku", "name": "企画課", "sms_sender": "+815012345678", "voice_sender": "+81312345678",
+        "code": "kikaku", "name": "企画課", "sms_sender": "+815012345678", "voice_sender": "03-1234-5678",
         "email_sender": "kikaku@city.example.jp", "email_sender_name": "○○市 企画課", "approval": "all_live"})
     assert ok.status_code == 201, ok.get_data(as_text=True)
     assert body(ok)["sms_sender"] == "+815012345678" and body(ok)["approval"] == "all_live"
@@ -202,8 +202,11 @@ def test_cli_operator_lifecycle_prints_a_one_time_password_once(client: FlaskCli
                       token=TOKENS["admin"])
     assert bad_role.exit_code != 0 and "role" in bad_role.output
     bad_number = invoke(app, "admin", "department", "create", "kikaku", "--name", "企画課", "--sms-sender",
-                        "090-1234-5678", token=TOKENS["admin"])
-    assert bad_number.exit_code != 0 and "E.164" in bad_number.output
+                        "090-1234", token=TOKENS["admin"])
+    assert bad_number.exit_code != 0 and "050-1234-5678" in bad_number.output, "the error shows the forms taken"
+    national = invoke(app, "admin", "department", "create", "kikaku", "--name", "企画課", "--sms-sender",
+                      "050-1234-5678", "--json", token=TOKENS["admin"])
+    assert national.exit_code == 0 and json.loads(national.output)["sms_sender"] == "+815012345678"
 
 
 def test_login_page_still_works_for_the_demo_admin(client: FlaskClient) -> None:

@@ -21,22 +21,25 @@ def test_a_bad_e164_sender_number_is_shown_next_to_the_field_and_nothing_is_stor
         client: FlaskClient, app: Flask) -> None:
     _admin(client)
     page = client.post("/admin/d/departments", data={
-        "csrf_token": csrf(client), "code": "kikaku", "name": "企画課", "sms_sender": "0312345678",
+        "csrf_token": csrf(client), "code": "kikaku", "name": "企画課", "sms_sender": "031234567",
         "voice_sender": "", "email_sender": "", "email_sender_name": "", "approval": "residents"})
     html = page.get_data(as_text=True)
     assert page.status_code == 422
-    assert re.search(r'id="err-sms_sender"[^>]*>電話番号は国番号から E.164 形式で入力してください', html)
-    assert 'value="0312345678"' in html, "what the admin typed stays in the form"
+    assert re.search(r'id="err-sms_sender"[^>]*>電話番号の形式が正しくありません', html)
+    assert 'value="031234567"' in html, "what the admin typed stays in the form"
     with app.extensions["hub"].session() as s:
         assert s.scalar(select(Department).where(Department.code == "kikaku")) is None
     good = client.post("/admin/d/departments", data={
-        "csrf_token": csrf(client), "code": "kikaku", "name": "企画課", "sms_sender": "+815012345678",
+        "csrf_token": csrf(client), "code": "kikaku", "name": "企画課", "sms_sender": "050-1234-5678",
         "voice_sender": "", "email_sender": "kikaku@example.jp", "email_sender_name": "企画課",
         "approval": "all_live"})
     assert good.status_code == 302
     with app.extensions["hub"].session() as s:
         dept = s.scalar(select(Department).where(Department.code == "kikaku"))
         assert dept is not None and dept.sms_sender == "+815012345678" and dept.approval == "all_live"
+    # Shown as typed nationally, on the list and in the form it is edited in (kept in E.164).
+    assert '<td data-field="sms_sender">050-1234-5678</td>' in client.get("/admin/d/departments").get_data(as_text=True)
+    assert 'value="050-1234-5678"' in client.get("/admin/d/departments/kikaku").get_data(as_text=True)
 
 
 def test_editing_a_department_shows_the_same_errors_and_disabling_is_audited(

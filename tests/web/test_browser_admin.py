@@ -165,22 +165,22 @@ def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
     web.find_element(By.ID, "link-departments").click()  # type: ignore[attr-defined]
     web.find_element(By.ID, "f-code").send_keys("kikaku")  # type: ignore[attr-defined]
     web.find_element(By.ID, "f-name").send_keys("企画課")  # type: ignore[attr-defined]
-    web.find_element(By.ID, "f-sms_sender").send_keys("03-1234-5678")  # type: ignore[attr-defined]
+    web.find_element(By.ID, "f-sms_sender").send_keys("03-1234-567")  # type: ignore[attr-defined]
     Select(web.find_element(By.ID, "f-approval")).select_by_value("all_live")  # type: ignore[attr-defined]
     web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
     error = web.find_element(By.ID, "err-sms_sender")  # type: ignore[attr-defined]
     web.execute_script("arguments[0].scrollIntoView()", error)  # type: ignore[attr-defined]
     _shoot(web, tmp_path, "admin-department-error")
-    assert "E.164" in error.text
+    assert "050-1234-5678" in error.text, "the error shows how a number is written"
     with runtime.session() as s:
         assert s.scalar(select(Department).where(Department.code == "kikaku")) is None
     field = web.find_element(By.ID, "f-sms_sender")  # type: ignore[attr-defined]
     field.clear()
-    field.send_keys("+815012345678")
+    field.send_keys("050-1234-5678")
     web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
     row = web.find_element(By.CSS_SELECTOR, 'tr[data-code="kikaku"]')  # type: ignore[attr-defined]
     _shoot(web, tmp_path, "admin-departments")
-    assert "+815012345678" in row.text and "すべての実配信は承認が必要" in row.text
+    assert "050-1234-5678" in row.text and "すべての実配信は承認が必要" in row.text
     row.find_element(By.CSS_SELECTOR, "button").click()
     WebDriverWait(web, 10).until(lambda w: "「kikaku」を無効にしました" in w.page_source)  # type: ignore[arg-type]
     status = web.find_element(By.CSS_SELECTOR, 'tr[data-code="kikaku"] td[data-field="disabled"]')  # type: ignore[attr-defined]
@@ -189,6 +189,7 @@ def test_a_department_with_a_bad_sender_number_is_refused_at_the_field(
     with runtime.session() as s:
         kikaku = s.scalar(select(Department).where(Department.code == "kikaku"))
         assert kikaku is not None and kikaku.disabled_at is not None
+        assert kikaku.sms_sender == "+815012345678", "kept in E.164, what the providers take"
 
 
 def test_an_admin_names_a_category_in_a_residents_language(
