@@ -50,11 +50,11 @@ def reading_order(language: str) -> tuple[str, ...]:
     English to them already, so an English name reads better than a Japanese one. やさしい日本語 falls
     back to Japanese, never to English.
     """
-    if language.startswith(JAPANESE) and language != EASY_JAPANESE:
-        return ()
     if language == EASY_JAPANESE:
         return (EASY_JAPANESE,)
-    return (language, "en") if language != "en" else ("en",)
+    if language.startswith(JAPANESE):
+        return ()
+    return tuple(dict.fromkeys((language, "en")))
 
 
 def name_for(row: NamedForResidents, language: str) -> str:

@@ -35,8 +35,7 @@ FIELD_LABELS = {
     "sms_gateway": "SMSゲートウェイ", "sms_failover_gateway": "SMS障害時の切替先",
     "karaden_service_id": "KaradenサービスID", "quiet_hours": "お知らせを送らない時間帯",
     "family": "地域の種類", "names": "他の言語での名前", "username": "ユーザー名", "display_name": "表示名",
-    "department": "所属部署",
-    "role": "役割", "expires_in_days": "有効期限（日）",
+    "department": "所属部署", "role": "役割", "expires_in_days": "有効期限（日）",
     "action": "操作", "actor": "操作者", "from": "開始日", "to": "終了日",
 }
 ROLE_LABELS = {"viewer": "閲覧", "sender": "送信", "approver": "承認"}
