@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
-
+from hub.contacts.addresses import AddressError, normalise_phone
 from hub.i18n import gettext as _
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
@@ -46,16 +45,14 @@ def e164(value: str | None, problems: Problems, key: str) -> str | None:
     if not value:
         return None
     compact = re.sub(r"[\s\-()]", "", value)
-    try:
-        # A national number is Japanese; one of another country is written from its + and code.
-        parsed = phonenumbers.parse(compact, None if compact.startswith("+") else "JP")
-        valid = bool(re.fullmatch(r"\+?[0-9]+", compact)) and phonenumbers.is_valid_number(parsed)
-    except phonenumbers.NumberParseException:
-        valid = False
-    if not valid:
-        add(problems, key, _("電話番号の形式が正しくありません（例: 050-1234-5678、+815012345678）"))
-        return value
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # Digits only (phonenumbers would take "x123" as an extension); a national number is Japanese.
+    if re.fullmatch(r"\+?[0-9]+", compact):
+        try:
+            return normalise_phone(compact)
+        except AddressError:
+            pass
+    add(problems, key, _("電話番号の形式が正しくありません（例: 050-1234-5678、+815012345678）"))
+    return value
 
 
 def email(value: str | None, problems: Problems, key: str) -> str | None:

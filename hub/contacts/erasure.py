@@ -97,13 +97,20 @@ def identity_digest(secret_key: str, kind: str, value: str) -> str:
     return hmac.new(secret_key.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def erased_on(session: Session, secret_key: Keys, identifiers: dict[str, str | None]) -> datetime | None:
-    """When a person with any of these identifiers (kind → normalised value) was last erased; under
-    the fingerprint key, and under each HUB_SECRET_KEY for fingerprints made before it existed."""
+def lookup_keys(session: Session, secret_key: Keys) -> list[str]:
+    """The keys an erased person's fingerprints may be made with: the fingerprint key, and each
+    HUB_SECRET_KEY for fingerprints made before it existed. Opened once by a caller that looks up
+    many people (a CSV import), not once per person."""
     keys = list(as_keys(secret_key))
     own = fingerprint_key(session, keys, create=False)
+    return ([own] if own else []) + keys
+
+
+def erased_on(session: Session, keys: Sequence[str], identifiers: dict[str, str | None]) -> datetime | None:
+    """When a person with any of these identifiers (kind → normalised value) was last erased, by
+    their fingerprints under ``keys`` (:func:`lookup_keys`)."""
     digests = [identity_digest(key, kind, value.lower() if kind == "email" else value)
-               for key in ([own] if own else []) + keys for kind, value in identifiers.items() if value]
+               for key in keys for kind, value in identifiers.items() if value]
     if not digests:
         return None
     found: datetime | None = session.scalar(
@@ -196,4 +203,3 @@ def mask_rows(session: Session, rows: Sequence[Row[int, str | None]], mark: str 
                         .values(address=bindparam("masked")), changes,
                         execution_options={"synchronize_session": False})
     return len(changes)
-

@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import Keys, Settings
 from hub.contacts.addresses import AddressError, normalise_email, normalise_line_user, normalise_phone
-from hub.contacts.erasure import erased_on
+from hub.contacts.erasure import erased_on, lookup_keys
 from hub.csvsafe import read_cell
 from hub.models import Area, Category, Consent, Contact, ContactKind, Department, RecipientList, audit
 from hub.models.audit import AuditLog
@@ -141,16 +141,18 @@ def import_contacts(session: Session, data: bytes, source: str, actor: str = "cl
     lookups = _Lookups(session)
     allowed = _Allowed(principal, registry)
     _open_transaction(session)
+    fingerprint_keys = lookup_keys(session, secret_key)
     for n, row in enumerate(_rows(reader), start=1):
         if n > 1 and (n - 1) % CHUNK_ROWS == 0:
             session.commit()  # a chunk done: let an alert's writes in
             _open_transaction(session)
+            fingerprint_keys = lookup_keys(session, secret_key)  # a first erasure may have made its key
         line = reader.line_num
         # Only the columns the file has: a missing column is "leave as stored", never "blank".
         clean = {(k or "").strip(): read_cell((v or "").strip()) for k, v in row.items() if k is not None}
         try:
             with session.begin_nested():  # a refused or bad row leaves nothing behind
-                contact, created, kept = _upsert(session, clean, lookups, source, allowed, secret_key)
+                contact, created, kept = _upsert(session, clean, lookups, source, allowed, fingerprint_keys)
                 session.flush()
         except (AddressError, ValueError) as exc:
             report.errors.append(RowError(line, str(exc)))
@@ -235,7 +237,7 @@ MAX_LIST_NAME = _length(RecipientList, "name")
 
 
 def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: str,
-            allowed: _Allowed, secret_key: Keys) -> tuple[Contact, bool, int]:
+            allowed: _Allowed, fingerprint_keys: Sequence[str]) -> tuple[Contact, bool, int]:
     too_long = [key for key, limit in TEXT_LIMITS.items() if len(row.get(key) or "") > limit]
     if too_long:
         raise ValueError("、".join(f"{key} は {TEXT_LIMITS[key]} 文字以内です" for key in too_long))
@@ -258,7 +260,7 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
                 for kind, a in (("phone", phone), ("email", email), ("line", line_id))}}
     found = _find(session, given["external_id"], given["phone"], given["email"], given["line"])
     if found is None:
-        _refuse_if_erased(session, secret_key, given, consent_date if row.get("consent_date") else None)
+        _refuse_if_erased(session, fingerprint_keys, given, consent_date if row.get("consent_date") else None)
     if found is not None:
         allowed.check(found.department_id)  # whose contact it is now
     target_department = found.department if found is not None and isinstance(department, _Keep) else (
@@ -308,11 +310,11 @@ def _upsert(session: Session, row: dict[str, str], lookups: _Lookups, source: st
     return contact, created, kept
 
 
-def _refuse_if_erased(session: Session, secret_key: Keys, given: dict[str, str | None],
+def _refuse_if_erased(session: Session, fingerprint_keys: Sequence[str], given: dict[str, str | None],
                       consent_date: datetime | None) -> None:
     """A person erased on their request comes back only with a consent given after the erasure:
     the city's own list, imported again, must not undo the request."""
-    erased = erased_on(session, secret_key, given)
+    erased = erased_on(session, fingerprint_keys, given)
     if erased is None or _dated_after(erased, consent_date):
         return
     day = erased.astimezone(JST).date()
