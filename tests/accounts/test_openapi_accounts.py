@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask.testing import FlaskClient
-from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from werkzeug.test import EnvironBuilder
 
-from hub.api.openapi import SPEC
 from tests.api.support import bearer, body
 from tests.api.test_openapi import _check
+from tests.support.openapi import hub_api
 
 API = "/api/v1"
 
 
 def test_account_responses_validate_against_the_schemas(client: FlaskClient) -> None:
-    api = OpenAPI.from_dict(SPEC)
+    api = hub_api()
     issued = client.post(f"{API}/tokens", json={"name": "n", "expires_in_days": 5}, headers=bearer("bousai1"))
     created = client.post(f"{API}/admin/operators", headers=bearer(), json={
         "username": "kenko1", "display_name": "健康 一郎", "department": "kenko", "roles": {"kenko": "sender"}})

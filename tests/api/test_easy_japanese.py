@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from flask.testing import FlaskClient
-from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from werkzeug.test import EnvironBuilder, TestResponse
 
-from hub.api.openapi import SPEC
 from tests.api.support import bearer
+from tests.support.openapi import hub_api
 
 URL = "/api/v1/easy-japanese/check"
 
 
 def _valid(response: TestResponse) -> None:
     route = EnvironBuilder(method="POST", path=URL).get_request()
-    OpenAPI.from_dict(SPEC).validate_response(WerkzeugOpenAPIRequest(route), WerkzeugOpenAPIResponse(response))
+    hub_api().validate_response(WerkzeugOpenAPIRequest(route), WerkzeugOpenAPIResponse(response))
 
 
 def test_findings_come_with_positions_and_japanese_explanations(client: FlaskClient) -> None:

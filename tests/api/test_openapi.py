@@ -16,6 +16,7 @@ from hub.api.openapi import SPEC
 from hub.app import create_app
 from hub.config import Settings
 from tests.api.support import bearer, body, create, message
+from tests.support.openapi import hub_api
 
 PREFIX = "/api/v1"
 
@@ -51,7 +52,7 @@ def _check(api: OpenAPI, response: TestResponse) -> None:
 
 
 def test_responses_validate_against_the_schemas(client: FlaskClient) -> None:
-    api = OpenAPI.from_dict(SPEC)
+    api = hub_api()
     created = create(client)
     message_id = body(created)["message_id"]
     waiting = create(client, who="bousai2", category="bousai")
@@ -96,7 +97,7 @@ def test_responses_validate_against_the_schemas(client: FlaskClient) -> None:
 
 
 def test_callout_responses_validate_against_the_schemas(client: FlaskClient) -> None:
-    api = OpenAPI.from_dict(SPEC)
+    api = hub_api()
     start = {"survey": "sanshu", "departments": ["bousai"], "mode": "exercise", "interval": "5m", "cycles": 1}
     started = client.post(f"{PREFIX}/callouts", json=start, headers=bearer())
     callout_id = body(started)["callout"]["id"]
@@ -117,7 +118,7 @@ def test_callout_responses_validate_against_the_schemas(client: FlaskClient) -> 
 
 
 def test_survey_responses_validate_against_the_schemas(client: FlaskClient) -> None:
-    api = OpenAPI.from_dict(SPEC)
+    api = hub_api()
     question = {"text": "避難していますか", "choices": ["はい", {"key": "2", "label": "いいえ"}], "hours": 24}
     created = create(client, channels=["sms", "line"], question=question)
     message_id = body(created)["message_id"]

@@ -10,13 +10,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from flask import Flask
-from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import EnvironBuilder
 
-from hub.api.openapi import SPEC
 from hub.cli import main
 from hub.cli.context import HubContext
 from hub.db import session_factory
@@ -25,6 +23,7 @@ from hub.models import AuditLog, Department, audit, utcnow
 from hub.models.audit import hash_of, verify_chain
 from hub.runtime import Runtime
 from tests.api.support import bearer, create, seed
+from tests.support.openapi import hub_api
 
 
 def _hub(app: Flask, *args: str) -> tuple[int, str]:
@@ -206,7 +205,7 @@ def test_the_audit_api_is_for_administrators(app: Flask, runtime: Runtime) -> No
     seed(app)
     _write(runtime, 3)
     client = app.test_client()
-    api = OpenAPI.from_dict(SPEC)
+    api = hub_api()
     answers = [client.get("/api/v1/audit", headers=bearer("admin")),
                client.get("/api/v1/audit?limit=2", headers=bearer("admin")),
                client.get("/api/v1/audit", headers=bearer("bousai2")),

@@ -9,19 +9,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from werkzeug.test import EnvironBuilder, TestResponse
 
-from hub.api.openapi import SPEC
 from hub.relay.clock import ManualClock
 from sandbox import SandboxClient
 from tests.api.support import bearer, seed
 from tests.notices.support import HEADER, csv_bytes, mobile
+from tests.support.openapi import hub_api
 
 URL = "/api/v1/csv-sends"
 FILE = csv_bytes([HEADER, f"{mobile(1)},山田 花子,2026-12-02 14:30,all", "03-3581-0001,佐藤 一郎,2026-12-02 9:00,all"])
-API = OpenAPI.from_dict(SPEC)
+API = hub_api()
 
 
 @pytest.fixture
