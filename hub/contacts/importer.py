@@ -368,7 +368,10 @@ def _find(session: Session, external_id: str | None, phone: str | None, email: s
         conditions.append(Contact.line_user_id == line_id)
     if not conditions:
         return None
-    return session.scalars(select(Contact).where(Contact.external_id.is_(None), or_(*conditions))).first()
+    # Several may match (one by phone, another by e-mail): the oldest, the same one on every
+    # database and every run (PostgreSQL returns unordered rows in whatever order it finds them).
+    return session.scalars(select(Contact).where(Contact.external_id.is_(None), or_(*conditions))
+                           .order_by(Contact.id)).first()
 
 
 def _many(row: dict[str, str], key: str, table: Mapping[str, T], what: str) -> list[T] | _Keep:

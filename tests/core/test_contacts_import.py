@@ -93,3 +93,23 @@ def test_large_import_commits_in_chunks_and_a_bad_row_spoils_nothing(runtime: Ru
     assert (report.created, [e.line for e in report.errors]) == (7, [6])
     with runtime.session() as session:
         assert session.query(Contact).count() == 7
+
+
+def test_a_row_matching_two_contacts_updates_the_oldest_on_every_database(runtime: Runtime) -> None:
+    """A row without an external id whose phone is one contact's and whose e-mail is another's:
+    the older contact takes it, on SQLite and PostgreSQL alike (the older one is edited after the
+    newer was added: PostgreSQL may then keep its row after the newer one's)."""
+    header = "kind,name,phone,email\n"
+    with runtime.session() as session:
+        seed_demo(session, residents=0, staff=0)
+        import_contacts(session, (header + "resident,甲,090-1111-0001,\nresident,乙,,otsu@example.jp\n").encode(),
+                        secret_key="test", source="csv:a.csv")
+        import_contacts(session, (header + "resident,甲（改）,090-1111-0001,\n").encode(), secret_key="test",
+                        source="csv:b.csv")
+        both = import_contacts(session, (header + "resident,丙,090-1111-0001,otsu@example.jp\n").encode(),
+                               secret_key="test", source="csv:c.csv")
+    assert (both.created, both.updated) == (0, 1)
+    with runtime.session() as session:
+        oldest, newer = session.query(Contact).order_by(Contact.id).all()
+        assert (oldest.name, oldest.phone, oldest.email) == ("丙", "+819011110001", "otsu@example.jp")
+        assert (newer.name, newer.email) == ("乙", "otsu@example.jp")
