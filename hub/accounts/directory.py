@@ -19,7 +19,8 @@ from hub.compose.quiet import QuietHoursError, read_setting
 from hub.i18n import gettext as _
 from hub.models import ApprovalPolicy, Area, Category, Department, audit, utcnow
 from hub.policy import Principal
-from hub.residents.languages import JAPANESE, LANGUAGES
+from hub.residents.easy_japanese import check as check_easy_japanese
+from hub.residents.languages import EASY_JAPANESE, JAPANESE, LANGUAGES
 
 Row = Department | Category | Area
 KINDS: dict[str, type[Row]] = {"department": Department, "category": Category, "area": Area}
@@ -108,6 +109,17 @@ def _clean_names(given: Any, problems: v.Problems, current: Row | None) -> dict[
         else:
             names[code] = v.name(raw, problems, key)
     return {code: names[code] for code in OTHER_LANGUAGES if code in names}
+
+
+def easy_japanese_notes(row: Mapping[str, Any]) -> list[str]:
+    """What the composer's やさしい日本語 check finds in a row's やさしい日本語 name (a kanji past
+    grade 3 without its reading, a loanword). The name is kept all the same: the admin decides,
+    and is told where to look."""
+    name = (row.get("names") or {}).get(EASY_JAPANESE)
+    if not name:
+        return []
+    return [_("やさしい日本語の名前「{name}」: {note}").format(name=name, note=finding.message)
+            for finding in check_easy_japanese(name)]
 
 
 SMS_GATEWAYS = ("twilio", "karaden")

@@ -58,6 +58,12 @@ def _values(options: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _easy_japanese_notes(row: dict[str, Any]) -> None:
+    """On standard error: the row was saved, and --json output stays one JSON document."""
+    for note in directory.easy_japanese_notes(row):
+        click.echo(note, err=True)
+
+
 def _make_group(kind: str) -> click.Group:
     group = click.Group(kind, help=TITLES[kind])
 
@@ -76,6 +82,7 @@ def _make_group(kind: str) -> click.Group:
         with acting(hub) as (s, actor):
             row = directory.create(s, actor, kind, code, _values(options))
         show(row, as_json, _line)
+        _easy_japanese_notes(row)
 
     @click.argument("code")
     @click.option("--json", "as_json", is_flag=True)
@@ -84,6 +91,7 @@ def _make_group(kind: str) -> click.Group:
         with acting(hub) as (s, actor):
             row = directory.update(s, actor, kind, code, _values(options))
         show(row, as_json, _line)
+        _easy_japanese_notes(row)
 
     for option in reversed(OPTIONS[kind]):
         create_cmd = option(create_cmd)

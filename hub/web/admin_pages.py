@@ -201,6 +201,11 @@ def _directory_values(kind: str) -> dict[str, Any]:
     return values
 
 
+def _flash_easy_japanese_notes(row: dict[str, Any]) -> None:
+    for note in directory.easy_japanese_notes(row):
+        flash(note, "warn")
+
+
 @web_bp.get("/admin/d/<plural>")
 @login_required
 def admin_directory(plural: str, form: dict[str, Any] | None = None,
@@ -221,13 +226,14 @@ def admin_directory_create(plural: str) -> ResponseReturnValue:
     code = request.form.get("code", "").strip()
     try:
         with runtime().session() as s:
-            directory.create(s, actor, kind, code, values)
+            created = directory.create(s, actor, kind, code, values)
     except AccountError as exc:
         if exc.status == 403:
             abort(403)
         return admin_directory(plural, {**values, "code": code},
                                dict(exc.extra.get("problems") or {"*": [exc.message]}), exc.status)
     flash(_("「{code}」を登録しました").format(code=code), "ok")
+    _flash_easy_japanese_notes(created)
     return redirect(url_for("web.admin_directory", plural=plural))
 
 
@@ -249,7 +255,7 @@ def admin_directory_edit(plural: str, code: str) -> ResponseReturnValue:
             values.pop("family", None)  # the family is fixed with the code
         try:
             with runtime().session() as s:
-                directory.update(s, actor, kind, code, values)
+                updated = directory.update(s, actor, kind, code, values)
         except AccountError as exc:
             if exc.status == 403:
                 abort(403)
@@ -257,6 +263,7 @@ def admin_directory_edit(plural: str, code: str) -> ResponseReturnValue:
             problems = dict(exc.extra.get("problems") or {"*": [exc.message]})
         else:
             flash(_("「{code}」を変更しました").format(code=code), "ok")
+            _flash_easy_japanese_notes(updated)
             return redirect(url_for("web.admin_directory", plural=plural))
     return render_template("admin/directory.html", plural=plural, kind=kind, rows=[],
                            fields=directory.FIELDS[kind], form=form, problems=problems,

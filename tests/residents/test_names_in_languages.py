@@ -107,6 +107,27 @@ def test_names_over_the_api_and_the_cli_change_only_the_languages_given(
     assert malformed.exit_code == 2 and "LANG=NAME" in malformed.output
 
 
+def test_a_yasashii_nihongo_name_is_checked_as_the_composer_checks_a_text(
+        client: FlaskClient, app: Flask, runtime: Runtime) -> None:
+    """Saved all the same (the admin decides), but told: 防 and 災 are not taught by grade 3."""
+    assert login(client, "admin").status_code == 302
+    saved = client.post("/admin/d/categories/bousai", data={
+        "csrf_token": csrf(client), "name": "防災", "names.ja-easy": "防災"}, follow_redirects=True)
+    page = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and _names(runtime, "bousai")["ja-easy"] == "防災"
+    assert '<p class="flash warn" role="status">やさしい日本語の名前「防災」: 「防災」には 小学校3年までに' in page
+    clean = client.post("/admin/d/categories/bousai", data={
+        "csrf_token": csrf(client), "name": "防災", "names.ja-easy": "防災（ぼうさい）"}, follow_redirects=True)
+    assert clean.status_code == 200 and "flash warn" not in clean.get_data(as_text=True), "a reading given: clean"
+
+    edited = invoke(app, "admin", "category", "edit", "kenko", "--name-in", "ja-easy=健康チェック",
+                    token=TOKENS["admin"])
+    assert edited.exit_code == 0, edited.output
+    assert "「健康チェック」: 「健康」には" in edited.stderr and "「チェック」は カタカナの 言葉" in edited.stderr
+    assert "やさしい日本語" not in edited.stdout, "--json and the listing stay as they were"
+    assert _names(runtime, "kenko")["ja-easy"] == "健康チェック"
+
+
 def test_registration_and_the_feeds_name_categories_in_the_readers_language(client: FlaskClient) -> None:
     english = client.get("/register?lang=en").get_data(as_text=True)
     assert "> Disaster prevention</label>" in english and "> Oshu City</label>" in english

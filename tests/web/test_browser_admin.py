@@ -208,13 +208,18 @@ def test_an_admin_names_a_category_in_a_residents_language(
     korean = web.find_element(By.ID, "f-names-ko")  # type: ignore[attr-defined]
     assert web.find_element(By.ID, "f-names-vi").get_attribute("value") == "Thuế"  # type: ignore[attr-defined]
     korean.send_keys("세금")
+    easy = web.find_element(By.ID, "f-names-ja-easy")  # type: ignore[attr-defined]
+    easy.clear()
+    easy.send_keys("税金")  # 税 is taught in grade 5: the check says so, the name is kept
     web.execute_script("arguments[0].scrollIntoView({block: 'center'})", korean)  # type: ignore[attr-defined]
     _shoot(web, tmp_path, "admin-category-names")
     web.find_element(By.CSS_SELECTOR, "#directory-form button[type=submit]").click()  # type: ignore[attr-defined]
     WebDriverWait(web, 10).until(lambda w: "「zei」を変更しました" in w.page_source)  # type: ignore[arg-type]
     names = web.find_element(By.CSS_SELECTOR, 'tr[data-code="zei"] td[data-field="names"]')  # type: ignore[attr-defined]
     assert "세금" in names.text and "Thuế" in names.text
+    note = web.find_element(By.CSS_SELECTOR, "p.flash.warn")  # type: ignore[attr-defined]
+    assert note.is_displayed() and note.text.startswith("やさしい日本語の名前「税金」: 「税」には 小学校3年までに")
     _shoot(web, tmp_path, "admin-categories")
     with runtime.session() as s:
         zei = s.scalar(select(Category).where(Category.code == "zei"))
-        assert zei is not None and zei.names["ko"] == "세금"
+        assert zei is not None and zei.names["ko"] == "세금" and zei.names["ja-easy"] == "税金"
