@@ -18,7 +18,7 @@ from sandbox import Sandbox, SandboxClient, hub_settings
 from tests.conftest import _empty
 from tests.support.live import LiveServer, free_port
 from tests.support.services import REDIS_URL, redis_reachable, require
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, stop_all
 
 
 @pytest.fixture
@@ -62,8 +62,7 @@ def _workers(settings: Settings, tmp_path: Path) -> Iterator[type[WorkerProcess]
             started.append(self)
 
     yield Factory
-    for worker in started:
-        worker.stop()
+    stop_all(started)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from tests.e2e.guarantees import (
 from tests.support.hubtools import rows, send, wait_for
 from tests.support.live import LiveServer, free_port
 from tests.support.services import in_ci
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, stop_all
 
 pytestmark = pytest.mark.slow
 
@@ -199,8 +199,7 @@ def test_redis_stopped_for_three_seconds_mid_send_loses_nothing(
         own_redis.start()
         wait_finished(runtime, message_id, timeout=180)
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
     final = assert_each_reached_exactly_once(runtime, sandbox_client, message_id, "sms")
     assert len(final) == 1000
     assert {r.state for r in final} <= {DeliveryState.SENT, DeliveryState.DELIVERED}, \

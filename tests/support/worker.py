@@ -74,10 +74,27 @@ class WorkerProcess:
         return children | {self.proc.pid}
 
     def stop(self) -> None:
+        stop_all([self])
+
+    def _terminate(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                # Tests have what they need by now; a warm shutdown holding countdown tasks can dawdle.
-                self.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def _wait_or_kill(self, deadline: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def stop_all(workers: list[WorkerProcess], grace: float = 8.0) -> None:
+    """Warm shutdown for all at once, then SIGKILL whoever is left when the grace ends. Tests have
+    what they need by now; a warm shutdown holding countdown tasks can dawdle, and two workers
+    stopped one after the other would dawdle twice."""
+    for worker in workers:
+        worker._terminate()
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        worker._wait_or_kill(deadline)
